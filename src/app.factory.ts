@@ -1,0 +1,30 @@
+import 'reflect-metadata';
+import { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { Logger } from 'pino';
+import { AppModule } from './app.module';
+import { AppConfig } from './config/app-config';
+import { Inventory } from './config/inventory.schema';
+import { PinoNestLogger, createLogger } from './common/logger';
+import { createHttpAdapter, configureHttp } from './http/http-setup';
+
+export interface CreateAppOptions {
+  config: AppConfig;
+  inventory: Inventory;
+  inventoryFile: string;
+  logger?: Logger;
+}
+
+/** Builds the application (used by main, the tests, the benchmarks and the contract generator). */
+export async function createApp({ config, inventory, inventoryFile, logger }: CreateAppOptions): Promise<INestApplication> {
+  const log = logger ?? createLogger(config.OPS_LOG_LEVEL);
+  const app = await NestFactory.create(AppModule.forRoot({ config, inventory, inventoryFile }), createHttpAdapter(config) as any, {
+    logger: new PinoNestLogger(log),
+    bufferLogs: false,
+    abortOnError: false,
+  });
+  await configureHttp(app, config, inventory, log);
+  app.enableShutdownHooks();
+  await app.init();
+  return app;
+}

@@ -1,0 +1,81 @@
+import { ApolloDriver, ApolloDriverConfig } from '@nestjs/apollo';
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { GraphQLModule } from '@nestjs/graphql';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditInterceptor } from './common/audit.interceptor';
+import { Clock } from './common/clock';
+import { OpsExceptionFilter } from './common/exception.filter';
+import { TimeoutInterceptor } from './common/timeout.interceptor';
+import { OpsValidationPipe } from './common/validation';
+import { AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { Inventory } from './config/inventory.schema';
+import { operationLimits } from './graphql/limits';
+import { OpsAuthGuard } from './guards/auth.guard';
+import { RateLimiter } from './guards/rate-limiter';
+import { ENTITIES } from './infra/database/entities';
+import { RedisModule } from './infra/redis/redis.module';
+import { AuditModule } from './modules/audit/audit.module';
+import { AuthModule } from './modules/auth/auth.module';
+import { InventoryController, InventoryResolver } from './modules/inventory/inventory.controller';
+import { SystemModule } from './modules/system/system.module';
+import { Global } from '@nestjs/common';
+
+@Global()
+@Module({ providers: [Clock], exports: [Clock] })
+class ClockModule {}
+
+export interface AppModuleOptions {
+  config: AppConfig;
+  inventory: Inventory;
+  inventoryFile: string;
+}
+
+@Module({})
+export class AppModule {
+  static forRoot({ config, inventory, inventoryFile }: AppModuleOptions): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config, inventory, inventoryFile),
+        ClockModule,
+        TypeOrmModule.forRoot({
+          type: 'postgres',
+          url: config.OPS_DATABASE_URL,
+          entities: ENTITIES,
+          synchronize: false,
+          migrationsRun: false,
+          extra: { max: 10, connectionTimeoutMillis: 5000, statement_timeout: 30000 },
+          retryAttempts: 3,
+          retryDelay: 1000,
+        }),
+        RedisModule,
+        GraphQLModule.forRoot<ApolloDriverConfig>({
+          driver: ApolloDriver,
+          autoSchemaFile: true,
+          sortSchema: true,
+          path: '/graphql',
+          introspection: config.OPS_GRAPHQL_INTROSPECTION,
+          playground: false,
+          includeStacktraceInErrorResponses: false,
+          validationRules: [operationLimits(config.OPS_GRAPHQL_MAX_DEPTH, config.OPS_GRAPHQL_MAX_COST)],
+          context: (ctx: { req?: unknown; request?: unknown }) => ({ req: ctx.req ?? ctx.request }),
+        }),
+        SystemModule,
+        AuditModule,
+        AuthModule,
+      ],
+      controllers: [InventoryController],
+      providers: [
+        InventoryResolver,
+        RateLimiter,
+        { provide: APP_GUARD, useClass: OpsAuthGuard },
+        { provide: APP_INTERCEPTOR, useClass: TimeoutInterceptor },
+        { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
+        { provide: APP_FILTER, useClass: OpsExceptionFilter },
+        { provide: APP_PIPE, useClass: OpsValidationPipe },
+      ],
+    };
+  }
+}

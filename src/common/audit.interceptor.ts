@@ -1,0 +1,77 @@
+import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { GqlExecutionContext } from '@nestjs/graphql';
+import { Observable, tap } from 'rxjs';
+import { describeRoute } from '../guards/auth.guard';
+import { AUDIT_ACTION_KEY } from '../guards/right.decorator';
+import { AuditService } from '../modules/audit/audit.service';
+import { toDomainError } from './exception.filter';
+import { ErrorCode } from './errors';
+import { clientAddress, OpsRequest, requestId, requestOf } from './request-context';
+
+/** Bad input is refused before anything happens and is not an action: not audited. */
+const NOT_AUDITED = new Set([ErrorCode.ValidationFailed, ErrorCode.PayloadTooLarge, ErrorCode.UnsupportedMediaType, ErrorCode.RateLimited]);
+
+/**
+ * Writes one audit entry for every mutation (REST POST/PUT/PATCH/DELETE and GraphQL
+ * mutations), successful or failed, with its parameters (secrets masked). Denials are
+ * audited by the guard, which runs before this.
+ */
+@Injectable()
+export class AuditInterceptor implements NestInterceptor {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly audit: AuditService,
+  ) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const mutation = this.mutationParameters(context);
+    if (!mutation) return next.handle();
+    const req = requestOf(context);
+    const action = this.reflector.getAllAndOverride<string | undefined>(AUDIT_ACTION_KEY, [context.getHandler(), context.getClass()]) ?? describeRoute(context);
+    const write = (outcome: 'success' | 'failure', errorCode?: string) =>
+      this.audit.recordSafely({
+        actor: req.identity ?? { username: actorFromBody(mutation) ?? 'anonymous' },
+        action,
+        target: req.auditTarget ?? targetOf(req),
+        parameters: mutation,
+        outcome,
+        errorCode: errorCode ?? null,
+        requestId: requestId(req),
+        clientAddress: clientAddress(req),
+      });
+    return next.handle().pipe(
+      tap({
+        next: () => void write('success'),
+        error: (error: unknown) => {
+          const domain = toDomainError(error);
+          if (!NOT_AUDITED.has(domain.code)) void write('failure', domain.code);
+        },
+      }),
+    );
+  }
+
+  /** The parameters of a mutation, or undefined when the call is not one. */
+  private mutationParameters(context: ExecutionContext): Record<string, unknown> | undefined {
+    if (context.getType<string>() === 'graphql') {
+      const gql = GqlExecutionContext.create(context);
+      if (gql.getInfo()?.parentType?.name !== 'Mutation') return undefined;
+      return gql.getArgs();
+    }
+    if (context.getType() !== 'http') return undefined;
+    const req = context.switchToHttp().getRequest<OpsRequest>();
+    if (!req.method || ['GET', 'HEAD', 'OPTIONS'].includes(req.method)) return undefined;
+    return { ...(req.params ?? {}), ...(req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {}) };
+  }
+}
+
+function actorFromBody(parameters: Record<string, unknown>): string | undefined {
+  const username = parameters.username ?? (parameters.input as Record<string, unknown> | undefined)?.username;
+  return typeof username === 'string' ? username.slice(0, 64) : undefined;
+}
+
+function targetOf(req: OpsRequest): string | null {
+  const params = req.params ?? {};
+  const values = Object.values(params);
+  return values.length ? values.join('/') : null;
+}

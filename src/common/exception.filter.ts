@@ -1,0 +1,90 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { GraphQLError } from 'graphql';
+import { DomainError, ErrorCode, GRAPHQL_CODE, HTTP_STATUS } from './errors';
+import { OpsRequest } from './request-context';
+
+const STATUS_CODE: Record<number, ErrorCode> = {
+  400: ErrorCode.ValidationFailed,
+  401: ErrorCode.Unauthenticated,
+  403: ErrorCode.Forbidden,
+  404: ErrorCode.NotFound,
+  409: ErrorCode.Conflict,
+  413: ErrorCode.PayloadTooLarge,
+  415: ErrorCode.UnsupportedMediaType,
+  429: ErrorCode.RateLimited,
+};
+
+/** Any thrown value as a domain error; unknown errors become INTERNAL without their text. */
+export function toDomainError(exception: unknown): DomainError {
+  if (exception instanceof DomainError) return exception;
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const response = exception.getResponse() as { message?: string | string[] } | string;
+    const message = typeof response === 'string' ? response : Array.isArray(response.message) ? response.message.join('; ') : (response.message ?? exception.message);
+    if (status === 404) return new DomainError(ErrorCode.NotFound, message || 'no such route');
+    return new DomainError(STATUS_CODE[status] ?? (status >= 500 ? ErrorCode.Internal : ErrorCode.ValidationFailed), message);
+  }
+  const error = exception as { statusCode?: number; status?: number; code?: string; type?: string; message?: string };
+  const status = error?.statusCode ?? error?.status;
+  // Body parser errors of Fastify (FST_ERR_CTP_*) and Express (body-parser's type).
+  if (error?.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error?.type === 'entity.parse.failed' || (exception instanceof SyntaxError && status === 400)) {
+    return new DomainError(ErrorCode.ValidationFailed, 'body: is not valid JSON', { problems: [{ field: 'body', problem: 'is not valid JSON' }] });
+  }
+  if (error?.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+    return new DomainError(ErrorCode.ValidationFailed, 'body: is empty although Content-Type is application/json', { problems: [{ field: 'body', problem: 'is empty' }] });
+  }
+  if (error?.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error?.type === 'entity.too.large' || status === 413) {
+    return new DomainError(ErrorCode.PayloadTooLarge, 'body: is larger than the limit of this API (OPS_BODY_LIMIT_BYTES)');
+  }
+  if (error?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || status === 415) {
+    return new DomainError(ErrorCode.UnsupportedMediaType, 'Content-Type: must be application/json');
+  }
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new DomainError(STATUS_CODE[status] ?? ErrorCode.ValidationFailed, error.message ?? 'bad request');
+  }
+  return new DomainError(ErrorCode.Internal, 'internal error; the request id identifies it in the control plane\'s log');
+}
+
+/** Maps every error once for HTTP and once for GraphQL. */
+@Catch()
+export class OpsExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  constructor(private readonly adapterHost: HttpAdapterHost) {}
+
+  catch(exception: unknown, host: ArgumentsHost) {
+    const error = toDomainError(exception);
+    if (error.code === ErrorCode.Internal) {
+      const raw = exception as Error;
+      this.logger.error({ err: { name: raw?.name, message: raw?.message, stack: raw?.stack } }, 'unhandled error');
+    }
+    if (host.getType<string>() === 'graphql') {
+      return new GraphQLError(error.message, {
+        extensions: {
+          code: GRAPHQL_CODE[error.code],
+          errorCode: error.code,
+          status: HTTP_STATUS[error.code],
+          ...(error.details ? { details: error.details } : {}),
+          ...(error.retryAfter ? { retryAfter: error.retryAfter } : {}),
+        },
+      });
+    }
+    const http = host.switchToHttp();
+    const request = http.getRequest<OpsRequest>();
+    const response = http.getResponse();
+    const adapter = this.adapterHost.httpAdapter;
+    if (error.retryAfter) adapter.setHeader(response, 'Retry-After', String(error.retryAfter));
+    adapter.reply(
+      response,
+      {
+        statusCode: error.status,
+        error: error.code,
+        message: error.message,
+        ...(error.details ? { details: error.details } : {}),
+        requestId: request?.id ? String(request.id) : undefined,
+      },
+      error.status,
+    );
+  }
+}

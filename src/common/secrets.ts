@@ -1,0 +1,49 @@
+/**
+ * Secrets never leave the process: these helpers mask them in everything that is
+ * returned, logged or audited.
+ */
+export const MASK = '****';
+
+const SECRET_KEY = /(pass(word)?|secret|token|api[-_]?key|authorization|cookie|credential|private[-_]?key|webhook)/i;
+
+/** A URL with its password (and, for webhook-like URLs, its path) masked. */
+export function maskUrl(value: string, options: { maskPath?: boolean } = {}): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    return value;
+  }
+  if (!parsed.host && !parsed.password) return value;
+  if (parsed.password) parsed.password = MASK;
+  if (options.maskPath && parsed.pathname && parsed.pathname !== '/') {
+    parsed.pathname = `/${MASK}`;
+    parsed.search = '';
+  }
+  // URL serialisation percent-encodes the mask; keep it readable.
+  return parsed.toString().replaceAll('%2A%2A%2A%2A', MASK);
+}
+
+/** True when a string looks like a URL carrying credentials. */
+function hasUrlCredentials(value: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:[^/\s@]*@/i.test(value);
+}
+
+/**
+ * A deep copy with every value under a secret-looking key replaced by the mask and
+ * every URL's password masked. Bounded in depth so that hostile input cannot blow up.
+ */
+export function maskSecrets<T>(value: T, depth = 0): T {
+  if (depth > 8) return '[too deep]' as unknown as T;
+  if (typeof value === 'string') return (hasUrlCredentials(value) ? maskUrl(value) : value) as unknown as T;
+  if (Array.isArray(value)) return value.map((item) => maskSecrets(item, depth + 1)) as unknown as T;
+  if (value && typeof value === 'object' && !(value instanceof Date)) {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+      if (SECRET_KEY.test(key) && item !== null && item !== undefined && item !== '') out[key] = MASK;
+      else out[key] = maskSecrets(item, depth + 1);
+    }
+    return out as T;
+  }
+  return value;
+}

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+
+/**
+ * The control plane's own settings, from the environment (the ERP stack is described
+ * by the inventory instead). Validated at boot: a wrong value stops the process with a
+ * message naming the variable, the problem and an example.
+ */
+const bool = (example: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: `must be true or false, for example ${example}` })
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (example: number, min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, { error: `must be a whole number, for example ${example}` })
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, { error: `must be between ${min} and ${max}, for example ${example}` });
+
+const dbUrl = z.string().refine((v) => /^postgres(ql)?:\/\/.+\/[^/?]+/.test(v), {
+  error: 'must be a PostgreSQL URL naming the database, for example postgres://postgres@127.0.0.1:5432/erp_ops',
+});
+
+const envSchema = z.object({
+  OPS_HOST: z.string().min(1).default('127.0.0.1'),
+  OPS_PORT: int(3100, 0, 65535).default(3100),
+  OPS_HTTP_ADAPTER: z.enum(['fastify', 'express'], { error: 'must be fastify or express, for example fastify' }).default('fastify'),
+  OPS_DATABASE_URL: dbUrl.default('postgres://postgres@127.0.0.1:5432/erp_ops'),
+  OPS_REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, { error: 'must be a Redis URL, for example redis://127.0.0.1:6379/0' })
+    .default('redis://127.0.0.1:6379/0'),
+  OPS_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,40}$/, { error: 'must be a short key prefix, for example ops:' }).default('ops:'),
+  OPS_MIGRATE_ON_START: bool(true).default(true),
+  OPS_JWT_SECRET: z.string().min(32, { error: 'must be at least 32 characters (it signs the access tokens)' }).optional(),
+  OPS_JWT_TTL_SECONDS: int(900, 60, 86400).default(900),
+  OPS_JWT_ISSUER: z.string().min(1).default('erp-ops-control-plane'),
+  OPS_JWT_AUDIENCE: z.string().min(1).default('erp-ops'),
+  OPS_LOGIN_MAX_FAILURES: int(5, 1, 100).default(5),
+  OPS_LOGIN_LOCK_SECONDS: int(900, 1, 86400).default(900),
+  OPS_BOOTSTRAP_ADMIN_USERNAME: z.string().regex(/^[a-z][a-z0-9_.-]{2,63}$/).default('admin'),
+  OPS_BOOTSTRAP_ADMIN_PASSWORD: z.string().min(12, { error: 'must be at least 12 characters' }).optional(),
+  OPS_BOOTSTRAP_PASSWORD_FILE: z.string().min(1).default('.ops-admin-password'),
+  OPS_RATE_LIMIT_PER_MINUTE: int(600, 0, 1_000_000).default(600),
+  OPS_BODY_LIMIT_BYTES: int(102400, 1024, 50 * 1024 * 1024).default(102400),
+  OPS_REQUEST_TIMEOUT_MS: int(30000, 100, 600000).default(30000),
+  OPS_GRAPHQL_INTROSPECTION: bool(false).optional(),
+  OPS_GRAPHQL_MAX_DEPTH: int(8, 1, 50).default(8),
+  OPS_GRAPHQL_MAX_COST: int(1000, 1, 100000).default(1000),
+  OPS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  OPS_TRUST_PROXY: bool(false).default(false),
+  NODE_ENV: z.string().default('development'),
+});
+
+export type AppConfig = Omit<z.infer<typeof envSchema>, 'OPS_GRAPHQL_INTROSPECTION'> & { OPS_GRAPHQL_INTROSPECTION: boolean };
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid environment:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const result = envSchema.safeParse(input);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}${i.path[0] && /SECRET|PASSWORD/.test(String(i.path[0])) ? '' : ` (got ${JSON.stringify(input[String(i.path[0])] ?? null)})`}`));
+  }
+  const data = result.data;
+  return { ...data, OPS_GRAPHQL_INTROSPECTION: data.OPS_GRAPHQL_INTROSPECTION ?? data.NODE_ENV !== 'production' };
+}

@@ -1,0 +1,188 @@
+import { z } from 'zod';
+
+/**
+ * The inventory: the one description of the ERP stack the control plane operates.
+ * Every name, path and number of the ERP stack lives here (see ops.example.yaml),
+ * never in code. Each key carries an example that boot-time errors quote.
+ */
+
+const url = (example: string, protocols: string[]) =>
+  z
+    .string({ error: `must be a URL, for example ${example}` })
+    .refine(
+      (value) => {
+        try {
+          return protocols.includes(new URL(value).protocol.replace(/:$/, ''));
+        } catch {
+          return false;
+        }
+      },
+      { error: `must be a ${protocols.join(' or ')} URL, for example ${example}` },
+    );
+
+const httpUrl = (example: string) => url(example, ['http', 'https']);
+
+const band = (exampleWarn: number, exampleFail: number) =>
+  z
+    .object({
+      warn: z.number({ error: `must be a number, for example ${exampleWarn}` }).nonnegative(),
+      fail: z.number({ error: `must be a number, for example ${exampleFail}` }).nonnegative(),
+    })
+    .strict()
+    .refine((b) => b.warn <= b.fail, { error: `warn must not be above fail, for example { warn: ${exampleWarn}, fail: ${exampleFail} }` });
+
+const cron = (example: string) =>
+  z
+    .string({ error: `must be a cron expression, for example "${example}"` })
+    .regex(/^(\S+\s+){4}\S+$/, { error: `must be a five-field cron expression, for example "${example}"` });
+
+const timeZone = z
+  .string({ error: 'must be an IANA time zone, for example Asia/Jakarta' })
+  .refine(
+    (tz) => {
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { error: 'must be an IANA time zone, for example Asia/Jakarta' },
+  );
+
+export const severitySchema = z.enum(['P1', 'P2', 'P3']);
+export type Severity = z.infer<typeof severitySchema>;
+
+const escalationLevel = (minutes: number, contact: string) =>
+  z
+    .object({
+      responseMinutes: z.number({ error: `must be a number of minutes, for example ${minutes}` }).int().positive(),
+      situations: z.array(z.string()).default([]),
+      contacts: z.array(z.string().min(1), { error: `must be a list of contacts, for example ["${contact}"]` }).min(1, {
+        error: `must name at least one contact, for example ["${contact}"]`,
+      }),
+    })
+    .strict();
+
+const serviceSchema = z
+  .object({
+    name: z.string({ error: 'must be the compose service name, for example postgres' }).regex(/^[a-z0-9][a-z0-9_.-]*$/, {
+      error: 'must be a compose service name (lower case letters, digits, - _ .), for example postgres',
+    }),
+    container: z.string({ error: 'must be the container name, for example erp-postgres' }).regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, {
+      error: 'must be a container name, for example erp-postgres',
+    }),
+    healthcheck: z.boolean({ error: 'must be true or false (does the container define a Docker healthcheck?), for example true' }),
+  })
+  .strict();
+
+export const inventorySchema = z
+  .object({
+    timezone: timeZone.default('Asia/Jakarta'),
+    stack: z
+      .object({
+        composeProject: z.string({ error: 'must be the compose project name, for example erp' }).min(1),
+        services: z
+          .array(serviceSchema, { error: 'must be a list of services, for example [{ name: postgres, container: erp-postgres, healthcheck: true }]' })
+          .min(1, { error: 'must list at least one service, for example [{ name: postgres, container: erp-postgres, healthcheck: true }]' })
+          .refine((list) => new Set(list.map((s) => s.name)).size === list.length, { error: 'service names must be unique' })
+          .refine((list) => new Set(list.map((s) => s.container)).size === list.length, { error: 'container names must be unique' }),
+        dockerHost: url('unix:///var/run/docker.sock', ['unix', 'http', 'tcp']).default('unix:///var/run/docker.sock'),
+      })
+      .strict(),
+    erpDatabase: z
+      .object({
+        url: url('postgres://postgres@localhost:5432/erp_quty_karunia_prod', ['postgres', 'postgresql']).refine(
+          (value) => {
+            try {
+              return new URL(value).pathname.replace(/^\//, '').length > 0;
+            } catch {
+              return false;
+            }
+          },
+          { error: 'must name the database, for example postgres://postgres@localhost:5432/erp_quty_karunia_prod' },
+        ),
+        countTable: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/, { error: 'must be a table name, for example products' })
+          .default('products'),
+      })
+      .strict(),
+    erpRedis: z.object({ url: url('redis://localhost:6379/0', ['redis', 'rediss']) }).strict(),
+    urls: z
+      .object({
+        backendHealth: httpUrl('http://localhost/health'),
+        backend: httpUrl('http://localhost:8000'),
+        prometheus: httpUrl('http://localhost:9090'),
+        alertmanager: httpUrl('http://localhost:9093'),
+        elasticsearch: httpUrl('http://localhost:9200'),
+        grafana: httpUrl('http://localhost:3000'),
+        kibana: httpUrl('http://localhost:5601'),
+        logstash: httpUrl('http://localhost:9600'),
+      })
+      .strict(),
+    backups: z
+      .object({
+        directory: z.string().regex(/^\//, { error: 'must be an absolute path, for example /backups/erp-postgres' }),
+        naming: z
+          .string()
+          .refine((n) => n.includes('{YYYY}') && n.includes('{MM}') && n.includes('{DD}'), {
+            error: 'must contain the tokens {YYYY}, {MM} and {DD}, for example "erp_backup_{YYYY}-{MM}-{DD}_{HH}00.sql.gz"',
+          })
+          .refine((n) => !n.includes('/'), { error: 'must be a file name without "/", for example "erp_backup_{YYYY}-{MM}-{DD}_{HH}00.sql.gz"' }),
+        retentionDays: z.number({ error: 'must be a number of days, for example 7' }).int().positive().default(7),
+        keepLastOnCleanup: z.number({ error: 'must be a number of backups, for example 3' }).int().positive().default(3),
+      })
+      .strict(),
+    thresholds: z
+      .object({
+        dbConnections: band(120, 150).and(z.object({ max: z.number().int().positive().default(200) })),
+        apiP95Seconds: band(0.8, 1),
+        cpuPercent: band(60, 70),
+        memoryPercent: band(70, 80),
+        diskPercent: band(80, 85),
+        redisMemoryMb: band(450, 512),
+        errorRatePercent: band(0.5, 1),
+        cacheHitPercentMin: z.number().min(0).max(100).default(95),
+        qcPassPercentMin: z.number().min(0).max(100).default(98),
+        freeDiskGbMin: z.number().nonnegative().default(100),
+      })
+      .strict(),
+    schedules: z
+      .object({
+        dailyChecklist: cron('0 6 * * *').default('0 6 * * *'),
+        backup: cron('0 2 * * *').default('0 2 * * *'),
+        dailyReview: cron('0 8 * * *').default('0 8 * * *'),
+        weeklyReport: cron('0 17 * * 5').default('0 17 * * 5'),
+        checklistDeadlineMs: z.number({ error: 'must be milliseconds, for example 5000' }).int().min(100).max(120000).default(5000),
+      })
+      .strict(),
+    escalation: z
+      .object({
+        P1: escalationLevel(5, 'On-Call Senior Dev'),
+        P2: escalationLevel(15, 'Senior Dev'),
+        P3: escalationLevel(30, 'Support'),
+        controlPlaneAdmins: z.array(z.string().min(1)).default(['Control plane administrator']),
+      })
+      .strict(),
+    notifications: z
+      .object({
+        slackChannel: z.string().default('#erp-support'),
+        emergencyChannel: z.string().default('#erp-emergency'),
+        email: z.email({ error: 'must be an e-mail address, for example erp-support@qutykarunia.com' }),
+        managementEmail: z.email({ error: 'must be an e-mail address, for example management@qutykarunia.com' }),
+        smtpUrl: url('smtp://localhost:25', ['smtp', 'smtps']),
+        chatWebhookUrl: z.union([z.literal(''), httpUrl('https://hooks.example.com/services/T000/B000/XXXX')]).default(''),
+      })
+      .strict(),
+    adminPanel: z
+      .object({
+        origins: z.array(httpUrl('https://erp.yourdomain.com')).default([]),
+      })
+      .strict()
+      .default({ origins: [] }),
+  })
+  .strict();
+
+export type Inventory = z.infer<typeof inventorySchema>;
+export type InventoryService = Inventory['stack']['services'][number];

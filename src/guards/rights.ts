@@ -1,0 +1,84 @@
+/**
+ * Escalation rights: which role may exercise which right.
+ *
+ * A right has a level (read, P3, P2, P1, or admin) and, for actions, the domain it acts
+ * on (system: containers, services, logs, alerts; database: the ERP database). The
+ * default matrix follows the runbook's escalation table:
+ *   viewer       reads only
+ *   operator     up to P3                       (operations team)
+ *   support      up to P3
+ *   senior_dev   up to P1 on system, P2 on database (on-call senior developer)
+ *   dba          up to P1 on database, P2 on system
+ *   admin        every right, and manages users and API tokens
+ * P1 actions that put data at risk additionally need a second, different person of the
+ * complementary role (senior_dev + dba) to approve; the procedure runner enforces that.
+ */
+export enum Role {
+  Viewer = 'viewer',
+  Operator = 'operator',
+  Support = 'support',
+  SeniorDev = 'senior_dev',
+  Dba = 'dba',
+  Admin = 'admin',
+}
+
+export const ROLES: Role[] = [Role.Viewer, Role.Operator, Role.Support, Role.SeniorDev, Role.Dba, Role.Admin];
+
+export type Level = 'read' | 'P3' | 'P2' | 'P1' | 'admin';
+export type Domain = 'system' | 'database';
+
+const LEVEL_RANK: Record<Exclude<Level, 'admin'>, number> = { read: 0, P3: 1, P2: 2, P1: 3 };
+
+export interface RightDefinition {
+  level: Level;
+  domain: Domain;
+  description: string;
+}
+
+/** Every right the control plane knows, by dotted name. New features add theirs here. */
+export const RIGHTS = {
+  'auth.self': { level: 'read', domain: 'system', description: 'See one\'s own identity' },
+  'inventory.read': { level: 'read', domain: 'system', description: 'Read the inventory (secrets masked)' },
+  'audit.read': { level: 'read', domain: 'system', description: 'Read and verify the audit trail' },
+  'users.manage': { level: 'admin', domain: 'system', description: 'Create, change, disable and unlock users' },
+  'tokens.manage': { level: 'admin', domain: 'system', description: 'Create, list and revoke API tokens' },
+} as const satisfies Record<string, RightDefinition>;
+
+export type RightName = keyof typeof RIGHTS;
+
+export interface RoleRights {
+  system: Exclude<Level, 'admin'>;
+  database: Exclude<Level, 'admin'>;
+  admin: boolean;
+}
+
+export const DEFAULT_MATRIX: Record<Role, RoleRights> = {
+  [Role.Viewer]: { system: 'read', database: 'read', admin: false },
+  [Role.Operator]: { system: 'P3', database: 'P3', admin: false },
+  [Role.Support]: { system: 'P3', database: 'P3', admin: false },
+  [Role.SeniorDev]: { system: 'P1', database: 'P2', admin: false },
+  [Role.Dba]: { system: 'P2', database: 'P1', admin: false },
+  [Role.Admin]: { system: 'P1', database: 'P1', admin: true },
+};
+
+export function rightDefinition(right: RightName): RightDefinition {
+  return RIGHTS[right];
+}
+
+export function roleHasRight(role: Role, right: RightName, matrix: Record<Role, RoleRights> = DEFAULT_MATRIX): boolean {
+  const granted = matrix[role];
+  if (!granted) return false;
+  if (granted.admin) return true;
+  const def = RIGHTS[right];
+  if (def.level === 'admin') return false;
+  return LEVEL_RANK[granted[def.domain]] >= LEVEL_RANK[def.level];
+}
+
+/** The roles that hold a right, for error messages and the rights snapshot. */
+export function rolesWithRight(right: RightName, matrix: Record<Role, RoleRights> = DEFAULT_MATRIX): Role[] {
+  return ROLES.filter((role) => roleHasRight(role, right, matrix));
+}
+
+export function isRole(value: unknown): value is Role {
+  return typeof value === 'string' && (ROLES as string[]).includes(value);
+}

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import { INestApplication } from '@nestjs/common';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import type { Logger } from 'pino';
+import { AppConfig } from '../config/app-config';
+import { Inventory } from '../config/inventory.schema';
+import { MetricsService } from '../modules/system/metrics.service';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+function requestIdFrom(header: unknown): string {
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+}
+
+/** The HTTP adapter (Fastify by default; see README for the measurement behind it). */
+export function createHttpAdapter(config: AppConfig): FastifyAdapter | ExpressAdapter {
+  if (config.OPS_HTTP_ADAPTER === 'express') return new ExpressAdapter();
+  return new FastifyAdapter({
+    bodyLimit: config.OPS_BODY_LIMIT_BYTES,
+    trustProxy: config.OPS_TRUST_PROXY,
+    genReqId: (req: { headers: Record<string, unknown> }) => requestIdFrom(req.headers['x-request-id']),
+    requestTimeout: config.OPS_REQUEST_TIMEOUT_MS + 5000,
+    connectionTimeout: config.OPS_REQUEST_TIMEOUT_MS + 5000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    logger: false,
+  });
+}
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+  'Strict-Transport-Security': 'max-age=15552000; includeSubDomains',
+  'Cache-Control': 'no-store',
+};
+
+/**
+ * Cross-cutting HTTP concerns, for either adapter: request ids, security headers,
+ * body size limit, CORS for the admin panel, access log and request metrics.
+ */
+export async function configureHttp(app: INestApplication, config: AppConfig, inventory: Inventory, logger: Logger): Promise<void> {
+  const metrics = app.get(MetricsService);
+  app.enableCors({
+    origin: inventory.adminPanel.origins,
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id', 'Accept'],
+    exposedHeaders: ['X-Request-Id', 'Retry-After', 'Location'],
+    maxAge: 600,
+  });
+  const finish = (method: string, route: string | undefined, url: string, status: number, started: bigint, id: string) => {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    metrics.observe(method, route ?? 'unmatched', status, seconds);
+    logger.info({ reqId: id, method, url: url.split('?')[0], route, status, ms: Math.round(seconds * 1000) }, 'request');
+  };
+
+  if (config.OPS_HTTP_ADAPTER === 'express') {
+    const express = app as unknown as import('@nestjs/platform-express').NestExpressApplication;
+    express.set('trust proxy', config.OPS_TRUST_PROXY);
+    express.disable('x-powered-by');
+    express.useBodyParser('json', { limit: config.OPS_BODY_LIMIT_BYTES });
+    express.use((req: any, res: any, next: () => void) => {
+      const started = process.hrtime.bigint();
+      req.id = requestIdFrom(req.headers['x-request-id']);
+      res.setHeader('X-Request-Id', req.id);
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+      res.on('finish', () => finish(req.method, req.route?.path ? `${req.baseUrl}${req.route.path}` : undefined, req.originalUrl, res.statusCode, started, req.id));
+      next();
+    });
+    return;
+  }
+
+  const fastify = (app.getHttpAdapter() as FastifyAdapter).getInstance();
+  fastify.addHook('onRequest', async (request, reply) => {
+    (request as any).startedAt = process.hrtime.bigint();
+    reply.header('X-Request-Id', request.id);
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+  });
+  fastify.addHook('onResponse', async (request, reply) => {
+    finish(request.method, request.routeOptions?.url, request.url, reply.statusCode, (request as any).startedAt ?? process.hrtime.bigint(), request.id);
+  });
+}

@@ -1,0 +1,46 @@
+import { createHash } from 'node:crypto';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** JSON with object keys sorted at every level: the canonical form that is hashed. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+export interface HashedFields {
+  id: string;
+  at: Date;
+  actor: string;
+  actorRole: string | null;
+  action: string;
+  target: string | null;
+  parameters: Record<string, unknown>;
+  outcome: string;
+  errorCode: string | null;
+  requestId: string | null;
+  clientAddress: string | null;
+}
+
+/** SHA-256 over the previous entry's hash and this entry's canonical form. */
+export function entryHash(prevHash: string, fields: HashedFields): string {
+  const canonical = canonicalJson({
+    id: String(fields.id),
+    at: new Date(fields.at).toISOString(),
+    actor: fields.actor,
+    actorRole: fields.actorRole ?? null,
+    action: fields.action,
+    target: fields.target ?? null,
+    parameters: fields.parameters ?? {},
+    outcome: fields.outcome,
+    errorCode: fields.errorCode ?? null,
+    requestId: fields.requestId ?? null,
+    clientAddress: fields.clientAddress ?? null,
+  });
+  return createHash('sha256').update(prevHash).update('\n').update(canonical).digest('hex');
+}

@@ -1,0 +1,23 @@
+import { Module } from '@nestjs/common';
+import { PassportModule } from '@nestjs/passport';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { JwtStrategy } from '../../guards/jwt.strategy';
+import { AuthController } from './auth.controller';
+import { AuthResolver } from './auth.resolver';
+import { AuthService } from './auth.service';
+import { ApiTokenEntity } from './entities/api-token.entity';
+import { SigningKeyEntity } from './entities/signing-key.entity';
+import { UserEntity } from './entities/user.entity';
+import { SigningKeysService } from './signing-keys.service';
+import { TokensController } from './tokens.controller';
+import { TokensService } from './tokens.service';
+import { UsersController } from './users.controller';
+import { UsersService } from './users.service';
+
+@Module({
+  imports: [PassportModule, TypeOrmModule.forFeature([UserEntity, ApiTokenEntity, SigningKeyEntity])],
+  controllers: [AuthController, UsersController, TokensController],
+  providers: [AuthService, UsersService, TokensService, SigningKeysService, JwtStrategy, AuthResolver],
+  exports: [AuthService, UsersService, TokensService],
+})
+export class AuthModule {}
