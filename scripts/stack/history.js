@@ -1,0 +1,273 @@
+#!/usr/bin/env node
+'use strict';
+// A week of the ERP backend's request metrics, loaded into the stand-in's Prometheus.
+//
+//   node scripts/stack/history.js [--days 7] [--keep-file]
+//
+// Writes the past 7 days (15 s resolution) of http_requests_total, api_errors_total and the
+// http_request_duration_seconds histogram (default buckets) for 43 endpoints, with labels
+// job="erp-backend", instance="127.0.0.1:18000" (those of the live scrape), as OpenMetrics,
+// then stops erp-prometheus, empties its data directory (live samples scraped so far are
+// dropped), creates blocks there with `promtool tsdb create-blocks-from openmetrics`, and
+// starts Prometheus again. Traffic follows a daily pattern (Asia/Jakarta business hours)
+// and a weekly one (quiet weekends). Two incidents are placed at known times (UTC):
+//   error burst:   two days before today, 03:00-03:20 UTC (10:00-10:20 WIB), 25 % 5xx
+//   latency spike: three days before today, 07:00-07:30 UTC (14:00-14:30 WIB), latency x10
+// Both are printed and written to stack/run/history.json with the loaded range.
+const fs = require('node:fs');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+
+const ROOT = path.resolve(__dirname, '../..');
+const RUN_DIR = path.join(ROOT, 'stack/run');
+const PROM_DATA = process.env.ERP_STACK_PROM_DATA || '/var/lib/erp-stack/prometheus';
+const PROM_URL = process.env.ERP_STACK_PROM_URL || 'http://127.0.0.1:19090';
+const JOB = 'erp-backend';
+const INSTANCE = '127.0.0.1:18000';
+const STEP = 15;
+const CHUNK_HOURS = 18;
+const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+const WIB = 7 * 3600; // Asia/Jakarta, UTC+7, no DST
+
+// [method, endpoint, peak requests per second, median latency in seconds]
+const ENDPOINTS = [
+  ['GET', '/health', 0.2, 0.003], ['GET', '/api/v1/auth/me', 2.5, 0.015], ['POST', '/api/v1/auth/login', 0.3, 0.18],
+  ['POST', '/api/v1/auth/refresh', 0.4, 0.02], ['GET', '/api/v1/users', 0.1, 0.04], ['GET', '/api/v1/products', 1.5, 0.06],
+  ['GET', '/api/v1/products/{id}', 2.0, 0.02], ['POST', '/api/v1/products', 0.05, 0.08], ['PUT', '/api/v1/products/{id}', 0.08, 0.07],
+  ['GET', '/api/v1/manufacturing-orders', 1.2, 0.12], ['GET', '/api/v1/manufacturing-orders/{id}', 1.6, 0.04],
+  ['POST', '/api/v1/manufacturing-orders', 0.1, 0.15], ['PUT', '/api/v1/manufacturing-orders/{id}/state', 0.3, 0.09],
+  ['GET', '/api/v1/work-orders', 1.0, 0.09], ['GET', '/api/v1/work-orders/{id}', 1.3, 0.03], ['POST', '/api/v1/work-orders/{id}/start', 0.4, 0.06],
+  ['POST', '/api/v1/work-orders/{id}/finish', 0.4, 0.07], ['GET', '/api/v1/spks', 0.5, 0.08], ['GET', '/api/v1/spks/{id}', 0.6, 0.03],
+  ['GET', '/api/v1/qt09/transfers', 0.9, 0.1], ['POST', '/api/v1/qt09/transfers', 0.7, 0.11], ['POST', '/api/v1/qt09/transfers/{id}/accept', 0.6, 0.09],
+  ['GET', '/api/v1/qt09/line-occupancy', 1.8, 0.025], ['POST', '/api/v1/qt09/line-clearance/check', 0.7, 0.04],
+  ['POST', '/api/v1/qt09/segregasi/acknowledge', 0.05, 0.05], ['GET', '/api/v1/qc/inspections', 0.6, 0.09], ['POST', '/api/v1/qc/inspections', 0.8, 0.06],
+  ['GET', '/api/v1/qc/checkpoints', 0.4, 0.07], ['GET', '/api/v1/qc/pass-rate', 0.2, 0.35], ['GET', '/api/v1/stock/quants', 0.7, 0.14],
+  ['GET', '/api/v1/stock/moves', 0.5, 0.2], ['POST', '/api/v1/stock/moves', 0.3, 0.08], ['GET', '/api/v1/purchase-orders', 0.3, 0.11],
+  ['POST', '/api/v1/purchase-orders', 0.04, 0.13], ['GET', '/api/v1/bom/{product_id}', 0.4, 0.05], ['GET', '/api/v1/alerts', 0.8, 0.03],
+  ['POST', '/api/v1/alerts/{id}/acknowledge', 0.06, 0.04], ['GET', '/api/v1/dashboard/summary', 1.1, 0.22], ['GET', '/api/v1/dashboard/production', 0.9, 0.3],
+  ['GET', '/api/v1/reports/daily-production', 0.05, 0.8], ['GET', '/api/v1/reports/qc-summary', 0.04, 0.6], ['GET', '/api/v1/audit-logs', 0.1, 0.25],
+  ['GET', '/api/v1/warehouse/locations', 0.2, 0.02],
+];
+
+function args(argv) {
+  const o = { days: 7, keepFile: false };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--days') o.days = Number(argv[++i]);
+    else if (argv[i] === '--keep-file') o.keepFile = true;
+    else throw new Error(`unknown argument ${argv[i]}`);
+  }
+  return o;
+}
+
+function hash01(a, b) {
+  let h = (Math.imul(a | 0, 2654435761) ^ Math.imul(b | 0, 40503)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 2246822507) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 3266489909) >>> 0;
+  return ((h ^ (h >>> 16)) >>> 0) / 4294967296;
+}
+
+// Standard normal CDF (Abramowitz-Stegun 7.1.26).
+function phi(x) {
+  const t = 1 / (1 + 0.3275911 * Math.abs(x) / Math.SQRT2);
+  const y = 1 - (((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t) * Math.exp(-(x * x) / 2);
+  return x >= 0 ? (1 + y) / 2 : (1 - y) / 2;
+}
+
+/** Traffic factor 0..1 at unix time t: Jakarta business hours, quiet nights and weekends. */
+function traffic(t) {
+  const local = t + WIB;
+  const hour = (local % 86400) / 3600;
+  const dow = new Date(local * 1000).getUTCDay(); // 0 Sunday
+  const day = 0.08 + 0.92 * (Math.exp(-((hour - 10) ** 2) / 6) * 0.95 + Math.exp(-((hour - 15) ** 2) / 5) * 0.85 + (hour > 7 && hour < 17 ? 0.15 : 0));
+  const week = dow === 0 ? 0.25 : dow === 6 ? 0.55 : 1;
+  return Math.min(1, day) * week;
+}
+
+function incidents(end) {
+  const today = Math.floor(end / 86400) * 86400;
+  const burstStart = today - 2 * 86400 + 3 * 3600;
+  const spikeStart = today - 3 * 86400 + 7 * 3600;
+  return {
+    errorBurst: { start: burstStart, end: burstStart + 20 * 60, errorRatio: 0.25, description: 'two days before today, 03:00-03:20 UTC (10:00-10:20 WIB): 25 % of requests answer 500 on every endpoint' },
+    latencySpike: { start: spikeStart, end: spikeStart + 30 * 60, factor: 10, description: 'three days before today, 07:00-07:30 UTC (14:00-14:30 WIB): latencies x10 on every endpoint (p95 well above 1 s)' },
+  };
+}
+
+// The time window [start, end) written to the current file, and whether buckets are needed.
+const CURRENT_WINDOW = { start: 0, end: Infinity, buckets: true };
+
+/** Simulate one endpoint from the start of the history; calls emit(kind, index, value) per step in time order. */
+function simulate(ei, start, steps, inc, visit, win = CURRENT_WINDOW) {
+  const [, , peak, median] = ENDPOINTS[ei];
+  const sigma = 0.55;
+  const mean = median * Math.exp((sigma * sigma) / 2);
+  let cReq = 0, cErr = 0, cSum = 0;
+  const cB = new Float64Array(BUCKETS.length);
+  for (let s = 0; s < steps; s++) {
+    const t = start + s * STEP;
+    const noise = 0.85 + 0.3 * hash01(ei * 7919 + 1, s);
+    const n = peak * traffic(t) * noise * STEP;
+    const inBurst = t >= inc.errorBurst.start && t < inc.errorBurst.end;
+    const inSpike = t >= inc.latencySpike.start && t < inc.latencySpike.end;
+    const errRatio = inBurst ? inc.errorBurst.errorRatio : 0.0015 * (0.5 + hash01(ei * 104729 + 3, s));
+    const lat = inSpike ? inc.latencySpike.factor : 1;
+    cReq += n;
+    cErr += n * errRatio;
+    cSum += n * mean * lat;
+    const mu = Math.log(median * lat);
+    if (win.buckets) for (let b = 0; b < BUCKETS.length; b++) cB[b] += n * phi((Math.log(BUCKETS[b]) - mu) / sigma);
+    if (t >= win.end) break;
+    if (t >= win.start) visit(t, Math.floor(cReq), Math.floor(cErr), cSum, cB);
+  }
+}
+
+class Out {
+  constructor(file) {
+    this.fd = fs.openSync(file, 'w');
+    this.buf = [];
+    this.len = 0;
+  }
+  line(s) {
+    this.buf.push(s);
+    this.len += s.length;
+    if (this.len > 1 << 22) this.flush();
+  }
+  flush() {
+    if (this.buf.length) fs.writeSync(this.fd, this.buf.join('\n') + '\n');
+    this.buf = [];
+    this.len = 0;
+  }
+  close() {
+    this.flush();
+    fs.closeSync(this.fd);
+  }
+}
+
+function writeOpenMetrics(file, start, steps, inc, winStart, winEnd) {
+  const out = new Out(file);
+  CURRENT_WINDOW.start = winStart;
+  CURRENT_WINDOW.end = winEnd;
+  const base = `job="${JOB}",instance="${INSTANCE}"`;
+  const families = [
+    ['http_requests', 'counter', 'Total HTTP requests'],
+    ['api_errors', 'counter', 'Total API errors'],
+    ['http_request_duration_seconds', 'histogram', 'HTTP request duration in seconds'],
+  ];
+  for (const [fam, type, help] of families) {
+    out.line(`# HELP ${fam} ${help}`);
+    out.line(`# TYPE ${fam} ${type}`);
+    CURRENT_WINDOW.buckets = type === 'histogram';
+    for (let ei = 0; ei < ENDPOINTS.length; ei++) {
+      const [method, endpoint] = ENDPOINTS[ei];
+      const ep = `endpoint="${endpoint}"`;
+      if (fam === 'http_requests') {
+        const ok = [], bad = [];
+        simulate(ei, start, steps, inc, (t, req, err) => {
+          ok.push(`http_requests_total{${base},method="${method}",${ep},status="200"} ${req - err} ${t}`);
+          bad.push(`http_requests_total{${base},method="${method}",${ep},status="500"} ${err} ${t}`);
+        });
+        ok.forEach((l) => out.line(l));
+        bad.forEach((l) => out.line(l));
+      } else if (fam === 'api_errors') {
+        // api_errors_total has no method label: one series per endpoint path.
+        if (ENDPOINTS.findIndex((e) => e[1] === endpoint) !== ei) continue;
+        const errs = new Float64Array(steps);
+        const ts = [];
+        ENDPOINTS.forEach((e, ej) => {
+          if (e[1] !== endpoint) return;
+          let s = 0;
+          simulate(ej, start, steps, inc, (t, req, err) => {
+            errs[s++] += err;
+            if (ej === ei) ts.push(t);
+          });
+        });
+        ts.forEach((t, s) => out.line(`api_errors_total{${base},${ep},error_type="server_error"} ${errs[s]} ${t}`));
+      } else {
+        const series = BUCKETS.map(() => []);
+        const inf = [], sum = [], count = [];
+        const l = `${base},method="${method}",${ep}`;
+        simulate(ei, start, steps, inc, (t, req, err, cSum, cB) => {
+          // Bucket counts never exceed the total and never decrease with le.
+          let prev = 0;
+          for (let b = 0; b < BUCKETS.length; b++) {
+            const v = Math.max(prev, Math.min(req, Math.floor(cB[b])));
+            series[b].push(`http_request_duration_seconds_bucket{${l},le="${BUCKETS[b]}"} ${v} ${t}`);
+            prev = v;
+          }
+          inf.push(`http_request_duration_seconds_bucket{${l},le="+Inf"} ${req} ${t}`);
+          sum.push(`http_request_duration_seconds_sum{${l}} ${cSum.toFixed(3)} ${t}`);
+          count.push(`http_request_duration_seconds_count{${l}} ${req} ${t}`);
+        });
+        for (const s of [...series, inf, sum, count]) s.forEach((x) => out.line(x));
+      }
+    }
+  }
+  out.line('# EOF');
+  out.close();
+}
+
+async function waitReady(timeoutMs = 90000) {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    try {
+      const res = await fetch(`${PROM_URL}/-/ready`);
+      if (res.ok) return;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`Prometheus at ${PROM_URL} not ready after ${timeoutMs / 1000}s`);
+}
+
+async function main() {
+  const o = args(process.argv.slice(2));
+  const t0 = Date.now();
+  const end = Math.floor(Date.now() / 1000 / STEP) * STEP - STEP;
+  const steps = Math.floor((o.days * 86400) / STEP);
+  const start = end - (steps - 1) * STEP;
+  const inc = incidents(end);
+  fs.mkdirSync(RUN_DIR, { recursive: true });
+  const file = path.join(RUN_DIR, 'history.om');
+  console.log(`[history] ${ENDPOINTS.length} endpoints, ${steps} steps of ${STEP}s from ${new Date(start * 1000).toISOString()} to ${new Date(end * 1000).toISOString()}`);
+  execFileSync('docker', ['stop', '-t', '20', 'erp-prometheus'], { stdio: 'ignore' });
+  try {
+    fs.mkdirSync(PROM_DATA, { recursive: true });
+    for (const entry of fs.readdirSync(PROM_DATA)) fs.rmSync(path.join(PROM_DATA, entry), { recursive: true, force: true });
+    // One file per 18 h window aligned like promtool's blocks (--max-block-duration=18h):
+    // each file makes one block, and no file is larger than about 600 MB.
+    const W = CHUNK_HOURS * 3600;
+    for (let w = Math.floor(start / W) * W; w <= end; w += W) {
+      const t1 = Date.now();
+      writeOpenMetrics(file, start, steps, inc, w, w + W);
+      const mb = (fs.statSync(file).size / 1e6).toFixed(0);
+      execFileSync('promtool', ['tsdb', 'create-blocks-from', 'openmetrics', `--max-block-duration=${CHUNK_HOURS}h`, file, PROM_DATA], { stdio: ['ignore', 'ignore', 'inherit'] });
+      console.log(`[history] ${new Date(Math.max(w, start) * 1000).toISOString()} .. ${new Date(Math.min(w + W, end + STEP) * 1000).toISOString()}: ${mb} MB of OpenMetrics loaded in ${((Date.now() - t1) / 1000).toFixed(0)}s`);
+    }
+  } finally {
+    execFileSync('docker', ['start', 'erp-prometheus'], { stdio: 'ignore' });
+  }
+  await waitReady();
+  if (!o.keepFile) fs.rmSync(file, { force: true });
+
+  const iso = (s) => new Date(s * 1000).toISOString();
+  const info = {
+    loadedAt: new Date().toISOString(),
+    job: JOB,
+    instance: INSTANCE,
+    stepSeconds: STEP,
+    start, end, startIso: iso(start), endIso: iso(end),
+    endpoints: ENDPOINTS.map(([method, endpoint]) => ({ method, endpoint })),
+    errorBurst: { ...inc.errorBurst, startIso: iso(inc.errorBurst.start), endIso: iso(inc.errorBurst.end) },
+    latencySpike: { ...inc.latencySpike, startIso: iso(inc.latencySpike.start), endIso: iso(inc.latencySpike.end) },
+  };
+  fs.writeFileSync(path.join(RUN_DIR, 'history.json'), JSON.stringify(info, null, 2) + '\n');
+  console.log(`[history] error burst:   ${info.errorBurst.startIso} .. ${info.errorBurst.endIso}`);
+  console.log(`[history] latency spike: ${info.latencySpike.startIso} .. ${info.latencySpike.endIso}`);
+  console.log(`[history] done in ${((Date.now() - t0) / 1000).toFixed(0)}s; details in stack/run/history.json`);
+}
+
+main().catch((err) => {
+  console.error(`[history] failed: ${err.message}`);
+  process.exit(1);
+});
