@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# Reuse a healthy stand-in stack quickly; bring it up (up.sh) otherwise. For the test command.
+# For the test command: reuse a healthy stand-in stack quickly, bring it up (up.sh)
+# otherwise; then make sure a week of Prometheus history is loaded (history.js, about
+# 2-3 minutes, only when stack/run/history.json is missing or older than 12 hours).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 if engine_answers && bash "$STACK_SCRIPTS/status.sh" >/dev/null 2>&1 \
    && [ "$(docker inspect -f '{{index .Config.Labels "erp-stack.root"}}' erp-backend 2>/dev/null)" = "$REPO_ROOT" ] \
    && [ -f "$INVENTORY" ]; then
   log "stack already up and healthy: reusing it"
-  exit 0
+  # Fault switches left set by an interrupted test run are cleared.
+  for s in "${SERVICES[@]}"; do printf '{}\n' > "$FAULT_DIR/$s.json"; done
+else
+  bash "$STACK_SCRIPTS/up.sh"
 fi
-exec bash "$STACK_SCRIPTS/up.sh"
+hist="$STACK_RUN/history.json"
+if [ "${ERP_STACK_SKIP_HISTORY:-0}" != 1 ] && { [ ! -f "$hist" ] || [ -n "$(find "$hist" -mmin +720)" ]; }; then
+  log "loading a week of Prometheus history (scripts/stack/history.js)"
+  node "$STACK_SCRIPTS/history.js"
+fi

@@ -13,7 +13,7 @@ const { Client } = require('pg');
 
 const SCALES = {
   small: { users: 50, products: 500, mos: 2000, transfers: 5000, qc: 5000, checkpoints: 5000, alerts: 500, quants: 2000, moves: 20000, audit: 20000, pos: 300 },
-  large: { users: 400, products: 20000, mos: 200000, transfers: 600000, qc: 500000, checkpoints: 500000, alerts: 50000, quants: 100000, moves: 1500000, audit: 1600000, pos: 30000 },
+  large: { users: 400, products: 20000, mos: 200000, transfers: 400000, qc: 400000, checkpoints: 400000, alerts: 50000, quants: 100000, moves: 900000, audit: 900000, pos: 30000 },
 };
 
 function parseArgs(argv) {

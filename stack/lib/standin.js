@@ -7,6 +7,7 @@
 //   GET    /__fault            current state
 //   POST   /__fault  {json}    replace the state ({} clears every switch)
 //   DELETE /__fault            clear every switch
+//   POST   /__crash            exit with status 1 now (a crash; Docker's restart policy applies)
 // Switches (all optional):
 //   delayMs: N          answer every request N ms late (slow responses)
 //   status: 5xx         answer with that HTTP status (errorRate: 0..1 of requests, default 1)
@@ -132,6 +133,11 @@ function startStandin(options) {
     const pathname = url.pathname;
     try {
       if (pathname === ADMIN_PATH) return await handleAdmin(req, res, faults);
+      if (pathname === '/__crash' && req.method === 'POST') {
+        log(name, 'FATAL', 'crash requested through /__crash: exiting with status 1');
+        sendJson(res, 202, { crashing: true });
+        return setTimeout(() => process.exit(1), 20);
+      }
       faults.reload();
       const f = faults.state;
       const applies = faults.appliesTo(pathname);
