@@ -1,6 +1,6 @@
 import { ApolloDriver, ApolloDriverConfig } from '@nestjs/apollo';
-import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE, DiscoveryModule } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditInterceptor } from './common/audit.interceptor';
@@ -20,7 +20,6 @@ import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
 import { InventoryController, InventoryResolver } from './modules/inventory/inventory.controller';
 import { SystemModule } from './modules/system/system.module';
-import { Global } from '@nestjs/common';
 
 @Global()
 @Module({ providers: [Clock], exports: [Clock] })
@@ -39,6 +38,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config, inventory, inventoryFile),
+        DiscoveryModule,
         ClockModule,
         TypeOrmModule.forRoot({
           type: 'postgres',

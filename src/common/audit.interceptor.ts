@@ -1,7 +1,7 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { GqlExecutionContext } from '@nestjs/graphql';
-import { Observable, tap } from 'rxjs';
+import { catchError, concatMap, from, Observable, throwError } from 'rxjs';
 import { describeRoute } from '../guards/auth.guard';
 import { AUDIT_ACTION_KEY } from '../guards/right.decorator';
 import { AuditService } from '../modules/audit/audit.service';
@@ -40,13 +40,14 @@ export class AuditInterceptor implements NestInterceptor {
         requestId: requestId(req),
         clientAddress: clientAddress(req),
       });
+    // The entry is written before the response leaves: a client never sees a change
+    // that the audit trail does not hold.
     return next.handle().pipe(
-      tap({
-        next: () => void write('success'),
-        error: (error: unknown) => {
-          const domain = toDomainError(error);
-          if (!NOT_AUDITED.has(domain.code)) void write('failure', domain.code);
-        },
+      concatMap((value) => from(write('success').then(() => value))),
+      catchError((error: unknown) => {
+        const domain = toDomainError(error);
+        const pending = NOT_AUDITED.has(domain.code) ? Promise.resolve() : write('failure', domain.code);
+        return from(pending).pipe(concatMap(() => throwError(() => error)));
       }),
     );
   }

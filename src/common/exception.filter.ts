@@ -18,6 +18,11 @@ const STATUS_CODE: Record<number, ErrorCode> = {
 /** Any thrown value as a domain error; unknown errors become INTERNAL without their text. */
 export function toDomainError(exception: unknown): DomainError {
   if (exception instanceof DomainError) return exception;
+  // Nest wraps body-parser errors of either adapter in an HttpException; look at the original.
+  if (exception instanceof HttpException && exception.cause && typeof exception.cause === 'object') {
+    const mapped = toDomainError(exception.cause);
+    if (mapped.code !== ErrorCode.Internal) return mapped;
+  }
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
     const response = exception.getResponse() as { message?: string | string[] } | string;

@@ -1,28 +1,15 @@
 import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { AuthGuard as PassportAuthGuard } from '@nestjs/passport';
 import { DomainError, ErrorCode } from '../common/errors';
 import { clientAddress, Identity, OpsRequest, requestId, requestOf } from '../common/request-context';
 import { INVENTORY } from '../config/config.module';
 import { Inventory } from '../config/inventory.schema';
 import { AuditService } from '../modules/audit/audit.service';
 import { looksLikeApiToken, TokensService } from '../modules/auth/tokens.service';
+import { JwtStrategy } from './jwt.strategy';
 import { RateLimiter } from './rate-limiter';
 import { AUDIT_ACTION_KEY, PUBLIC_KEY, RIGHT_KEY } from './right.decorator';
 import { RightDefinition, RightName, RIGHTS, roleHasRight, rolesWithRight } from './rights';
-
-/** Passport's JWT guard, turned into our error type with the reason a token was refused. */
-class JwtPassportGuard extends PassportAuthGuard('jwt') {
-  override getRequest(context: ExecutionContext) {
-    return requestOf(context);
-  }
-
-  override handleRequest<T>(err: unknown, user: T, info: unknown): T {
-    if (user) return user;
-    const reason = describeJwtFailure(err ?? info);
-    throw new DomainError(ErrorCode.Unauthenticated, `access token refused: ${reason}`, { reason });
-  }
-}
 
 function describeJwtFailure(failure: unknown): string {
   if (!failure) return 'no token';
@@ -56,13 +43,12 @@ function bearer(req: OpsRequest): string | undefined {
  */
 @Injectable()
 export class OpsAuthGuard implements CanActivate {
-  private readonly jwtGuard = new JwtPassportGuard();
-
   constructor(
     private readonly reflector: Reflector,
     private readonly tokens: TokensService,
     private readonly audit: AuditService,
     private readonly rateLimiter: RateLimiter,
+    private readonly jwtStrategy: JwtStrategy,
     @Inject(INVENTORY) private readonly inventory: Inventory,
   ) {}
 
@@ -76,7 +62,7 @@ export class OpsAuthGuard implements CanActivate {
     const right = this.reflector.getAllAndOverride<RightName | undefined>(RIGHT_KEY, targets);
     const action = this.reflector.getAllAndOverride<string | undefined>(AUDIT_ACTION_KEY, targets) ?? describeRoute(context);
 
-    const identity = await this.identify(context, req, action);
+    const identity = await this.identify(req, action);
     await this.rateLimiter.consume(`${identity.kind}:${identity.id}`);
 
     if (!right) {
@@ -102,7 +88,7 @@ export class OpsAuthGuard implements CanActivate {
     return true;
   }
 
-  private async identify(context: ExecutionContext, req: OpsRequest, action: string): Promise<Identity> {
+  private async identify(req: OpsRequest, action: string): Promise<Identity> {
     const token = bearer(req);
     if (!token) {
       await this.deny(req, { username: 'anonymous' }, action, ErrorCode.Unauthenticated, 'NO_TOKEN');
@@ -117,14 +103,14 @@ export class OpsAuthGuard implements CanActivate {
       req.identity = result;
       return result;
     }
+    let identity: Identity;
     try {
-      await this.jwtGuard.canActivate(context);
-    } catch (error) {
-      const reason = (error as DomainError).details?.reason ?? 'invalid token';
-      await this.deny(req, { username: 'anonymous' }, action, ErrorCode.Unauthenticated, String(reason));
-      throw error;
+      identity = await this.jwtStrategy.verify(req);
+    } catch (failure) {
+      const reason = describeJwtFailure(failure);
+      await this.deny(req, { username: 'anonymous' }, action, ErrorCode.Unauthenticated, reason);
+      throw new DomainError(ErrorCode.Unauthenticated, `access token refused: ${reason}`, { reason });
     }
-    const identity = (req as OpsRequest & { user?: Identity }).user!;
     req.identity = identity;
     return identity;
   }

@@ -5,9 +5,20 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { Logger } from 'pino';
 import { AppConfig } from '../config/app-config';
 import { Inventory } from '../config/inventory.schema';
+import { toDomainError } from '../common/exception.filter';
 import { MetricsService } from '../modules/system/metrics.service';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** A request that carries a body must say it is JSON (form posts are refused: no CSRF by simple request). */
+function refusesContentType(method: string, headers: Record<string, string | string[] | undefined>): boolean {
+  if (!BODY_METHODS.has(method)) return false;
+  const hasBody = (headers['content-length'] !== undefined && headers['content-length'] !== '0') || headers['transfer-encoding'] !== undefined;
+  if (!hasBody) return false;
+  const type = String(headers['content-type'] ?? '').toLowerCase();
+  return !/^application\/(graphql-response\+)?json\b/.test(type);
+}
 
 function requestIdFrom(header: unknown): string {
   return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
@@ -52,6 +63,11 @@ export async function configureHttp(app: INestApplication, config: AppConfig, in
     exposedHeaders: ['X-Request-Id', 'Retry-After', 'Location'],
     maxAge: 600,
   });
+  const errorBody = (error: unknown, id: string) => {
+    const domain = toDomainError(error);
+    return { status: domain.status, body: { statusCode: domain.status, error: domain.code, message: domain.message, ...(domain.details ? { details: domain.details } : {}), requestId: id } };
+  };
+  const unsupported = () => toDomainError(Object.assign(new Error('unsupported media type'), { statusCode: 415 }));
   const finish = (method: string, route: string | undefined, url: string, status: number, started: bigint, id: string) => {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics.observe(method, route ?? 'unmatched', status, seconds);
@@ -69,7 +85,19 @@ export async function configureHttp(app: INestApplication, config: AppConfig, in
       res.setHeader('X-Request-Id', req.id);
       for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
       res.on('finish', () => finish(req.method, req.route?.path ? `${req.baseUrl}${req.route.path}` : undefined, req.originalUrl, res.statusCode, started, req.id));
+      if (refusesContentType(req.method, req.headers)) {
+        const { status, body } = errorBody(unsupported(), req.id);
+        res.status(status).json(body);
+        return;
+      }
       next();
+    });
+    // Body parser errors (malformed JSON, too large) in the same shape as every other error.
+    express.use((error: unknown, req: any, res: any, next: (e?: unknown) => void) => {
+      if (res.headersSent) return next(error);
+      const { status, body } = errorBody(error, req.id);
+      if (status >= 500) return next(error);
+      res.status(status).json(body);
     });
     return;
   }
@@ -79,6 +107,10 @@ export async function configureHttp(app: INestApplication, config: AppConfig, in
     (request as any).startedAt = process.hrtime.bigint();
     reply.header('X-Request-Id', request.id);
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+    if (refusesContentType(request.method, request.headers)) {
+      const { status, body } = errorBody(unsupported(), request.id);
+      return reply.code(status).send(body);
+    }
   });
   fastify.addHook('onResponse', async (request, reply) => {
     finish(request.method, request.routeOptions?.url, request.url, reply.statusCode, (request as any).startedAt ?? process.hrtime.bigint(), request.id);

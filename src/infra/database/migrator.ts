@@ -1,20 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Client } from 'pg';
+import { projectRoot } from '../../common/paths';
 
 
 function migrationsDir(): string {
-  // Works from src/ (ts, jest) and from dist/src/ (compiled).
-  for (const candidate of [resolve(__dirname, '../../../migrations'), resolve(__dirname, '../../../../migrations')]) {
-    try {
-      readdirSync(candidate);
-      return candidate;
-    } catch {
-      // next
-    }
-  }
-  throw new Error('migrations/ directory not found');
+  return join(projectRoot(), 'migrations');
 }
 
 export interface MigrationResult {

@@ -1,4 +1,4 @@
-import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
@@ -11,7 +11,7 @@ export const OPS_REDIS = Symbol('OPS_REDIS');
  * callers can tell.
  */
 export function createOpsRedis(config: AppConfig): Redis {
-  return new Redis(config.OPS_REDIS_URL, {
+  const client = new Redis(config.OPS_REDIS_URL, {
     keyPrefix: config.OPS_REDIS_PREFIX,
     lazyConnect: false,
     enableOfflineQueue: false,
@@ -20,7 +20,17 @@ export function createOpsRedis(config: AppConfig): Redis {
     commandTimeout: 2000,
     retryStrategy: (times) => Math.min(times * 200, 2000),
   });
+  // Connection errors are reported by readiness; log them once per minute, not per retry.
+  let lastLogged = 0;
+  client.on('error', (error) => {
+    if (Date.now() - lastLogged < 60_000) return;
+    lastLogged = Date.now();
+    logger.warn(`Redis unreachable: ${error.message}`);
+  });
+  return client;
 }
+
+const logger = new Logger('Redis');
 
 @Injectable()
 class RedisCloser implements OnApplicationShutdown {

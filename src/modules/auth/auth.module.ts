@@ -1,5 +1,4 @@
 import { Module } from '@nestjs/common';
-import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { JwtStrategy } from '../../guards/jwt.strategy';
 import { AuthController } from './auth.controller';
@@ -15,9 +14,9 @@ import { UsersController } from './users.controller';
 import { UsersService } from './users.service';
 
 @Module({
-  imports: [PassportModule, TypeOrmModule.forFeature([UserEntity, ApiTokenEntity, SigningKeyEntity])],
+  imports: [TypeOrmModule.forFeature([UserEntity, ApiTokenEntity, SigningKeyEntity])],
   controllers: [AuthController, UsersController, TokensController],
   providers: [AuthService, UsersService, TokensService, SigningKeysService, JwtStrategy, AuthResolver],
-  exports: [AuthService, UsersService, TokensService],
+  exports: [AuthService, UsersService, TokensService, JwtStrategy],
 })
 export class AuthModule {}

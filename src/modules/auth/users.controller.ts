@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ParseUuidPipe } from '../../common/ids';
 import { PageQuery } from '../../common/pagination';
@@ -40,6 +40,7 @@ export class UsersController {
   }
 
   @Post(':id/unlock')
+  @HttpCode(200)
   @RequireRight('users.manage', { action: 'users.unlock' })
   @ApiOperation({ summary: 'Lift a sign-in lockout before it expires' })
   @ApiOkResponse({ type: UserModel })

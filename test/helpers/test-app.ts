@@ -1,0 +1,113 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { INestApplication } from '@nestjs/common';
+import Redis from 'ioredis';
+import pino from 'pino';
+import request from 'supertest';
+import { createApp } from '../../src/app.factory';
+import { loadAppConfig } from '../../src/config/app-config';
+import { parseInventory } from '../../src/config/inventory.loader';
+import { REDACT_PATHS } from '../../src/common/logger';
+import { projectRoot } from '../../src/common/paths';
+import { Role } from '../../src/guards/rights';
+import { UsersService } from '../../src/modules/auth/users.service';
+import { createTestDatabase, dbUrl, dropTestDatabase } from './db';
+
+export const PASSWORD = 'correct-horse-battery-staple';
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  /** Share the database and Redis prefix of another instance (a second replica). */
+  shareWith?: TestApp;
+}
+
+export interface TestApp {
+  app: INestApplication;
+  url: string;
+  database: string;
+  redisPrefix: string;
+  env: Record<string, string>;
+  /** Every log line the instance wrote. */
+  logs: string[];
+  http: () => ReturnType<typeof request>;
+  createUser(role: Role, username?: string): Promise<{ id: string; username: string }>;
+  login(username: string, password?: string): Promise<string>;
+  /** Creates a user of this role and returns an access token for it. */
+  tokenFor(role: Role): Promise<string>;
+  gql(token: string | undefined, query: string, variables?: Record<string, unknown>): Promise<request.Response>;
+  close(): Promise<void>;
+}
+
+let counter = 0;
+
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const database = options.shareWith?.database ?? (await createTestDatabase());
+  const redisPrefix = options.shareWith?.redisPrefix ?? `t:${randomBytes(4).toString('hex')}:`;
+  const env: Record<string, string> = {
+    OPS_DATABASE_URL: dbUrl(database),
+    OPS_REDIS_PREFIX: redisPrefix,
+    OPS_LOG_LEVEL: 'info',
+    OPS_RATE_LIMIT_PER_MINUTE: '0',
+    OPS_GRAPHQL_INTROSPECTION: 'true',
+    ...options.env,
+  };
+  const config = loadAppConfig(env as NodeJS.ProcessEnv);
+  const file = join(projectRoot(), 'ops.example.yaml');
+  const inventory = parseInventory(readFileSync(file, 'utf8'), file, env as NodeJS.ProcessEnv);
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(chunk.toString());
+      done();
+    },
+  });
+  const logger = pino({ level: config.OPS_LOG_LEVEL, redact: { paths: REDACT_PATHS, censor: '****' } }, sink);
+  const app = await createApp({ config, inventory, inventoryFile: file, logger });
+  await app.listen(0, '127.0.0.1');
+  const address = app.getHttpServer().address() as { port: number };
+  const url = `http://127.0.0.1:${address.port}`;
+  const http = () => request(url);
+  const users = app.get(UsersService);
+
+  const testApp: TestApp = {
+    app,
+    url,
+    database,
+    redisPrefix,
+    env,
+    logs,
+    http,
+    async createUser(role, username) {
+      const name = username ?? `${role.replace('_', '')}${++counter}${randomBytes(2).toString('hex')}`;
+      const user = await users.create({ username: name, password: PASSWORD, role });
+      return { id: user.id, username: user.username };
+    },
+    async login(username, password = PASSWORD) {
+      const res = await http().post('/api/v1/auth/login').send({ username, password });
+      if (res.status !== 200) throw new Error(`login ${username} failed: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body.accessToken as string;
+    },
+    async tokenFor(role) {
+      const user = await testApp.createUser(role);
+      return testApp.login(user.username);
+    },
+    gql(token, query, variables) {
+      const req = http().post('/graphql').set('Content-Type', 'application/json');
+      if (token) req.set('Authorization', `Bearer ${token}`);
+      return req.send({ query, variables });
+    },
+    async close() {
+      await app.close();
+      if (!options.shareWith) {
+        await dropTestDatabase(database);
+        const redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0');
+        const keys = await redis.keys(`${redisPrefix}*`);
+        if (keys.length) await redis.del(...keys);
+        await redis.quit();
+      }
+    },
+  };
+  return testApp;
+}

@@ -1,0 +1,108 @@
+import { after, before, describe, it } from 'node:test';
+import { expect } from 'expect';
+import { Role } from '../src/guards/rights';
+import { withClient } from './helpers/db';
+import { startTestApp, TestApp } from './helpers/test-app';
+
+describe('API tokens for scripts', () => {
+  let t: TestApp;
+  let admin: string;
+
+  before(async () => {
+    t = await startTestApp();
+    admin = await t.tokenFor(Role.Admin);
+  });
+  after(() => t.close());
+
+  const create = (body: object, token = admin) => t.http().post('/api/v1/tokens').set('Authorization', `Bearer ${token}`).send(body);
+
+  it('creates a token shown once, stores only its hash, and lists it without the value', async () => {
+    const res = await create({ name: 'nightly-report', role: 'operator', expiresInDays: 30 });
+    expect(res.status).toBe(201);
+    expect(res.body.token).toMatch(/^opsk_[A-Za-z0-9_-]{43}$/);
+    expect(res.body).toMatchObject({ name: 'nightly-report', role: 'operator', status: 'active', lastUsedAt: null });
+    const days = (Date.parse(res.body.expiresAt) - Date.parse(res.body.createdAt)) / 86_400_000;
+    expect(Math.round(days)).toBe(30);
+    const stored = await withClient(t.database, (c) => c.query('SELECT * FROM api_tokens WHERE id = $1', [res.body.id]));
+    expect(JSON.stringify(stored.rows)).not.toContain(res.body.token);
+    expect(stored.rows[0].token_hash).toMatch(/^[0-9a-f]{64}$/);
+    const list = await t.http().get('/api/v1/tokens').set('Authorization', `Bearer ${admin}`);
+    expect(list.status).toBe(200);
+    const listed = list.body.items.find((i: { id: string }) => i.id === res.body.id);
+    expect(listed).toBeDefined();
+    expect(listed.token).toBeUndefined();
+    expect(JSON.stringify(list.body)).not.toContain(res.body.token);
+  });
+
+  it('authenticates exactly like a JWT, with the token\'s role, and records its last use', async () => {
+    const { body } = await create({ name: 'viewer-script', role: 'viewer' });
+    const me = await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${body.token}`);
+    expect(me.status).toBe(200);
+    expect(me.body).toMatchObject({ kind: 'token', username: 'token:viewer-script', role: 'viewer' });
+    // The token's role is what counts: a viewer token cannot manage tokens.
+    expect((await t.http().get('/api/v1/tokens').set('Authorization', `Bearer ${body.token}`)).status).toBe(403);
+    const gql = await t.gql(body.token, '{ me { username role } }');
+    expect(gql.body.data.me).toEqual({ username: 'token:viewer-script', role: 'viewer' });
+    const row = await withClient(t.database, (c) => c.query('SELECT last_used_at FROM api_tokens WHERE id = $1', [body.id]));
+    expect(row.rows[0].last_used_at).not.toBeNull();
+  });
+
+  it('refuses a revoked token at once, and a second revocation is a 409', async () => {
+    const { body } = await create({ name: 'to-revoke', role: 'operator' });
+    expect((await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${body.token}`)).status).toBe(200);
+    const revoke = await t.http().delete(`/api/v1/tokens/${body.id}`).set('Authorization', `Bearer ${admin}`);
+    expect(revoke.status).toBe(200);
+    expect(revoke.body.status).toBe('revoked');
+    const refused = await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${body.token}`);
+    expect(refused.status).toBe(401);
+    expect(refused.body.message).toMatch(/revoked/);
+    const again = await t.http().delete(`/api/v1/tokens/${body.id}`).set('Authorization', `Bearer ${admin}`);
+    expect(again.status).toBe(409);
+  });
+
+  it('refuses an expired token and an unknown one', async () => {
+    const { body } = await create({ name: 'short-lived', role: 'operator' });
+    await withClient(t.database, (c) => c.query("UPDATE api_tokens SET expires_at = now() - interval '1 minute' WHERE id = $1", [body.id]));
+    const expired = await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${body.token}`);
+    expect(expired.status).toBe(401);
+    expect(expired.body.message).toMatch(/expired/);
+    const unknown = await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer opsk_${'A'.repeat(43)}`);
+    expect(unknown.status).toBe(401);
+    expect(unknown.body.message).toMatch(/unknown API token/);
+  });
+
+  it('creates and revokes through GraphQL as well', async () => {
+    const created = await t.gql(admin, 'mutation($input: CreateApiTokenDto!) { createApiToken(input: $input) { id token role status } }', {
+      input: { name: 'gql-made', role: 'support' },
+    });
+    expect(created.body.errors).toBeUndefined();
+    const { id, token } = created.body.data.createApiToken;
+    expect((await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${token}`)).body.role).toBe('support');
+    const revoked = await t.gql(admin, 'mutation($id: String!) { revokeApiToken(id: $id) { status } }', { id });
+    expect(revoked.body.data.revokeApiToken.status).toBe('revoked');
+    expect((await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${token}`)).status).toBe(401);
+  });
+
+  it('pages through tokens with a cursor', async () => {
+    for (let i = 0; i < 3; i++) await create({ name: `page-${i}`, role: 'viewer' });
+    const seen = new Set<string>();
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res: { body: { items: { id: string }[]; nextCursor: string | null } } = await t
+        .http()
+        .get('/api/v1/tokens')
+        .query({ limit: 2, ...(cursor ? { cursor } : {}) })
+        .set('Authorization', `Bearer ${admin}`);
+      for (const item of res.body.items) {
+        expect(seen.has(item.id)).toBe(false);
+        seen.add(item.id);
+      }
+      cursor = res.body.nextCursor;
+      pages++;
+    } while (cursor && pages < 20);
+    const total = await withClient(t.database, (c) => c.query('SELECT count(*)::int AS n FROM api_tokens'));
+    expect(seen.size).toBe(total.rows[0].n);
+    expect(pages).toBeGreaterThan(1);
+  });
+});
