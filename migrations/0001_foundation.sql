@@ -44,7 +44,7 @@ CREATE TABLE audit_entries (
   actor_role      varchar(20),
   action          varchar(100) NOT NULL,
   target          varchar(255),
-  parameters      jsonb NOT NULL DEFAULT '{}'::jsonb,
+  parameters      jsonb NOT NULL,
   outcome         varchar(20) NOT NULL,
   error_code      varchar(40),
   request_id      varchar(64),

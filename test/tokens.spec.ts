@@ -72,7 +72,7 @@ describe('API tokens for scripts', () => {
   });
 
   it('creates and revokes through GraphQL as well', async () => {
-    const created = await t.gql(admin, 'mutation($input: CreateApiTokenDto!) { createApiToken(input: $input) { id token role status } }', {
+    const created = await t.gql(admin, 'mutation($input: CreateApiTokenInput!) { createApiToken(input: $input) { id token role status } }', {
       input: { name: 'gql-made', role: 'support' },
     });
     expect(created.body.errors).toBeUndefined();

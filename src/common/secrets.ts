@@ -14,7 +14,7 @@ export function maskUrl(value: string, options: { maskPath?: boolean } = {}): st
   } catch {
     return value;
   }
-  if (!parsed.host && !parsed.password) return value;
+  if (!parsed.password && !(options.maskPath && parsed.pathname && parsed.pathname !== '/')) return value;
   if (parsed.password) parsed.password = MASK;
   if (options.maskPath && parsed.pathname && parsed.pathname !== '/') {
     parsed.pathname = `/${MASK}`;

@@ -1,9 +1,10 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 export type AuditOutcome = 'success' | 'failure' | 'denied';
 
 /** One audit entry; append-only (a trigger refuses UPDATE, DELETE and TRUNCATE). */
 @Entity({ name: 'audit_entries' })
+@Check('audit_entries_outcome_check', `outcome IN ('success', 'failure', 'denied')`)
 @Index('audit_entries_at_idx', ['at', 'id'])
 @Index('audit_entries_actor_idx', ['actor', 'id'])
 @Index('audit_entries_action_idx', ['action', 'id'])
@@ -27,7 +28,7 @@ export class AuditEntryEntity {
   @Column({ type: 'varchar', length: 255, nullable: true })
   target: string | null;
 
-  @Column({ type: 'jsonb', default: () => "'{}'::jsonb" })
+  @Column({ type: 'jsonb' })
   parameters: Record<string, unknown>;
 
   @Column({ type: 'varchar', length: 20 })

@@ -1,4 +1,4 @@
-import { ArgsType, Field, ObjectType } from '@nestjs/graphql';
+import { ArgsType, Field, Int, ObjectType } from '@nestjs/graphql';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsDateString, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { GraphQLJSON } from '../../graphql/json.scalar';
@@ -73,7 +73,7 @@ export class AuditPage {
 @ObjectType('AuditVerification')
 export class AuditVerificationModel {
   @ApiProperty() @Field() valid: boolean;
-  @ApiProperty({ description: 'Entries checked' }) @Field() checked: number;
+  @ApiProperty({ description: 'Entries checked' }) @Field(() => Int) checked: number;
   @ApiProperty({ nullable: true, type: String, description: 'First entry whose hash or link does not match' })
   @Field(() => String, { nullable: true })
   firstBrokenId: string | null;

@@ -50,7 +50,7 @@ export class IdentityModel {
   @ApiProperty({ description: 'The rights this identity holds' }) @Field(() => [String]) rights: string[];
 }
 
-@InputType()
+@InputType('CreateUserInput')
 export class CreateUserDto {
   @ApiProperty({ example: 'ops.alice' })
   @Field()
@@ -71,7 +71,7 @@ export class CreateUserDto {
   role: Role;
 }
 
-@InputType()
+@InputType('UpdateUserInput')
 export class UpdateUserDto {
   @ApiPropertyOptional({ enum: ROLES })
   @Field(() => RoleEnum, { nullable: true })
@@ -94,7 +94,7 @@ export class UpdateUserDto {
   password?: string;
 }
 
-@InputType()
+@InputType('CreateApiTokenInput')
 export class CreateApiTokenDto {
   @ApiProperty({ example: 'nightly-backup-script' })
   @Field()

@@ -1,7 +1,8 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, Unique } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, Unique } from 'typeorm';
 import { Role } from '../../../guards/rights';
 
 @Entity({ name: 'api_tokens' })
+@Check('api_tokens_role_check', `role IN ('viewer', 'operator', 'support', 'senior_dev', 'dba', 'admin')`)
 @Unique('api_tokens_token_hash_key', ['tokenHash'])
 @Index('api_tokens_created_at_idx', ['createdAt', 'id'])
 export class ApiTokenEntity {

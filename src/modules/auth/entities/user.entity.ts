@@ -1,7 +1,8 @@
-import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
 import { Role } from '../../../guards/rights';
 
 @Entity({ name: 'users' })
+@Check('users_role_check', `role IN ('viewer', 'operator', 'support', 'senior_dev', 'dba', 'admin')`)
 @Unique('users_username_key', ['username'])
 export class UserEntity {
   @PrimaryGeneratedColumn('uuid')
