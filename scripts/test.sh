@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# npm test: every test, against real services.
+#   1. dependencies, PostgreSQL and Redis (scripts/deps.sh)
+#   2. compile src/ and test/ (the tests run on the compiled output with node:test)
+#   3. the stand-in ERP stack in Docker (scripts/stack/ensure.sh: reuses a healthy one)
+#   4. the control plane's suites (two files at a time), then the stack's suites (one at a time)
+# Ends with the line "tests: N passed, N failed". TEST_ONLY=control|stack runs one part.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/deps.sh || exit 1
+echo "compiling"
+rm -rf dist
+npx tsc -p tsconfig.json || { echo "tests: 0 passed, 1 failed"; exit 1; }
+
+results=$(mktemp -d)
+run_suites() { # name concurrency files...
+  local name=$1 concurrency=$2; shift 2
+  echo "== $name suites"
+  node --test --test-concurrency="$concurrency" \
+    --test-reporter=spec --test-reporter-destination=stdout \
+    --test-reporter=tap --test-reporter-destination="$results/$name.tap" "$@"
+}
+
+status=0
+part=${TEST_ONLY:-all}
+if [ "$part" = all ] || [ "$part" = control ]; then
+  node dist/test/helpers/global-setup.js || { echo "tests: 0 passed, 1 failed"; exit 1; }
+  run_suites control 2 dist/test/unit/*.spec.js dist/test/*.spec.js || status=1
+fi
+if [ "$part" = all ] || [ "$part" = stack ]; then
+  if bash scripts/stack/ensure.sh; then
+    run_suites stack 1 dist/test/stack/*.spec.js || status=1
+  else
+    echo "the stand-in stack did not come up" >&2
+    echo "not ok - stand-in stack up" > "$results/stack-up.tap"
+    echo "# pass 0" >> "$results/stack-up.tap"; echo "# fail 1" >> "$results/stack-up.tap"
+    status=1
+  fi
+fi
+
+passed=0; failed=0
+for f in "$results"/*.tap; do
+  [ -f "$f" ] || continue
+  p=$(grep -E '^# pass [0-9]+' "$f" | tail -n1 | awk '{print $3}')
+  x=$(grep -E '^# fail [0-9]+' "$f" | tail -n1 | awk '{print $3}')
+  c=$(grep -E '^# cancelled [0-9]+' "$f" | tail -n1 | awk '{print $3}')
+  passed=$((passed + ${p:-0})); failed=$((failed + ${x:-0} + ${c:-0}))
+done
+rm -rf "$results"
+[ "$failed" -gt 0 ] && status=1
+echo "tests: $passed passed, $failed failed"
+exit $status
