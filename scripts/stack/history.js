@@ -5,7 +5,7 @@
 //   node scripts/stack/history.js [--days 7] [--keep-file]
 //
 // Writes the past 7 days (15 s resolution) of http_requests_total, api_errors_total and the
-// http_request_duration_seconds histogram (default buckets) for 43 endpoints, with labels
+// http_request_duration_seconds histogram (default buckets) for 50 method/endpoint pairs (43 distinct endpoint paths), with labels
 // job="erp-backend", instance="127.0.0.1:18000" (those of the live scrape), as OpenMetrics,
 // then stops erp-prometheus, empties its data directory (live samples scraped so far are
 // dropped), creates blocks there with `promtool tsdb create-blocks-from openmetrics`, and
@@ -46,7 +46,9 @@ const ENDPOINTS = [
   ['POST', '/api/v1/purchase-orders', 0.04, 0.13], ['GET', '/api/v1/bom/{product_id}', 0.4, 0.05], ['GET', '/api/v1/alerts', 0.8, 0.03],
   ['POST', '/api/v1/alerts/{id}/acknowledge', 0.06, 0.04], ['GET', '/api/v1/dashboard/summary', 1.1, 0.22], ['GET', '/api/v1/dashboard/production', 0.9, 0.3],
   ['GET', '/api/v1/reports/daily-production', 0.05, 0.8], ['GET', '/api/v1/reports/qc-summary', 0.04, 0.6], ['GET', '/api/v1/audit-logs', 0.1, 0.25],
-  ['GET', '/api/v1/warehouse/locations', 0.2, 0.02],
+  ['GET', '/api/v1/warehouse/locations', 0.2, 0.02], ['GET', '/api/v1/departments', 0.3, 0.01], ['GET', '/api/v1/ppic/schedule', 0.4, 0.18],
+  ['GET', '/api/v1/embroidery/jobs', 0.3, 0.07], ['GET', '/api/v1/kanban/cards', 0.5, 0.05], ['GET', '/api/v1/notifications', 0.9, 0.02],
+  ['GET', '/api/v1/reports/weekly-performance', 0.02, 1.2], ['POST', '/api/v1/materials/requests', 0.1, 0.09],
 ];
 
 function args(argv) {
@@ -101,7 +103,7 @@ function simulate(ei, start, steps, inc, visit, win = CURRENT_WINDOW) {
   const [, , peak, median] = ENDPOINTS[ei];
   const sigma = 0.55;
   const mean = median * Math.exp((sigma * sigma) / 2);
-  let cReq = 0, cErr = 0, cSum = 0;
+  let cOk = 0, cErr = 0, cSum = 0;
   const cB = new Float64Array(BUCKETS.length);
   for (let s = 0; s < steps; s++) {
     const t = start + s * STEP;
@@ -111,13 +113,13 @@ function simulate(ei, start, steps, inc, visit, win = CURRENT_WINDOW) {
     const inSpike = t >= inc.latencySpike.start && t < inc.latencySpike.end;
     const errRatio = inBurst ? inc.errorBurst.errorRatio : 0.0015 * (0.5 + hash01(ei * 104729 + 3, s));
     const lat = inSpike ? inc.latencySpike.factor : 1;
-    cReq += n;
+    cOk += n * (1 - errRatio);
     cErr += n * errRatio;
     cSum += n * mean * lat;
     const mu = Math.log(median * lat);
     if (win.buckets) for (let b = 0; b < BUCKETS.length; b++) cB[b] += n * phi((Math.log(BUCKETS[b]) - mu) / sigma);
     if (t >= win.end) break;
-    if (t >= win.start) visit(t, Math.floor(cReq), Math.floor(cErr), cSum, cB);
+    if (t >= win.start) visit(t, Math.floor(cOk) + Math.floor(cErr), Math.floor(cErr), cSum, cB); // both parts monotonic
   }
 }
 
