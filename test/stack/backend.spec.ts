@@ -2,6 +2,8 @@
  * The ERP backend stand-in (erp-backend) and nginx in front of it: API shapes, /metrics,
  * and every fault switch as seen by a plain HTTP client and by the Docker engine.
  */
+import { afterEach, describe, it } from 'node:test';
+import { expect } from 'expect';
 import * as net from 'node:net';
 import { PORTS, get, request, healthStatus, waitFor, setFaultFile, restoreService, inspect } from './stack-helpers';
 

@@ -2,6 +2,8 @@
  * The Elasticsearch stand-in (erp-elasticsearch): the index APIs with ES 8 semantics, its
  * persistence across a restart, and its fault switches as seen by HTTP and Docker.
  */
+import { afterEach, describe, it } from 'node:test';
+import { expect } from 'expect';
 import { PORTS, get, healthStatus, waitFor, setFaultFile, restoreService, docker } from './stack-helpers';
 
 const ES = PORTS.elasticsearch;

@@ -2,6 +2,8 @@
  * Grafana, Kibana and Logstash stand-ins: response shapes, and the fault switches crash on
  * start (a crash loop Docker counts), log lines with errors, unhealthy.
  */
+import { afterEach, describe, it } from 'node:test';
+import { expect } from 'expect';
 import * as net from 'node:net';
 import { PORTS, get, request, inspect, logsSince, waitFor, setFaultFile, restoreService } from './stack-helpers';
 

@@ -3,6 +3,8 @@
  * ERP's job name, the ERP's alert rules, Alertmanager's v2 API, and the week of history
  * loaded by scripts/stack/history.js (stack/run/history.json tells what was loaded).
  */
+import { describe, it } from 'node:test';
+import { expect } from 'expect';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PORTS, RUN_DIR, get, waitFor } from './stack-helpers';

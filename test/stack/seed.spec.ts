@@ -3,6 +3,8 @@
  * erp_quty_karunia_prod with rows, upper-case enum values, v_slow_queries and
  * mv_qc_pass_rate, deterministically for a given seed.
  */
+import { after, before, describe, it } from 'node:test';
+import { expect } from 'expect';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { Client } from 'pg';
@@ -12,11 +14,11 @@ const seed = (n: number) => execFileSync('node', [path.join(REPO_ROOT, 'scripts/
 
 describe('ERP database fixture', () => {
   let db: Client;
-  beforeAll(async () => {
+  before(async () => {
     db = new Client({ connectionString: DATABASE_URL });
     await db.connect();
   });
-  afterAll(async () => {
+  after(async () => {
     await db.end();
   });
   const digest = async () => (await db.query(`SELECT md5(string_agg(t::text, '|' ORDER BY id)) AS h FROM transfer_logs t`)).rows[0].h as string;

@@ -1,14 +1,24 @@
 /**
  * Helpers of the stand-in stack tests: plain HTTP (node:http, so a hanging server shows as a
  * timeout), the Docker Engine API on its unix socket, and the fault switch files.
- * The tests assume the stack is up (scripts/stack/ensure.sh).
+ * The tests assume the stack is up (scripts/stack/ensure.sh). They run with node:test and the
+ * `expect` package.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 
-export const REPO_ROOT = path.resolve(__dirname, '../..');
+/** The checkout's root, found from here (test/stack) or from the compiled copy (dist/test/stack). */
+function findRepoRoot(): string {
+  for (const start of [__dirname, process.cwd()]) {
+    for (let dir = start; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+      if (fs.existsSync(path.join(dir, 'scripts/stack/up.sh'))) return dir;
+    }
+  }
+  throw new Error(`no scripts/stack/up.sh above ${__dirname} or ${process.cwd()}`);
+}
+export const REPO_ROOT = findRepoRoot();
 export const FAULT_DIR = path.join(REPO_ROOT, 'stack/run/faults');
 export const RUN_DIR = path.join(REPO_ROOT, 'stack/run');
 
@@ -122,9 +132,9 @@ export async function logsSince(container: string, sinceSeconds: number): Promis
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Poll until fn returns a truthy value; throws with the last value after timeoutMs. */
-export async function waitFor<T>(what: string, fn: () => Promise<T>, timeoutMs = 60000, everyMs = 500): Promise<T> {
+export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false | ''>, timeoutMs = 60000, everyMs = 500): Promise<T> {
   const until = Date.now() + timeoutMs;
-  let last: T | undefined;
+  let last: T | null | undefined | false | '' = undefined;
   let lastErr: unknown;
   while (Date.now() < until) {
     try {

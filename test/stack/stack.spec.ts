@@ -3,6 +3,8 @@
  * real stack has them, the host network with no bridge, every listening socket on 127.0.0.1,
  * status.sh and the inventory.
  */
+import { describe, it } from 'node:test';
+import { expect } from 'expect';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
