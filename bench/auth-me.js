@@ -6,7 +6,8 @@
  * as a ratio of the bare server's, and its p99 latency; once with the Fastify adapter and
  * once with the Express adapter (the measurement behind the adapter choice).
  *
- *   npm run bench:auth            (BENCH_SECONDS=10 BENCH_CONNECTIONS=64 by default)
+ *   npm run bench:auth   (BENCH_SECONDS=10, BENCH_CONNECTIONS=64, BENCH_ADAPTERS=fastify,express by default;
+ *                         BENCH_RATE_LIMIT=0 or BENCH_LOG_LEVEL=warn to see what each costs)
  *
  * Everything listens on 127.0.0.1. The control plane runs as in production (access log
  * on, written to /dev/null; rate limiting on with a limit the run cannot reach, so its
@@ -17,7 +18,6 @@ const { createServer } = require('node:net');
 const { openSync } = require('node:fs');
 const { join } = require('node:path');
 const autocannon = require('autocannon');
-const Fastify = require('fastify');
 const jwt = require('jsonwebtoken');
 
 const ROOT = join(__dirname, '..');
@@ -65,8 +65,8 @@ async function startControlPlane(adapter) {
       OPS_JWT_SECRET: SECRET,
       OPS_BOOTSTRAP_ADMIN_USERNAME: 'bench',
       OPS_BOOTSTRAP_ADMIN_PASSWORD: PASSWORD,
-      OPS_RATE_LIMIT_PER_MINUTE: '1000000',
-      OPS_LOG_LEVEL: 'info',
+      OPS_RATE_LIMIT_PER_MINUTE: process.env.BENCH_RATE_LIMIT ?? '1000000',
+      OPS_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
       NODE_ENV: 'production',
     },
     stdio: ['ignore', out, 'inherit'],
@@ -84,22 +84,18 @@ async function startControlPlane(adapter) {
   return { base, token: accessToken, me, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
 }
 
-/** The baseline: Fastify alone, verifying the same HS256 JWT and answering the same JSON. */
-async function startBare(body) {
-  const app = Fastify({ logger: false });
-  app.get('/api/v1/auth/me', async (request, reply) => {
-    const header = request.headers.authorization ?? '';
-    const token = header.startsWith('Bearer ') ? header.slice(7) : '';
-    try {
-      const claims = jwt.verify(token, SECRET, { algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE });
-      return { ...body, id: claims.sub, username: claims.username, role: claims.role };
-    } catch {
-      return reply.code(401).send({ statusCode: 401 });
-    }
+/** The baseline, in its own process (bench/bare-auth-server.js), like the control plane. */
+function startBare(body) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(__dirname, 'bare-auth-server.js')], {
+      env: { ...process.env, BENCH_SECRET: SECRET, BENCH_ISSUER: ISSUER, BENCH_AUDIENCE: AUDIENCE, BENCH_BODY: JSON.stringify(body) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    child.stdout.once('data', (chunk) =>
+      resolve({ base: `http://127.0.0.1:${String(chunk).trim()}`, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) }),
+    );
+    child.once('error', reject);
   });
-  const port = await freePort();
-  await app.listen({ port, host: '127.0.0.1' });
-  return { base: `http://127.0.0.1:${port}`, stop: () => app.close() };
 }
 
 function load(base, token) {
@@ -113,7 +109,7 @@ function load(base, token) {
 
 async function main() {
   const results = {};
-  for (const adapter of ['fastify', 'express']) {
+  for (const adapter of (process.env.BENCH_ADAPTERS ?? 'fastify,express').split(',')) {
     const cp = await startControlPlane(adapter);
     const bare = await startBare(cp.me);
     try {
