@@ -1,0 +1,268 @@
+/**
+ * The Docker Engine (dockerode), pinned to API 1.41 (Debian's Docker 20.10): compose project
+ * containers with their state and health, log tails (demultiplexed), one-shot stats.
+ * Read-only: changing containers belongs to procedures (a later adapter method per action).
+ */
+import Docker from 'dockerode';
+import { ContainerHealth, ContainerInfo, ContainerStats, DockerPort } from '../contracts';
+import { CallOptions, IntegrationError } from '../integration-error';
+import { describeCode, errorCode, errorText, socketFailure, withDeadline } from '../http/deadline';
+
+export const DOCKER_API_VERSION = 'v1.41';
+const MAX_TAIL = 10000;
+const MAX_LOG_BYTES = 16 * 1024 * 1024;
+
+export interface DockerContainerInfo extends ContainerInfo {
+  image: string;
+  /** State.Restarting (crash loop between restarts). */
+  restarting: boolean;
+  /** Output of the last healthcheck run, when the container has a healthcheck. */
+  lastHealthOutput?: string;
+}
+
+export interface DockerContainerStats extends ContainerStats {
+  /** As `docker stats` shows it: 100 per fully used core. */
+  cpuPercentOfOneCore: number;
+  onlineCpus: number;
+}
+
+export interface DockerEngineOptions {
+  /** Docker Engine API version the client speaks (default v1.41). */
+  apiVersion?: string;
+}
+
+export interface TailLogsOptions extends CallOptions {
+  /** Prefix each line with Docker's RFC 3339 timestamp. */
+  timestamps?: boolean;
+}
+
+/** Connection options of dockerode from the inventory's stack.dockerHost. */
+export function dockerConnection(dockerHost: string): Docker.DockerOptions {
+  const url = new URL(dockerHost);
+  if (url.protocol === 'unix:') return { socketPath: decodeURIComponent(url.pathname) };
+  const port = url.port ? Number(url.port) : 2375;
+  return { host: url.hostname, port, protocol: url.protocol === 'https:' ? 'https' : 'http' };
+}
+
+/** Splits a Docker log payload into lines: 8-byte frame headers (stream, 0, 0, 0, size) unless TTY. */
+export function demuxLogLines(raw: Buffer, tty: boolean): string[] {
+  const lines: string[] = [];
+  const pending: Record<number, string> = {};
+  const push = (stream: number, text: string) => {
+    const parts = ((pending[stream] ?? '') + text).split('\n');
+    pending[stream] = parts.pop() ?? '';
+    for (const line of parts) lines.push(line.replace(/\r$/, ''));
+  };
+  let multiplexed = !tty;
+  if (multiplexed && raw.length >= 8 && !(raw[0] <= 2 && raw[1] === 0 && raw[2] === 0 && raw[3] === 0)) multiplexed = false;
+  if (!multiplexed) {
+    push(1, raw.toString('utf8'));
+  } else {
+    let offset = 0;
+    while (offset + 8 <= raw.length) {
+      const stream = raw[offset];
+      const size = raw.readUInt32BE(offset + 4);
+      const end = Math.min(raw.length, offset + 8 + size);
+      push(stream, raw.subarray(offset + 8, end).toString('utf8'));
+      offset = end;
+    }
+  }
+  for (const stream of Object.keys(pending)) {
+    const rest = pending[Number(stream)];
+    if (rest) lines.push(rest.replace(/\r$/, ''));
+  }
+  return lines;
+}
+
+function healthOf(status: unknown): ContainerHealth {
+  return status === 'healthy' || status === 'unhealthy' || status === 'starting' ? status : 'none';
+}
+
+function num(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}
+
+/** CPU and memory as `docker stats` computes them from one stats sample. */
+export function computeStats(s: any): DockerContainerStats {
+  const cpu = s?.cpu_stats ?? {};
+  const pre = s?.precpu_stats ?? {};
+  const cpuDelta = num(cpu.cpu_usage?.total_usage) - num(pre.cpu_usage?.total_usage);
+  const systemDelta = num(cpu.system_cpu_usage) - num(pre.system_cpu_usage);
+  const onlineCpus = num(cpu.online_cpus) || (Array.isArray(cpu.cpu_usage?.percpu_usage) ? cpu.cpu_usage.percpu_usage.length : 0) || 1;
+  const share = cpuDelta > 0 && systemDelta > 0 && num(pre.system_cpu_usage) > 0 ? cpuDelta / systemDelta : 0;
+  const mem = s?.memory_stats ?? {};
+  const usage = num(mem.usage);
+  const stats = mem.stats ?? {};
+  // docker CLI: cgroup v1 subtracts total_inactive_file, cgroup v2 inactive_file.
+  const inactive = stats.total_inactive_file !== undefined ? num(stats.total_inactive_file) : num(stats.inactive_file);
+  const memoryBytes = inactive > 0 && inactive < usage ? usage - inactive : usage;
+  return {
+    cpuPercent: Math.round(share * 100 * 100) / 100,
+    cpuPercentOfOneCore: Math.round(share * onlineCpus * 100 * 100) / 100,
+    onlineCpus,
+    memoryBytes,
+    memoryLimitBytes: num(mem.limit),
+  };
+}
+
+export class DockerEngine implements DockerPort {
+  readonly system = 'docker';
+  private readonly docker: Docker;
+  private readonly where: string;
+
+  constructor(dockerHost: string, options: DockerEngineOptions = {}) {
+    let connection: Docker.DockerOptions;
+    try {
+      connection = dockerConnection(dockerHost);
+    } catch {
+      throw new IntegrationError(this.system, 'unreachable', `docker: ${JSON.stringify(dockerHost)} is not a Docker host URL, for example unix:///var/run/docker.sock`);
+    }
+    this.docker = new Docker({ ...connection, version: options.apiVersion ?? DOCKER_API_VERSION });
+    this.where = connection.socketPath ? connection.socketPath : `${connection.host}:${connection.port}`;
+  }
+
+  async ping(options: CallOptions): Promise<{ version: string; apiVersion: string }> {
+    return this.run('version', options, async (signal) => {
+      const v: any = await this.docker.version({ abortSignal: signal } as any);
+      if (!v || typeof v.Version !== 'string') throw this.bad('version', 'answered without a Version');
+      return { version: v.Version, apiVersion: String(v.ApiVersion ?? '') };
+    });
+  }
+
+  async listProjectContainers(project: string, options: CallOptions): Promise<DockerContainerInfo[]> {
+    const what = `listing the containers of compose project ${JSON.stringify(project)}`;
+    return this.run(what, options, async (signal) => {
+      const list = await this.docker.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${project}`] }, abortSignal: signal } as any);
+      if (!Array.isArray(list)) throw this.bad(what, 'answered something that is not a list');
+      const inspected = await Promise.all(
+        list.map(async (summary): Promise<Docker.ContainerInspectInfo | undefined> => {
+          try {
+            return await this.inspectRaw(summary.Id, signal);
+          } catch (error) {
+            if ((error as any)?.statusCode === 404) return undefined; // removed between list and inspect
+            throw error;
+          }
+        }),
+      );
+      return inspected
+        .filter((c): c is Docker.ContainerInspectInfo => c !== undefined)
+        .map((c) => this.toInfo(c))
+        .sort((a, b) => a.name.localeCompare(b.name));
+    });
+  }
+
+  async inspectContainer(container: string, options: CallOptions): Promise<DockerContainerInfo> {
+    return this.run(`inspecting container ${container}`, options, async (signal) => this.toInfo(await this.inspectRaw(container, signal)));
+  }
+
+  async tailLogs(container: string, tail: number, options: TailLogsOptions): Promise<string[]> {
+    const lines = Math.max(0, Math.min(MAX_TAIL, Math.floor(Number.isFinite(tail) ? tail : 0)));
+    return this.run(`reading the last ${lines} log lines of ${container}`, options, async (signal) => {
+      const info = await this.inspectRaw(container, signal);
+      const tty = info?.Config?.Tty === true;
+      const raw = await this.dialRaw(`/containers/${encodeURIComponent(container)}/logs?`, { stdout: true, stderr: true, tail: lines, timestamps: options.timestamps === true }, signal);
+      const out = demuxLogLines(raw, tty);
+      return out.length > lines ? out.slice(out.length - lines) : out;
+    });
+  }
+
+  async stats(container: string, options: CallOptions): Promise<DockerContainerStats> {
+    return this.run(`reading the stats of ${container}`, options, async (signal) => {
+      const s: unknown = await this.docker.getContainer(container).stats({ stream: false, abortSignal: signal } as any);
+      if (!s || typeof s !== 'object' || Buffer.isBuffer(s)) throw this.bad(`reading the stats of ${container}`, 'answered something that is not JSON');
+      return computeStats(s);
+    });
+  }
+
+  private inspectRaw(id: string, signal: AbortSignal): Promise<Docker.ContainerInspectInfo> {
+    const container: any = this.docker.getContainer(id);
+    return container.inspect({ abortSignal: signal });
+  }
+
+  private toInfo(c: Docker.ContainerInspectInfo): DockerContainerInfo {
+    const labels: Record<string, string> = { ...((c.Config?.Labels as Record<string, string> | null) ?? {}) };
+    const state: any = c.State ?? {};
+    const health = state.Health;
+    const log = Array.isArray(health?.Log) ? health.Log : [];
+    const info: DockerContainerInfo = {
+      id: c.Id,
+      name: String(c.Name ?? '').replace(/^\//, ''),
+      service: labels['com.docker.compose.service'],
+      oneOff: labels['com.docker.compose.oneoff'] === 'True',
+      state: String(state.Status ?? 'unknown'),
+      health: health ? healthOf(health.Status) : 'none',
+      failingStreak: num(health?.FailingStreak),
+      restartCount: num(c.RestartCount),
+      exitCode: num(state.ExitCode),
+      startedAt: String(state.StartedAt ?? ''),
+      labels,
+      image: String(c.Config?.Image ?? ''),
+      restarting: state.Restarting === true,
+    };
+    if (log.length) info.lastHealthOutput = String(log[log.length - 1]?.Output ?? '').trim().slice(0, 500);
+    return info;
+  }
+
+  /** A GET whose body is read raw (not parsed as JSON), bounded. */
+  private dialRaw(path: string, query: Record<string, unknown>, signal: AbortSignal): Promise<Buffer> {
+    return new Promise<Buffer>((resolve, reject) => {
+      this.docker.modem.dial(
+        {
+          path,
+          method: 'GET',
+          options: query,
+          isStream: true,
+          statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
+          abortSignal: signal,
+        } as any,
+        (error: any, stream: any) => {
+          if (error) return reject(error);
+          const chunks: Buffer[] = [];
+          let size = 0;
+          const onAbort = () => stream.destroy(new Error('aborted'));
+          signal.addEventListener('abort', onAbort, { once: true });
+          const done = (fn: () => void) => {
+            signal.removeEventListener('abort', onAbort);
+            fn();
+          };
+          stream.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > MAX_LOG_BYTES) {
+              stream.destroy();
+              done(() => reject(Object.assign(new Error(`more than ${MAX_LOG_BYTES} bytes of logs`), { tooLarge: true })));
+              return;
+            }
+            chunks.push(chunk);
+          });
+          stream.on('end', () => done(() => resolve(Buffer.concat(chunks))));
+          stream.on('error', (e: Error) => done(() => reject(e)));
+        },
+      );
+    });
+  }
+
+  private bad(what: string, detail: string): IntegrationError {
+    return new IntegrationError(this.system, 'bad_response', `docker: ${what} failed: the engine ${detail}`);
+  }
+
+  private run<T>(what: string, options: CallOptions, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return withDeadline(this.system, `${what} (engine at ${this.where})`, options, (deadline) => fn(deadline.signal), (error) => this.mapError(what, error));
+  }
+
+  private mapError(what: string, error: unknown): IntegrationError {
+    const e: any = error;
+    const status: number | undefined = typeof e?.statusCode === 'number' ? e.statusCode : undefined;
+    if (status !== undefined) {
+      const engineMessage = typeof e?.json?.message === 'string' ? e.json.message : errorText(error).replace(/^\(HTTP code \d+\)\s*/, '');
+      const text = `docker: ${what} failed: HTTP ${status} ${engineMessage}`.trim();
+      if (status === 401 || status === 403) return new IntegrationError(this.system, 'refused', text, status);
+      if (status === 409) return new IntegrationError(this.system, 'refused', text, status);
+      return new IntegrationError(this.system, 'bad_response', text, status);
+    }
+    if (e?.tooLarge) return new IntegrationError(this.system, 'bad_response', `docker: ${what} failed: ${e.message}`);
+    const code = errorCode(error);
+    const failure = socketFailure(code);
+    if (failure) return new IntegrationError(this.system, failure, `docker: ${what} failed: cannot talk to the engine at ${this.where}: ${describeCode(code!)}`);
+    return new IntegrationError(this.system, 'bad_response', `docker: ${what} failed: ${errorText(error)}`);
+  }
+}

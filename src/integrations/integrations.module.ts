@@ -1,0 +1,59 @@
+/**
+ * The integration adapters as injectable providers, built from the inventory (INVENTORY,
+ * provided by the global ConfigModule). Pools and clients are closed on application shutdown.
+ */
+import { Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { INVENTORY } from '../config/config.module';
+import { Inventory } from '../config/inventory.schema';
+import { TargetDatabasePort, TargetRedisPort } from './contracts';
+import { DockerEngine } from './docker/docker-engine';
+import { Elasticsearch } from './elasticsearch/elasticsearch';
+import { HttpProbe } from './http/http-probe';
+import { Prometheus } from './prometheus/prometheus';
+import { TargetDatabase } from './target-db/target-database';
+import { TargetRedis } from './target-redis/target-redis';
+
+export const DOCKER = Symbol('DOCKER');
+export const TARGET_DB = Symbol('TARGET_DB');
+export const TARGET_REDIS = Symbol('TARGET_REDIS');
+export const HTTP_PROBE = Symbol('HTTP_PROBE');
+export const PROMETHEUS = Symbol('PROMETHEUS');
+export const ELASTICSEARCH = Symbol('ELASTICSEARCH');
+
+/** The adapters of one inventory, for code and tests that run without Nest. */
+export function createIntegrations(inventory: Inventory) {
+  return {
+    docker: new DockerEngine(inventory.stack.dockerHost),
+    targetDb: new TargetDatabase(inventory.erpDatabase.url),
+    targetRedis: new TargetRedis(inventory.erpRedis.url),
+    httpProbe: new HttpProbe({ ...inventory.urls }),
+    prometheus: new Prometheus(inventory.urls.prometheus),
+    elasticsearch: new Elasticsearch(inventory.urls.elasticsearch),
+  };
+}
+
+@Injectable()
+export class IntegrationsShutdown implements OnApplicationShutdown {
+  constructor(
+    @Inject(TARGET_DB) private readonly targetDb: TargetDatabasePort,
+    @Inject(TARGET_REDIS) private readonly targetRedis: TargetRedisPort,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled([this.targetDb.close(), this.targetRedis.close()]);
+  }
+}
+
+@Module({
+  providers: [
+    { provide: DOCKER, useFactory: (inventory: Inventory) => new DockerEngine(inventory.stack.dockerHost), inject: [INVENTORY] },
+    { provide: TARGET_DB, useFactory: (inventory: Inventory) => new TargetDatabase(inventory.erpDatabase.url), inject: [INVENTORY] },
+    { provide: TARGET_REDIS, useFactory: (inventory: Inventory) => new TargetRedis(inventory.erpRedis.url), inject: [INVENTORY] },
+    { provide: HTTP_PROBE, useFactory: (inventory: Inventory) => new HttpProbe({ ...inventory.urls }), inject: [INVENTORY] },
+    { provide: PROMETHEUS, useFactory: (inventory: Inventory) => new Prometheus(inventory.urls.prometheus), inject: [INVENTORY] },
+    { provide: ELASTICSEARCH, useFactory: (inventory: Inventory) => new Elasticsearch(inventory.urls.elasticsearch), inject: [INVENTORY] },
+    IntegrationsShutdown,
+  ],
+  exports: [DOCKER, TARGET_DB, TARGET_REDIS, HTTP_PROBE, PROMETHEUS, ELASTICSEARCH],
+})
+export class IntegrationsModule {}

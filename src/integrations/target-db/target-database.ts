@@ -1,0 +1,211 @@
+/**
+ * The ERP's PostgreSQL database (pg): a small pool (3 connections) used for read-only
+ * observations. Every call runs under its deadline: the pool wait and connect are raced, the
+ * statement runs with statement_timeout set to the time left, and a connection still busy
+ * when the deadline passes is discarded instead of returned to the pool.
+ */
+import { Pool, PoolClient } from 'pg';
+import { maskUrl } from '../../common/secrets';
+import { ConnectionCounts, TargetDatabasePort } from '../contracts';
+import { CallOptions, IntegrationError, IntegrationFailure } from '../integration-error';
+import { Deadline, describeCode, errorCode, errorText, scrub, socketFailure, withDeadline } from '../http/deadline';
+
+export const TABLE_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
+export const APPLICATION_NAME = 'erp-ops-control-plane';
+
+export interface TargetDatabaseOptions {
+  /** Pool size (default 3). */
+  max?: number;
+  /** Upper bound of one connection attempt, whatever the call's timeout (default 10 000 ms). */
+  connectionTimeoutMs?: number;
+  /** Idle connections are closed after this long (default 30 000 ms). */
+  idleTimeoutMs?: number;
+  /** The system named in errors (default erp-database). */
+  system?: string;
+}
+
+/** "products" → "products"; "public.products" → "public"."products" (validated first). */
+export function quoteTable(table: string): string {
+  return table
+    .split('.')
+    .map((part) => `"${part}"`)
+    .join('.');
+}
+
+// SQLSTATE classes and codes: https://www.postgresql.org/docs/current/errcodes-appendix.html
+const REFUSED_SQLSTATES = new Set(['28000', '28P01', '3D000', '53300', '42501', '57P03', '08004']);
+const TIMEOUT_SQLSTATES = new Set(['57014', '55P03', '25P03']);
+const UNREACHABLE_SQLSTATES = new Set(['57P01', '57P02', '08000', '08003', '08006', '08001']);
+
+export class TargetDatabase implements TargetDatabasePort {
+  readonly system: string;
+  private readonly pool: Pool;
+  private readonly shown: string;
+  private readonly database: string;
+  private readonly password?: string;
+  private closed = false;
+
+  constructor(url: string, options: TargetDatabaseOptions = {}) {
+    this.system = options.system ?? 'erp-database';
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new IntegrationError(this.system, 'unreachable', `${this.system}: the database URL is not a valid postgres:// URL`);
+    }
+    this.password = parsed.password ? decodeURIComponent(parsed.password) : undefined;
+    this.database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+    this.shown = maskUrl(url);
+    this.pool = new Pool({
+      connectionString: url,
+      max: options.max ?? 3,
+      connectionTimeoutMillis: options.connectionTimeoutMs ?? 10000,
+      idleTimeoutMillis: options.idleTimeoutMs ?? 30000,
+      application_name: APPLICATION_NAME,
+      allowExitOnIdle: true,
+    });
+    // An idle connection that dies (server restart) must not crash the process.
+    this.pool.on('error', () => undefined);
+  }
+
+  async ping(options: CallOptions): Promise<{ serverVersion: string; latencyMs: number }> {
+    const started = performance.now();
+    const rows = await this.query<{ v: string }>('connecting and running SELECT 1', "SELECT current_setting('server_version') AS v", [], options);
+    return { serverVersion: String(rows[0]?.v ?? ''), latencyMs: Math.round((performance.now() - started) * 10) / 10 };
+  }
+
+  async listTables(options: CallOptions): Promise<string[]> {
+    const rows = await this.query<{ name: string }>(
+      'listing the tables of schema public',
+      "SELECT c.relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') ORDER BY 1",
+      [],
+      options,
+    );
+    return rows.map((r) => r.name);
+  }
+
+  async countRows(table: string, options: CallOptions): Promise<number> {
+    if (typeof table !== 'string' || !TABLE_NAME.test(table)) {
+      throw new IntegrationError(this.system, 'refused', `${this.system}: will not count rows of ${JSON.stringify(String(table).slice(0, 80))}: not a table name (lower case letters, digits and _, optionally schema.table)`);
+    }
+    const rows = await this.query<{ n: string }>(`counting the rows of table ${table}`, `SELECT count(*) AS n FROM ${quoteTable(table)}`, [], options, table);
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async connectionCounts(options: CallOptions): Promise<ConnectionCounts & { perDatabaseNote?: string }> {
+    const what = 'reading connection counts (pg_stat_activity, max_connections)';
+    return this.withClient(what, options, async (client, deadline) => {
+      await this.setStatementTimeout(client, deadline);
+      const grouped = await client.query<{ database: string; count: number }>(
+        'SELECT datname AS database, count(*)::int AS count FROM pg_stat_activity WHERE datname IS NOT NULL GROUP BY datname ORDER BY datname',
+      );
+      const max = await client.query<{ max_connections: string }>('SHOW max_connections');
+      const byDatabase = grouped.rows.map((r) => ({ database: r.database, count: Number(r.count) }));
+      return {
+        total: byDatabase.reduce((sum, r) => sum + r.count, 0),
+        max: Number(max.rows[0]?.max_connections ?? 0),
+        byDatabase,
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end().catch(() => undefined);
+  }
+
+  private async query<R extends object>(what: string, sql: string, params: unknown[], options: CallOptions, table?: string): Promise<R[]> {
+    return this.withClient(
+      what,
+      options,
+      async (client, deadline) => {
+        await this.setStatementTimeout(client, deadline);
+        const result = await client.query<R>(sql, params);
+        return result.rows;
+      },
+      table,
+    );
+  }
+
+  private async setStatementTimeout(client: PoolClient, deadline: Deadline): Promise<void> {
+    // An integer computed here, never input: safe to inline (SET takes no parameters).
+    await client.query(`SET statement_timeout = ${Math.max(1, Math.floor(deadline.remainingMs()))}`);
+  }
+
+  /** Runs fn with a pooled connection under the call's deadline. */
+  private withClient<T>(what: string, options: CallOptions, fn: (client: PoolClient, deadline: Deadline) => Promise<T>, table?: string): Promise<T> {
+    if (this.closed) return Promise.reject(new IntegrationError(this.system, 'unreachable', `${this.system}: ${what} failed: the adapter is closed (application shutting down)`));
+    return withDeadline(
+      this.system,
+      `${what} on ${this.shown}`,
+      options,
+      async (deadline) => {
+        let client: PoolClient | undefined;
+        let released = false;
+        let abandoned = false;
+        /** Gives the connection back once; destroy closes it instead of pooling it. */
+        const release = (destroy: boolean) => {
+          if (!client || released) return;
+          released = true;
+          client.release(destroy ? true : undefined);
+        };
+        const connecting = this.pool.connect();
+        const onAbort = () => {
+          if (client) {
+            // Busy past the deadline: close it, which also ends the statement's wait here.
+            release(true);
+          } else {
+            abandoned = true;
+            connecting.then((c) => c.release(true)).catch(() => undefined);
+          }
+        };
+        deadline.signal.addEventListener('abort', onAbort, { once: true });
+        try {
+          const acquired = await connecting;
+          if (abandoned) throw new Error('deadline passed while waiting for a connection');
+          client = acquired;
+          try {
+            const result = await fn(client, deadline);
+            release(false);
+            return result;
+          } catch (error) {
+            const code = (error as any)?.code;
+            const sqlError = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+            // Keep the connection after an ordinary SQL error; close it after anything else.
+            release(!sqlError || socketFailure(errorCode(error)) !== undefined);
+            throw error;
+          }
+        } finally {
+          deadline.signal.removeEventListener('abort', onAbort);
+        }
+      },
+      (error) => this.mapError(what, error, table),
+    );
+  }
+
+  private mapError(what: string, error: unknown, table?: string): IntegrationError {
+    const e: any = error;
+    const sqlstate: string | undefined = typeof e?.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined;
+    const secrets = [this.password];
+    const fail = (failure: IntegrationFailure, detail: string) => new IntegrationError(this.system, failure, scrub(`${this.system}: ${what} failed: ${detail}`, secrets));
+    if (sqlstate === '42P01') {
+      return fail('bad_response', `table ${table ?? '(unknown)'} does not exist in database ${this.database} (${errorText(error)})`);
+    }
+    if (sqlstate) {
+      const detail = `${errorText(error)} (SQLSTATE ${sqlstate})`;
+      if (TIMEOUT_SQLSTATES.has(sqlstate)) return fail('timeout', detail);
+      if (REFUSED_SQLSTATES.has(sqlstate)) return fail('refused', detail);
+      if (UNREACHABLE_SQLSTATES.has(sqlstate)) return fail('unreachable', detail);
+      return fail('bad_response', detail);
+    }
+    const code = errorCode(error);
+    const socket = socketFailure(code);
+    if (socket) return fail(socket, `cannot connect to ${this.shown}: ${describeCode(code!)}`);
+    const text = errorText(error);
+    if (/timeout exceeded when trying to connect|connection timeout/i.test(text)) return fail('timeout', `no connection to ${this.shown} in time (${text})`);
+    if (/Connection terminated|connection closed|Client has encountered a connection error/i.test(text)) return fail('unreachable', `the connection to ${this.shown} was lost (${text})`);
+    if (/password authentication|SASL|no pg_hba/i.test(text)) return fail('refused', text);
+    return fail('bad_response', text);
+  }
+}
