@@ -1,0 +1,118 @@
+/**
+ * What the integration adapters offer the rest of the control plane. One adapter class per
+ * system under src/integrations/<system>/, the only place that imports its client library.
+ * Every method takes CallOptions (explicit timeout) and fails only with IntegrationError.
+ */
+import { CallOptions } from './integration-error';
+
+// ---- docker/ (dockerode) -------------------------------------------------------------------
+export type ContainerHealth = 'healthy' | 'unhealthy' | 'starting' | 'none';
+
+export interface ContainerInfo {
+  id: string;
+  /** Container name without the leading slash, e.g. erp-postgres. */
+  name: string;
+  /** com.docker.compose.service label (undefined when missing). */
+  service?: string;
+  /** com.docker.compose.oneoff === "True" (compose run containers). */
+  oneOff: boolean;
+  /** State.Status: created, restarting, running, removing, paused, exited, dead. */
+  state: string;
+  /** State.Health.Status, or 'none' when the container has no healthcheck. */
+  health: ContainerHealth;
+  failingStreak: number;
+  restartCount: number;
+  exitCode: number;
+  startedAt: string;
+  labels: Record<string, string>;
+}
+
+export interface ContainerStats {
+  /** CPU use in percent of the whole machine (0..100 * cores normalised to 0..100). */
+  cpuPercent: number;
+  memoryBytes: number;
+  memoryLimitBytes: number;
+}
+
+export interface DockerPort {
+  ping(options: CallOptions): Promise<{ version: string; apiVersion: string }>;
+  /** Containers of a compose project (all states), each inspected (health, restart count). */
+  listProjectContainers(project: string, options: CallOptions): Promise<ContainerInfo[]>;
+  /** The last `tail` log lines (stdout and stderr, demultiplexed), oldest first. */
+  tailLogs(container: string, tail: number, options: CallOptions): Promise<string[]>;
+  stats(container: string, options: CallOptions): Promise<ContainerStats>;
+}
+
+// ---- target-db/ (pg): the ERP database ------------------------------------------------------
+export interface ConnectionCounts {
+  total: number;
+  max: number;
+  byDatabase: { database: string; count: number }[];
+}
+
+export interface TargetDatabasePort {
+  /** pg_isready equivalent: connects and runs SELECT 1; returns the server version. */
+  ping(options: CallOptions): Promise<{ serverVersion: string; latencyMs: number }>;
+  /** Tables of the public schema (like \dt). */
+  listTables(options: CallOptions): Promise<string[]>;
+  /** SELECT count(*) FROM <table>; the table name is validated, never interpolated raw. */
+  countRows(table: string, options: CallOptions): Promise<number>;
+  connectionCounts(options: CallOptions): Promise<ConnectionCounts>;
+  close(): Promise<void>;
+}
+
+// ---- target-redis/ (ioredis): the ERP's Redis -----------------------------------------------
+export interface TargetRedisPort {
+  ping(options: CallOptions): Promise<{ latencyMs: number }>;
+  /** INFO memory: used_memory and maxmemory in bytes. */
+  memory(options: CallOptions): Promise<{ usedBytes: number; maxBytes: number }>;
+  close(): Promise<void>;
+}
+
+// ---- http/: probes of HTTP endpoints ---------------------------------------------------------
+export interface HttpProbeResult {
+  status: number;
+  latencyMs: number;
+  /** Parsed JSON when the body is JSON, else the text (bounded to 64 KiB). */
+  body: unknown;
+}
+
+export interface HttpProbePort {
+  /** GET a URL; any HTTP status is a result (not an error); no answer in time is a timeout. */
+  get(url: string, options: CallOptions): Promise<HttpProbeResult>;
+}
+
+// ---- prometheus/ ---------------------------------------------------------------------------
+export interface PromSample {
+  metric: Record<string, string>;
+  value: number;
+}
+
+export interface PrometheusPort {
+  /** Instant query; vector results as numbers. */
+  query(promql: string, options: CallOptions & { time?: Date }): Promise<PromSample[]>;
+  queryRange(promql: string, range: { start: Date; end: Date; stepSeconds: number }, options: CallOptions): Promise<{ metric: Record<string, string>; values: [number, number][] }[]>;
+}
+
+// ---- elasticsearch/ -----------------------------------------------------------------------
+export interface EsClusterHealth {
+  clusterName: string;
+  status: 'green' | 'yellow' | 'red';
+  numberOfNodes: number;
+  unassignedShards: number;
+}
+
+export interface EsIndex {
+  index: string;
+  health: string;
+  status: string;
+  docsCount: number;
+  storeSizeBytes: number;
+  creationDate?: string;
+}
+
+export interface ElasticsearchPort {
+  clusterHealth(options: CallOptions): Promise<EsClusterHealth>;
+  listIndices(pattern: string, options: CallOptions): Promise<EsIndex[]>;
+  count(index: string, options: CallOptions): Promise<number>;
+}
