@@ -3,7 +3,8 @@
 #   1. dependencies, PostgreSQL and Redis (scripts/deps.sh)
 #   2. compile src/ and test/ (the tests run on the compiled output with node:test)
 #   3. the stand-in ERP stack in Docker (scripts/stack/ensure.sh: reuses a healthy one)
-#   4. the control plane's suites (two files at a time), then the stack's suites (one at a time)
+#   4. the control plane's own suites (two files at a time), then the suites that use the
+#      stand-in stack (stack, integrations, health: one file at a time, they flip its faults)
 # Ends with the line "tests: N passed, N failed". TEST_ONLY=control|stack runs one part.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -29,7 +30,7 @@ if [ "$part" = all ] || [ "$part" = control ]; then
 fi
 if [ "$part" = all ] || [ "$part" = stack ]; then
   if bash scripts/stack/ensure.sh; then
-    run_suites stack 1 dist/test/stack/*.spec.js || status=1
+    run_suites stack 1 dist/test/stack/*.spec.js dist/test/integrations/*.spec.js dist/test/health/*.spec.js || status=1
   else
     echo "the stand-in stack did not come up" >&2
     echo "not ok - stand-in stack up" > "$results/stack-up.tap"

@@ -18,6 +18,7 @@ import { ENTITIES } from './infra/database/entities';
 import { RedisModule } from './infra/redis/redis.module';
 import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
+import { HealthModule } from './modules/health/health.module';
 import { InventoryController, InventoryResolver } from './modules/inventory/inventory.controller';
 import { SystemModule } from './modules/system/system.module';
 
@@ -65,6 +66,7 @@ export class AppModule {
         SystemModule,
         AuditModule,
         AuthModule,
+        HealthModule,
       ],
       controllers: [InventoryController],
       providers: [

@@ -120,11 +120,13 @@ const routes = [
   ['GET', /^\/api\/v1\/work-orders$/, '/api/v1/work-orders', () => [200, { items: DEPTS.map((d, i) => ({ id: i + 1, department: d, status: 'RUNNING' })), total: DEPTS.length }]],
   ['GET', /^\/api\/v1\/qt09\/line-occupancy$/, '/api/v1/qt09/line-occupancy', () => [200, DEPTS.map((d) => ({ dept_name: d, occupancy_status: 'CLEAR' }))]],
   ['POST', /^\/api\/v1\/qt09\/transfers$/, '/api/v1/qt09/transfers', () => {
-    if (rand() < 0.02) {
+    // QT-09 failures happen only under the fault switch "qt09Failures" (a healthy line has none).
+    const qt09 = Number(standin.faults.state.qt09Failures || 0);
+    if (qt09 > 0 && rand() < qt09) {
       business.handshakeFailures++;
+      if (rand() < 0.5) business.lineClearanceViolations++;
       return [409, { detail: 'Line not clear: transfer BLOCKED' }];
     }
-    if (rand() < 0.01) business.lineClearanceViolations++;
     return [201, { id: Math.floor(rand() * 1e6), status: 'INITIATED' }];
   }],
   ['POST', /^\/api\/v1\/qc\/inspections$/, '/api/v1/qc/inspections', () => {

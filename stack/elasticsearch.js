@@ -237,6 +237,7 @@ const standin = startStandin({
 
 standin.every(5000, () => {
   ensureDailyIndices();
-  growToday();
+  // Fault switch "noIngest": the logs stop flowing (today's indices stop growing).
+  if (!standin.faults.state.noIngest) growToday();
   persist();
 });

@@ -23,6 +23,15 @@ stack:
     - { name: logstash,      container: erp-logstash,      healthcheck: false }
     - { name: kibana,        container: erp-kibana,        healthcheck: false }
   dockerHost: unix:///var/run/docker.sock
+  dataPaths: ["/var/lib/docker"]
+
+# The stand-in's own tests leave error lines behind: only the last 10 minutes count here.
+logs:
+  tail: 50
+  pattern: error
+  windowSeconds: 600
+  flowWindowSeconds: 600
+  indexPattern: "erp-*"
 
 erpDatabase:
   url: postgres://postgres:$DEV_PASSWORD@127.0.0.1:$PORT_POSTGRES/$DB_NAME

@@ -49,6 +49,8 @@ const envSchema = z.object({
   OPS_GRAPHQL_MAX_COST: int(1000, 1, 100000).default(1000),
   OPS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   OPS_TRUST_PROXY: bool(false).default(false),
+  OPS_SCHEDULER: bool(true).default(true),
+  OPS_STATS_SAMPLER: bool(true).default(true),
   NODE_ENV: z.string().default('development'),
 });
 

@@ -34,7 +34,7 @@ const band = (exampleWarn: number, exampleFail: number) =>
 const cron = (example: string) =>
   z
     .string({ error: `must be a cron expression, for example "${example}"` })
-    .regex(/^(\S+\s+){4}\S+$/, { error: `must be a five-field cron expression, for example "${example}"` });
+    .regex(/^(\S+\s+){4,5}\S+$/, { error: `must be a cron expression of five fields (or six, with seconds first), for example "${example}"` });
 
 const timeZone = z
   .string({ error: 'must be an IANA time zone, for example Asia/Jakarta' })
@@ -88,6 +88,8 @@ export const inventorySchema = z
           .refine((list) => new Set(list.map((s) => s.name)).size === list.length, { error: 'service names must be unique' })
           .refine((list) => new Set(list.map((s) => s.container)).size === list.length, { error: 'container names must be unique' }),
         dockerHost: url('unix:///var/run/docker.sock', ['unix', 'http', 'tcp']).default('unix:///var/run/docker.sock'),
+        /** Paths whose disk usage is a key metric (the database's data and the backups). */
+        dataPaths: z.array(z.string().regex(/^\//, { error: 'must be an absolute path, for example /var/lib/docker' })).default(['/']),
       })
       .strict(),
     erpDatabase: z
@@ -134,6 +136,31 @@ export const inventorySchema = z
         keepLastOnCleanup: z.number({ error: 'must be a number of backups, for example 3' }).int().positive().default(3),
       })
       .strict(),
+    logs: z
+      .object({
+        /** How many of each service's last log lines the checklist scans (runbook: 50). */
+        tail: z.number({ error: 'must be a number of lines, for example 50' }).int().min(1).max(5000).default(50),
+        /** Case-insensitive regular expression of an error line (runbook: grep -i error). */
+        pattern: z
+          .string()
+          .refine((p) => {
+            try {
+              new RegExp(p, 'i');
+              return true;
+            } catch {
+              return false;
+            }
+          }, { error: 'must be a regular expression, for example "error"' })
+          .default('error'),
+        /** Only lines newer than this many seconds count (0: every one of the last `tail` lines). */
+        windowSeconds: z.number().int().min(0).default(0),
+        /** Today's erp-* indices must have grown over this many seconds ("logs flowing"). */
+        flowWindowSeconds: z.number().int().min(1).default(600),
+        /** Index pattern of the ERP's logs in Elasticsearch. */
+        indexPattern: z.string().min(1).default('erp-*'),
+      })
+      .strict()
+      .default({ tail: 50, pattern: 'error', windowSeconds: 0, flowWindowSeconds: 600, indexPattern: 'erp-*' }),
     thresholds: z
       .object({
         dbConnections: band(120, 150).and(z.object({ max: z.number().int().positive().default(200) })),

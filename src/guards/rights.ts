@@ -40,6 +40,8 @@ export const RIGHTS = {
   'auth.self': { level: 'read', domain: 'system', description: 'See one\'s own identity' },
   'inventory.read': { level: 'read', domain: 'system', description: 'Read the inventory (secrets masked)' },
   'audit.read': { level: 'read', domain: 'system', description: 'Read and verify the audit trail' },
+  'health.read': { level: 'read', domain: 'system', description: 'Read the ERP stack\'s health and checklist history' },
+  'checklist.run': { level: 'P3', domain: 'system', description: 'Run the daily startup checklist now' },
   'users.manage': { level: 'admin', domain: 'system', description: 'Create, change, disable and unlock users' },
   'tokens.manage': { level: 'admin', domain: 'system', description: 'Create, list and revoke API tokens' },
 } as const satisfies Record<string, RightDefinition>;

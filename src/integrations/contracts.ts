@@ -34,13 +34,25 @@ export interface ContainerStats {
   memoryLimitBytes: number;
 }
 
+/** One cumulative reading of a container's counters (no waiting): two of them give CPU use. */
+export interface ContainerStatsSample {
+  at: number;
+  cpuTotal: number;
+  systemTotal: number;
+  onlineCpus: number;
+  memoryBytes: number;
+  memoryLimitBytes: number;
+}
+
 export interface DockerPort {
   ping(options: CallOptions): Promise<{ version: string; apiVersion: string }>;
   /** Containers of a compose project (all states), each inspected (health, restart count). */
   listProjectContainers(project: string, options: CallOptions): Promise<ContainerInfo[]>;
-  /** The last `tail` log lines (stdout and stderr, demultiplexed), oldest first. */
-  tailLogs(container: string, tail: number, options: CallOptions): Promise<string[]>;
+  /** The last `tail` log lines (stdout and stderr, demultiplexed), oldest first; with timestamps, each starts with Docker's RFC 3339 time. */
+  tailLogs(container: string, tail: number, options: CallOptions & { timestamps?: boolean }): Promise<string[]>;
   stats(container: string, options: CallOptions): Promise<ContainerStats>;
+  /** A one-shot reading of the counters (fast when the engine is not asked twice within its 1 s cycle). */
+  statsSample(container: string, options: CallOptions): Promise<ContainerStatsSample>;
 }
 
 // ---- target-db/ (pg): the ERP database ------------------------------------------------------

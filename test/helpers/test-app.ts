@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { INestApplication } from '@nestjs/common';
 import Redis from 'ioredis';
+import { dump as dumpYaml, load as loadYaml } from 'js-yaml';
 import pino from 'pino';
 import request from 'supertest';
 import { createApp } from '../../src/app.factory';
@@ -19,6 +20,10 @@ export const PASSWORD = 'correct-horse-battery-staple';
 
 export interface TestAppOptions {
   env?: Record<string, string>;
+  /** Inventory file relative to the project root (default ops.example.yaml). */
+  inventoryFile?: string;
+  /** Changes to the inventory document before validation. */
+  inventoryPatch?: (doc: Record<string, any>) => void;
   /** Share the database and Redis prefix of another instance (a second replica). */
   shareWith?: TestApp;
 }
@@ -51,11 +56,18 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     OPS_LOG_LEVEL: 'info',
     OPS_RATE_LIMIT_PER_MINUTE: '0',
     OPS_GRAPHQL_INTROSPECTION: 'true',
+    OPS_SCHEDULER: 'false',
     ...options.env,
   };
   const config = loadAppConfig(env as NodeJS.ProcessEnv);
-  const file = join(projectRoot(), 'ops.example.yaml');
-  const inventory = parseInventory(readFileSync(file, 'utf8'), file, env as NodeJS.ProcessEnv);
+  const file = join(projectRoot(), options.inventoryFile ?? 'ops.example.yaml');
+  let text = readFileSync(file, 'utf8');
+  if (options.inventoryPatch) {
+    const doc = loadYaml(text) as Record<string, any>;
+    options.inventoryPatch(doc);
+    text = dumpYaml(doc);
+  }
+  const inventory = parseInventory(text, file, env as NodeJS.ProcessEnv);
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {

@@ -4,7 +4,7 @@
  * Read-only: changing containers belongs to procedures (a later adapter method per action).
  */
 import Docker from 'dockerode';
-import { ContainerHealth, ContainerInfo, ContainerStats, DockerPort } from '../contracts';
+import { ContainerHealth, ContainerInfo, ContainerStats, ContainerStatsSample, DockerPort } from '../contracts';
 import { CallOptions, IntegrationError } from '../integration-error';
 import { describeCode, errorCode, errorText, socketFailure, withDeadline } from '../http/deadline';
 
@@ -105,6 +105,20 @@ export function computeStats(s: any): DockerContainerStats {
   };
 }
 
+/** CPU use between two readings (share of the whole machine, like cpuPercent), memory of the later one. */
+export function statsBetween(first: ContainerStatsSample, second: ContainerStatsSample): DockerContainerStats {
+  const cpuDelta = second.cpuTotal - first.cpuTotal;
+  const systemDelta = second.systemTotal - first.systemTotal;
+  const share = cpuDelta > 0 && systemDelta > 0 ? cpuDelta / systemDelta : 0;
+  return {
+    cpuPercent: Math.round(share * 100 * 100) / 100,
+    cpuPercentOfOneCore: Math.round(share * second.onlineCpus * 100 * 100) / 100,
+    onlineCpus: second.onlineCpus,
+    memoryBytes: second.memoryBytes,
+    memoryLimitBytes: second.memoryLimitBytes,
+  };
+}
+
 export class DockerEngine implements DockerPort {
   readonly system = 'docker';
   private readonly docker: Docker;
@@ -166,11 +180,37 @@ export class DockerEngine implements DockerPort {
     });
   }
 
-  async stats(container: string, options: CallOptions): Promise<DockerContainerStats> {
+  /**
+   * CPU and memory of a container, from two one-shot readings `sampleMs` apart (the engine
+   * answers a second reading only at its next 1 s collection cycle).
+   */
+  async stats(container: string, options: CallOptions & { sampleMs?: number }): Promise<DockerContainerStats> {
+    const first = await this.statsSample(container, options);
+    await new Promise<void>((resolve) => setTimeout(resolve, options.sampleMs ?? 250));
+    const second = await this.statsSample(container, options);
+    return statsBetween(first, second);
+  }
+
+  async statsSample(container: string, options: CallOptions): Promise<ContainerStatsSample> {
     return this.run(`reading the stats of ${container}`, options, async (signal) => {
-      const s: unknown = await this.docker.getContainer(container).stats({ stream: false, abortSignal: signal } as any);
-      if (!s || typeof s !== 'object' || Buffer.isBuffer(s)) throw this.bad(`reading the stats of ${container}`, 'answered something that is not JSON');
-      return computeStats(s);
+      // Through dialRaw: dockerode's stats() puts the abort signal into the query string.
+      const raw = await this.dialRaw(`/containers/${encodeURIComponent(container)}/stats?`, { stream: false, 'one-shot': true }, signal);
+      let s: any;
+      try {
+        s = JSON.parse(raw.toString('utf8'));
+      } catch {
+        throw this.bad(`reading the stats of ${container}`, 'answered something that is not JSON');
+      }
+      if (!s || typeof s !== 'object') throw this.bad(`reading the stats of ${container}`, 'answered something that is not JSON');
+      const computed = computeStats(s);
+      return {
+        at: Date.now(),
+        cpuTotal: num(s.cpu_stats?.cpu_usage?.total_usage),
+        systemTotal: num(s.cpu_stats?.system_cpu_usage),
+        onlineCpus: computed.onlineCpus,
+        memoryBytes: computed.memoryBytes,
+        memoryLimitBytes: computed.memoryLimitBytes,
+      };
     });
   }
 

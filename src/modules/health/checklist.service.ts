@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import Redis from 'ioredis';
+import { Repository } from 'typeorm';
+import { Clock } from '../../common/clock';
+import { DomainError } from '../../common/errors';
+import { decodeCursor, encodeCursor, Page, pageSize } from '../../common/pagination';
+import { INVENTORY } from '../../config/config.module';
+import { Inventory } from '../../config/inventory.schema';
+import { OPS_REDIS } from '../../infra/redis/redis.module';
+import { DockerPort, ElasticsearchPort, HttpProbePort, PrometheusPort, TargetDatabasePort, TargetRedisPort } from '../../integrations/contracts';
+import { DOCKER, ELASTICSEARCH, HTTP_PROBE, PROMETHEUS, TARGET_DB, TARGET_REDIS } from '../../integrations/integrations.module';
+import { CheckDefinition, CheckResult, Verdict, worst } from './check';
+import { CHECKLIST_ITEMS, ChecklistItemResult } from './checklist';
+import { ChecklistRunEntity } from './checklist-run.entity';
+import { databaseChecks } from './checks/database-checks';
+import { apiChecks, grafanaChecks, logPipelineChecks, prometheusChecks } from './checks/endpoint-checks';
+import { logChecks } from './checks/log-checks';
+import { metricChecks } from './checks/metric-checks';
+import { serviceChecks } from './checks/service-checks';
+import { LogsFlowStore } from './logs-flow.store';
+import { StatsSampler } from './stats-sampler';
+
+/** Time kept back from the deadline for assembling and storing the run. */
+const ASSEMBLY_MARGIN_MS = 60;
+const LATEST_KEY = 'health:latest';
+
+export interface ChecklistFilter {
+  from?: Date;
+  to?: Date;
+  verdict?: Verdict;
+  limit?: number;
+  cursor?: string;
+}
+
+/**
+ * The daily startup checklist: every item's checks run concurrently under one deadline; a
+ * check that does not finish in time becomes `unknown: timed out after …`. Runs are stored
+ * (history) and the latest is kept in Redis for fast reads.
+ */
+@Injectable()
+export class ChecklistService {
+  private readonly logger = new Logger(ChecklistService.name);
+
+  constructor(
+    @Inject(INVENTORY) private readonly inventory: Inventory,
+    @Inject(OPS_REDIS) private readonly redis: Redis,
+    @Inject(DOCKER) private readonly docker: DockerPort,
+    @Inject(TARGET_DB) private readonly db: TargetDatabasePort,
+    @Inject(TARGET_REDIS) private readonly erpRedis: TargetRedisPort,
+    @Inject(HTTP_PROBE) private readonly http: HttpProbePort,
+    @Inject(PROMETHEUS) private readonly prometheus: PrometheusPort,
+    @Inject(ELASTICSEARCH) private readonly es: ElasticsearchPort,
+    @InjectRepository(ChecklistRunEntity) private readonly runs: Repository<ChecklistRunEntity>,
+    private readonly flow: LogsFlowStore,
+    private readonly sampler: StatsSampler,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The checks behind each checklist item. */
+  private definitions(): Record<string, CheckDefinition[]> {
+    const inv = this.inventory;
+    const now = () => this.clock.now();
+    return {
+      services: [serviceChecks(inv, this.docker)],
+      logs: logChecks(inv, this.docker, now),
+      database: databaseChecks(inv, this.db),
+      api: apiChecks(inv, this.http),
+      prometheus: prometheusChecks(inv, this.prometheus, this.http),
+      grafana: grafanaChecks(inv, this.http),
+      kibana: logPipelineChecks(inv, this.http, this.es, this.flow, now),
+      metrics: metricChecks(inv, this.prometheus, this.docker, this.erpRedis, (c) => this.sampler.latest(c)),
+    };
+  }
+
+  /** Runs one check with its own timeout, capped by the checklist deadline; never throws. */
+  private async runCheck(def: CheckDefinition, deadlineAt: number, spent: { ms: number }): Promise<CheckResult[]> {
+    const results = await this.runCheckTimed(def, deadlineAt);
+    spent.ms += results[0]?.durationMs ?? 0;
+    return results;
+  }
+
+  private async runCheckTimed(def: CheckDefinition, deadlineAt: number): Promise<CheckResult[]> {
+    const started = performance.now();
+    const timeoutMs = Math.max(1, Math.min(def.timeoutMs, deadlineAt - ASSEMBLY_MARGIN_MS - Date.now()));
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    try {
+      const outcome = await Promise.race([def.run({ timeoutMs, signal: controller.signal }), timedOut]);
+      const durationMs = Math.round(performance.now() - started);
+      if (outcome === 'timeout') {
+        controller.abort();
+        return [{ check: def.id, title: def.title, verdict: 'unknown', observed: `timed out after ${timeoutMs} ms`, expected: `an answer within ${timeoutMs} ms`, durationMs }];
+      }
+      return outcome.map((r) => ({ ...r, durationMs }));
+    } catch (error) {
+      return [{ check: def.id, title: def.title, verdict: 'unknown', observed: `check failed: ${(error as Error).message}`.slice(0, 300), expected: 'the check to complete', durationMs: Math.round(performance.now() - started) }];
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async run(trigger: 'manual' | 'schedule', requestedBy: string | null, scheduledFor: Date | null = null): Promise<ChecklistRunEntity> {
+    const deadlineMs = this.inventory.schedules.checklistDeadlineMs;
+    const startedAt = this.clock.now();
+    const deadlineAt = Date.now() + deadlineMs;
+    const definitions = this.definitions();
+    const spent = { ms: 0 };
+    const items = await Promise.all(
+      CHECKLIST_ITEMS.map(async (item): Promise<ChecklistItemResult> => {
+        const checks = (await Promise.all((definitions[item.id] ?? []).map((def) => this.runCheck(def, deadlineAt, spent)))).flat();
+        const verdict = worst(checks.map((c) => c.verdict));
+        if (verdict === 'pass') return { item: item.id, title: item.title, verdict, checks };
+        const level = this.inventory.escalation[item.severity];
+        return {
+          item: item.id,
+          title: item.title,
+          verdict,
+          checks,
+          nextStep: checks.find((c) => c.verdict !== 'pass' && c.nextStep)?.nextStep ?? 'see Common Issues & Resolution',
+          escalation: { severity: item.severity, contacts: level.contacts, responseMinutes: level.responseMinutes },
+        };
+      }),
+    );
+    const finishedAt = this.clock.now();
+    const run = this.runs.create({
+      id: randomUUID(),
+      startedAt,
+      finishedAt,
+      durationMs: finishedAt.getTime() - startedAt.getTime(),
+      deadlineMs,
+      checksDurationMs: spent.ms,
+      trigger,
+      requestedBy,
+      scheduledFor,
+      verdict: worst(items.map((i) => i.verdict)),
+      items,
+    });
+    await this.runs.insert(run as never);
+    await this.redis.set(LATEST_KEY, JSON.stringify(run)).catch((error: Error) => this.logger.warn(`latest checklist not cached: ${error.message}`));
+    return run;
+  }
+
+  /** The latest run: from Redis, else from the database. */
+  async latest(): Promise<ChecklistRunEntity | null> {
+    const cached = await this.redis.get(LATEST_KEY).catch(() => null);
+    if (cached) {
+      const run = JSON.parse(cached) as ChecklistRunEntity;
+      return { ...run, startedAt: new Date(run.startedAt), finishedAt: new Date(run.finishedAt), scheduledFor: run.scheduledFor ? new Date(run.scheduledFor) : null };
+    }
+    return this.runs.findOne({ where: {}, order: { startedAt: 'DESC' } });
+  }
+
+  async get(id: string): Promise<ChecklistRunEntity> {
+    const run = await this.runs.findOne({ where: { id } });
+    if (!run) throw DomainError.notFound('checklist run', id);
+    return run;
+  }
+
+  async list(filter: ChecklistFilter): Promise<Page<ChecklistRunEntity>> {
+    const size = pageSize(filter.limit);
+    const qb = this.runs.createQueryBuilder('r').orderBy('r.startedAt', 'DESC').addOrderBy('r.id', 'DESC').take(size + 1);
+    if (filter.from) qb.andWhere('r.started_at >= :from', { from: filter.from });
+    if (filter.to) qb.andWhere('r.started_at < :to', { to: filter.to });
+    if (filter.verdict) qb.andWhere('r.verdict = :verdict', { verdict: filter.verdict });
+    const after = decodeCursor(filter.cursor, 2);
+    if (after) qb.andWhere('(r.started_at, r.id) < (:at, :id)', { at: new Date(String(after[0])), id: String(after[1]) });
+    const rows = await qb.getMany();
+    const items = rows.slice(0, size);
+    const last = items[items.length - 1];
+    return { items, nextCursor: rows.length > size ? encodeCursor([last.startedAt.toISOString(), last.id]) : null };
+  }
+}

@@ -1,0 +1,38 @@
+import { Severity } from '../../config/inventory.schema';
+import { CheckResult, Verdict } from './check';
+
+/** The runbook's "Daily Startup Checklist", plus the hourly key metrics. */
+export interface ChecklistItemDefinition {
+  id: string;
+  /** The runbook's wording. */
+  title: string;
+  /** Whom to escalate to when it fails. */
+  severity: Severity;
+}
+
+export const CHECKLIST_ITEMS: ChecklistItemDefinition[] = [
+  { id: 'services', title: 'All services running (docker-compose ps shows all "Up")', severity: 'P1' },
+  { id: 'logs', title: 'No error logs in services', severity: 'P3' },
+  { id: 'database', title: 'Database connectivity verified', severity: 'P1' },
+  { id: 'api', title: 'API health endpoint responding', severity: 'P1' },
+  { id: 'prometheus', title: 'Prometheus metrics flowing', severity: 'P2' },
+  { id: 'grafana', title: 'Grafana dashboards updating', severity: 'P3' },
+  { id: 'kibana', title: 'Kibana receiving logs', severity: 'P3' },
+  { id: 'metrics', title: 'Key metrics within thresholds (Service Health Monitoring)', severity: 'P2' },
+];
+
+export interface Escalation {
+  severity: Severity;
+  contacts: string[];
+  responseMinutes: number;
+}
+
+export interface ChecklistItemResult {
+  item: string;
+  title: string;
+  verdict: Verdict;
+  checks: CheckResult[];
+  /** For an item that is not a pass: the runbook's next step, and whom to escalate to. */
+  nextStep?: string;
+  escalation?: Escalation;
+}

@@ -1,0 +1,206 @@
+import { Inventory } from '../../../config/inventory.schema';
+import { ElasticsearchPort, HttpProbePort, PrometheusPort } from '../../../integrations/contracts';
+import { bandVerdict, CheckDefinition, CheckResult, describeFailure, Verdict } from '../check';
+
+type Result = Omit<CheckResult, 'durationMs'>;
+
+function body(value: unknown): Record<string, any> {
+  return value && typeof value === 'object' ? (value as Record<string, any>) : {};
+}
+
+/** One HTTP probe turned into one result by `judge`. */
+function probeCheck(
+  id: string,
+  title: string,
+  url: string,
+  expected: string,
+  nextStep: string,
+  http: HttpProbePort,
+  judge: (status: number, body: Record<string, any>, latencyMs: number) => { verdict: Verdict; observed: string },
+): CheckDefinition {
+  return {
+    id,
+    title,
+    timeoutMs: 2000,
+    async run(ctx) {
+      try {
+        const res = await http.get(url, ctx);
+        const { verdict, observed } = judge(res.status, body(res.body), res.latencyMs);
+        return [{ check: id, title, verdict, observed, expected, ...(verdict === 'pass' ? {} : { nextStep }) }];
+      } catch (error) {
+        const { verdict, observed } = describeFailure(error);
+        return [{ check: id, title, verdict, observed, expected, nextStep }];
+      }
+    },
+  };
+}
+
+/** Runbook step 5: the backend's health endpoint answers 200 with status ok. */
+export function apiChecks(inventory: Inventory, http: HttpProbePort): CheckDefinition[] {
+  const p95 = inventory.thresholds.apiP95Seconds;
+  return [
+    probeCheck(
+      'api:health',
+      'the backend health endpoint answers',
+      inventory.urls.backendHealth,
+      '200 {"status":"ok"}',
+      'see Common Issues: Issue 6 (API Container Crashes) or Issue 2 (High API Response Time)',
+      http,
+      (status, b, latencyMs) => {
+        if (status !== 200 || b.status !== 'ok') return { verdict: 'fail', observed: `${status} ${JSON.stringify(b).slice(0, 120)} in ${latencyMs} ms` };
+        const verdict = bandVerdict(latencyMs / 1000, p95);
+        return { verdict, observed: `200 {"status":"ok"} in ${latencyMs} ms` };
+      },
+    ),
+  ];
+}
+
+/** Runbook step 6, Prometheus: `up` for every target, and the Alertmanager answering API v2. */
+export function prometheusChecks(inventory: Inventory, prometheus: PrometheusPort, http: HttpProbePort): CheckDefinition[] {
+  return [
+    {
+      id: 'prometheus:targets',
+      title: 'Prometheus answers and every target is up',
+      timeoutMs: 2000,
+      async run(ctx) {
+        const title = 'Prometheus answers and every target is up';
+        const nextStep = 'check erp-prometheus and the failing targets (Prometheus /targets); docker-compose restart prometheus';
+        try {
+          const samples = await prometheus.query('up', ctx);
+          const down = samples.filter((s) => s.value !== 1).map((s) => `${s.metric.job ?? '?'} (${s.metric.instance ?? '?'})`);
+          if (samples.length === 0) return [{ check: 'prometheus:targets', title, verdict: 'fail', observed: 'no targets', expected: 'every target up', nextStep }];
+          return [
+            {
+              check: 'prometheus:targets',
+              title,
+              verdict: down.length ? 'fail' : 'pass',
+              observed: down.length ? `${down.length} of ${samples.length} targets down: ${down.join(', ')}` : `${samples.length} of ${samples.length} targets up`,
+              expected: 'every target up',
+              ...(down.length ? { nextStep } : {}),
+            },
+          ];
+        } catch (error) {
+          const { verdict, observed } = describeFailure(error);
+          return [{ check: 'prometheus:targets', title, verdict, observed: `Prometheus: ${observed}`, expected: 'every target up', nextStep }];
+        }
+      },
+    },
+    probeCheck(
+      'alertmanager:status',
+      'Alertmanager answers (API v2)',
+      `${inventory.urls.alertmanager.replace(/\/$/, '')}/api/v2/status`,
+      'cluster ready or disabled',
+      'check erp-alertmanager; docker-compose restart alertmanager',
+      http,
+      (status, b) => {
+        const cluster = b.cluster?.status;
+        const ok = status === 200 && (cluster === 'ready' || cluster === 'disabled');
+        return { verdict: ok ? 'pass' : status === 200 && cluster === 'settling' ? 'warn' : 'fail', observed: `${status}, cluster ${cluster ?? '?'}, version ${b.versionInfo?.version ?? '?'}` };
+      },
+    ),
+  ];
+}
+
+/** Runbook step 6, Grafana: /api/health with its database ok. */
+export function grafanaChecks(inventory: Inventory, http: HttpProbePort): CheckDefinition[] {
+  return [
+    probeCheck(
+      'grafana:health',
+      'Grafana answers with its database ok',
+      `${inventory.urls.grafana.replace(/\/$/, '')}/api/health`,
+      '200 {"database":"ok"}',
+      'check erp-grafana (docker-compose logs grafana); docker-compose restart grafana',
+      http,
+      (status, b) => ({ verdict: status === 200 && b.database === 'ok' ? 'pass' : 'fail', observed: `${status}, database ${b.database ?? '?'}, version ${b.version ?? '?'}` }),
+    ),
+  ];
+}
+
+/** Runbook step 6, Kibana receiving logs: Kibana's level, Elasticsearch's health, logs flowing, Logstash. */
+export function logPipelineChecks(
+  inventory: Inventory,
+  http: HttpProbePort,
+  es: ElasticsearchPort,
+  flow: { observe(count: number): Promise<{ previous?: { count: number; at: Date } }> },
+  now: () => Date,
+): CheckDefinition[] {
+  const issue4 = 'see Common Issues: Issue 4 (Elasticsearch Cannot Ingest Logs): procedure logs.elasticsearch-ingest';
+  return [
+    probeCheck(
+      'kibana:status',
+      'Kibana available',
+      `${inventory.urls.kibana.replace(/\/$/, '')}/api/status`,
+      'status.overall.level available',
+      'check erp-kibana (docker-compose logs kibana); a degraded Kibana still answers 200: read its status page',
+      http,
+      (status, b) => {
+        const level = b.status?.overall?.level ?? (status === 503 ? 'unavailable' : 'unknown');
+        const verdict: Verdict = level === 'available' ? 'pass' : level === 'degraded' ? 'warn' : 'fail';
+        return { verdict, observed: `HTTP ${status}, level ${level}` };
+      },
+    ),
+    {
+      id: 'elasticsearch:health',
+      title: 'Elasticsearch cluster green or yellow',
+      timeoutMs: 2000,
+      async run(ctx) {
+        const title = 'Elasticsearch cluster green or yellow';
+        try {
+          const health = await es.clusterHealth(ctx);
+          const verdict: Verdict = health.status === 'red' ? 'fail' : 'pass';
+          return [{ check: 'elasticsearch:health', title, verdict, observed: `${health.status} (${health.numberOfNodes} node(s), ${health.unassignedShards} unassigned shards)`, expected: 'green or yellow', ...(verdict === 'pass' ? {} : { nextStep: issue4 }) }];
+        } catch (error) {
+          const { verdict, observed } = describeFailure(error);
+          return [{ check: 'elasticsearch:health', title, verdict, observed: `Elasticsearch: ${observed}`, expected: 'green or yellow', nextStep: issue4 }];
+        }
+      },
+    },
+    {
+      id: 'logs:flowing',
+      title: 'logs flowing into today\'s indices',
+      timeoutMs: 2500,
+      async run(ctx) {
+        const title = 'logs flowing into today\'s indices';
+        const today = now().toISOString().slice(0, 10).replaceAll('-', '.');
+        const expected = `today's ${inventory.logs.indexPattern} indices (*-${today}) have documents and grew within ${inventory.logs.flowWindowSeconds} s`;
+        try {
+          const indices = (await es.listIndices(inventory.logs.indexPattern, ctx)).filter((i) => i.index.endsWith(today));
+          const count = indices.reduce((sum, i) => sum + i.docsCount, 0);
+          if (indices.length === 0 || count === 0) {
+            return [{ check: 'logs:flowing', title, verdict: 'fail', observed: indices.length ? `today's ${indices.length} indices hold no documents` : `no index for ${today}`, expected, nextStep: issue4 }];
+          }
+          const { previous } = await flow.observe(count);
+          if (!previous) return [{ check: 'logs:flowing', title, verdict: 'pass', observed: `${count} documents in ${indices.length} indices today (growth measured from the next run on)`, expected }];
+          const grew = count > previous.count;
+          return [
+            {
+              check: 'logs:flowing',
+              title,
+              verdict: grew ? 'pass' : 'fail',
+              observed: grew ? `${count} documents today, +${count - previous.count} since ${previous.at.toISOString()}` : `no new documents since ${previous.at.toISOString()} (${count})`,
+              expected,
+              ...(grew ? {} : { nextStep: `${issue4}; check Logstash (docker-compose logs logstash)` }),
+            },
+          ];
+        } catch (error) {
+          const { verdict, observed } = describeFailure(error);
+          return [{ check: 'logs:flowing', title, verdict, observed: `Elasticsearch: ${observed}`, expected, nextStep: issue4 }];
+        }
+      },
+    },
+    probeCheck(
+      'logstash:stats',
+      'Logstash answers and processes events',
+      `${inventory.urls.logstash.replace(/\/$/, '')}/_node/stats`,
+      '200 with pipeline events',
+      'check erp-logstash (docker-compose logs logstash); docker-compose restart logstash',
+      http,
+      (status, b) => {
+        if (status !== 200) return { verdict: 'fail', observed: `HTTP ${status}` };
+        const events = b.events ?? {};
+        const health = b.status ?? 'green';
+        return { verdict: health === 'red' ? 'fail' : 'pass', observed: `events in ${events.in ?? '?'}, out ${events.out ?? '?'}, status ${health}` };
+      },
+    ),
+  ];
+}

@@ -1,0 +1,111 @@
+import { ArgsType, Field, Int, ObjectType } from '@nestjs/graphql';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsDateString, IsIn, IsOptional } from 'class-validator';
+import { PageArgs } from '../../common/graphql-page';
+import { PageQuery } from '../../common/pagination';
+import { GraphQLJSON } from '../../graphql/json.scalar';
+import { Verdict, VERDICTS } from './check';
+
+const VERDICT_MESSAGE = `must be one of ${VERDICTS.join(', ')}`;
+
+@ObjectType('CheckResult')
+export class CheckResultModel {
+  @ApiProperty({ example: 'service:postgres' }) @Field() check: string;
+  @ApiProperty() @Field() title: string;
+  @ApiProperty({ enum: VERDICTS }) @Field() verdict: string;
+  @ApiProperty() @Field() observed: string;
+  @ApiProperty() @Field() expected: string;
+  @ApiProperty() @Field(() => Int) durationMs: number;
+  @ApiPropertyOptional() @Field(() => String, { nullable: true }) nextStep?: string;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true }) @Field(() => GraphQLJSON, { nullable: true }) details?: Record<string, unknown>;
+}
+
+@ObjectType('Escalation')
+export class EscalationModel {
+  @ApiProperty({ enum: ['P1', 'P2', 'P3'] }) @Field() severity: string;
+  @ApiProperty({ type: [String] }) @Field(() => [String]) contacts: string[];
+  @ApiProperty() @Field(() => Int) responseMinutes: number;
+}
+
+@ObjectType('ChecklistItem')
+export class ChecklistItemModel {
+  @ApiProperty({ example: 'services' }) @Field() item: string;
+  @ApiProperty() @Field() title: string;
+  @ApiProperty({ enum: VERDICTS }) @Field() verdict: string;
+  @ApiPropertyOptional() @Field(() => String, { nullable: true }) nextStep?: string;
+  @ApiPropertyOptional({ type: EscalationModel }) @Field(() => EscalationModel, { nullable: true }) escalation?: EscalationModel;
+  @ApiProperty({ type: [CheckResultModel] }) @Field(() => [CheckResultModel]) checks: CheckResultModel[];
+}
+
+@ObjectType('ChecklistRun')
+export class ChecklistRunModel {
+  @ApiProperty() @Field() id: string;
+  @ApiProperty() @Field() startedAt: Date;
+  @ApiProperty() @Field() finishedAt: Date;
+  @ApiProperty() @Field(() => Int) durationMs: number;
+  @ApiProperty() @Field(() => Int) deadlineMs: number;
+  @ApiProperty({ description: 'Sum of the checks\' own durations (they run concurrently)' }) @Field(() => Int) checksDurationMs: number;
+  @ApiProperty({ enum: ['manual', 'schedule'] }) @Field() trigger: string;
+  @ApiProperty({ nullable: true, type: String }) @Field(() => String, { nullable: true }) requestedBy: string | null;
+  @ApiProperty({ nullable: true, type: Date }) @Field(() => Date, { nullable: true }) scheduledFor: Date | null;
+  @ApiProperty({ enum: VERDICTS }) @Field() verdict: string;
+  @ApiProperty({ type: [ChecklistItemModel] }) @Field(() => [ChecklistItemModel]) items: ChecklistItemModel[];
+}
+
+export class ChecklistRunPage {
+  @ApiProperty({ type: [ChecklistRunModel] }) items: ChecklistRunModel[];
+  @ApiProperty({ nullable: true, type: String }) nextCursor: string | null;
+}
+
+@ObjectType('HealthLine')
+export class HealthLineModel {
+  @ApiProperty() @Field() item: string;
+  @ApiProperty() @Field() check: string;
+  @ApiProperty() @Field() title: string;
+  @ApiProperty({ enum: VERDICTS }) @Field() verdict: string;
+  @ApiProperty() @Field() observed: string;
+  @ApiProperty() @Field() expected: string;
+}
+
+@ObjectType('HealthSummary')
+export class HealthSummaryModel {
+  @ApiProperty({ enum: VERDICTS, description: 'Worst verdict of the latest run (unknown when there is none)' }) @Field() verdict: string;
+  @ApiProperty({ nullable: true, type: String }) @Field(() => String, { nullable: true }) runId: string | null;
+  @ApiProperty({ nullable: true, type: Date }) @Field(() => Date, { nullable: true }) checkedAt: Date | null;
+  @ApiProperty({ nullable: true, type: Number }) @Field(() => Int, { nullable: true }) ageSeconds: number | null;
+  @ApiProperty({ description: 'True when the latest run is older than the schedule\'s interval (or there is none)' }) @Field() stale: boolean;
+  @ApiProperty() @Field(() => Int) staleAfterSeconds: number;
+  @ApiProperty({ type: [ChecklistItemModel] }) @Field(() => [ChecklistItemModel]) items: ChecklistItemModel[];
+  @ApiProperty({ type: [HealthLineModel], description: 'One line per service, check and metric' }) @Field(() => [HealthLineModel]) lines: HealthLineModel[];
+}
+
+export class ChecklistQuery extends PageQuery {
+  @ApiPropertyOptional({ description: 'Runs started at or after (ISO 8601)', example: '2026-01-19T00:00:00Z' })
+  @IsOptional()
+  @IsDateString({}, { message: 'must be an ISO 8601 date-time, for example 2026-01-19T00:00:00Z' })
+  from?: string;
+
+  @ApiPropertyOptional({ description: 'Runs started before (ISO 8601)', example: '2026-01-20T00:00:00Z' })
+  @IsOptional()
+  @IsDateString({}, { message: 'must be an ISO 8601 date-time, for example 2026-01-20T00:00:00Z' })
+  to?: string;
+
+  @ApiPropertyOptional({ enum: VERDICTS })
+  @IsOptional()
+  @IsIn(VERDICTS, { message: VERDICT_MESSAGE })
+  verdict?: Verdict;
+}
+
+@ArgsType()
+export class ChecklistArgs extends PageArgs {
+  @Field(() => String, { nullable: true }) @IsOptional() @IsDateString({}, { message: 'must be an ISO 8601 date-time' }) from?: string;
+  @Field(() => String, { nullable: true }) @IsOptional() @IsDateString({}, { message: 'must be an ISO 8601 date-time' }) to?: string;
+  @Field(() => String, { nullable: true }) @IsOptional() @IsIn(VERDICTS, { message: VERDICT_MESSAGE }) verdict?: Verdict;
+}
+
+export class SummaryQuery {
+  @ApiPropertyOptional({ enum: ['json', 'text'], description: 'text: the checklist with ✓/✗ marks, for a terminal (also Accept: text/plain)' })
+  @IsOptional()
+  @IsIn(['json', 'text'], { message: 'must be json or text' })
+  format?: 'json' | 'text';
+}

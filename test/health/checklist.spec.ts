@@ -1,0 +1,392 @@
+import { after, before, describe, it } from 'node:test';
+import { expect } from 'expect';
+import { Client } from 'pg';
+import Redis from 'ioredis';
+import { Role } from '../../src/guards/rights';
+import { startTestApp, TestApp } from '../helpers/test-app';
+import { DATABASE_URL, PORTS, docker, request, restoreService, setFaultFile, sleep, waitFor } from '../stack/stack-helpers';
+
+/**
+ * The daily startup checklist against the stand-in stack, one fault at a time: each fault
+ * produces exactly the expected non-passing items, with the observed value, and the
+ * others stay green. The stack must be up (scripts/stack/ensure.sh).
+ */
+type Run = { id: string; verdict: string; durationMs: number; items: { item: string; verdict: string; nextStep?: string; escalation?: { severity: string; contacts: string[] }; checks: { check: string; verdict: string; observed: string }[] }[] };
+
+const STACK_INVENTORY = 'stack/ops.stack.yaml';
+const fastLogs = (doc: Record<string, any>) => {
+  doc.logs = { tail: 50, pattern: 'error', windowSeconds: 8, flowWindowSeconds: 6, indexPattern: 'erp-*' };
+  doc.stack.dataPaths = ['/'];
+};
+
+async function fault(port: number, state: Record<string, unknown>): Promise<void> {
+  const res = await request(port, '/__fault', { method: 'POST', body: state });
+  if ('error' in res) throw new Error(`fault switch on ${port}: ${res.error}`);
+}
+
+async function clearFault(port: number): Promise<void> {
+  await request(port, '/__fault', { method: 'DELETE' });
+}
+
+function notPassing(run: Run): Record<string, string> {
+  return Object.fromEntries(run.items.filter((i) => i.verdict !== 'pass').map((i) => [i.item, i.verdict]));
+}
+
+function check(run: Run, id: string) {
+  for (const item of run.items) for (const c of item.checks) if (c.check === id) return c;
+  throw new Error(`no check ${id} in ${JSON.stringify(run.items.map((i) => i.checks.map((c) => c.check)))}`);
+}
+
+describe('daily checklist against the stand-in stack', { concurrency: false }, () => {
+  let t: TestApp;
+  let operator: string;
+  let viewer: string;
+
+  const run = async (): Promise<Run> => {
+    const res = await t.http().post('/api/v1/checklists').set('Authorization', `Bearer ${operator}`);
+    if (res.status !== 201) throw new Error(`checklist: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body as Run;
+  };
+  /** Runs until `ok(run)` holds (faults take a few seconds to show), or gives the last run. */
+  const runUntil = async (ok: (r: Run) => boolean, ms = 40000): Promise<Run> => {
+    const until = Date.now() + ms;
+    let last = await run();
+    while (!ok(last) && Date.now() < until) {
+      await sleep(1000);
+      last = await run();
+    }
+    return last;
+  };
+  const green = async () => {
+    const r = await runUntil((x) => x.verdict === 'pass', 60000);
+    expect(notPassing(r)).toEqual({});
+  };
+
+  before(async () => {
+    t = await startTestApp({ inventoryFile: STACK_INVENTORY, inventoryPatch: fastLogs });
+    operator = await t.tokenFor(Role.Operator);
+    viewer = await t.tokenFor(Role.Viewer);
+  });
+  after(() => t.close());
+
+  it('is all green on a healthy stack, with every item and check stored and readable', async () => {
+    await green();
+    const r = await run();
+    expect(r.items.map((i) => i.item)).toEqual(['services', 'logs', 'database', 'api', 'prometheus', 'grafana', 'kibana', 'metrics']);
+    expect(check(r, 'service:nginx').observed).toBe('running, no healthcheck');
+    expect(check(r, 'service:postgres').observed).toMatch(/^running \(healthy/);
+    expect(check(r, 'db:count:products').observed).toMatch(/^\d+ rows$/);
+    const stored = await t.http().get(`/api/v1/checklists/${r.id}`).set('Authorization', `Bearer ${viewer}`);
+    expect(stored.status).toBe(200);
+    expect(stored.body.items).toHaveLength(8);
+    const summary = await t.http().get('/api/v1/health/summary').set('Authorization', `Bearer ${viewer}`);
+    expect(summary.body).toMatchObject({ runId: r.id, verdict: 'pass', stale: false });
+    expect(summary.body.lines.length).toBeGreaterThan(25);
+  });
+
+  it('a stopped container fails "services" only', async () => {
+    await green();
+    await docker('POST', '/containers/erp-grafana/stop?t=1');
+    try {
+      const r = await runUntil((x) => Boolean(notPassing(x).services));
+      expect(check(r, 'service:grafana')).toMatchObject({ verdict: 'fail', observed: expect.stringMatching(/^exited/) });
+      // Grafana's own endpoint is down too: its item fails with it.
+      expect(notPassing(r)).toEqual({ services: 'fail', grafana: 'fail' });
+      const item = r.items.find((i) => i.item === 'services')!;
+      expect(item.escalation).toMatchObject({ severity: 'P1' });
+      expect(item.nextStep).toMatch(/restart/);
+    } finally {
+      await docker('POST', '/containers/erp-grafana/start');
+    }
+  });
+
+  it('a paused container fails "services" with "paused"', async () => {
+    await green();
+    await docker('POST', '/containers/erp-logstash/pause');
+    try {
+      const r = await run();
+      expect(check(r, 'service:logstash')).toMatchObject({ verdict: 'fail', observed: 'paused' });
+      expect(notPassing(r)).toEqual({ services: 'fail', kibana: 'unknown' });
+    } finally {
+      await docker('POST', '/containers/erp-logstash/unpause');
+    }
+  });
+
+  it('a crash loop fails "services" with "restarting"', async () => {
+    await green();
+    setFaultFile('kibana', { crashOnStart: true });
+    await request(PORTS.kibana, '/__crash', { method: 'POST' });
+    try {
+      const r = await runUntil((x) => /restarting/.test(check(x, 'service:kibana').observed));
+      expect(check(r, 'service:kibana')).toMatchObject({ verdict: 'fail', observed: expect.stringMatching(/restarting \(crash loop.*restart count \d+/) });
+      // Kibana's own endpoint answers between two crashes or not, depending on the moment.
+      expect(Object.keys(notPassing(r)).filter((i) => i !== 'kibana')).toEqual(['services']);
+    } finally {
+      setFaultFile('kibana', {});
+      await restoreService('kibana', PORTS.kibana, '/api/status');
+    }
+  });
+
+  it('an unhealthy backend fails "services" (unhealthy) and "api" (503)', async () => {
+    await green();
+    await fault(PORTS.backend, { unhealthy: true });
+    try {
+      const r = await runUntil((x) => check(x, 'service:backend').verdict === 'fail');
+      expect(check(r, 'service:backend').observed).toMatch(/unhealthy, failing streak \d+/);
+      expect(check(r, 'api:health')).toMatchObject({ verdict: 'fail', observed: expect.stringMatching(/^503/) });
+      expect(notPassing(r)).toEqual({ services: 'fail', api: 'fail' });
+    } finally {
+      await clearFault(PORTS.backend);
+    }
+  });
+
+  it('a service without a healthcheck that the inventory expects healthy fails as "running, no healthcheck"', async () => {
+    const strict = await startTestApp({
+      inventoryFile: STACK_INVENTORY,
+      inventoryPatch: (doc) => {
+        fastLogs(doc);
+        doc.stack.services.find((s: { name: string }) => s.name === 'nginx').healthcheck = true;
+      },
+      shareWith: t,
+    });
+    try {
+      const res = await strict.http().post('/api/v1/checklists').set('Authorization', `Bearer ${operator}`);
+      const r = res.body as Run;
+      expect(check(r, 'service:nginx')).toMatchObject({ verdict: 'fail', observed: 'running, no healthcheck' });
+      expect(notPassing(r)).toEqual({ services: 'fail' });
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it('an extra container in the project is its own (warn) verdict', async () => {
+    await green();
+    const name = 'erp-extra-worker';
+    const body = {
+      Image: 'erp-stack-base:1',
+      Cmd: ['sleep', '300'],
+      Labels: { 'com.docker.compose.project': 'erp', 'com.docker.compose.service': 'extra-worker', 'com.docker.compose.oneoff': 'False' },
+      HostConfig: { NetworkMode: 'none' },
+    };
+    const oneOff = { ...body, Labels: { ...body.Labels, 'com.docker.compose.service': 'backend', 'com.docker.compose.oneoff': 'True' } };
+    await dockerCreate(name, body);
+    await dockerCreate('erp-backend-run-1234', oneOff);
+    try {
+      const r = await run();
+      expect(check(r, `service-extra:${name}`)).toMatchObject({ verdict: 'warn', observed: expect.stringContaining('extra-worker') });
+      expect(r.items.flatMap((i) => i.checks.map((c) => c.check))).not.toContain('service-extra:erp-backend-run-1234');
+      expect(notPassing(r)).toEqual({ services: 'warn' });
+    } finally {
+      await docker('DELETE', `/containers/${name}?force=true`);
+      await docker('DELETE', '/containers/erp-backend-run-1234?force=true');
+    }
+  });
+
+  it('error lines in a service\'s logs fail "logs" with the matching lines', async () => {
+    await green();
+    await fault(PORTS.grafana, { logErrors: 'grafana: database is locked' });
+    try {
+      const r = await runUntil((x) => check(x, 'logs:grafana').verdict === 'fail');
+      const c = check(r, 'logs:grafana') as { observed: string; details?: { lines: string[] } };
+      expect(c.observed).toMatch(/error line\(s\), last: .*database is locked/);
+      expect(c.details!.lines.length).toBeGreaterThan(0);
+      expect(notPassing(r)).toEqual({ logs: 'fail' });
+    } finally {
+      await clearFault(PORTS.grafana);
+      await sleep(9000); // the error lines age out of the 8 s window
+    }
+  });
+
+  it('the ERP database unreachable fails "database"', async () => {
+    const elsewhere = await startTestApp({ inventoryFile: STACK_INVENTORY, inventoryPatch: fastLogs, env: { ERP_DATABASE_URL: 'postgres://postgres:erp-stack-dev@127.0.0.1:1/erp_quty_karunia_prod' }, shareWith: t });
+    try {
+      const r = (await elsewhere.http().post('/api/v1/checklists').set('Authorization', `Bearer ${operator}`)).body as Run;
+      expect(check(r, 'db:connect')).toMatchObject({ verdict: 'fail', observed: expect.stringMatching(/^unreachable/) });
+      expect(JSON.stringify(r)).not.toContain('erp-stack-dev');
+      expect(notPassing(r)).toEqual({ database: 'fail' });
+    } finally {
+      await elsewhere.close();
+    }
+  });
+
+  it('connections above 150 fail "database" with the count', async () => {
+    await green();
+    const clients: Client[] = [];
+    try {
+      for (let i = 0; i < 155; i++) {
+        const c = new Client({ connectionString: DATABASE_URL, application_name: 'checklist-test-filler' });
+        await c.connect();
+        clients.push(c);
+      }
+      const r = await run();
+      expect(check(r, 'db:connections')).toMatchObject({ verdict: 'fail', observed: expect.stringMatching(/^1[5-9]\d of 200/) });
+      expect(notPassing(r)).toEqual({ database: 'fail' });
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+  });
+
+  it('Redis memory above its threshold fails "metrics"', async () => {
+    await green();
+    const redis = new Redis(`redis://127.0.0.1:${PORTS.redis}/0`);
+    const chunk = 'x'.repeat(1024 * 1024);
+    try {
+      const pipeline = redis.pipeline();
+      for (let i = 0; i < 540; i++) pipeline.set(`checklist-test:fill:${i}`, chunk);
+      await pipeline.exec();
+      const r = await run();
+      expect(check(r, 'metric:redis-memory')).toMatchObject({ verdict: 'fail', observed: expect.stringMatching(/^\d+(\.\d)? MB used$/) });
+      expect(parseFloat(check(r, 'metric:redis-memory').observed)).toBeGreaterThan(512);
+      expect(notPassing(r)).toEqual({ metrics: 'fail' });
+    } finally {
+      const keys = await redis.keys('checklist-test:fill:*');
+      for (let i = 0; i < keys.length; i += 100) await redis.del(...keys.slice(i, i + 100));
+      await redis.quit();
+    }
+  });
+
+  it('Prometheus down fails "prometheus" (its metrics become unknown)', async () => {
+    const elsewhere = await startTestApp({ inventoryFile: STACK_INVENTORY, inventoryPatch: fastLogs, env: { OPS_URL_PROMETHEUS: 'http://127.0.0.1:1' }, shareWith: t });
+    try {
+      const r = (await elsewhere.http().post('/api/v1/checklists').set('Authorization', `Bearer ${operator}`)).body as Run;
+      expect(check(r, 'prometheus:targets')).toMatchObject({ verdict: 'fail', observed: expect.stringMatching(/^Prometheus: unreachable/) });
+      expect(check(r, 'metric:api-p95').verdict).toBe('unknown');
+      expect(notPassing(r)).toEqual({ prometheus: 'fail', metrics: 'unknown' });
+    } finally {
+      await elsewhere.close();
+    }
+  });
+
+  it('a Prometheus target down fails "prometheus" naming the target', async () => {
+    await green();
+    await fault(PORTS.backend, { status: 503, match: '/metrics' });
+    try {
+      const r = await runUntil((x) => check(x, 'prometheus:targets').verdict === 'fail', 45000);
+      expect(check(r, 'prometheus:targets').observed).toMatch(/1 of \d+ targets down: erp-backend/);
+      // The backend logs each refused scrape as an ERROR line: "logs" may fail with it, for the backend only.
+      const { prometheus, ...others } = notPassing(r);
+      expect(prometheus).toBe('fail');
+      expect(Object.keys(others).filter((i) => i !== 'logs')).toEqual([]);
+      if (others.logs) expect(r.items.find((i) => i.item === 'logs')!.checks.filter((c) => c.verdict !== 'pass').map((c) => c.check)).toEqual(['logs:backend']);
+    } finally {
+      await clearFault(PORTS.backend);
+      await waitFor('backend target up', async () => check(await run(), 'prometheus:targets').verdict === 'pass', 45000, 2000);
+      await sleep(9000); // the refused scrapes' error lines age out of the window
+    }
+  });
+
+  it('Kibana "degraded" with HTTP 200 is read from the body', async () => {
+    await green();
+    await fault(PORTS.kibana, { unhealthy: 'degraded' });
+    try {
+      const r = await run();
+      expect(check(r, 'kibana:status')).toMatchObject({ verdict: 'warn', observed: 'HTTP 200, level degraded' });
+      expect(notPassing(r)).toEqual({ kibana: 'warn' });
+    } finally {
+      await clearFault(PORTS.kibana);
+    }
+  });
+
+  it('Elasticsearch red fails "kibana" (the log pipeline)', async () => {
+    await green();
+    await fault(PORTS.elasticsearch, { unhealthy: true, match: '/_cluster' });
+    try {
+      const r = await run();
+      expect(check(r, 'elasticsearch:health')).toMatchObject({ verdict: 'fail', observed: expect.stringMatching(/^red/) });
+      expect(notPassing(r)).toEqual({ kibana: 'fail' });
+    } finally {
+      await clearFault(PORTS.elasticsearch);
+    }
+  });
+
+  it('no new log documents fails "logs flowing"', async () => {
+    await green();
+    await fault(PORTS.elasticsearch, { noIngest: true });
+    try {
+      await sleep(5500); // the last growth tick passes
+      await run();
+      await sleep(6500); // longer than the 6 s flow window
+      const r = await run();
+      expect(check(r, 'logs:flowing')).toMatchObject({ verdict: 'fail', observed: expect.stringMatching(/^no new documents since/) });
+      expect(notPassing(r)).toEqual({ kibana: 'fail' });
+    } finally {
+      await clearFault(PORTS.elasticsearch);
+      await sleep(6000);
+    }
+  });
+
+  it('"products" missing fails "database" (last: its error lines age out of the window)', async () => {
+    await green();
+    const db = new Client({ connectionString: DATABASE_URL });
+    await db.connect();
+    await db.query('ALTER TABLE products RENAME TO products_hidden_by_test');
+    try {
+      const r = await run();
+      expect(check(r, 'db:tables')).toMatchObject({ verdict: 'fail', observed: expect.stringContaining('products missing') });
+      expect(check(r, 'db:count:products').verdict).toBe('fail');
+      expect(notPassing(r).database).toBe('fail');
+      expect(Object.keys(notPassing(r)).filter((i) => i !== 'database' && i !== 'logs')).toEqual([]);
+    } finally {
+      await db.query('ALTER TABLE products_hidden_by_test RENAME TO products');
+      await db.end();
+      await sleep(9000);
+    }
+  });
+
+  it('a hanging backend still gives a complete checklist within the deadline + 250 ms', async () => {
+    await green();
+    await fault(PORTS.backend, { hang: true, match: '/health' });
+    try {
+      const started = Date.now();
+      const r = await run();
+      const elapsed = Date.now() - started;
+      expect(r.items).toHaveLength(8);
+      expect(check(r, 'api:health')).toMatchObject({ verdict: 'unknown', observed: expect.stringMatching(/timed out after|no answer/) });
+      expect(r.durationMs).toBeLessThanOrEqual(5000 + 250);
+      expect(elapsed).toBeLessThan(5000 + 1500);
+    } finally {
+      await clearFault(PORTS.backend);
+    }
+  });
+
+  it('the Docker engine unreachable gives "unknown" items and no crash', async () => {
+    const blind = await startTestApp({ inventoryFile: STACK_INVENTORY, inventoryPatch: fastLogs, env: { DOCKER_HOST: 'unix:///tmp/no-docker-engine-here.sock' }, shareWith: t });
+    try {
+      const res = await blind.http().post('/api/v1/checklists').set('Authorization', `Bearer ${operator}`);
+      expect(res.status).toBe(201);
+      const r = res.body as Run;
+      expect(notPassing(r)).toEqual({ services: 'unknown', logs: 'unknown', metrics: 'unknown' });
+      expect(r.items.find((i) => i.item === 'services')!.checks[0].observed).toMatch(/^Docker engine: /);
+    } finally {
+      await blind.close();
+    }
+  });
+
+  it('serves the summary as text with ✓/✗ marks, history with filters, GraphQL, and its own metrics', async () => {
+    const text = await t.http().get('/api/v1/health/summary?format=text').set('Authorization', `Bearer ${viewer}`);
+    expect(text.headers['content-type']).toMatch(/text\/plain/);
+    expect(text.text).toMatch(/^Daily Startup Checklist, /);
+    expect(text.text).toMatch(/- \[[✓!?✗]\] All services running/);
+    const viaAccept = await t.http().get('/api/v1/health/summary').set('Accept', 'text/plain').set('Authorization', `Bearer ${viewer}`);
+    expect(viaAccept.text).toBe(text.text.replace(/\(\d+ s ago/, viaAccept.text.match(/\(\d+ s ago/)![0]));
+    const failed = await t.http().get('/api/v1/checklists').query({ verdict: 'fail', limit: 2 }).set('Authorization', `Bearer ${viewer}`);
+    expect(failed.body.items.length).toBe(2);
+    expect(failed.body.items.every((i: { verdict: string }) => i.verdict === 'fail')).toBe(true);
+    expect(failed.body.nextCursor).toBeTruthy();
+    const gql = await t.gql(viewer, '{ healthSummary { verdict stale lines { check verdict } } checklistRuns(limit: 1) { items { id verdict } } }');
+    expect(gql.body.errors).toBeUndefined();
+    expect(gql.body.data.healthSummary.lines.length).toBeGreaterThan(0);
+    const denied = await t.gql(viewer, 'mutation { runChecklist { id } }');
+    expect(denied.body.errors[0].extensions.code).toBe('FORBIDDEN');
+    const metrics = await t.http().get('/metrics');
+    expect(metrics.text).toMatch(/ops_checklist_item_verdict\{item="services"\} [0-3]/);
+    expect(metrics.text).toMatch(/ops_checklist_last_run_timestamp_seconds \d+/);
+  });
+});
+
+async function dockerCreate(name: string, body: object): Promise<void> {
+  const { execFileSync } = await import('node:child_process');
+  const payload = JSON.stringify(body);
+  execFileSync('curl', ['-sf', '--unix-socket', '/var/run/docker.sock', '-X', 'POST', '-H', 'Content-Type: application/json', '-d', payload, `http://localhost/containers/create?name=${name}`]);
+  execFileSync('curl', ['-sf', '--unix-socket', '/var/run/docker.sock', '-X', 'POST', `http://localhost/containers/${name}/start`]);
+}
