@@ -80,10 +80,14 @@ describe('escalation rights: every endpoint, every role (REST and GraphQL)', () 
     expect(denials).toBeGreaterThan(0);
   });
 
-  it('names the inventory\'s escalation contacts for a denied P-level right', async () => {
-    // Every right above "read" that a viewer lacks; admin-level rights name the control plane admins.
-    const res = await t.http().get('/api/v1/tokens').set('Authorization', `Bearer ${tokens.get(Role.Viewer)}`);
-    expect(res.body.details.escalateTo).toEqual(['Control plane administrator']);
+  it('names the inventory\'s escalation contacts and response time for a denied P-level right', async () => {
+    const res = await t.http().post('/api/v1/checklists').set('Authorization', `Bearer ${tokens.get(Role.Viewer)}`);
+    expect(res.status).toBe(403);
+    expect(res.body.details).toMatchObject({ requiredRight: 'checklist.run', level: 'P3', escalateTo: ['Support'], responseMinutes: 30 });
+    expect(res.body.details.rolesWithRight).toEqual(['operator', 'support', 'senior_dev', 'dba', 'admin']);
+    // Admin-level rights name the control plane's administrators.
+    const admin = await t.http().get('/api/v1/tokens').set('Authorization', `Bearer ${tokens.get(Role.Viewer)}`);
+    expect(admin.body.details.escalateTo).toEqual(['Control plane administrator']);
   });
 
   it('audits every denial with the actor, the action and the right', async () => {
