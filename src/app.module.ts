@@ -73,8 +73,9 @@ export class AppModule {
         InventoryResolver,
         RateLimiter,
         { provide: APP_GUARD, useClass: OpsAuthGuard },
-        { provide: APP_INTERCEPTOR, useClass: TimeoutInterceptor },
+        // The audit interceptor is outermost: a mutation that times out is still audited.
         { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
+        { provide: APP_INTERCEPTOR, useClass: TimeoutInterceptor },
         { provide: APP_FILTER, useClass: OpsExceptionFilter },
         { provide: APP_PIPE, useClass: OpsValidationPipe },
       ],

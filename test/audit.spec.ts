@@ -75,6 +75,20 @@ describe('audit trail: append-only, hash-chained, verifiable', () => {
     expect(gql.body.data.auditEntries.items.every((e: { outcome: string }) => e.outcome === 'denied')).toBe(true);
   });
 
+  it('keeps the chain valid whatever a client sends (a name of emoji cut at the length limit)', async () => {
+    const other = await startTestApp();
+    try {
+      const username = `a${'😀'.repeat(63)}`;
+      const res = await other.http().post('/api/v1/auth/login').send({ username, password: 'wrong-password-here' });
+      expect(res.status).toBe(401);
+      const token = await other.tokenFor(Role.Admin);
+      const verify = await other.http().get('/api/v1/audit/verify').set('Authorization', `Bearer ${token}`);
+      expect(verify.body).toMatchObject({ valid: true, firstBrokenId: null });
+    } finally {
+      await other.close();
+    }
+  });
+
   it('refuses UPDATE, DELETE and TRUNCATE in the database itself', async () => {
     await withClient(t.database, async (c) => {
       await expect(c.query("UPDATE audit_entries SET actor = 'mallory' WHERE id = 1")).rejects.toThrow(/append-only/);

@@ -74,6 +74,17 @@ describe('sign-in (real PostgreSQL and Redis)', () => {
     }
   });
 
+  it('counts concurrent attempts before checking them: a burst gets at most 5 password checks', async () => {
+    const user = await t.createUser(Role.Viewer, 'burst.bob');
+    const burst = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => t.http().post('/api/v1/auth/login').send({ username: user.username, password: `guess-number-${i}` })),
+    );
+    const statuses = burst.map((r) => r.status);
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(5);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(25);
+    expect((await t.http().post('/api/v1/auth/login').send({ username: user.username, password: PASSWORD })).status).toBe(429);
+  });
+
   it('refuses a disabled user at login and their existing token at once', async () => {
     const user = await t.createUser(Role.Operator, 'gone.gary');
     const token = await t.login(user.username);

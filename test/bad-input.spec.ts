@@ -41,6 +41,13 @@ const CASES: BadCase[] = [
   { name: 'a bad date filter', method: 'get', path: '/api/v1/audit?from=yesterday', status: 400, mentions: /from: must be an ISO 8601 date-time/ },
   { name: 'a bad outcome filter', method: 'get', path: '/api/v1/audit?outcome=maybe', status: 400, mentions: /outcome: must be one of success, failure, denied/ },
   { name: 'an unknown query parameter', method: 'get', path: '/api/v1/audit?sort=desc', status: 400, mentions: /sort: is not a known field/ },
+  { name: 'a week date', method: 'get', path: '/api/v1/audit?from=2026-W01', status: 400, mentions: /from: must be an ISO 8601 date-time/ },
+  { name: 'an impossible date', method: 'get', path: '/api/v1/audit?to=2026-02-31T00:00:00Z', status: 400, mentions: /to: must be an ISO 8601 date-time/ },
+  { name: 'a forged cursor of the right shape but wrong kinds', method: 'get', path: `/api/v1/tokens?cursor=${Buffer.from('["x","y"]').toString('base64url')}`, status: 400, mentions: /cursor: must be the nextCursor/ },
+  { name: 'a forged audit cursor', method: 'get', path: `/api/v1/audit?cursor=${Buffer.from('["1e99"]').toString('base64url')}`, status: 400, mentions: /cursor: must be the nextCursor/ },
+  { name: 'a NUL character in a query parameter', method: 'get', path: '/api/v1/audit?actor=a%00b', status: 400, mentions: /actor: must not contain NUL characters/ },
+  { name: 'a NUL character in a body field', method: 'post', path: '/api/v1/tokens', body: { name: 'a\u0000b', role: 'viewer' }, status: 400, mentions: /name: must not contain NUL characters/ },
+  { name: 'a login with a NUL character', method: 'post', path: '/api/v1/auth/login', body: { username: 'adm\u0000in', password: 'whatever-it-is' }, status: 400, mentions: /username: must not contain NUL characters/ },
   { name: 'a login without a password', method: 'post', path: '/api/v1/auth/login', body: { username: 'admin' }, status: 400, mentions: /password: must be a string/ },
 ];
 

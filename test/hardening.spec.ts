@@ -99,13 +99,19 @@ describe('rate limit per client, counted in Redis', () => {
     const t = await startTestApp({ env: { OPS_RATE_LIMIT_PER_MINUTE: '5' } });
     try {
       const statuses: number[] = [];
-      for (let i = 0; i < 7; i++) statuses.push((await t.http().get('/health/ready')).status);
-      // /health/ready is public: limited per address.
-      expect(statuses.slice(0, 5).every((s) => s === 200)).toBe(true);
+      const login = () => t.http().post('/api/v1/auth/login').send({ username: 'nobody.here', password: 'not-a-password' });
+      for (let i = 0; i < 7; i++) statuses.push((await login()).status);
+      // Login is public: limited per address.
+      expect(statuses.slice(0, 5).every((s) => s === 401)).toBe(true);
       expect(statuses[6]).toBe(429);
-      const limited = await t.http().get('/health/ready');
+      const limited = await login();
       expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
       expect(limited.body.error).toBe('RATE_LIMITED');
+      // Failed authentication counts against the address too.
+      expect((await t.http().get('/api/v1/auth/me').set('Authorization', 'Bearer not.a.jwt')).status).toBe(429);
+      // Probes are never limited (an orchestrator must not see 429 from liveness).
+      for (let i = 0; i < 10; i++) expect((await t.http().get('/health')).status).toBe(200);
+      expect((await t.http().get('/health/ready')).status).toBe(200);
     } finally {
       await t.close();
     }

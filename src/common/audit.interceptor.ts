@@ -68,7 +68,7 @@ export class AuditInterceptor implements NestInterceptor {
 
 function actorFromBody(parameters: Record<string, unknown>): string | undefined {
   const username = parameters.username ?? (parameters.input as Record<string, unknown> | undefined)?.username;
-  return typeof username === 'string' ? username.slice(0, 64) : undefined;
+  return typeof username === 'string' ? username : undefined;
 }
 
 function targetOf(req: OpsRequest): string | null {

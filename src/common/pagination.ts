@@ -33,11 +33,21 @@ export function encodeCursor(values: (string | number)[]): string {
   return Buffer.from(JSON.stringify(values)).toString('base64url');
 }
 
-export function decodeCursor(cursor: string | undefined, arity: number): (string | number)[] | undefined {
+export type CursorPart = 'integer' | 'date' | 'uuid' | 'text';
+
+const PART_CHECK: Record<CursorPart, (v: unknown) => boolean> = {
+  integer: (v) => typeof v === 'string' && /^\d{1,19}$/.test(v),
+  date: (v) => typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/.test(v) && !Number.isNaN(Date.parse(v)),
+  uuid: (v) => typeof v === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v),
+  text: (v) => typeof v === 'string' && v.length <= 256 && !v.includes('\u0000'),
+};
+
+/** Decodes a cursor whose parts must have the given kinds; anything else is a 400. */
+export function decodeCursor(cursor: string | undefined, parts: CursorPart[]): string[] | undefined {
   if (!cursor) return undefined;
   try {
     const values = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(values) && values.length === arity && values.every((v) => typeof v === 'string' || typeof v === 'number')) return values;
+    if (Array.isArray(values) && values.length === parts.length && values.every((v, i) => PART_CHECK[parts[i]](v))) return values as string[];
   } catch {
     // fall through
   }

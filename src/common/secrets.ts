@@ -14,8 +14,10 @@ export function maskUrl(value: string, options: { maskPath?: boolean } = {}): st
   } catch {
     return value;
   }
-  if (!parsed.password && !(options.maskPath && parsed.pathname && parsed.pathname !== '/')) return value;
+  const secretParams = [...parsed.searchParams.keys()].filter((k) => SECRET_KEY.test(k) || /^(sslkey|sslpassword)$/i.test(k));
+  if (!parsed.password && secretParams.length === 0 && !(options.maskPath && parsed.pathname && parsed.pathname !== '/')) return value;
   if (parsed.password) parsed.password = MASK;
+  for (const key of secretParams) parsed.searchParams.set(key, MASK);
   if (options.maskPath && parsed.pathname && parsed.pathname !== '/') {
     parsed.pathname = `/${MASK}`;
     parsed.search = '';

@@ -1,5 +1,35 @@
 import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
+import { ValidateBy, ValidationOptions } from 'class-validator';
 import { DomainError, FieldProblem } from './errors';
+
+const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** A real calendar date or date-time in ISO 8601 (2026-01-19 or 2026-01-19T02:00:00Z); no 2026-02-31. */
+export function isIsoDateTime(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  const m = ISO_DATE_TIME.exec(value);
+  if (!m) return false;
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return false;
+  if (m[4] !== undefined && (Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6] ?? 0) > 59)) return false;
+  return !Number.isNaN(Date.parse(value));
+}
+
+export function IsIsoDateTime(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy({ name: 'isIsoDateTime', validator: { validate: isIsoDateTime, defaultMessage: () => 'must be an ISO 8601 date-time, for example 2026-01-19T00:00:00Z' } }, options);
+}
+
+/** The first string holding a NUL character (PostgreSQL cannot store it), as a dotted path. */
+function findNul(value: unknown, path: string, depth = 0): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+  if (depth > 10 || value === null || typeof value !== 'object') return undefined;
+  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+    const found = findNul(item, path ? `${path}.${key}` : key, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
 
 function flatten(errors: ValidationError[], parent = ''): FieldProblem[] {
   const problems: FieldProblem[] = [];
@@ -31,6 +61,8 @@ export class OpsValidationPipe extends ValidationPipe {
   }
 
   override async transform(value: unknown, metadata: ArgumentMetadata) {
+    const nul = findNul(value, metadata.type === 'param' || metadata.type === 'custom' ? (metadata.data ?? '') : '');
+    if (nul !== undefined) throw DomainError.validation([{ field: nul || metadata.data || metadata.type, problem: 'must not contain NUL characters' }]);
     if (metadata.type === 'body' && metadata.metatype && ![Object, String, Number, Boolean, Array].includes(metadata.metatype as never)) {
       if (value === undefined || value === null || typeof value !== 'object' || Array.isArray(value)) {
         throw DomainError.validation([{ field: 'body', problem: 'must be a JSON object (send Content-Type: application/json)' }]);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { maskUrl } from '../common/secrets';
 
 /**
  * The control plane's own settings, from the environment (the ERP stack is described
@@ -71,7 +72,12 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const result = envSchema.safeParse(input);
   if (!result.success) {
-    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}${i.path[0] && /SECRET|PASSWORD/.test(String(i.path[0])) ? '' : ` (got ${JSON.stringify(input[String(i.path[0])] ?? null)})`}`));
+    const shown = (key: string) => {
+      if (/SECRET|PASSWORD/.test(key)) return '';
+      const value = input[key];
+      return ` (got ${JSON.stringify(value === undefined ? null : /:\/\//.test(value) ? maskUrl(value) : value)})`;
+    };
+    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}${shown(String(i.path[0] ?? ''))}`));
   }
   const data = result.data;
   return { ...data, OPS_GRAPHQL_INTROSPECTION: data.OPS_GRAPHQL_INTROSPECTION ?? data.NODE_ENV !== 'production' };

@@ -106,7 +106,7 @@ export const inventorySchema = z
         ),
         countTable: z
           .string()
-          .regex(/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/, { error: 'must be a table name, for example products' })
+          .regex(/^[a-z_][a-z0-9_]*$/, { error: 'must be a table name of the public schema, for example products' })
           .default('products'),
       })
       .strict(),

@@ -8,7 +8,7 @@ import { AuditService } from '../modules/audit/audit.service';
 import { looksLikeApiToken, TokensService } from '../modules/auth/tokens.service';
 import { JwtStrategy } from './jwt.strategy';
 import { RateLimiter } from './rate-limiter';
-import { AUDIT_ACTION_KEY, PUBLIC_KEY, RIGHT_KEY } from './right.decorator';
+import { AUDIT_ACTION_KEY, NO_RATE_LIMIT_KEY, PUBLIC_KEY, RIGHT_KEY } from './right.decorator';
 import { RightDefinition, RightName, RIGHTS, roleHasRight, rolesWithRight } from './rights';
 
 function describeJwtFailure(failure: unknown): string {
@@ -27,6 +27,16 @@ function describeJwtFailure(failure: unknown): string {
     default:
       return error.message ?? 'invalid token';
   }
+}
+
+/** A refusal of the token itself (as opposed to the control plane failing to check it). */
+function isTokenFailure(failure: unknown): boolean {
+  const name = (failure as { name?: string } | undefined)?.name;
+  return failure === undefined || name === 'JsonWebTokenError' || name === 'TokenExpiredError' || name === 'NotBeforeError' || failure instanceof Error === false;
+}
+
+function unavailable(): DomainError {
+  return new DomainError(ErrorCode.DependencyUnavailable, 'the token could not be checked: the control plane cannot reach its database; try again shortly');
 }
 
 function bearer(req: OpsRequest): string | undefined {
@@ -56,7 +66,7 @@ export class OpsAuthGuard implements CanActivate {
     const targets = [context.getHandler(), context.getClass()];
     const req = requestOf(context);
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) {
-      await this.rateLimiter.consume(`ip:${req.ip ?? 'unknown'}`);
+      if (!this.reflector.getAllAndOverride<boolean>(NO_RATE_LIMIT_KEY, targets)) await this.rateLimiter.consume(`ip:${req.ip ?? 'unknown'}`);
       return true;
     }
     const right = this.reflector.getAllAndOverride<RightName | undefined>(RIGHT_KEY, targets);
@@ -91,12 +101,19 @@ export class OpsAuthGuard implements CanActivate {
   private async identify(req: OpsRequest, action: string): Promise<Identity> {
     const token = bearer(req);
     if (!token) {
+      await this.rateLimiter.consume(`ip:${req.ip ?? 'unknown'}`);
       await this.deny(req, { username: 'anonymous' }, action, ErrorCode.Unauthenticated, 'NO_TOKEN');
       throw new DomainError(ErrorCode.Unauthenticated, 'a bearer token is required: sign in at POST /api/v1/auth/login or use an API token, and send "Authorization: Bearer <token>"', { reason: 'no token' });
     }
     if (looksLikeApiToken(token)) {
-      const result = await this.tokens.authenticate(token);
+      let result: Identity | { refused: string };
+      try {
+        result = await this.tokens.authenticate(token);
+      } catch {
+        throw unavailable();
+      }
       if ('refused' in result) {
+        await this.rateLimiter.consume(`ip:${req.ip ?? 'unknown'}`);
         await this.deny(req, { username: 'anonymous' }, action, ErrorCode.Unauthenticated, result.refused);
         throw new DomainError(ErrorCode.Unauthenticated, `API token refused: ${result.refused}`, { reason: result.refused });
       }
@@ -107,6 +124,8 @@ export class OpsAuthGuard implements CanActivate {
     try {
       identity = await this.jwtStrategy.verify(req);
     } catch (failure) {
+      if (!isTokenFailure(failure)) throw unavailable();
+      await this.rateLimiter.consume(`ip:${req.ip ?? 'unknown'}`);
       const reason = describeJwtFailure(failure);
       await this.deny(req, { username: 'anonymous' }, action, ErrorCode.Unauthenticated, reason);
       throw new DomainError(ErrorCode.Unauthenticated, `access token refused: ${reason}`, { reason });

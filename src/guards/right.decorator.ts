@@ -6,9 +6,16 @@ export const RIGHT_KEY = 'ops:right';
 export const PUBLIC_KEY = 'ops:public';
 export const AUDIT_ACTION_KEY = 'ops:audit-action';
 
+export const NO_RATE_LIMIT_KEY = 'ops:no-rate-limit';
+
 export interface RightOptions {
   /** The audit action name of a mutation, e.g. `tokens.create`. */
   action?: string;
+}
+
+export interface PublicOptions extends RightOptions {
+  /** Probes (liveness, readiness, metrics) are not rate limited and do not wait on Redis. */
+  rateLimit?: boolean;
 }
 
 /**
@@ -30,8 +37,9 @@ export function RequireRight(right: RightName, options: RightOptions = {}) {
 }
 
 /** Opt-out of authentication: only login, liveness/readiness and metrics. */
-export function Public(options: RightOptions = {}) {
+export function Public(options: PublicOptions = {}) {
   const decorators = [SetMetadata(PUBLIC_KEY, true), ApiExtension('x-required-right', { right: 'public' })];
+  if (options.rateLimit === false) decorators.push(SetMetadata(NO_RATE_LIMIT_KEY, true));
   if (options.action) decorators.push(SetMetadata(AUDIT_ACTION_KEY, options.action));
   return applyDecorators(...decorators);
 }

@@ -4,6 +4,7 @@ import { lastValueFrom, timer, map } from 'rxjs';
 import { parse, validate, buildSchema, specifiedRules } from 'graphql';
 import { DomainError } from '../../src/common/errors';
 import { decodeCursor, encodeCursor } from '../../src/common/pagination';
+import { isIsoDateTime } from '../../src/common/validation';
 import { maskSecrets, maskUrl } from '../../src/common/secrets';
 import { TimeoutInterceptor } from '../../src/common/timeout.interceptor';
 import { loadAppConfig } from '../../src/config/app-config';
@@ -74,6 +75,7 @@ describe('secret masking', () => {
     expect(maskUrl('postgres://erp_admin:hunter2@db:5432/erp')).toBe('postgres://erp_admin:****@db:5432/erp');
     expect(maskUrl('http://localhost:9090')).toBe('http://localhost:9090');
     expect(maskUrl('https://hooks.example.com/services/T/B/X', { maskPath: true })).toBe('https://hooks.example.com/****');
+    expect(maskUrl('postgres://u@db:5432/erp?password=hunter2&sslmode=require')).toBe('postgres://u@db:5432/erp?password=****&sslmode=require');
   });
   it('masks secret-looking keys and credentials in nested values', () => {
     expect(maskSecrets({ username: 'u', password: 'p', nested: { apiKey: 'k', url: 'redis://:pw@h:6379' }, list: [{ token: 't' }] })).toEqual({
@@ -87,9 +89,22 @@ describe('secret masking', () => {
 
 describe('cursors', () => {
   it('round-trip, and a forged cursor is a 400 naming the field', () => {
-    expect(decodeCursor(encodeCursor(['2026-01-01T00:00:00Z', 'abc']), 2)).toEqual(['2026-01-01T00:00:00Z', 'abc']);
-    expect(() => decodeCursor(Buffer.from('{"x":1}').toString('base64url'), 1)).toThrow(DomainError);
-    expect(() => decodeCursor(encodeCursor(['a']), 2)).toThrow(/cursor: must be the nextCursor/);
+    expect(decodeCursor(encodeCursor(['2026-01-01T00:00:00.000Z', '00000000-0000-4000-8000-000000000000']), ['date', 'uuid'])).toEqual([
+      '2026-01-01T00:00:00.000Z',
+      '00000000-0000-4000-8000-000000000000',
+    ]);
+    expect(() => decodeCursor(Buffer.from('{"x":1}').toString('base64url'), ['integer'])).toThrow(DomainError);
+    expect(() => decodeCursor(encodeCursor(['a']), ['text', 'text'])).toThrow(/cursor: must be the nextCursor/);
+    // Well-formed JSON of the wrong kinds (which the database would refuse with a 500).
+    expect(() => decodeCursor(encodeCursor(['x', 'y']), ['date', 'uuid'])).toThrow(/cursor/);
+    expect(() => decodeCursor(encodeCursor(['1e999']), ['integer'])).toThrow(/cursor/);
+  });
+});
+
+describe('ISO 8601 date-times', () => {
+  it('accepts real dates and date-times, refuses week dates and impossible days', () => {
+    for (const ok of ['2026-01-19', '2026-01-19T02:00:00Z', '2026-01-19T02:00:00.123+07:00', '2024-02-29T00:00Z']) expect([ok, isIsoDateTime(ok)]).toEqual([ok, true]);
+    for (const bad of ['2026-W01', '2026-02-31', '2025-02-29', '2026-01-19T25:00:00Z', 'yesterday', '2026-1-9']) expect([bad, isIsoDateTime(bad)]).toEqual([bad, false]);
   });
 });
 

@@ -1,9 +1,10 @@
 import { ArgsType, Field, Int, ObjectType } from '@nestjs/graphql';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsDateString, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { GraphQLJSON } from '../../graphql/json.scalar';
 import { PageArgs } from '../../common/graphql-page';
 import { PageQuery } from '../../common/pagination';
+import { IsIsoDateTime } from '../../common/validation';
 
 const OUTCOMES = ['success', 'failure', 'denied'] as const;
 
@@ -27,12 +28,12 @@ export class AuditQuery extends PageQuery {
 
   @ApiPropertyOptional({ description: 'ISO 8601 time, inclusive', example: '2026-01-19T00:00:00Z' })
   @IsOptional()
-  @IsDateString({}, { message: 'must be an ISO 8601 date-time, for example 2026-01-19T00:00:00Z' })
+  @IsIsoDateTime({ message: 'must be an ISO 8601 date-time, for example 2026-01-19T00:00:00Z' })
   from?: string;
 
   @ApiPropertyOptional({ description: 'ISO 8601 time, exclusive', example: '2026-01-20T00:00:00Z' })
   @IsOptional()
-  @IsDateString({}, { message: 'must be an ISO 8601 date-time, for example 2026-01-20T00:00:00Z' })
+  @IsIsoDateTime({ message: 'must be an ISO 8601 date-time, for example 2026-01-20T00:00:00Z' })
   to?: string;
 }
 
@@ -44,8 +45,8 @@ export class AuditArgs extends PageArgs {
   @IsOptional()
   @IsIn(OUTCOMES, { message: `must be one of ${OUTCOMES.join(', ')}` })
   outcome?: (typeof OUTCOMES)[number];
-  @Field(() => String, { nullable: true }) @IsOptional() @IsDateString({}, { message: 'must be an ISO 8601 date-time' }) from?: string;
-  @Field(() => String, { nullable: true }) @IsOptional() @IsDateString({}, { message: 'must be an ISO 8601 date-time' }) to?: string;
+  @Field(() => String, { nullable: true }) @IsOptional() @IsIsoDateTime({ message: 'must be an ISO 8601 date-time' }) from?: string;
+  @Field(() => String, { nullable: true }) @IsOptional() @IsIsoDateTime({ message: 'must be an ISO 8601 date-time' }) to?: string;
 }
 
 @ObjectType('AuditEntry')

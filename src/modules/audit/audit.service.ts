@@ -38,10 +38,27 @@ export interface AuditVerification {
 const CHAIN_LOCK = 7_340_002;
 const MAX_PARAMETERS_BYTES = 8192;
 
-/** Makes parameters safe and stable: secrets masked, JSON-only, bounded, no NUL. */
+/**
+ * A string as PostgreSQL will store it: well-formed UTF-16 (a lone surrogate would be stored
+ * as U+FFFD and break the hash chain), no NUL, at most `max` code points.
+ */
+export function storable(value: string, max = Infinity): string {
+  const clean = value.toWellFormed().replace(/\u0000/g, '');
+  if (clean.length <= max) return clean;
+  return Array.from(clean).slice(0, max).join('');
+}
+
+function storableDeep(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return storable(value);
+  if (depth > 10 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => storableDeep(v, depth + 1));
+  return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [storable(k), storableDeep(v, depth + 1)]));
+}
+
+/** Makes parameters safe and stable: secrets masked, JSON-only, bounded, well-formed, no NUL. */
 function normaliseParameters(parameters: unknown): Record<string, unknown> {
   if (parameters === undefined || parameters === null) return {};
-  const masked = maskSecrets(parameters);
+  const masked = storableDeep(maskSecrets(parameters));
   let json = JSON.stringify(typeof masked === 'object' && !Array.isArray(masked) ? masked : { value: masked }) ?? '{}';
   json = json.replace(/\\u0000/g, '');
   if (json.length > MAX_PARAMETERS_BYTES) return { truncated: true, preview: json.slice(0, 1024) };
@@ -67,15 +84,15 @@ export class AuditService {
       const entry = new AuditEntryEntity();
       entry.id = id;
       entry.at = this.clock.now();
-      entry.actor = (record.actor.username || 'anonymous').slice(0, 128);
+      entry.actor = storable(record.actor.username || 'anonymous', 128);
       entry.actorRole = (record.actor as { role?: string | null }).role ?? null;
-      entry.action = record.action.slice(0, 100);
-      entry.target = record.target ? String(record.target).slice(0, 255) : null;
+      entry.action = storable(record.action, 100);
+      entry.target = record.target ? storable(String(record.target), 255) : null;
       entry.parameters = parameters;
       entry.outcome = record.outcome;
       entry.errorCode = record.errorCode ?? null;
-      entry.requestId = record.requestId ? record.requestId.slice(0, 64) : null;
-      entry.clientAddress = record.clientAddress ? record.clientAddress.slice(0, 64) : null;
+      entry.requestId = record.requestId ? storable(record.requestId, 64) : null;
+      entry.clientAddress = record.clientAddress ? storable(record.clientAddress, 64) : null;
       entry.prevHash = last[0]?.hash ?? GENESIS_HASH;
       entry.hash = entryHash(entry.prevHash, entry);
       await manager.insert(AuditEntryEntity, entry as never);
@@ -100,7 +117,7 @@ export class AuditService {
     if (filter.outcome) qb.andWhere('e.outcome = :outcome', { outcome: filter.outcome });
     if (filter.from) qb.andWhere('e.at >= :from', { from: filter.from });
     if (filter.to) qb.andWhere('e.at < :to', { to: filter.to });
-    const cursor = decodeCursor(filter.cursor, 1);
+    const cursor = decodeCursor(filter.cursor, ['integer']);
     if (cursor) qb.andWhere('e.id < :before', { before: String(cursor[0]) });
     const rows = await qb
       .orderBy('e.id', 'DESC')

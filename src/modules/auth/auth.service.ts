@@ -66,10 +66,18 @@ export class AuthService {
     if (locked > 0) {
       throw new DomainError(ErrorCode.AccountLocked, `account ${username} is locked after repeated failed sign-ins; try again in ${locked} s or ask an admin to unlock it`, { username }, locked);
     }
+    // The attempt is counted before the password is checked, so that concurrent attempts
+    // cannot all slip in before the fifth failure is recorded; a success clears the count.
+    const attempt = await this.reserveAttempt(username);
+    if (attempt > this.config.OPS_LOGIN_MAX_FAILURES) {
+      const wait = await this.lockedFor(username);
+      throw new DomainError(ErrorCode.AccountLocked, `account ${username} is locked after repeated failed sign-ins; try again in ${wait} s or ask an admin to unlock it`, { username }, wait || this.config.OPS_LOGIN_LOCK_SECONDS);
+    }
     const user = await this.users.findByUsername(username);
     const ok = user ? await verifyPassword(user.passwordHash, password) : (await verifyPassword(await dummyPasswordHash(), password), false);
     if (!user || !ok || user.disabled) {
-      if (!ok) await this.registerFailure(username);
+      if (ok) await this.redisCall(() => this.redis.del(this.failKey(username)));
+      else if (attempt >= this.config.OPS_LOGIN_MAX_FAILURES) await this.lock(username);
       throw new DomainError(ErrorCode.InvalidCredentials, user && ok ? `account ${username} is disabled` : 'wrong username or password', { username });
     }
     await this.redisCall(() => this.redis.del(this.failKey(username)));
@@ -77,14 +85,18 @@ export class AuthService {
     return { ...this.issue(user.id, user.username, user.role), user: toUserView(user) };
   }
 
-  private async registerFailure(username: string): Promise<void> {
+  /** Counts one more attempt (atomically, across replicas); returns its number in the window. */
+  private async reserveAttempt(username: string): Promise<number> {
     const windowMs = this.config.OPS_LOGIN_LOCK_SECONDS * 1000;
     const [[, count]] = (await this.redisCall(() => this.redis.multi().incr(this.failKey(username)).pexpire(this.failKey(username), windowMs).exec())) as [
       [unknown, number],
     ];
-    if (count >= this.config.OPS_LOGIN_MAX_FAILURES) {
-      await this.redisCall(() => this.redis.multi().set(this.lockKey(username), '1', 'PX', windowMs).del(this.failKey(username)).exec());
-    }
+    return count;
+  }
+
+  private async lock(username: string): Promise<void> {
+    const windowMs = this.config.OPS_LOGIN_LOCK_SECONDS * 1000;
+    await this.redisCall(() => this.redis.multi().set(this.lockKey(username), '1', 'PX', windowMs).del(this.failKey(username)).exec());
   }
 
   async unlock(username: string): Promise<void> {

@@ -34,8 +34,9 @@ export class SigningKeysService implements OnModuleInit {
     }
     let active = await this.repo.find({ where: { retiredAt: IsNull() }, order: { createdAt: 'DESC' } });
     if (active.length === 0) {
-      const kid = randomBytes(6).toString('hex');
-      await this.repo.createQueryBuilder().insert().values({ kid, secret: randomBytes(48).toString('base64url') }).orIgnore().execute();
+      // A fixed id for the first key: replicas starting together insert the same row, and
+      // the first one wins (ON CONFLICT DO NOTHING), so they all sign with one key.
+      await this.repo.createQueryBuilder().insert().values({ kid: 'k1', secret: randomBytes(48).toString('base64url') }).orIgnore().execute();
       active = await this.repo.find({ where: { retiredAt: IsNull() }, order: { createdAt: 'DESC' } });
     }
     const all = await this.repo.find();

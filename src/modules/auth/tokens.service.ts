@@ -76,9 +76,14 @@ export class TokensService {
 
   async list(limit?: number, cursor?: string): Promise<Page<ApiTokenView>> {
     const size = pageSize(limit);
-    const after = decodeCursor(cursor, 2);
-    const qb = this.repo.createQueryBuilder('t').orderBy('t.createdAt', 'DESC').addOrderBy('t.id', 'DESC').take(size + 1);
-    if (after) qb.where('(t.created_at, t.id) < (:at, :id)', { at: new Date(String(after[0])), id: String(after[1]) });
+    const after = decodeCursor(cursor, ['date', 'uuid']);
+    // Ordered and paged at millisecond precision (the cursor's), so no row is skipped.
+    const qb = this.repo
+      .createQueryBuilder('t')
+      .orderBy("date_trunc('milliseconds', t.created_at)", 'DESC')
+      .addOrderBy('t.id', 'DESC')
+      .limit(size + 1);
+    if (after) qb.where("(date_trunc('milliseconds', t.created_at), t.id) < (:at, :id)", { at: new Date(String(after[0])), id: String(after[1]) });
     const rows = await qb.getMany();
     const items = rows.slice(0, size);
     const last = items[items.length - 1];

@@ -73,7 +73,7 @@ export class UsersService {
 
   async list(limit?: number, cursor?: string): Promise<Page<UserView>> {
     const size = pageSize(limit);
-    const after = decodeCursor(cursor, 1);
+    const after = decodeCursor(cursor, ['text']);
     const qb = this.repo.createQueryBuilder('u').orderBy('u.username', 'ASC').take(size + 1);
     if (after) qb.where('u.username > :after', { after: String(after[0]) });
     const rows = await qb.getMany();

@@ -24,6 +24,8 @@ export class ChecklistScheduler implements OnModuleInit, OnApplicationShutdown {
   private queue?: Queue;
   private worker?: Worker;
   private connection?: Redis;
+  private retry?: NodeJS.Timeout;
+  private closing = false;
   private readonly processed: Counter<'outcome'>;
 
   constructor(
@@ -46,14 +48,28 @@ export class ChecklistScheduler implements OnModuleInit, OnApplicationShutdown {
     this.connection.on('error', () => undefined);
     const prefix = `${this.config.OPS_REDIS_PREFIX}bull`;
     this.queue = new Queue(HEALTH_QUEUE, { connection: this.connection, prefix });
-    await this.queue.upsertJobScheduler(
-      DAILY_CHECKLIST_SCHEDULER,
-      { pattern: this.inventory.schedules.dailyChecklist, tz: this.inventory.timezone },
-      { name: 'checklist', data: {}, opts: { removeOnComplete: 100, removeOnFail: 100 } },
-    );
+    this.queue.on('error', (error) => this.logger.warn(`health queue: ${error.message}`));
     this.worker = new Worker(HEALTH_QUEUE, (job) => this.process(job), { connection: this.connection, prefix, concurrency: 1 });
     this.worker.on('error', (error) => this.logger.warn(`health queue: ${error.message}`));
-    this.logger.log(`daily checklist scheduled: "${this.inventory.schedules.dailyChecklist}" (${this.inventory.timezone})`);
+    // Registered in the background: a Redis that is down at start must not hold the start-up
+    // (readiness reports it); the registration is retried until it succeeds.
+    void this.register();
+  }
+
+  private async register(attempt = 1): Promise<void> {
+    if (!this.queue || this.closing) return;
+    try {
+      await this.queue.upsertJobScheduler(
+        DAILY_CHECKLIST_SCHEDULER,
+        { pattern: this.inventory.schedules.dailyChecklist, tz: this.inventory.timezone },
+        { name: 'checklist', data: {}, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+      );
+      this.logger.log(`daily checklist scheduled: "${this.inventory.schedules.dailyChecklist}" (${this.inventory.timezone})`);
+    } catch (error) {
+      this.logger.warn(`daily checklist not scheduled yet (attempt ${attempt}): ${(error as Error).message}`);
+      this.retry = setTimeout(() => void this.register(attempt + 1), Math.min(30_000, 1000 * attempt));
+      this.retry.unref();
+    }
   }
 
   private async process(job: Job): Promise<string> {
@@ -73,6 +89,8 @@ export class ChecklistScheduler implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.retry);
     await this.worker?.close().catch(() => undefined);
     await this.queue?.close().catch(() => undefined);
     await this.connection?.quit().catch(() => this.connection?.disconnect());

@@ -69,7 +69,7 @@ export class ChecklistService {
       api: apiChecks(inv, this.http),
       prometheus: prometheusChecks(inv, this.prometheus, this.http),
       grafana: grafanaChecks(inv, this.http),
-      kibana: logPipelineChecks(inv, this.http, this.es, this.flow, now),
+      kibana: logPipelineChecks(inv, this.http, this.es, this.flow),
       metrics: metricChecks(inv, this.prometheus, this.docker, this.erpRedis, (c) => this.sampler.latest(c)),
     };
   }
@@ -167,7 +167,7 @@ export class ChecklistService {
     if (filter.from) qb.andWhere('r.started_at >= :from', { from: filter.from });
     if (filter.to) qb.andWhere('r.started_at < :to', { to: filter.to });
     if (filter.verdict) qb.andWhere('r.verdict = :verdict', { verdict: filter.verdict });
-    const after = decodeCursor(filter.cursor, 2);
+    const after = decodeCursor(filter.cursor, ['date', 'uuid']);
     if (after) qb.andWhere('(r.started_at, r.id) < (:at, :id)', { at: new Date(String(after[0])), id: String(after[1]) });
     const rows = await qb.getMany();
     const items = rows.slice(0, size);

@@ -1,8 +1,9 @@
 import { ArgsType, Field, Int, ObjectType } from '@nestjs/graphql';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsDateString, IsIn, IsOptional } from 'class-validator';
+import { IsIn, IsOptional } from 'class-validator';
 import { PageArgs } from '../../common/graphql-page';
 import { PageQuery } from '../../common/pagination';
+import { IsIsoDateTime } from '../../common/validation';
 import { GraphQLJSON } from '../../graphql/json.scalar';
 import { Verdict, VERDICTS } from './check';
 
@@ -82,12 +83,12 @@ export class HealthSummaryModel {
 export class ChecklistQuery extends PageQuery {
   @ApiPropertyOptional({ description: 'Runs started at or after (ISO 8601)', example: '2026-01-19T00:00:00Z' })
   @IsOptional()
-  @IsDateString({}, { message: 'must be an ISO 8601 date-time, for example 2026-01-19T00:00:00Z' })
+  @IsIsoDateTime({ message: 'must be an ISO 8601 date-time, for example 2026-01-19T00:00:00Z' })
   from?: string;
 
   @ApiPropertyOptional({ description: 'Runs started before (ISO 8601)', example: '2026-01-20T00:00:00Z' })
   @IsOptional()
-  @IsDateString({}, { message: 'must be an ISO 8601 date-time, for example 2026-01-20T00:00:00Z' })
+  @IsIsoDateTime({ message: 'must be an ISO 8601 date-time, for example 2026-01-20T00:00:00Z' })
   to?: string;
 
   @ApiPropertyOptional({ enum: VERDICTS })
@@ -98,8 +99,8 @@ export class ChecklistQuery extends PageQuery {
 
 @ArgsType()
 export class ChecklistArgs extends PageArgs {
-  @Field(() => String, { nullable: true }) @IsOptional() @IsDateString({}, { message: 'must be an ISO 8601 date-time' }) from?: string;
-  @Field(() => String, { nullable: true }) @IsOptional() @IsDateString({}, { message: 'must be an ISO 8601 date-time' }) to?: string;
+  @Field(() => String, { nullable: true }) @IsOptional() @IsIsoDateTime({ message: 'must be an ISO 8601 date-time' }) from?: string;
+  @Field(() => String, { nullable: true }) @IsOptional() @IsIsoDateTime({ message: 'must be an ISO 8601 date-time' }) to?: string;
   @Field(() => String, { nullable: true }) @IsOptional() @IsIn(VERDICTS, { message: VERDICT_MESSAGE }) verdict?: Verdict;
 }
 

@@ -45,7 +45,7 @@ export class SystemController {
   ) {}
 
   @Get('health')
-  @Public()
+  @Public({ rateLimit: false })
   @ApiOperation({ summary: 'Liveness: the process answers' })
   @ApiOkResponse({ schema: { example: { status: 'ok' } } })
   live() {
@@ -53,7 +53,7 @@ export class SystemController {
   }
 
   @Get('health/ready')
-  @Public()
+  @Public({ rateLimit: false })
   @ApiOperation({ summary: 'Readiness: its own database and Redis answer (503 otherwise)' })
   @ApiOkResponse({ schema: { example: { status: 'ready', dependencies: { database: { status: 'up', latencyMs: 1 }, redis: { status: 'up', latencyMs: 0 } } } } })
   @ApiServiceUnavailableResponse({ description: 'Not ready; the body names the failing dependency' })
@@ -65,7 +65,7 @@ export class SystemController {
   }
 
   @Get('metrics')
-  @Public()
+  @Public({ rateLimit: false })
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
   @ApiOperation({ summary: 'Prometheus metrics of the control plane' })
   metricsText(): Promise<string> {

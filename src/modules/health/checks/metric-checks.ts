@@ -118,9 +118,10 @@ export function metricChecks(
             const expected = `< ${t.diskPercent.fail} % used (warn at ${t.diskPercent.warn} %)`;
             try {
               const fs = await statfs(path);
-              const total = fs.blocks * fs.bsize;
-              const used = total - fs.bfree * fs.bsize;
-              const percent = total > 0 ? (used / total) * 100 : 0;
+              // As df computes it: used / (used + available to unprivileged users).
+              const used = (fs.blocks - fs.bfree) * fs.bsize;
+              const available = fs.bavail * fs.bsize;
+              const percent = used + available > 0 ? (used / (used + available)) * 100 : 0;
               const verdict = bandVerdict(percent, t.diskPercent);
               return {
                 check: `metric:disk:${path}`,
