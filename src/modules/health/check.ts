@@ -54,3 +54,44 @@ export function bandVerdict(value: number, band: { warn: number; fail: number })
   if (value >= band.warn) return 'warn';
   return 'pass';
 }
+
+/** What a single-result check concluded. */
+export interface Judgement {
+  verdict: Verdict;
+  observed: string;
+  /** Overrides the check's next step for this outcome. */
+  nextStep?: string;
+  details?: Record<string, unknown>;
+}
+
+export interface SingleCheckSpec {
+  id: string;
+  title: string;
+  timeoutMs: number;
+  expected: string;
+  /** The next step when it is not a pass. */
+  nextStep: string;
+  /** Prefix of the observed value when the system failed to answer, e.g. `Prometheus`. */
+  system?: string;
+  /** The next step when the call itself failed, if not `nextStep`. */
+  nextStepOnError?: (error: unknown) => string;
+}
+
+/** A check with one result: `judge` decides; a failed call becomes a verdict through describeFailure. */
+export function singleCheck(spec: SingleCheckSpec, judge: (ctx: CheckContext) => Promise<Judgement>): CheckDefinition {
+  const base = { check: spec.id, title: spec.title, expected: spec.expected };
+  return {
+    id: spec.id,
+    title: spec.title,
+    timeoutMs: spec.timeoutMs,
+    async run(ctx) {
+      try {
+        const j = await judge(ctx);
+        return [{ ...base, verdict: j.verdict, observed: j.observed, ...(j.details ? { details: j.details } : {}), ...(j.verdict === 'pass' ? {} : { nextStep: j.nextStep ?? spec.nextStep }) }];
+      } catch (error) {
+        const { verdict, observed } = describeFailure(error);
+        return [{ ...base, verdict, observed: spec.system ? `${spec.system}: ${observed}` : observed, nextStep: spec.nextStepOnError?.(error) ?? spec.nextStep }];
+      }
+    },
+  };
+}

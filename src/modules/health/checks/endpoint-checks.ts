@@ -1,6 +1,6 @@
 import { Inventory } from '../../../config/inventory.schema';
 import { ElasticsearchPort, HttpProbePort, PrometheusPort } from '../../../integrations/contracts';
-import { bandVerdict, CheckDefinition, CheckResult, describeFailure, Verdict } from '../check';
+import { bandVerdict, CheckDefinition, CheckResult, describeFailure, singleCheck, Verdict } from '../check';
 
 type Result = Omit<CheckResult, 'durationMs'>;
 
@@ -58,33 +58,25 @@ export function apiChecks(inventory: Inventory, http: HttpProbePort): CheckDefin
 /** Runbook step 6, Prometheus: `up` for every target, and the Alertmanager answering API v2. */
 export function prometheusChecks(inventory: Inventory, prometheus: PrometheusPort, http: HttpProbePort): CheckDefinition[] {
   return [
-    {
-      id: 'prometheus:targets',
-      title: 'Prometheus answers and every target is up',
-      timeoutMs: 2000,
-      async run(ctx) {
-        const title = 'Prometheus answers and every target is up';
-        const nextStep = 'check erp-prometheus and the failing targets (Prometheus /targets); docker-compose restart prometheus';
-        try {
-          const samples = await prometheus.query('up', ctx);
-          const down = samples.filter((s) => s.value !== 1).map((s) => `${s.metric.job ?? '?'} (${s.metric.instance ?? '?'})`);
-          if (samples.length === 0) return [{ check: 'prometheus:targets', title, verdict: 'fail', observed: 'no targets', expected: 'every target up', nextStep }];
-          return [
-            {
-              check: 'prometheus:targets',
-              title,
-              verdict: down.length ? 'fail' : 'pass',
-              observed: down.length ? `${down.length} of ${samples.length} targets down: ${down.join(', ')}` : `${samples.length} of ${samples.length} targets up`,
-              expected: 'every target up',
-              ...(down.length ? { nextStep } : {}),
-            },
-          ];
-        } catch (error) {
-          const { verdict, observed } = describeFailure(error);
-          return [{ check: 'prometheus:targets', title, verdict, observed: `Prometheus: ${observed}`, expected: 'every target up', nextStep }];
-        }
+    singleCheck(
+      {
+        id: 'prometheus:targets',
+        title: 'Prometheus answers and every target is up',
+        timeoutMs: 2000,
+        expected: 'every target up',
+        nextStep: 'check erp-prometheus and the failing targets (Prometheus /targets); docker-compose restart prometheus',
+        system: 'Prometheus',
       },
-    },
+      async (ctx) => {
+        const samples = await prometheus.query('up', ctx);
+        const down = samples.filter((s) => s.value !== 1).map((s) => `${s.metric.job ?? '?'} (${s.metric.instance ?? '?'})`);
+        if (samples.length === 0) return { verdict: 'fail', observed: 'no targets' };
+        return {
+          verdict: down.length ? 'fail' : 'pass',
+          observed: down.length ? `${down.length} of ${samples.length} targets down: ${down.join(', ')}` : `${samples.length} of ${samples.length} targets up`,
+        };
+      },
+    ),
     probeCheck(
       'alertmanager:status',
       'Alertmanager answers (API v2)',
@@ -141,22 +133,13 @@ export function logPipelineChecks(
         return { verdict, observed: `HTTP ${status}, level ${level}` };
       },
     ),
-    {
-      id: 'elasticsearch:health',
-      title: 'Elasticsearch cluster green or yellow',
-      timeoutMs: 2000,
-      async run(ctx) {
-        const title = 'Elasticsearch cluster green or yellow';
-        try {
-          const health = await es.clusterHealth(ctx);
-          const verdict: Verdict = health.status === 'red' ? 'fail' : 'pass';
-          return [{ check: 'elasticsearch:health', title, verdict, observed: `${health.status} (${health.numberOfNodes} node(s), ${health.unassignedShards} unassigned shards)`, expected: 'green or yellow', ...(verdict === 'pass' ? {} : { nextStep: issue4 }) }];
-        } catch (error) {
-          const { verdict, observed } = describeFailure(error);
-          return [{ check: 'elasticsearch:health', title, verdict, observed: `Elasticsearch: ${observed}`, expected: 'green or yellow', nextStep: issue4 }];
-        }
+    singleCheck(
+      { id: 'elasticsearch:health', title: 'Elasticsearch cluster green or yellow', timeoutMs: 2000, expected: 'green or yellow', nextStep: issue4, system: 'Elasticsearch' },
+      async (ctx) => {
+        const health = await es.clusterHealth(ctx);
+        return { verdict: health.status === 'red' ? 'fail' : 'pass', observed: `${health.status} (${health.numberOfNodes} node(s), ${health.unassignedShards} unassigned shards)` };
       },
-    },
+    ),
     {
       id: 'logs:flowing',
       title: 'logs flowing into today\'s indices',

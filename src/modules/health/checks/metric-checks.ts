@@ -1,7 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import { Inventory } from '../../../config/inventory.schema';
 import { ContainerStats, DockerPort, PrometheusPort, TargetRedisPort } from '../../../integrations/contracts';
-import { bandVerdict, CheckDefinition, CheckResult, describeFailure } from '../check';
+import { bandVerdict, CheckDefinition, CheckResult, describeFailure, singleCheck } from '../check';
 
 type Result = Omit<CheckResult, 'durationMs'>;
 
@@ -138,22 +138,21 @@ export function metricChecks(
         );
       },
     },
-    {
-      id: 'metric:redis-memory',
-      title: 'Redis memory',
-      timeoutMs: 2000,
-      async run(ctx) {
-        const expected = `< ${t.redisMemoryMb.fail} MB (warn at ${t.redisMemoryMb.warn} MB)`;
-        try {
-          const { usedBytes } = await redis.memory(ctx);
-          const mb = usedBytes / 1e6;
-          const verdict = bandVerdict(mb, t.redisMemoryMb);
-          return [{ check: 'metric:redis-memory', title: 'Redis memory', verdict, observed: `${round(mb)} MB used`, expected, ...(verdict === 'pass' ? {} : { nextStep: `${ISSUE2} (step 4: redis-cli info memory)` }) }];
-        } catch (error) {
-          const { verdict, observed } = describeFailure(error);
-          return [{ check: 'metric:redis-memory', title: 'Redis memory', verdict, observed: `ERP Redis: ${observed}`, expected, nextStep: 'check erp-redis (docker-compose exec redis redis-cli ping)' }];
-        }
+    singleCheck(
+      {
+        id: 'metric:redis-memory',
+        title: 'Redis memory',
+        timeoutMs: 2000,
+        expected: `< ${t.redisMemoryMb.fail} MB (warn at ${t.redisMemoryMb.warn} MB)`,
+        nextStep: `${ISSUE2} (step 4: redis-cli info memory)`,
+        system: 'ERP Redis',
+        nextStepOnError: () => 'check erp-redis (docker-compose exec redis redis-cli ping)',
       },
-    },
+      async (ctx) => {
+        const { usedBytes } = await redis.memory(ctx);
+        const mb = usedBytes / 1e6;
+        return { verdict: bandVerdict(mb, t.redisMemoryMb), observed: `${round(mb)} MB used` };
+      },
+    ),
   ];
 }
