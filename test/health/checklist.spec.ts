@@ -159,6 +159,25 @@ describe('daily checklist against the stand-in stack', { concurrency: false }, (
     }
   });
 
+  it('a missing container (in the inventory, not in the project) fails "services" as missing', async () => {
+    const expecting = await startTestApp({
+      inventoryFile: STACK_INVENTORY,
+      inventoryPatch: (doc) => {
+        fastLogs(doc);
+        doc.stack.services.push({ name: 'worker', container: 'erp-worker', healthcheck: true });
+      },
+      shareWith: t,
+    });
+    try {
+      const r = (await expecting.http().post('/api/v1/checklists').set('Authorization', `Bearer ${operator}`)).body as Run;
+      expect(check(r, 'service:worker')).toMatchObject({ verdict: 'fail', observed: 'missing: no such container in the compose project' });
+      expect(check(r, 'logs:worker')).toMatchObject({ verdict: 'unknown', observed: expect.stringMatching(/^logs not read/) }); // no container, no logs
+      expect(notPassing(r)).toEqual({ services: 'fail', logs: 'unknown' });
+    } finally {
+      await expecting.close();
+    }
+  });
+
   it('an extra container in the project is its own (warn) verdict', async () => {
     await green();
     const name = 'erp-extra-worker';
