@@ -19,6 +19,7 @@ import { RedisModule } from './infra/redis/redis.module';
 import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
 import { HealthModule } from './modules/health/health.module';
+import { ProceduresModule } from './procedures/procedures.module';
 import { InventoryController, InventoryResolver } from './modules/inventory/inventory.controller';
 import { SystemModule } from './modules/system/system.module';
 
@@ -67,6 +68,7 @@ export class AppModule {
         AuditModule,
         AuthModule,
         HealthModule,
+        ProceduresModule,
       ],
       controllers: [InventoryController],
       providers: [

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # For the test command: reuse a healthy stand-in stack quickly, bring it up (up.sh)
 # otherwise; then make sure a week of Prometheus history is loaded (history.js, about
-# 2-3 minutes, only when stack/run/history.json is missing or older than 12 hours).
+# 2-3 minutes, only when /var/lib/erp-stack/history.json, written beside Prometheus's data, is
+# missing or older than 12 hours; stack/run/history.json gets a copy of it).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 if engine_answers && bash "$STACK_SCRIPTS/status.sh" >/dev/null 2>&1 \
    && [ "$(docker inspect -f '{{index .Config.Labels "erp-stack.root"}}' erp-backend 2>/dev/null)" = "$REPO_ROOT" ] \
@@ -12,8 +13,11 @@ if engine_answers && bash "$STACK_SCRIPTS/status.sh" >/dev/null 2>&1 \
 else
   bash "$STACK_SCRIPTS/up.sh"
 fi
-hist="$STACK_RUN/history.json"
+hist="$STATE_DIR/history.json"   # written beside Prometheus's data by history.js
 if [ "${ERP_STACK_SKIP_HISTORY:-0}" != 1 ] && { [ ! -f "$hist" ] || [ -n "$(find "$hist" -mmin +720)" ]; }; then
   log "loading a week of Prometheus history (scripts/stack/history.js)"
   node "$STACK_SCRIPTS/history.js"
+elif [ -f "$hist" ]; then
+  # The data may have been loaded from another checkout: say here what Prometheus holds.
+  mkdir -p "$STACK_RUN" && cp "$hist" "$STACK_RUN/history.json"
 fi

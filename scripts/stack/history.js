@@ -264,6 +264,8 @@ async function main() {
     latencySpike: { ...inc.latencySpike, startIso: iso(inc.latencySpike.start), endIso: iso(inc.latencySpike.end) },
   };
   fs.writeFileSync(path.join(RUN_DIR, 'history.json'), JSON.stringify(info, null, 2) + '\n');
+  // A copy beside Prometheus's data: whichever checkout loaded the data, this says what it holds.
+  fs.writeFileSync(path.join(path.dirname(PROM_DATA), 'history.json'), JSON.stringify(info, null, 2) + '\n');
   console.log(`[history] error burst:   ${info.errorBurst.startIso} .. ${info.errorBurst.endIso}`);
   console.log(`[history] latency spike: ${info.latencySpike.startIso} .. ${info.latencySpike.endIso}`);
   console.log(`[history] done in ${((Date.now() - t0) / 1000).toFixed(0)}s; details in stack/run/history.json`);

@@ -42,6 +42,8 @@ export const RIGHTS = {
   'audit.read': { level: 'read', domain: 'system', description: 'Read and verify the audit trail' },
   'health.read': { level: 'read', domain: 'system', description: 'Read the ERP stack\'s health and checklist history' },
   'checklist.run': { level: 'P3', domain: 'system', description: 'Run the daily startup checklist now' },
+  'procedures.read': { level: 'read', domain: 'system', description: 'List procedures and read runs' },
+  'procedures.run': { level: 'P3', domain: 'system', description: 'Request, approve and cancel procedure runs (each procedure checks its own level)' },
   'users.manage': { level: 'admin', domain: 'system', description: 'Create, change, disable and unlock users' },
   'tokens.manage': { level: 'admin', domain: 'system', description: 'Create, list and revoke API tokens' },
 } as const satisfies Record<string, RightDefinition>;
@@ -65,6 +67,21 @@ export const DEFAULT_MATRIX: Record<Role, RoleRights> = {
 
 export function rightDefinition(right: RightName): RightDefinition {
   return RIGHTS[right];
+}
+
+/** Whether a role may exercise an action of this level on this domain (procedures use it). */
+export function roleHasLevel(role: Role, level: Exclude<Level, 'admin'>, domain: Domain, matrix: Record<Role, RoleRights> = DEFAULT_MATRIX): boolean {
+  const granted = matrix[role];
+  if (!granted) return false;
+  return granted.admin || LEVEL_RANK[granted[domain]] >= LEVEL_RANK[level];
+}
+
+/** Who approves a two-person request: the complementary role of the runbook's "Senior Dev + DBA". */
+export function mayApprove(requester: Role, approver: Role): boolean {
+  if (approver === Role.Admin) return true;
+  if (requester === Role.Dba) return approver === Role.SeniorDev;
+  if (requester === Role.SeniorDev) return approver === Role.Dba;
+  return approver === Role.SeniorDev || approver === Role.Dba;
 }
 
 export function roleHasRight(role: Role, right: RightName, matrix: Record<Role, RoleRights> = DEFAULT_MATRIX): boolean {

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import { Job, Queue, Worker } from 'bullmq';
 import { Counter } from 'prom-client';
 import Redis from 'ioredis';
+import { closeWithin } from '../../common/bounded-close';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG, INVENTORY } from '../../config/config.module';
 import { Inventory } from '../../config/inventory.schema';
@@ -91,8 +92,11 @@ export class ChecklistScheduler implements OnModuleInit, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     this.closing = true;
     clearTimeout(this.retry);
-    await this.worker?.close().catch(() => undefined);
-    await this.queue?.close().catch(() => undefined);
-    await this.connection?.quit().catch(() => this.connection?.disconnect());
+    // Let a job in progress finish (a while), then drop the connections whatever Redis does.
+    await closeWithin(this.worker?.close(), 5000);
+    await closeWithin(this.worker?.disconnect());
+    await closeWithin(this.queue?.close());
+    await closeWithin(this.queue?.disconnect());
+    this.connection?.disconnect();
   }
 }

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { Inventory, Severity } from '../config/inventory.schema';
+import { Domain } from '../guards/rights';
+
+/** What a step hands back: small JSON (bounded when stored). */
+export type StepOutput = Record<string, unknown>;
+
+export interface StepContext<P> {
+  runId: string;
+  parameters: P;
+  inventory: Inventory;
+  signal: AbortSignal;
+  /** Reports progress (bytes, rows, percent); published to the run's event stream. */
+  progress(update: Record<string, unknown>): void;
+}
+
+/** One unit of a procedure: plan() says exactly what it would touch; run() does it. */
+export interface StepDefinition<P> {
+  id: string;
+  title: string;
+  timeoutMs: number;
+  plan(ctx: StepContext<P>): Promise<StepOutput>;
+  run(ctx: StepContext<P>): Promise<StepOutput>;
+  /** Optional check after run() (the runbook's "Verify" steps). */
+  verify?(ctx: StepContext<P>, output: StepOutput): Promise<StepOutput>;
+}
+
+/** A runbook procedure that changes the stack. */
+export interface ProcedureDefinition<P = any> {
+  id: string;
+  title: string;
+  severity: Severity;
+  domain: Domain;
+  /** Validated parameters (unknown keys refused). */
+  parameters: z.ZodType<P>;
+  /** Named resources the run holds while it runs, e.g. `erp:postgres`. */
+  locks(parameters: P, inventory: Inventory): string[];
+  /** P1 actions that put data at risk: a second person of the complementary role approves. */
+  requiresApproval: boolean;
+  /** The value a real run's `confirm` must equal (e.g. the target database's name). */
+  confirmation?(parameters: P, inventory: Inventory): string;
+  steps: StepDefinition<P>[];
+}

@@ -1,0 +1,18 @@
+import { Global, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ProcedureRegistry } from './procedure-registry';
+import { ProceduresController } from './procedures.controller';
+import { ResourceLocks } from './resource-locks';
+import { RunEntity, StepEntity } from './run.entity';
+import { RunnerService } from './runner.service';
+import { RunnerWorker } from './runner.worker';
+
+/** The procedure runner; feature modules register their procedures in the registry. */
+@Global()
+@Module({
+  imports: [TypeOrmModule.forFeature([RunEntity, StepEntity])],
+  controllers: [ProceduresController],
+  providers: [ProcedureRegistry, ResourceLocks, RunnerService, RunnerWorker],
+  exports: [ProcedureRegistry, RunnerService, ResourceLocks],
+})
+export class ProceduresModule {}

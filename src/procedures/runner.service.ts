@@ -1,0 +1,335 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import Redis from 'ioredis';
+import { DataSource, In } from 'typeorm';
+import { z } from 'zod';
+import { Clock } from '../common/clock';
+import { DomainError, ErrorCode } from '../common/errors';
+import { decodeCursor, encodeCursor, Page, pageSize } from '../common/pagination';
+import { Identity } from '../common/request-context';
+import { maskSecrets } from '../common/secrets';
+import { INVENTORY } from '../config/config.module';
+import { Inventory } from '../config/inventory.schema';
+import { mayApprove, roleHasLevel, ROLES } from '../guards/rights';
+import { OPS_REDIS } from '../infra/redis/redis.module';
+import { ProcedureDefinition, StepContext, StepOutput } from './procedure';
+import { ProcedureRegistry } from './procedure-registry';
+import { ResourceLocks } from './resource-locks';
+import { FINISHED, RunEntity, RunStatus, StepEntity } from './run.entity';
+
+export const APPROVAL_TTL_MS = 30 * 60_000;
+const ALIVE_TTL_MS = 15_000;
+const MAX_OUTPUT_BYTES = 16_384;
+
+export interface RunRequest {
+  parameters?: Record<string, unknown>;
+  dryRun?: boolean;
+  confirm?: string;
+}
+
+export interface RunView extends RunEntity {
+  steps: StepEntity[];
+}
+
+function bounded(output: StepOutput): never {
+  const masked = maskSecrets(output);
+  const json = JSON.stringify(masked) ?? '{}';
+  return (json.length > MAX_OUTPUT_BYTES ? { truncated: true, preview: json.slice(0, 2048) } : JSON.parse(json)) as never;
+}
+
+function zodProblems(error: z.ZodError) {
+  return error.issues.map((i) => ({
+    field: ['parameters', ...i.path.map(String)].join('.'),
+    problem: i.code === 'unrecognized_keys' ? `unknown parameter(s) ${i.keys.join(', ')}` : i.message,
+  }));
+}
+
+/**
+ * The one way anything changes the ERP stack: rights (the escalation matrix), typed
+ * confirmation, the two-person approval, locks, dry runs (every plan(), no run()), steps
+ * with timeouts in a queue worker, run and step records, progress events, cancellation.
+ */
+@Injectable()
+export class RunnerService {
+  private readonly logger = new Logger(RunnerService.name);
+  /** Hands a queued run to the job queue (set by the worker). */
+  enqueue: (runId: string) => Promise<void> = async () => undefined;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(OPS_REDIS) private readonly redis: Redis,
+    @Inject(INVENTORY) private readonly inventory: Inventory,
+    private readonly registry: ProcedureRegistry,
+    private readonly locks: ResourceLocks,
+    private readonly clock: Clock,
+  ) {}
+
+  private get runs() {
+    return this.dataSource.getRepository(RunEntity);
+  }
+
+  private get steps() {
+    return this.dataSource.getRepository(StepEntity);
+  }
+
+  /** Refuses a role below the procedure's level with 403 naming whom to escalate to. */
+  private checkRight(definition: ProcedureDefinition, identity: Identity): void {
+    if (roleHasLevel(identity.role, definition.severity, definition.domain)) return;
+    const level = this.inventory.escalation[definition.severity];
+    const roles = ROLES.filter((r) => roleHasLevel(r, definition.severity, definition.domain));
+    throw new DomainError(
+      ErrorCode.Forbidden,
+      `${identity.role} may not run ${definition.id}: it is a ${definition.severity} ${definition.domain} procedure; escalate to ${level.contacts.join(', ')}`,
+      { procedure: definition.id, level: definition.severity, domain: definition.domain, yourRole: identity.role, rolesWithRight: roles, escalateTo: level.contacts, responseMinutes: level.responseMinutes },
+    );
+  }
+
+  async request(procedureId: string, body: RunRequest, identity: Identity): Promise<RunView> {
+    const definition = this.registry.get(procedureId);
+    const parsed = definition.parameters.safeParse(body.parameters ?? {});
+    if (!parsed.success) throw DomainError.validation(zodProblems(parsed.error));
+    const parameters = parsed.data;
+    this.checkRight(definition, identity);
+    const dryRun = body.dryRun === true;
+    if (!dryRun && definition.confirmation) {
+      const expected = definition.confirmation(parameters, this.inventory);
+      if (body.confirm !== expected) {
+        throw DomainError.validation([{ field: 'confirm', problem: `must equal "${expected}" (the target's name) to confirm this ${definition.severity} action` }]);
+      }
+    }
+    const resources = definition.locks(parameters, this.inventory);
+    if (!dryRun) {
+      for (const resource of resources) {
+        const holder = await this.locks.holderOf(resource);
+        if (holder) throw new DomainError(ErrorCode.Conflict, `${resource} is held by run ${holder}; wait for it to end or cancel it`, { resource, heldBy: holder });
+      }
+    }
+    const now = this.clock.now();
+    const run = this.runs.create({
+      id: randomUUID(),
+      procedureId: definition.id,
+      severity: definition.severity,
+      dryRun,
+      status: dryRun ? 'running' : definition.requiresApproval ? 'awaiting_approval' : 'queued',
+      parameters: maskSecrets(parameters as Record<string, unknown>),
+      requestedBy: identity.username,
+      requestedRole: identity.role,
+      approvedBy: null,
+      decidedAt: null,
+      approvalExpiresAt: !dryRun && definition.requiresApproval ? new Date(now.getTime() + APPROVAL_TTL_MS) : null,
+      cancelRequested: false,
+      currentStep: null,
+      error: null,
+      createdAt: now,
+      startedAt: dryRun ? now : null,
+      finishedAt: null,
+    });
+    await this.dataSource.transaction(async (m) => {
+      await m.insert(RunEntity, run as never);
+      await m.insert(
+        StepEntity,
+        definition.steps.map((s, position) => ({ runId: run.id, position, stepId: s.id, title: s.title, status: 'pending' })) as never,
+      );
+    });
+    if (dryRun) await this.dryRun(definition, run, parameters);
+    else if (run.status === 'queued') await this.enqueue(run.id);
+    return this.get(run.id);
+  }
+
+  /** Every plan(), no run(): exactly what a real run would touch. */
+  private async dryRun(definition: ProcedureDefinition, run: RunEntity, parameters: unknown): Promise<void> {
+    const controller = new AbortController();
+    let failure: string | null = null;
+    for (const [position, step] of definition.steps.entries()) {
+      try {
+        const plan = await this.withTimeout(step.plan(this.context(run, parameters, controller.signal)), step.timeoutMs, `${step.id} plan`);
+        await this.steps.update({ runId: run.id, position }, { status: 'planned', plan: bounded(plan) });
+      } catch (error) {
+        failure = `${step.id}: ${(error as Error).message}`;
+        await this.steps.update({ runId: run.id, position }, { status: 'failed', error: (error as Error).message.slice(0, 2000) });
+        break;
+      }
+    }
+    await this.runs.update({ id: run.id }, { status: failure ? 'failed' : 'succeeded', error: failure, finishedAt: this.clock.now() });
+  }
+
+  private context(run: RunEntity, parameters: unknown, signal: AbortSignal): StepContext<any> {
+    return {
+      runId: run.id,
+      parameters,
+      inventory: this.inventory,
+      signal,
+      progress: (update) => void this.publish(run.id, { type: 'progress', step: run.currentStep, ...update }),
+    };
+  }
+
+  private async withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)))]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async publish(runId: string, event: Record<string, unknown>): Promise<void> {
+    await this.redis.publish(`run-events:${runId}`, JSON.stringify({ runId, at: this.clock.now().toISOString(), ...event })).catch(() => undefined);
+  }
+
+  /** The worker's entry: locks, steps in order, records; never leaves a run "running". */
+  async execute(runId: string): Promise<void> {
+    const run = await this.runs.findOne({ where: { id: runId } });
+    if (!run || run.status !== 'queued') return;
+    const definition = this.registry.get(run.procedureId);
+    const parsed = definition.parameters.safeParse(run.parameters);
+    if (!parsed.success) {
+      await this.finish(run.id, 'failed', 'stored parameters no longer validate');
+      return;
+    }
+    let lease;
+    try {
+      lease = await this.locks.acquire(definition.locks(parsed.data, this.inventory), run.id);
+    } catch (error) {
+      await this.finish(run.id, 'failed', (error as Error).message);
+      return;
+    }
+    const alive = setInterval(() => void this.redis.set(`run-alive:${run.id}`, '1', 'PX', ALIVE_TTL_MS).catch(() => undefined), ALIVE_TTL_MS / 3);
+    alive.unref();
+    await this.redis.set(`run-alive:${run.id}`, '1', 'PX', ALIVE_TTL_MS).catch(() => undefined);
+    const controller = new AbortController();
+    try {
+      await this.runs.update({ id: run.id }, { status: 'running', startedAt: this.clock.now() });
+      await this.publish(run.id, { type: 'status', status: 'running' });
+      for (const [position, step] of definition.steps.entries()) {
+        const current = await this.runs.findOne({ where: { id: run.id } });
+        if (current?.cancelRequested) {
+          await this.steps.update({ runId: run.id, position: In(definition.steps.map((_, i) => i).filter((i) => i >= position)) }, { status: 'cancelled' });
+          await this.finish(run.id, 'cancelled', null);
+          return;
+        }
+        run.currentStep = step.id;
+        await this.runs.update({ id: run.id }, { currentStep: step.id });
+        await this.steps.update({ runId: run.id, position }, { status: 'running', startedAt: this.clock.now() });
+        await this.publish(run.id, { type: 'step', step: step.id, status: 'running' });
+        const ctx = this.context(run, parsed.data, controller.signal);
+        try {
+          const plan = await this.withTimeout(step.plan(ctx), step.timeoutMs, `${step.id} plan`);
+          let output = await this.withTimeout(step.run(ctx), step.timeoutMs, step.id);
+          if (step.verify) output = { ...output, verified: await this.withTimeout(step.verify(ctx, output), step.timeoutMs, `${step.id} verify`) };
+          await this.steps.update({ runId: run.id, position }, { status: 'succeeded', plan: bounded(plan), output: bounded(output), finishedAt: this.clock.now() });
+          await this.publish(run.id, { type: 'step', step: step.id, status: 'succeeded' });
+        } catch (error) {
+          const message = (error as Error).message.slice(0, 2000);
+          await this.steps.update({ runId: run.id, position }, { status: 'failed', error: message, finishedAt: this.clock.now() });
+          await this.steps.update({ runId: run.id, position: In(definition.steps.map((_, i) => i).filter((i) => i > position)) }, { status: 'skipped' });
+          await this.finish(run.id, 'failed', `${step.id}: ${message}`);
+          return;
+        }
+      }
+      await this.finish(run.id, 'succeeded', null);
+    } finally {
+      clearInterval(alive);
+      controller.abort();
+      await this.redis.del(`run-alive:${run.id}`).catch(() => undefined);
+      await lease.release().catch(() => undefined);
+    }
+  }
+
+  private async finish(runId: string, status: RunStatus, error: string | null): Promise<void> {
+    await this.runs.update({ id: runId }, { status, error, finishedAt: this.clock.now() });
+    await this.publish(runId, { type: 'status', status, error });
+  }
+
+  async approve(runId: string, identity: Identity, approve: boolean): Promise<RunView> {
+    const run = await this.getRun(runId);
+    if (run.status !== 'awaiting_approval') throw new DomainError(ErrorCode.Conflict, `run ${runId} is ${run.status}, not awaiting approval`, { status: run.status });
+    if (run.approvalExpiresAt && run.approvalExpiresAt <= this.clock.now()) {
+      await this.finish(run.id, 'expired', 'no approval before the expiry');
+      throw new DomainError(ErrorCode.Conflict, `the approval of run ${runId} expired at ${run.approvalExpiresAt.toISOString()}; request it again`);
+    }
+    if (run.requestedBy === identity.username) {
+      throw new DomainError(ErrorCode.Forbidden, 'a second, different person must approve or reject this run (two-person rule)', { requestedBy: run.requestedBy });
+    }
+    if (!mayApprove(run.requestedRole as never, identity.role)) {
+      const needed = ROLES.filter((r) => mayApprove(run.requestedRole as never, r) && r !== 'admin');
+      throw new DomainError(ErrorCode.Forbidden, `a request by a ${run.requestedRole} is approved by the complementary role: ${needed.join(' or ')}`, {
+        requestedRole: run.requestedRole,
+        approverRoles: needed,
+        yourRole: identity.role,
+      });
+    }
+    const now = this.clock.now();
+    if (!approve) {
+      await this.runs.update({ id: run.id }, { status: 'rejected', approvedBy: identity.username, decidedAt: now, finishedAt: now, error: `rejected by ${identity.username}` });
+      await this.publish(run.id, { type: 'status', status: 'rejected' });
+      return this.get(run.id);
+    }
+    const updated = await this.runs.update({ id: run.id, status: 'awaiting_approval' }, { status: 'queued', approvedBy: identity.username, decidedAt: now });
+    if (updated.affected) await this.enqueue(run.id);
+    return this.get(run.id);
+  }
+
+  /** Stops between steps; a run not started yet is cancelled at once. */
+  async cancel(runId: string): Promise<RunView> {
+    const run = await this.getRun(runId);
+    if (FINISHED.includes(run.status)) throw new DomainError(ErrorCode.Conflict, `run ${runId} already ended (${run.status})`, { status: run.status });
+    if (run.status === 'running') await this.runs.update({ id: run.id }, { cancelRequested: true });
+    else await this.runs.update({ id: run.id }, { status: 'cancelled', cancelRequested: true, finishedAt: this.clock.now() });
+    return this.get(run.id);
+  }
+
+  /** Runs left "running" by a worker that died become `interrupted` (at start and periodically). */
+  async sweepInterrupted(): Promise<number> {
+    const running = await this.runs.find({ where: { status: 'running', dryRun: false } });
+    let swept = 0;
+    for (const run of running) {
+      if (await this.redis.exists(`run-alive:${run.id}`)) continue;
+      const updated = await this.runs.update({ id: run.id, status: 'running' }, { status: 'interrupted', error: `the worker stopped during ${run.currentStep ?? 'the first step'}`, finishedAt: this.clock.now() });
+      if (updated.affected) {
+        swept++;
+        await this.steps.update({ runId: run.id, status: In(['running', 'pending']) }, { status: 'cancelled' });
+      }
+    }
+    return swept;
+  }
+
+  private async getRun(id: string): Promise<RunEntity> {
+    const run = await this.runs.findOne({ where: { id } });
+    if (!run) throw DomainError.notFound('run', id);
+    return run;
+  }
+
+  async get(id: string): Promise<RunView> {
+    const run = await this.getRun(id);
+    const steps = await this.steps.find({ where: { runId: id }, order: { position: 'ASC' } });
+    return { ...run, steps };
+  }
+
+  async list(filter: { status?: RunStatus; procedureId?: string; limit?: number; cursor?: string }): Promise<Page<RunEntity>> {
+    const size = pageSize(filter.limit);
+    const qb = this.runs.createQueryBuilder('r').orderBy('r.createdAt', 'DESC').addOrderBy('r.id', 'DESC').take(size + 1);
+    if (filter.status) qb.andWhere('r.status = :status', { status: filter.status });
+    if (filter.procedureId) qb.andWhere('r.procedure_id = :procedureId', { procedureId: filter.procedureId });
+    const after = decodeCursor(filter.cursor, ['date', 'uuid']);
+    if (after) qb.andWhere('(r.created_at, r.id) < (:at, :id)', { at: new Date(after[0]), id: after[1] });
+    const rows = await qb.getMany();
+    const items = rows.slice(0, size);
+    const last = items[items.length - 1];
+    return { items, nextCursor: rows.length > size ? encodeCursor([last.createdAt.toISOString(), last.id]) : null };
+  }
+
+  describe(definition: ProcedureDefinition) {
+    return {
+      id: definition.id,
+      title: definition.title,
+      severity: definition.severity,
+      domain: definition.domain,
+      requiresApproval: definition.requiresApproval,
+      confirmation: Boolean(definition.confirmation),
+      steps: definition.steps.map((s) => ({ id: s.id, title: s.title, timeoutMs: s.timeoutMs })),
+      roles: ROLES.filter((r) => roleHasLevel(r, definition.severity, definition.domain)),
+    };
+  }
+}
+
