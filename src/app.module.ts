@@ -12,6 +12,7 @@ import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { Inventory } from './config/inventory.schema';
 import { operationLimits } from './graphql/limits';
+import { graphqlWsOptions, subscriptionRequest } from './graphql/subscriptions';
 import { OpsAuthGuard } from './guards/auth.guard';
 import { RateLimiter } from './guards/rate-limiter';
 import { ENTITIES } from './infra/database/entities';
@@ -62,7 +63,9 @@ export class AppModule {
           playground: false,
           includeStacktraceInErrorResponses: false,
           validationRules: [operationLimits(config.OPS_GRAPHQL_MAX_DEPTH, config.OPS_GRAPHQL_MAX_COST)],
-          context: (ctx: { req?: unknown; request?: unknown }) => ({ req: ctx.req ?? ctx.request }),
+          // Subscriptions over graphql-ws; their context carries a request-shaped object for the guard.
+          subscriptions: { 'graphql-ws': graphqlWsOptions },
+          context: (ctx: { req?: unknown; request?: unknown; extra?: unknown }) => ({ req: ctx.req ?? ctx.request ?? subscriptionRequest(ctx as never) }),
         }),
         SystemModule,
         AuditModule,

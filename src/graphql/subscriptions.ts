@@ -1,0 +1,45 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Context } from 'graphql-ws';
+import { OpsRequest } from '../common/request-context';
+
+/** What graphql-ws hands the context function: the connection's init payload and its socket. */
+interface WsContext {
+  connectionParams?: Record<string, unknown>;
+  extra?: { request?: IncomingMessage };
+}
+
+/** The bearer header of a subscription: `connectionParams.Authorization` (any case of the key). */
+function authorizationParam(params: Record<string, unknown> | undefined): string | undefined {
+  const value = Object.entries(params ?? {}).find(([key]) => key.toLowerCase() === 'authorization')?.[1];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * A request-shaped object for an operation over graphql-ws, so that the one global guard
+ * authenticates and authorises subscriptions with the same code as HTTP requests (JWT or
+ * API token from `connectionParams.Authorization`, the field's declared right, audit).
+ */
+export function subscriptionRequest(ctx: WsContext): OpsRequest {
+  const upgrade = ctx.extra?.request;
+  const authorization = authorizationParam(ctx.connectionParams);
+  return {
+    id: randomUUID(),
+    headers: { ...(authorization ? { authorization } : {}), 'user-agent': upgrade?.headers['user-agent'] },
+    ip: upgrade?.socket.remoteAddress,
+    method: 'SUBSCRIBE',
+    url: '/graphql',
+    params: {},
+  };
+}
+
+/** graphql-ws options: a connection without a bearer token is refused at once (close 4401). */
+export const graphqlWsOptions = {
+  path: '/graphql',
+  onConnect: (ctx: Context) => {
+    if (/^Bearer\s+\S+\s*$/i.test(authorizationParam(ctx.connectionParams) ?? '')) return true;
+    const socket = (ctx.extra as { socket?: { close(code: number, reason: string): void } }).socket;
+    socket?.close(4401, 'Unauthorized: send connectionParams { Authorization: "Bearer <token>" }');
+    return false;
+  },
+};
