@@ -52,6 +52,7 @@ const envSchema = z.object({
   OPS_TRUST_PROXY: bool(false).default(false),
   OPS_SCHEDULER: bool(true).default(true),
   OPS_STATS_SAMPLER: bool(true).default(true),
+  OPS_APPROVAL_TTL_SECONDS: int(1800, 1, 7 * 86400).default(1800),
   NODE_ENV: z.string().default('development'),
 });
 

@@ -1,5 +1,5 @@
-import { Body, Controller, Get, HttpCode, Param, PipeTransform, Post, Query } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, PipeTransform, Post, Query, Res } from '@nestjs/common';
+import { ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { CurrentIdentity, CurrentRequest } from '../common/current-identity.decorator';
 import { DomainError } from '../common/errors';
 import { ParseUuidPipe } from '../common/ids';
@@ -7,11 +7,15 @@ import { Identity, OpsRequest } from '../common/request-context';
 import { RequireRight } from '../guards/right.decorator';
 import { ProcedureRegistry } from './procedure-registry';
 import { CreateRunDto, ProcedureModel, RunModel, RunPage, RunQuery } from './procedures.dto';
+import { RunEvents } from './run-events';
 import { RunnerService } from './runner.service';
+import { streamSse } from './sse';
 
-class ParseProcedureIdPipe implements PipeTransform<string, string> {
+export class ParseProcedureIdPipe implements PipeTransform<string, string> {
+  constructor(private readonly name = 'id') {}
+
   transform(value: string): string {
-    if (typeof value !== 'string' || !/^[a-z][a-z0-9.-]{1,99}$/.test(value)) throw DomainError.validation([{ field: 'id', problem: 'must be a procedure id, for example backup.create' }]);
+    if (typeof value !== 'string' || !/^[a-z][a-z0-9.-]{1,99}$/.test(value)) throw DomainError.validation([{ field: this.name, problem: 'must be a procedure id, for example backup.create' }]);
     return value;
   }
 }
@@ -22,6 +26,7 @@ export class ProceduresController {
   constructor(
     private readonly runner: RunnerService,
     private readonly registry: ProcedureRegistry,
+    private readonly runEvents: RunEvents,
   ) {}
 
   @Get('procedures')
@@ -57,6 +62,20 @@ export class ProceduresController {
     return this.runner.get(id);
   }
 
+  @Get('runs/:id/events')
+  @RequireRight('procedures.read')
+  @ApiOperation({
+    summary: 'The run\'s events as Server-Sent Events: a `snapshot` (the run, as GET /runs/{id}), then every status, step and progress event; ends after a final status',
+    description: 'Each event is `event: <type>`, `data: <json>`, `id: <n>`; a `: keep-alive` comment every 15 s. A run that already ended gives its snapshot and the end of the stream.',
+  })
+  @ApiProduces('text/event-stream')
+  @ApiOkResponse({ description: 'The event stream', content: { 'text/event-stream': { schema: { type: 'string', example: 'event: snapshot\ndata: {"id":"…","status":"running",…}\nid: 1\n\n' } } } })
+  @ApiNotFoundResponse({ description: 'No such run (before the stream starts)' })
+  async events(@Param('id', new ParseUuidPipe()) id: string, @Res() reply: object): Promise<void> {
+    const feed = await this.runner.events(id);
+    streamSse(feed, reply, this.runEvents.heartbeatMs);
+  }
+
   @Post('runs/:id/approve')
   @HttpCode(200)
   @RequireRight('procedures.run', { action: 'procedure.approve' })
@@ -78,7 +97,7 @@ export class ProceduresController {
   @Post('runs/:id/cancel')
   @HttpCode(200)
   @RequireRight('procedures.run', { action: 'procedure.cancel' })
-  @ApiOperation({ summary: 'Cancel a run: at once when it has not started, else between steps' })
+  @ApiOperation({ summary: 'Cancel a run: at once when it has not started; a running run\'s current step is aborted (its signal) and the rest cancelled' })
   @ApiOkResponse({ type: RunModel })
   cancel(@Param('id', new ParseUuidPipe()) id: string): Promise<RunModel> {
     return this.runner.cancel(id);

@@ -2,7 +2,9 @@ import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ProcedureRegistry } from './procedure-registry';
 import { ProceduresController } from './procedures.controller';
+import { ProceduresResolver } from './procedures.resolver';
 import { ResourceLocks } from './resource-locks';
+import { RunEvents } from './run-events';
 import { RunEntity, StepEntity } from './run.entity';
 import { RunnerService } from './runner.service';
 import { RunnerWorker } from './runner.worker';
@@ -12,7 +14,7 @@ import { RunnerWorker } from './runner.worker';
 @Module({
   imports: [TypeOrmModule.forFeature([RunEntity, StepEntity])],
   controllers: [ProceduresController],
-  providers: [ProcedureRegistry, ResourceLocks, RunnerService, RunnerWorker],
-  exports: [ProcedureRegistry, RunnerService, ResourceLocks],
+  providers: [ProcedureRegistry, ResourceLocks, RunEvents, RunnerService, RunnerWorker, ProceduresResolver],
+  exports: [ProcedureRegistry, RunnerService, ResourceLocks, RunEvents],
 })
 export class ProceduresModule {}

@@ -61,6 +61,13 @@ export class ResourceLocks {
     return this.redis.get(this.key(resource));
   }
 
+  /** Releases those of `resources` that `holder` still holds (a dead run's, by the sweep). */
+  async release(resources: string[], holder: string): Promise<number> {
+    const keys = [...new Set(resources)].filter((r) => RESOURCE.test(r)).map((r) => this.key(r));
+    if (!keys.length) return 0;
+    return Number(await this.redis.eval(RELEASE, keys.length, ...keys, holder));
+  }
+
   /** Takes all `resources` for `holder` (a run id) or throws CONFLICT naming the holder. */
   async acquire(resources: string[], holder: string, leaseMs = 30_000): Promise<Lease> {
     const names = [...new Set(resources)].sort();

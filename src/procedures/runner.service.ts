@@ -1,25 +1,28 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import Redis from 'ioredis';
-import { DataSource, In } from 'typeorm';
+import { DataSource, In, LessThanOrEqual } from 'typeorm';
 import { z } from 'zod';
 import { Clock } from '../common/clock';
 import { DomainError, ErrorCode } from '../common/errors';
 import { decodeCursor, encodeCursor, Page, pageSize } from '../common/pagination';
 import { Identity } from '../common/request-context';
 import { maskSecrets } from '../common/secrets';
-import { INVENTORY } from '../config/config.module';
+import { AppConfig } from '../config/app-config';
+import { APP_CONFIG, INVENTORY } from '../config/config.module';
 import { Inventory } from '../config/inventory.schema';
 import { mayApprove, roleHasLevel, ROLES } from '../guards/rights';
 import { OPS_REDIS } from '../infra/redis/redis.module';
+import { AuditService } from '../modules/audit/audit.service';
 import { ProcedureDefinition, StepContext, StepOutput } from './procedure';
 import { ProcedureRegistry } from './procedure-registry';
 import { ResourceLocks } from './resource-locks';
+import { RunEventFeed, RunEvents } from './run-events';
 import { FINISHED, RunEntity, RunStatus, StepEntity } from './run.entity';
 
-export const APPROVAL_TTL_MS = 30 * 60_000;
-const ALIVE_TTL_MS = 15_000;
+/** A worker refreshes its runs' alive keys every third of this; a run without one was left by a dead worker. */
+export const ALIVE_TTL_MS = 15_000;
 const MAX_OUTPUT_BYTES = 16_384;
 
 export interface RunRequest {
@@ -38,6 +41,14 @@ function bounded(output: StepOutput): never {
   return (json.length > MAX_OUTPUT_BYTES ? { truncated: true, preview: json.slice(0, 2048) } : JSON.parse(json)) as never;
 }
 
+/** The reason a cancelled run's steps see on ctx.signal. */
+export class RunCancelledError extends Error {
+  constructor() {
+    super('the run was cancelled');
+    this.name = 'AbortError';
+  }
+}
+
 function zodProblems(error: z.ZodError) {
   return error.issues.map((i) => ({
     field: ['parameters', ...i.path.map(String)].join('.'),
@@ -51,19 +62,38 @@ function zodProblems(error: z.ZodError) {
  * with timeouts in a queue worker, run and step records, progress events, cancellation.
  */
 @Injectable()
-export class RunnerService {
+export class RunnerService implements OnModuleInit {
   private readonly logger = new Logger(RunnerService.name);
   /** Hands a queued run to the job queue (set by the worker). */
   enqueue: (runId: string) => Promise<void> = async () => undefined;
+  /** Runs executing in this process, to abort their current step on cancel. */
+  private readonly active = new Map<string, AbortController>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(OPS_REDIS) private readonly redis: Redis,
     @Inject(INVENTORY) private readonly inventory: Inventory,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly registry: ProcedureRegistry,
     private readonly locks: ResourceLocks,
     private readonly clock: Clock,
+    private readonly runEvents: RunEvents,
+    private readonly audit: AuditService,
   ) {}
+
+  /** Every replica hears every cancel: the one executing the run aborts its step. */
+  private get cancelChannel(): string {
+    return `${this.config.OPS_REDIS_PREFIX}run-cancel`;
+  }
+
+  onModuleInit(): void {
+    this.runEvents.listen(this.cancelChannel, (runId) => this.abortLocal(runId)).catch((error: Error) => this.logger.warn(`cancel channel: ${error.message}`));
+  }
+
+  private abortLocal(runId: string): void {
+    const controller = this.active.get(runId);
+    if (controller && !controller.signal.aborted) controller.abort(new RunCancelledError());
+  }
 
   private get runs() {
     return this.dataSource.getRepository(RunEntity);
@@ -117,7 +147,7 @@ export class RunnerService {
       requestedRole: identity.role,
       approvedBy: null,
       decidedAt: null,
-      approvalExpiresAt: !dryRun && definition.requiresApproval ? new Date(now.getTime() + APPROVAL_TTL_MS) : null,
+      approvalExpiresAt: !dryRun && definition.requiresApproval ? new Date(now.getTime() + this.config.OPS_APPROVAL_TTL_SECONDS * 1000) : null,
       cancelRequested: false,
       currentStep: null,
       error: null,
@@ -164,10 +194,20 @@ export class RunnerService {
     };
   }
 
-  private async withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  /** Rejects after `ms` and then aborts `onTimeout` (the step's own signal). */
+  private async withTimeout<T>(promise: Promise<T>, ms: number, what: string, onTimeout?: AbortController): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     try {
-      return await Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)))]);
+      return await Promise.race([
+        promise,
+        new Promise<T>((_, reject) => {
+          timer = setTimeout(() => {
+            const error = new Error(`${what} timed out after ${ms} ms`);
+            reject(error);
+            onTimeout?.abort(error);
+          }, ms);
+        }),
+      ]);
     } finally {
       clearTimeout(timer);
     }
@@ -194,16 +234,25 @@ export class RunnerService {
       await this.finish(run.id, 'failed', (error as Error).message);
       return;
     }
-    const alive = setInterval(() => void this.redis.set(`run-alive:${run.id}`, '1', 'PX', ALIVE_TTL_MS).catch(() => undefined), ALIVE_TTL_MS / 3);
+    const controller = new AbortController();
+    this.active.set(run.id, controller);
+    // The alive key tells the sweep this run's worker lives; the same beat re-reads the
+    // cancel flag, in case the cancel message was missed.
+    const beat = async () => {
+      await this.redis.set(`run-alive:${run.id}`, '1', 'PX', ALIVE_TTL_MS).catch(() => undefined);
+      const row = await this.runs.findOne({ where: { id: run.id }, select: { id: true, cancelRequested: true } }).catch(() => null);
+      if (row?.cancelRequested) this.abortLocal(run.id);
+    };
+    const alive = setInterval(() => void beat(), ALIVE_TTL_MS / 3);
     alive.unref();
     await this.redis.set(`run-alive:${run.id}`, '1', 'PX', ALIVE_TTL_MS).catch(() => undefined);
-    const controller = new AbortController();
+    const remaining = (position: number) => In(definition.steps.map((_, i) => i).filter((i) => i > position));
     try {
       await this.runs.update({ id: run.id }, { status: 'running', startedAt: this.clock.now() });
       await this.publish(run.id, { type: 'status', status: 'running' });
       for (const [position, step] of definition.steps.entries()) {
         const current = await this.runs.findOne({ where: { id: run.id } });
-        if (current?.cancelRequested) {
+        if (current?.cancelRequested || controller.signal.aborted) {
           await this.steps.update({ runId: run.id, position: In(definition.steps.map((_, i) => i).filter((i) => i >= position)) }, { status: 'cancelled' });
           await this.finish(run.id, 'cancelled', null);
           return;
@@ -212,17 +261,29 @@ export class RunnerService {
         await this.runs.update({ id: run.id }, { currentStep: step.id });
         await this.steps.update({ runId: run.id, position }, { status: 'running', startedAt: this.clock.now() });
         await this.publish(run.id, { type: 'step', step: step.id, status: 'running' });
-        const ctx = this.context(run, parsed.data, controller.signal);
+        // The step's signal aborts on cancel (any replica) and on its own timeout.
+        const stepTimeout = new AbortController();
+        const ctx = this.context(run, parsed.data, AbortSignal.any([controller.signal, stepTimeout.signal]));
         try {
-          const plan = await this.withTimeout(step.plan(ctx), step.timeoutMs, `${step.id} plan`);
-          let output = await this.withTimeout(step.run(ctx), step.timeoutMs, step.id);
-          if (step.verify) output = { ...output, verified: await this.withTimeout(step.verify(ctx, output), step.timeoutMs, `${step.id} verify`) };
+          const plan = await this.withTimeout(step.plan(ctx), step.timeoutMs, `${step.id} plan`, stepTimeout);
+          let output = await this.withTimeout(step.run(ctx), step.timeoutMs, step.id, stepTimeout);
+          if (step.verify) output = { ...output, verified: await this.withTimeout(step.verify(ctx, output), step.timeoutMs, `${step.id} verify`, stepTimeout) };
           await this.steps.update({ runId: run.id, position }, { status: 'succeeded', plan: bounded(plan), output: bounded(output), finishedAt: this.clock.now() });
           await this.publish(run.id, { type: 'step', step: step.id, status: 'succeeded' });
         } catch (error) {
-          const message = (error as Error).message.slice(0, 2000);
+          const message = String((error as Error)?.message ?? error).slice(0, 2000);
+          if (controller.signal.aborted) {
+            // Cancelled: the step stopped on its signal, or ignored it until its timeout.
+            const why = stepTimeout.signal.aborted ? `cancelled; the step did not stop on its signal: ${message}` : 'cancelled while running';
+            await this.steps.update({ runId: run.id, position }, { status: 'cancelled', error: why, finishedAt: this.clock.now() });
+            await this.publish(run.id, { type: 'step', step: step.id, status: 'cancelled' });
+            await this.steps.update({ runId: run.id, position: remaining(position) }, { status: 'cancelled' });
+            await this.finish(run.id, 'cancelled', `cancelled during ${step.id}`);
+            return;
+          }
           await this.steps.update({ runId: run.id, position }, { status: 'failed', error: message, finishedAt: this.clock.now() });
-          await this.steps.update({ runId: run.id, position: In(definition.steps.map((_, i) => i).filter((i) => i > position)) }, { status: 'skipped' });
+          await this.publish(run.id, { type: 'step', step: step.id, status: 'failed', error: message });
+          await this.steps.update({ runId: run.id, position: remaining(position) }, { status: 'skipped' });
           await this.finish(run.id, 'failed', `${step.id}: ${message}`);
           return;
         }
@@ -230,6 +291,7 @@ export class RunnerService {
       await this.finish(run.id, 'succeeded', null);
     } finally {
       clearInterval(alive);
+      this.active.delete(run.id);
       controller.abort();
       await this.redis.del(`run-alive:${run.id}`).catch(() => undefined);
       await lease.release().catch(() => undefined);
@@ -245,7 +307,7 @@ export class RunnerService {
     const run = await this.getRun(runId);
     if (run.status !== 'awaiting_approval') throw new DomainError(ErrorCode.Conflict, `run ${runId} is ${run.status}, not awaiting approval`, { status: run.status });
     if (run.approvalExpiresAt && run.approvalExpiresAt <= this.clock.now()) {
-      await this.finish(run.id, 'expired', 'no approval before the expiry');
+      await this.expire(run);
       throw new DomainError(ErrorCode.Conflict, `the approval of run ${runId} expired at ${run.approvalExpiresAt.toISOString()}; request it again`);
     }
     if (run.requestedBy === identity.username) {
@@ -270,13 +332,50 @@ export class RunnerService {
     return this.get(run.id);
   }
 
-  /** Stops between steps; a run not started yet is cancelled at once. */
+  /**
+   * A running run: its current step's signal is aborted (whichever replica executes it),
+   * the rest is cancelled. A run not started yet is cancelled at once.
+   */
   async cancel(runId: string): Promise<RunView> {
     const run = await this.getRun(runId);
     if (FINISHED.includes(run.status)) throw new DomainError(ErrorCode.Conflict, `run ${runId} already ended (${run.status})`, { status: run.status });
-    if (run.status === 'running') await this.runs.update({ id: run.id }, { cancelRequested: true });
-    else await this.runs.update({ id: run.id }, { status: 'cancelled', cancelRequested: true, finishedAt: this.clock.now() });
+    if (run.status === 'running') {
+      await this.runs.update({ id: run.id }, { cancelRequested: true });
+      await this.redis.publish(this.cancelChannel, run.id).catch(() => undefined);
+    } else {
+      const now = this.clock.now();
+      const updated = await this.runs.update({ id: run.id, status: run.status }, { status: 'cancelled', cancelRequested: true, finishedAt: now });
+      if (!updated.affected) return this.cancel(runId); // it started (or ended) meanwhile
+      await this.steps.update({ runId: run.id, status: 'pending' }, { status: 'cancelled' });
+      await this.publish(run.id, { type: 'status', status: 'cancelled', error: null });
+    }
     return this.get(run.id);
+  }
+
+  /** An awaiting run past its approval expiry: `expired`, published and audited as the system's action. */
+  private async expire(run: RunEntity): Promise<boolean> {
+    const now = this.clock.now();
+    const error = `no approval before ${run.approvalExpiresAt?.toISOString()}`;
+    const updated = await this.runs.update({ id: run.id, status: 'awaiting_approval' }, { status: 'expired', error, finishedAt: now });
+    if (!updated.affected) return false;
+    await this.steps.update({ runId: run.id, status: 'pending' }, { status: 'cancelled' });
+    await this.publish(run.id, { type: 'status', status: 'expired', error });
+    await this.audit.recordSafely({
+      actor: { username: 'system', role: null },
+      action: 'procedure.expire',
+      target: run.id,
+      parameters: { procedure: run.procedureId, requestedBy: run.requestedBy, approvalExpiresAt: run.approvalExpiresAt?.toISOString() },
+      outcome: 'success',
+    });
+    return true;
+  }
+
+  /** Runs awaiting approval past their expiry become `expired` (periodic sweep). */
+  async sweepExpired(): Promise<number> {
+    const due = await this.runs.find({ where: { status: 'awaiting_approval', approvalExpiresAt: LessThanOrEqual(this.clock.now()) } });
+    let expired = 0;
+    for (const run of due) if (await this.expire(run)) expired++;
+    return expired;
   }
 
   /** Runs left "running" by a worker that died become `interrupted` (at start and periodically). */
@@ -289,9 +388,27 @@ export class RunnerService {
       if (updated.affected) {
         swept++;
         await this.steps.update({ runId: run.id, status: In(['running', 'pending']) }, { status: 'cancelled' });
+        await this.locks.release(this.resourcesOf(run), run.id);
+        await this.publish(run.id, { type: 'status', status: 'interrupted', error: `the worker stopped during ${run.currentStep ?? 'the first step'}` });
       }
     }
     return swept;
+  }
+
+  /** The resources a stored run locks (none when its procedure or parameters are gone). */
+  private resourcesOf(run: RunEntity): string[] {
+    try {
+      const definition = this.registry.get(run.procedureId);
+      const parsed = definition.parameters.safeParse(run.parameters);
+      return parsed.success ? definition.locks(parsed.data, this.inventory) : [];
+    } catch {
+      return [];
+    }
+  }
+
+  /** The run's event feed: a snapshot, then every event until it ends (404 for an unknown run). */
+  events(runId: string): Promise<RunEventFeed> {
+    return this.runEvents.open(runId, () => this.get(runId));
   }
 
   private async getRun(id: string): Promise<RunEntity> {

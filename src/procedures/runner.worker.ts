@@ -1,36 +1,41 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Queue, Worker } from 'bullmq';
 import Redis from 'ioredis';
 import { closeWithin } from '../common/bounded-close';
 import { DomainError, ErrorCode } from '../common/errors';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { RunnerService } from './runner.service';
+import { ALIVE_TTL_MS, RunnerService } from './runner.service';
 
 export const PROCEDURES_QUEUE = 'procedures';
 
 /**
  * Real runs execute here, in a BullMQ worker, never inside the HTTP request. Each run is one
- * job (job id = run id, so it is queued once); at start and every 30 s, runs whose worker
- * died are marked interrupted.
+ * job (job id = run id, so it is queued once). The periodic sweep marks runs whose worker
+ * died interrupted (releasing their locks) and expires approvals nobody gave in time.
  */
 @Injectable()
-export class RunnerWorker implements OnModuleInit, OnApplicationShutdown {
+export class RunnerWorker implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(RunnerWorker.name);
   private connection?: Redis;
   private queue?: Queue;
   private worker?: Worker;
   private sweeper?: NodeJS.Timeout;
+  private recheck?: NodeJS.Timeout;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly runner: RunnerService,
   ) {}
 
+  private get prefix(): string {
+    return `${this.config.OPS_REDIS_PREFIX}bull`;
+  }
+
   onModuleInit(): void {
     this.connection = new Redis(this.config.OPS_REDIS_URL, { maxRetriesPerRequest: null });
     this.connection.on('error', () => undefined);
-    const prefix = `${this.config.OPS_REDIS_PREFIX}bull`;
+    const prefix = this.prefix;
     this.queue = new Queue(PROCEDURES_QUEUE, { connection: this.connection, prefix });
     this.queue.on('error', (error) => this.logger.warn(`procedures queue: ${error.message}`));
     this.runner.enqueue = async (runId) => {
@@ -40,20 +45,33 @@ export class RunnerWorker implements OnModuleInit, OnApplicationShutdown {
         throw new DomainError(ErrorCode.DependencyUnavailable, `the run could not be queued: ${(error as Error).message}`);
       }
     };
-    this.worker = new Worker(PROCEDURES_QUEUE, (job) => this.runner.execute(String(job.data.runId)), { connection: this.connection, prefix, concurrency: 4 });
+  }
+
+  /**
+   * After every module's init, so that feature modules have registered their procedures:
+   * the worker starts, and the sweep runs now, once the alive keys of a worker that died
+   * just before this start have expired, then every 30 s.
+   */
+  onApplicationBootstrap(): void {
+    this.worker = new Worker(PROCEDURES_QUEUE, (job) => this.runner.execute(String(job.data.runId)), { connection: this.connection!, prefix: this.prefix, concurrency: 4 });
     this.worker.on('error', (error) => this.logger.warn(`procedures worker: ${error.message}`));
-    const sweep = () =>
-      this.runner.sweepInterrupted().then(
-        (n) => n && this.logger.warn(`${n} run(s) marked interrupted: their worker stopped`),
-        () => undefined,
-      );
-    void sweep();
-    this.sweeper = setInterval(() => void sweep(), 30_000);
+    void this.sweep();
+    this.recheck = setTimeout(() => void this.sweep(), ALIVE_TTL_MS + 1000);
+    this.recheck.unref();
+    this.sweeper = setInterval(() => void this.sweep(), 30_000);
     this.sweeper.unref();
+  }
+
+  private async sweep(): Promise<void> {
+    const interrupted = await this.runner.sweepInterrupted().catch(() => 0);
+    if (interrupted) this.logger.warn(`${interrupted} run(s) marked interrupted: their worker stopped`);
+    const expired = await this.runner.sweepExpired().catch(() => 0);
+    if (expired) this.logger.warn(`${expired} run(s) expired: no approval in time`);
   }
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.sweeper);
+    clearTimeout(this.recheck);
     // Let a job in progress finish (a while), then drop the connections whatever Redis does.
     await closeWithin(this.worker?.close(), 5000);
     await closeWithin(this.worker?.disconnect());

@@ -1,0 +1,185 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import Redis from 'ioredis';
+import { DomainError, ErrorCode } from '../common/errors';
+import { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { FINISHED, RunStatus } from './run.entity';
+
+/** One event of a run's stream: `snapshot` first, then what the runner publishes. */
+export interface RunEvent {
+  /** Position in this stream, from 1. */
+  id: number;
+  type: string;
+  runId: string;
+  data: Record<string, unknown>;
+}
+
+const SUBSCRIBE_TIMEOUT_MS = 3000;
+
+/** The Redis channel of a run's events (pub/sub channels are not key-prefixed). */
+export const runEventsChannel = (runId: string) => `run-events:${runId}`;
+
+/**
+ * A run's events as an async iterator: ends after a final status (or at once when the
+ * snapshot shows the run already ended); return() stops it at once, also while waiting.
+ */
+export class RunEventFeed implements AsyncIterableIterator<RunEvent> {
+  private readonly queue: RunEvent[] = [];
+  private waiting: ((result: IteratorResult<RunEvent>) => void) | null = null;
+  private ended = false;
+  private sequence = 0;
+
+  constructor(
+    readonly runId: string,
+    private readonly onEnd: () => void,
+  ) {}
+
+  push(type: string, data: Record<string, unknown>): void {
+    if (this.ended) return;
+    const event = { id: ++this.sequence, type, runId: this.runId, data };
+    const waiting = this.waiting;
+    this.waiting = null;
+    if (waiting) waiting({ value: event, done: false });
+    else this.queue.push(event);
+    if (type === 'status' && FINISHED.includes(data.status as RunStatus)) this.end();
+  }
+
+  /** No more events; those queued are still delivered. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.onEnd();
+    if (this.waiting && !this.queue.length) {
+      const waiting = this.waiting;
+      this.waiting = null;
+      waiting({ value: undefined, done: true });
+    }
+  }
+
+  next(): Promise<IteratorResult<RunEvent>> {
+    if (this.queue.length) return Promise.resolve({ value: this.queue.shift()!, done: false });
+    if (this.ended) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+
+  return(): Promise<IteratorResult<RunEvent>> {
+    this.queue.length = 0;
+    this.end();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<RunEvent>> {
+    void this.return();
+    return Promise.reject(error);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<RunEvent> {
+    return this;
+  }
+}
+
+/**
+ * The process's one subscriber connection to the control plane's Redis, fanned out by
+ * channel to run event feeds (SSE and GraphQL) and to the runner's cancel listener.
+ * Closed on shutdown, after every open feed has been ended.
+ */
+@Injectable()
+export class RunEvents implements BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly logger = new Logger(RunEvents.name);
+  private subscriber?: Redis;
+  private readonly listeners = new Map<string, Set<(message: string) => void>>();
+  private readonly subscribing = new Map<string, Promise<unknown>>();
+  private readonly feeds = new Set<RunEventFeed>();
+  /** Interval of the SSE comment heartbeat. */
+  heartbeatMs = 15_000;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  private connection(): Redis {
+    if (!this.subscriber) {
+      this.subscriber = new Redis(this.config.OPS_REDIS_URL, { maxRetriesPerRequest: null, connectTimeout: 2000, retryStrategy: (times) => Math.min(times * 200, 2000) });
+      this.subscriber.on('error', () => undefined);
+      this.subscriber.on('message', (channel: string, message: string) => {
+        for (const listener of this.listeners.get(channel) ?? []) listener(message);
+      });
+    }
+    return this.subscriber;
+  }
+
+  /** Calls `listener` with every message on `channel` until the returned function is called. */
+  async listen(channel: string, listener: (message: string) => void): Promise<() => void> {
+    let set = this.listeners.get(channel);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(channel, set);
+      const pending = this.connection().subscribe(channel);
+      this.subscribing.set(channel, pending);
+      pending.finally(() => this.subscribing.get(channel) === pending && this.subscribing.delete(channel)).catch(() => undefined);
+    }
+    set.add(listener);
+    const stop = () => {
+      if (!set.delete(listener) || set.size) return;
+      this.listeners.delete(channel);
+      this.subscriber?.unsubscribe(channel).catch(() => undefined);
+    };
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.subscribing.get(channel),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), SUBSCRIBE_TIMEOUT_MS))),
+      ]);
+    } catch (error) {
+      stop();
+      throw new DomainError(ErrorCode.DependencyUnavailable, `the event stream could not be opened: the control plane's Redis did not answer (${(error as Error).message}); try again shortly`);
+    } finally {
+      clearTimeout(timer);
+    }
+    return stop;
+  }
+
+  /**
+   * Opens a run's feed: subscribes first, then reads the snapshot (so no event is lost in
+   * between), so that an unknown run fails here, before anything is streamed.
+   */
+  async open(runId: string, snapshot: () => Promise<{ status: RunStatus }>): Promise<RunEventFeed> {
+    const early: string[] = [];
+    let feed: RunEventFeed | undefined;
+    const deliver = (message: string) => {
+      if (!feed) return void early.push(message);
+      try {
+        const { type, ...data } = JSON.parse(message) as { type?: unknown } & Record<string, unknown>;
+        feed.push(typeof type === 'string' ? type : 'message', data);
+      } catch {
+        this.logger.warn(`run ${runId}: an event that is not JSON was dropped`);
+      }
+    };
+    const stop = await this.listen(runEventsChannel(runId), deliver);
+    let run: { status: RunStatus };
+    try {
+      run = await snapshot();
+    } catch (error) {
+      stop();
+      throw error;
+    }
+    const opened = new RunEventFeed(runId, () => {
+      stop();
+      this.feeds.delete(opened);
+    });
+    this.feeds.add(opened);
+    opened.push('snapshot', JSON.parse(JSON.stringify(run)));
+    if (FINISHED.includes(run.status)) opened.end();
+    feed = opened;
+    for (const message of early) deliver(message);
+    return opened;
+  }
+
+  /** Open streams end before the HTTP server closes (else it would wait for them). */
+  beforeApplicationShutdown(): void {
+    for (const feed of [...this.feeds]) feed.end();
+  }
+
+  onApplicationShutdown(): void {
+    this.listeners.clear();
+    this.subscriber?.disconnect();
+  }
+}

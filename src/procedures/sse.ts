@@ -1,0 +1,48 @@
+import type { ServerResponse } from 'node:http';
+import { RunEventFeed } from './run-events';
+
+/** A Fastify reply or an Express response: what the SSE writer needs of either. */
+interface ReplyLike {
+  raw?: ServerResponse;
+  hijack?: () => void;
+  getHeaders?: () => Record<string, unknown>;
+}
+
+/** One SSE event: `event: <type>\ndata: <json>\nid: <n>\n\n`. */
+export function sseEvent(type: string, data: unknown, id: number): string {
+  return `event: ${type}\ndata: ${JSON.stringify(data)}\nid: ${id}\n\n`;
+}
+
+/**
+ * Streams a feed as Server-Sent Events on the raw response (taken over from Fastify, so
+ * that neither the adapter nor an interceptor ends it), with a `: keep-alive` comment
+ * every `heartbeatMs`. Ends with the feed; a client that goes away ends the feed.
+ */
+export function streamSse(feed: RunEventFeed, reply: ReplyLike, heartbeatMs: number): void {
+  const raw = (reply.raw ?? reply) as ServerResponse;
+  // Headers set so far (request id, security headers, CORS) go out with the stream.
+  const headers = { ...(reply.getHeaders?.() ?? {}) } as Record<string, string>;
+  reply.hijack?.();
+  raw.writeHead(200, {
+    ...headers,
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-store',
+    'x-accel-buffering': 'no',
+    connection: 'keep-alive',
+  });
+  raw.flushHeaders();
+  const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), heartbeatMs);
+  heartbeat.unref();
+  raw.on('close', () => {
+    clearInterval(heartbeat);
+    void feed.return();
+  });
+  void (async () => {
+    try {
+      for await (const event of feed) raw.write(sseEvent(event.type, event.data, event.id));
+    } finally {
+      clearInterval(heartbeat);
+      raw.end();
+    }
+  })();
+}
