@@ -6,7 +6,7 @@ import { OpsRequest } from '../common/request-context';
 /** What graphql-ws hands the context function: the connection's init payload and its socket. */
 interface WsContext {
   connectionParams?: Record<string, unknown>;
-  extra?: { request?: IncomingMessage };
+  extra?: { request?: IncomingMessage; socket?: unknown };
 }
 
 /** The bearer header of a subscription: `connectionParams.Authorization` (any case of the key). */
@@ -20,8 +20,10 @@ function authorizationParam(params: Record<string, unknown> | undefined): string
  * authenticates and authorises subscriptions with the same code as HTTP requests (JWT or
  * API token from `connectionParams.Authorization`, the field's declared right, audit).
  */
-export function subscriptionRequest(ctx: WsContext): OpsRequest {
-  const upgrade = ctx.extra?.request;
+export function subscriptionRequest(ctx: WsContext): OpsRequest | undefined {
+  // Over HTTP, the context function gets the Fastify request instead (Nest attaches it).
+  if (!ctx.extra || !('socket' in ctx.extra)) return undefined;
+  const upgrade = ctx.extra.request;
   const authorization = authorizationParam(ctx.connectionParams);
   return {
     id: randomUUID(),

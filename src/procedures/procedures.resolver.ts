@@ -43,7 +43,7 @@ export class ProceduresResolver {
   @RequireRight('procedures.run', { action: 'procedure.request' })
   requestRun(
     @Args('procedureId', new ParseProcedureIdPipe('procedureId')) procedureId: string,
-    @Args('input', { type: () => CreateRunDto, nullable: true }) input: CreateRunDto | null,
+    @Args('input', { type: () => CreateRunDto, nullable: true, defaultValue: {} }) input: CreateRunDto,
     @CurrentIdentity() identity: Identity,
     @CurrentRequest() req: OpsRequest,
   ) {

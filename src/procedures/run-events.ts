@@ -1,4 +1,5 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import Redis from 'ioredis';
 import { DomainError, ErrorCode } from '../common/errors';
 import { AppConfig } from '../config/app-config';
@@ -84,7 +85,7 @@ export class RunEventFeed implements AsyncIterableIterator<RunEvent> {
  * Closed on shutdown, after every open feed has been ended.
  */
 @Injectable()
-export class RunEvents implements BeforeApplicationShutdown, OnApplicationShutdown {
+export class RunEvents implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
   private readonly logger = new Logger(RunEvents.name);
   private subscriber?: Redis;
   private readonly listeners = new Map<string, Set<(message: string) => void>>();
@@ -93,7 +94,10 @@ export class RunEvents implements BeforeApplicationShutdown, OnApplicationShutdo
   /** Interval of the SSE comment heartbeat. */
   heartbeatMs = 15_000;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {}
 
   private connection(): Redis {
     if (!this.subscriber) {
@@ -173,8 +177,20 @@ export class RunEvents implements BeforeApplicationShutdown, OnApplicationShutdo
     return opened;
   }
 
-  /** Open streams end before the HTTP server closes (else it would wait for them). */
-  beforeApplicationShutdown(): void {
+  /**
+   * Open streams end as soon as the HTTP server starts closing (Fastify's preClose: the
+   * GraphQL module closes it early in shutdown), else the close would wait for them.
+   */
+  onModuleInit(): void {
+    const server = this.adapterHost.httpAdapter?.getInstance?.() as { addHook?: (name: 'preClose', hook: () => Promise<void>) => void } | undefined;
+    server?.addHook?.('preClose', async () => this.endAll());
+  }
+
+  onModuleDestroy(): void {
+    this.endAll();
+  }
+
+  private endAll(): void {
     for (const feed of [...this.feeds]) feed.end();
   }
 
