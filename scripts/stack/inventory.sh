@@ -55,6 +55,12 @@ backups:
   naming: "erp_backup_{YYYY}-{MM}-{DD}_{HH}00.sql.gz"
   retentionDays: 7
   keepLastOnCleanup: 3
+  dumpVia: docker-exec
+  service: postgres
+  pgBinDir: ""
+  compressionLevel: 6
+  compressionThreads: 0
+  backendHealthySeconds: 60
 
 thresholds:
   dbConnections:      { warn: 120, fail: 150, max: 200 }
@@ -71,6 +77,7 @@ thresholds:
 schedules:
   dailyChecklist: "0 6 * * *"
   backup: "0 2 * * *"
+  restoreDrill: "0 3 * * 0"
   dailyReview: "0 8 * * *"
   weeklyReport: "0 17 * * 5"
   checklistDeadlineMs: 5000

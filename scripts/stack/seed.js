@@ -194,6 +194,13 @@ CREATE INDEX ON alert_logs (status, created_at);
 CREATE INDEX ON qc_inspections (created_at);
 CREATE INDEX ON stock_moves (product_id);
 CREATE INDEX ON audit_logs (created_at);
+-- Created here, not only at initdb: an extension created in single-user mode right after
+-- initdb has a system OID, and pg_dump leaves such objects out of its dumps.
+DO $$ BEGIN
+  IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements' AND oid < 16384) THEN
+    DROP EXTENSION pg_stat_statements CASCADE;
+  END IF;
+END $$;
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 CREATE OR REPLACE VIEW v_slow_queries AS
   SELECT queryid, query, calls, total_exec_time, mean_exec_time, rows

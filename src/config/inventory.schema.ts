@@ -134,6 +134,20 @@ export const inventorySchema = z
           .refine((n) => !n.includes('/'), { error: 'must be a file name without "/", for example "erp_backup_{YYYY}-{MM}-{DD}_{HH}00.sql.gz"' }),
         retentionDays: z.number({ error: 'must be a number of days, for example 7' }).int().positive().default(7),
         keepLastOnCleanup: z.number({ error: 'must be a number of backups, for example 3' }).int().positive().default(3),
+        /** Where pg_dump and psql run: in the database's container (docker exec, as the runbook does) or here over TCP. */
+        dumpVia: z.enum(['docker-exec', 'tcp'], { error: 'must be docker-exec or tcp' }).default('docker-exec'),
+        /** The compose service of the database container (docker-exec). */
+        service: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, { error: 'must be a compose service name, for example postgres' }).default('postgres'),
+        /** Directory of pg_dump and psql for tcp (empty: from PATH); their major version must not be older than the server's. */
+        pgBinDir: z.string().regex(/^(\/.*)?$/, { error: 'must be an absolute path, for example /usr/lib/postgresql/15/bin' }).default(''),
+        /** gzip level 1–9 (gzip's own default: 6). */
+        compressionLevel: z.number({ error: 'must be a gzip level 1–9, for example 6' }).int().min(1).max(9).default(6),
+        /** gzip members compressed at once (0: one per core). */
+        compressionThreads: z.number({ error: 'must be a number of threads, for example 0 (one per core)' }).int().min(0).max(64).default(0),
+        /** Server for restore drills (scratch databases); default the ERP's own server. */
+        drillDatabaseUrl: url('postgres://postgres@localhost:5432/postgres', ['postgres', 'postgresql']).optional(),
+        /** How long a restore waits for the backend to be healthy again. */
+        backendHealthySeconds: z.number({ error: 'must be seconds, for example 180' }).int().min(5).max(3600).default(180),
       })
       .strict(),
     logs: z
@@ -178,7 +192,10 @@ export const inventorySchema = z
     schedules: z
       .object({
         dailyChecklist: cron('0 6 * * *').default('0 6 * * *'),
+        /** Daily backup; retention runs right after it. */
         backup: cron('0 2 * * *').default('0 2 * * *'),
+        /** Weekly restore drill of the newest backup. */
+        restoreDrill: cron('0 3 * * 0').default('0 3 * * 0'),
         dailyReview: cron('0 8 * * *').default('0 8 * * *'),
         weeklyReport: cron('0 17 * * 5').default('0 17 * * 5'),
         checklistDeadlineMs: z.number({ error: 'must be milliseconds, for example 5000' }).int().min(100).max(120000).default(5000),
@@ -209,7 +226,12 @@ export const inventorySchema = z
       .strict()
       .default({ origins: [] }),
   })
-  .strict();
+  .strict()
+  .superRefine((inv, ctx) => {
+    if (inv.backups.dumpVia === 'docker-exec' && !inv.stack.services.some((s) => s.name === inv.backups.service)) {
+      ctx.addIssue({ code: 'custom', path: ['backups', 'service'], message: `must name one of stack.services (${inv.stack.services.map((s) => s.name).join(', ')}) for dumpVia docker-exec, for example postgres` });
+    }
+  });
 
 export type Inventory = z.infer<typeof inventorySchema>;
 export type InventoryService = Inventory['stack']['services'][number];

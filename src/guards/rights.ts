@@ -44,6 +44,11 @@ export const RIGHTS = {
   'checklist.run': { level: 'P3', domain: 'system', description: 'Run the daily startup checklist now' },
   'procedures.read': { level: 'read', domain: 'system', description: 'List procedures and read runs' },
   'procedures.run': { level: 'P3', domain: 'system', description: 'Request, approve and cancel procedure runs (each procedure checks its own level)' },
+  'backups.read': { level: 'read', domain: 'database', description: 'Read the backup catalog (and files on disk it does not know)' },
+  'backups.create': { level: 'P3', domain: 'database', description: 'Back up the ERP database now (backup.create)' },
+  'backups.verify': { level: 'P3', domain: 'database', description: 'Verify a backup with a restore drill (backup.verify)' },
+  'backups.delete': { level: 'P2', domain: 'database', description: 'Delete backups and apply retention (backup.delete, backup.retention)' },
+  'backups.restore': { level: 'P1', domain: 'database', description: 'Request a restore of the ERP database (backup.restore; a second person approves)' },
   'users.manage': { level: 'admin', domain: 'system', description: 'Create, change, disable and unlock users' },
   'tokens.manage': { level: 'admin', domain: 'system', description: 'Create, list and revoke API tokens' },
 } as const satisfies Record<string, RightDefinition>;

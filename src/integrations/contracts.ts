@@ -44,6 +44,29 @@ export interface ContainerStatsSample {
   memoryLimitBytes: number;
 }
 
+export interface ExecOptions {
+  cmd: string[];
+  env?: string[];
+  user?: string;
+  /** Attach stdin (the process's stdin ends when the writable side is ended). */
+  stdin?: boolean;
+  startTimeoutMs?: number;
+  /** Aborting drops the connection (the command loses its stdin/stdout). */
+  signal?: AbortSignal;
+}
+
+/** A command running in a container (docker exec). */
+export interface ExecProcess {
+  stdout: import('node:stream').Readable;
+  stdin?: import('node:stream').Writable;
+  /** What the command wrote to stderr (bounded). */
+  stderr(): string;
+  onStderr(listener: (text: string) => void): void;
+  /** The exit code once the command ended (null when the engine cannot tell: container gone). */
+  exit: Promise<number | null>;
+  destroy(): void;
+}
+
 export interface DockerPort {
   ping(options: CallOptions): Promise<{ version: string; apiVersion: string }>;
   /** Containers of a compose project (all states), each inspected (health, restart count). */
@@ -53,6 +76,12 @@ export interface DockerPort {
   stats(container: string, options: CallOptions): Promise<ContainerStats>;
   /** A one-shot reading of the counters (fast when the engine is not asked twice within its 1 s cycle). */
   statsSample(container: string, options: CallOptions): Promise<ContainerStatsSample>;
+  inspectContainer(container: string, options: CallOptions): Promise<ContainerInfo>;
+  /** docker stop (SIGTERM, then SIGKILL after the grace period); already stopped is fine. */
+  stopContainer(container: string, options: CallOptions & { graceSeconds?: number }): Promise<void>;
+  startContainer(container: string, options: CallOptions): Promise<void>;
+  restartContainer(container: string, options: CallOptions & { graceSeconds?: number }): Promise<void>;
+  exec(container: string, options: ExecOptions): Promise<ExecProcess>;
 }
 
 // ---- target-db/ (pg): the ERP database ------------------------------------------------------
@@ -70,6 +99,15 @@ export interface TargetDatabasePort {
   /** SELECT count(*) FROM <table>; the table name is validated, never interpolated raw. */
   countRows(table: string, options: CallOptions): Promise<number>;
   connectionCounts(options: CallOptions): Promise<ConnectionCounts>;
+  /** pg_database_size(current_database()). */
+  databaseSize(options: CallOptions): Promise<number>;
+  /** Row counts of schema-qualified tables (as pg_dump names them). */
+  countQualified(tables: string[], options: CallOptions): Promise<Record<string, number>>;
+  createDatabase(name: string, options: CallOptions): Promise<void>;
+  dropDatabase(name: string, options: CallOptions): Promise<void>;
+  analyze(options: CallOptions): Promise<void>;
+  /** An adapter for another database of the same server (same credentials). */
+  withDatabase(name: string): TargetDatabasePort;
   close(): Promise<void>;
 }
 

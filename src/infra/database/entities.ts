@@ -1,3 +1,4 @@
+import { BackupEntity } from '../../backups/backup.entity';
 import { RunEntity, StepEntity } from '../../procedures/run.entity';
 import { ChecklistRunEntity } from '../../modules/health/checklist-run.entity';
 import { AuditEntryEntity } from '../../modules/audit/audit-entry.entity';
@@ -6,4 +7,4 @@ import { SigningKeyEntity } from '../../modules/auth/entities/signing-key.entity
 import { UserEntity } from '../../modules/auth/entities/user.entity';
 
 /** Every entity of the control plane's own database (the drift test compares them with the migrations). */
-export const ENTITIES = [UserEntity, ApiTokenEntity, SigningKeyEntity, AuditEntryEntity, ChecklistRunEntity, RunEntity, StepEntity];
+export const ENTITIES = [UserEntity, ApiTokenEntity, SigningKeyEntity, AuditEntryEntity, ChecklistRunEntity, RunEntity, StepEntity, BackupEntity];

@@ -1,10 +1,11 @@
 /**
  * The Docker Engine (dockerode), pinned to API 1.41 (Debian's Docker 20.10): compose project
  * containers with their state and health, log tails (demultiplexed), one-shot stats.
- * Read-only: changing containers belongs to procedures (a later adapter method per action).
+ * Changing containers (stop, start, exec) is only called by procedures' steps.
  */
+import { Readable, Transform, TransformCallback, Writable } from 'node:stream';
 import Docker from 'dockerode';
-import { ContainerHealth, ContainerInfo, ContainerStats, ContainerStatsSample, DockerPort } from '../contracts';
+import { ContainerHealth, ContainerInfo, ContainerStats, ContainerStatsSample, DockerPort, ExecOptions, ExecProcess } from '../contracts';
 import { CallOptions, IntegrationError } from '../integration-error';
 import { describeCode, errorCode, errorText, socketFailure, withDeadline } from '../http/deadline';
 
@@ -119,6 +120,53 @@ export function statsBetween(first: ContainerStatsSample, second: ContainerStats
   };
 }
 
+const MAX_STDERR = 64 * 1024;
+
+/**
+ * Demultiplexes an exec's attached stream (8-byte frame headers: stream, 0, 0, 0, size)
+ * with backpressure: stdout frames flow on, stderr is kept (bounded) for the error message.
+ */
+export class ExecDemux extends Transform {
+  private header = Buffer.alloc(0);
+  private remaining = 0;
+  private stream = 1;
+  stderr = '';
+  /** Called with each complete stderr text chunk (e.g. to read a pid line). */
+  onStderr?: (text: string) => void;
+
+  constructor() {
+    super({ highWaterMark: 1 });
+  }
+
+  override _transform(chunk: Buffer, _e: BufferEncoding, callback: TransformCallback): void {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.remaining === 0) {
+        const need = 8 - this.header.length;
+        this.header = Buffer.concat([this.header, chunk.subarray(offset, offset + need)]);
+        offset += Math.min(need, chunk.length - offset);
+        if (this.header.length < 8) break;
+        this.stream = this.header[0];
+        this.remaining = this.header.readUInt32BE(4);
+        this.header = Buffer.alloc(0);
+        continue;
+      }
+      const take = Math.min(this.remaining, chunk.length - offset);
+      const payload = chunk.subarray(offset, offset + take);
+      offset += take;
+      this.remaining -= take;
+      if (this.stream === 2) {
+        const text = payload.toString('utf8');
+        if (this.stderr.length < MAX_STDERR) this.stderr += text.slice(0, MAX_STDERR - this.stderr.length);
+        this.onStderr?.(text);
+      } else if (payload.length) {
+        this.push(payload);
+      }
+    }
+    callback();
+  }
+}
+
 export class DockerEngine implements DockerPort {
   readonly system = 'docker';
   private readonly docker: Docker;
@@ -212,6 +260,98 @@ export class DockerEngine implements DockerPort {
         memoryLimitBytes: computed.memoryLimitBytes,
       };
     });
+  }
+
+  async stopContainer(container: string, options: CallOptions & { graceSeconds?: number }): Promise<void> {
+    await this.run(`stopping container ${container}`, options, async (signal) => {
+      try {
+        await (this.docker.getContainer(container) as any).stop({ t: options.graceSeconds ?? 10, abortSignal: signal });
+      } catch (error) {
+        if ((error as any)?.statusCode !== 304) throw error; // 304: already stopped
+      }
+    });
+  }
+
+  async startContainer(container: string, options: CallOptions): Promise<void> {
+    await this.run(`starting container ${container}`, options, async (signal) => {
+      try {
+        await (this.docker.getContainer(container) as any).start({ abortSignal: signal });
+      } catch (error) {
+        if ((error as any)?.statusCode !== 304) throw error; // 304: already started
+      }
+    });
+  }
+
+  async restartContainer(container: string, options: CallOptions & { graceSeconds?: number }): Promise<void> {
+    await this.run(`restarting container ${container}`, options, async (signal) => {
+      await (this.docker.getContainer(container) as any).restart({ t: options.graceSeconds ?? 10, abortSignal: signal });
+    });
+  }
+
+  /**
+   * Runs a command in a container (POST /containers/{id}/exec, /exec/{id}/start hijacked,
+   * GET /exec/{id}/json for the exit code). stdout streams with backpressure; stdin, when
+   * asked for, is the connection's write side (ending it closes the command's stdin).
+   * Destroying the process (or the abort signal) drops the connection.
+   */
+  async exec(container: string, options: ExecOptions): Promise<ExecProcess> {
+    const what = `running ${options.cmd[0]} in container ${container}`;
+    const { exec, socket } = await this.run(what, { timeoutMs: options.startTimeoutMs ?? 10_000 }, async (signal) => {
+      const exec = await this.docker.getContainer(container).exec({
+        Cmd: options.cmd,
+        Env: options.env,
+        User: options.user,
+        AttachStdin: Boolean(options.stdin),
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+        abortSignal: signal,
+      } as any);
+      const socket: any = await exec.start({ hijack: true, stdin: Boolean(options.stdin), abortSignal: signal } as any);
+      return { exec, socket };
+    });
+    const demux = new ExecDemux();
+    socket.on('error', (error: Error) => demux.destroy(error));
+    socket.pipe(demux);
+    const destroy = () => {
+      socket.destroy();
+      demux.end();
+    };
+    options.signal?.addEventListener('abort', destroy, { once: true });
+    const ended = new Promise<void>((resolve) => {
+      let done = false;
+      const finish = () => {
+        if (!done) (done = true), resolve();
+      };
+      socket.on('close', finish);
+      socket.on('end', finish);
+      demux.on('close', finish);
+    });
+    const exit = ended.then(async () => {
+      options.signal?.removeEventListener('abort', destroy);
+      // The exec's exit code: the engine may need a moment after the stream closed.
+      for (let attempt = 0; attempt < 20; attempt++) {
+        try {
+          const info: any = await exec.inspect();
+          if (!info.Running) return typeof info.ExitCode === 'number' ? info.ExitCode : null;
+        } catch {
+          return null; // the container (and its exec) is gone
+        }
+        await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+      }
+      return null;
+    });
+    exit.catch(() => undefined);
+    return {
+      stdout: demux as Readable,
+      stdin: options.stdin ? (socket as Writable) : undefined,
+      stderr: () => demux.stderr,
+      onStderr: (listener) => {
+        demux.onStderr = listener;
+      },
+      exit,
+      destroy,
+    };
   }
 
   private inspectRaw(id: string, signal: AbortSignal): Promise<Docker.ContainerInspectInfo> {

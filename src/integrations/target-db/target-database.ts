@@ -11,6 +11,8 @@ import { CallOptions, IntegrationError, IntegrationFailure } from '../integratio
 import { Deadline, describeCode, errorCode, errorText, scrub, socketFailure, withDeadline } from '../http/deadline';
 
 export const TABLE_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
+/** schema.table as pg_dump writes it: each part plain or double-quoted. */
+export const QUALIFIED_TABLE = /^(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)\.(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)$/;
 export const APPLICATION_NAME = 'erp-ops-control-plane';
 
 export interface TargetDatabaseOptions {
@@ -45,7 +47,10 @@ export class TargetDatabase implements TargetDatabasePort {
   private readonly password?: string;
   private closed = false;
 
-  constructor(url: string, options: TargetDatabaseOptions = {}) {
+  constructor(
+    private readonly url: string,
+    options: TargetDatabaseOptions = {},
+  ) {
     this.system = options.system ?? 'erp-database';
     let parsed: URL;
     try {
@@ -107,6 +112,53 @@ export class TargetDatabase implements TargetDatabasePort {
         byDatabase,
       };
     });
+  }
+
+  async databaseSize(options: CallOptions): Promise<number> {
+    const rows = await this.query<{ n: string }>('reading the database size', 'SELECT pg_database_size(current_database()) AS n', [], options);
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** Row counts of tables named as pg_dump writes them (schema.table, quoted where needed). */
+  async countQualified(tables: string[], options: CallOptions): Promise<Record<string, number>> {
+    for (const t of tables) {
+      if (!QUALIFIED_TABLE.test(t)) throw new IntegrationError(this.system, 'refused', `${this.system}: will not count rows of ${JSON.stringify(t.slice(0, 80))}: not a schema-qualified table name`);
+    }
+    return this.withClient(`counting the rows of ${tables.length} table(s)`, options, async (client, deadline) => {
+      await this.setStatementTimeout(client, deadline);
+      const counts: Record<string, number> = {};
+      for (const t of tables) counts[t] = Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${t}`)).rows[0]?.n ?? 0);
+      return counts;
+    });
+  }
+
+  /** CREATE DATABASE (a scratch database for a restore drill); the name is validated. */
+  async createDatabase(name: string, options: CallOptions): Promise<void> {
+    this.checkDatabaseName(name);
+    await this.query(`creating database ${name}`, `CREATE DATABASE "${name}"`, [], options);
+  }
+
+  /** DROP DATABASE IF EXISTS … WITH (FORCE): sessions still connected are ended. */
+  async dropDatabase(name: string, options: CallOptions): Promise<void> {
+    this.checkDatabaseName(name);
+    if (name === this.database) throw new IntegrationError(this.system, 'refused', `${this.system}: will not drop the database it is connected to (${name})`);
+    await this.query(`dropping database ${name}`, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`, [], options);
+  }
+
+  async analyze(options: CallOptions): Promise<void> {
+    await this.query('running ANALYZE', 'ANALYZE', [], options);
+  }
+
+  /** The same server, another database (same credentials); close it after use. */
+  withDatabase(name: string): TargetDatabase {
+    this.checkDatabaseName(name);
+    const url = new URL(this.url);
+    url.pathname = `/${encodeURIComponent(name)}`;
+    return new TargetDatabase(url.toString(), { max: 1, system: this.system });
+  }
+
+  private checkDatabaseName(name: string): void {
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new IntegrationError(this.system, 'refused', `${this.system}: ${JSON.stringify(name.slice(0, 80))} is not a database name this control plane handles (lower case letters, digits, _)`);
   }
 
   async close(): Promise<void> {
