@@ -1,5 +1,7 @@
 import { Args, Mutation, ObjectType, Query, Resolver, Subscription } from '@nestjs/graphql';
+import { GraphQLError } from 'graphql';
 import { CurrentIdentity, CurrentRequest } from '../common/current-identity.decorator';
+import { DomainError, GRAPHQL_CODE } from '../common/errors';
 import { PageOf } from '../common/graphql-page';
 import { ParseUuidPipe } from '../common/ids';
 import { Identity, OpsRequest } from '../common/request-context';
@@ -9,6 +11,13 @@ import { ParseProcedureIdPipe } from './procedures.controller';
 import { CreateRunDto, ProcedureModel, RunArgs, RunEventModel, RunModel } from './procedures.dto';
 import { RunEvent, RunEventFeed } from './run-events';
 import { RunnerService } from './runner.service';
+
+/** Over HTTP a subscription has no event to resolve: say where it is served instead of a null error. */
+function eventOrRefusal(event?: RunEvent): RunEvent {
+  if (event) return event;
+  const error = DomainError.validation([{ field: 'runEvents', problem: 'is a subscription: use graphql-ws (WebSocket, subprotocol graphql-transport-ws) at /graphql, not an HTTP request' }]);
+  throw new GraphQLError(error.message, { extensions: { code: GRAPHQL_CODE[error.code], errorCode: error.code, status: error.status } });
+}
 
 @ObjectType('RunPage')
 class RunPageModel extends PageOf(RunModel, 'RunPageBase') {}
@@ -72,7 +81,7 @@ export class ProceduresResolver {
     return this.runner.cancel(id);
   }
 
-  @Subscription(() => RunEventModel, { description: 'The run\'s events (as the SSE stream): a snapshot, then each event until it ends', resolve: (event: RunEvent) => event })
+  @Subscription(() => RunEventModel, { description: 'The run\'s events (as the SSE stream): a snapshot, then each event until it ends', resolve: eventOrRefusal })
   @RequireRight('procedures.read')
   runEvents(@Args('runId', new ParseUuidPipe('runId')) runId: string): Promise<RunEventFeed> {
     return this.runner.events(runId);
