@@ -110,8 +110,13 @@ export class RunEvents implements OnModuleInit, OnModuleDestroy, OnApplicationSh
     return this.subscriber;
   }
 
-  /** Calls `listener` with every message on `channel` until the returned function is called. */
-  async listen(channel: string, listener: (message: string) => void): Promise<() => void> {
+  /**
+   * Calls `listener` with every message on `channel` until the returned function is called.
+   * With `confirmWithinMs`, waits for Redis to confirm the subscription (else 503 and no
+   * listener); without, the subscription is made whenever Redis is reachable (and renewed
+   * on reconnection).
+   */
+  async listen(channel: string, listener: (message: string) => void, confirmWithinMs?: number): Promise<() => void> {
     let set = this.listeners.get(channel);
     if (!set) {
       set = new Set();
@@ -126,11 +131,12 @@ export class RunEvents implements OnModuleInit, OnModuleDestroy, OnApplicationSh
       this.listeners.delete(channel);
       this.subscriber?.unsubscribe(channel).catch(() => undefined);
     };
+    if (confirmWithinMs === undefined) return stop;
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
         this.subscribing.get(channel),
-        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), SUBSCRIBE_TIMEOUT_MS))),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${confirmWithinMs} ms`)), confirmWithinMs))),
       ]);
     } catch (error) {
       stop();
@@ -157,7 +163,7 @@ export class RunEvents implements OnModuleInit, OnModuleDestroy, OnApplicationSh
         this.logger.warn(`run ${runId}: an event that is not JSON was dropped`);
       }
     };
-    const stop = await this.listen(runEventsChannel(runId), deliver);
+    const stop = await this.listen(runEventsChannel(runId), deliver, SUBSCRIBE_TIMEOUT_MS);
     let run: { status: RunStatus };
     try {
       run = await snapshot();
