@@ -251,6 +251,12 @@ describe('run events (SSE and GraphQL) and the runner over GraphQL', () => {
       expect(unknown[0]).toMatchObject({ message: `run ${UNKNOWN} does not exist`, extensions: { code: 'NOT_FOUND', status: 404 } });
       const badId = await subscribe(t.url, { Authorization: `Bearer ${as('viewer')}` }, 'nope').catch((e) => e);
       expect(badId[0]).toMatchObject({ message: 'runId: must be a UUID', extensions: { code: 'BAD_USER_INPUT', status: 400 } });
+      const client = createClient({ url: t.url.replace(/^http/, 'ws') + '/graphql', webSocketImpl: WebSocket, connectionParams: { Authorization: `Bearer ${as('viewer')}` }, retryAttempts: 0 });
+      const query = await (async () => {
+        for await (const result of client.iterate({ query: '{ procedures { id } }' })) return result;
+      })().catch((e) => e);
+      await client.dispose();
+      expect(query[0]).toMatchObject({ message: 'operation: a query is sent as POST /graphql; this WebSocket serves subscriptions only', extensions: { code: 'BAD_USER_INPUT', status: 400 } });
       const overHttp = await t.gql(as('viewer'), `subscription { runEvents(runId: "${UNKNOWN}") { id } }`);
       expect(overHttp.body.errors[0]).toMatchObject({ message: expect.stringMatching(/^runEvents: is a subscription: use graphql-ws/), extensions: { code: 'BAD_USER_INPUT', status: 400 } });
       const denied = await withClient(t.database, (c) => c.query("SELECT count(*)::int AS n FROM audit_entries WHERE outcome = 'denied' AND action = 'graphql.Subscription.runEvents'"));

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Context } from 'graphql-ws';
+import { getOperationAST, GraphQLError, parse } from 'graphql';
+import type { Context, SubscribePayload } from 'graphql-ws';
 import { OpsRequest } from '../common/request-context';
 
 /** What graphql-ws hands the context function: the connection's init payload and its socket. */
@@ -35,7 +36,11 @@ export function subscriptionRequest(ctx: WsContext): OpsRequest | undefined {
   };
 }
 
-/** graphql-ws options: a connection without a bearer token is refused at once (close 4401). */
+/**
+ * graphql-ws options: a connection without a bearer token is refused at once (close 4401);
+ * only subscriptions are served there (queries and mutations go through POST /graphql and
+ * its depth and cost limits).
+ */
 export const graphqlWsOptions = {
   path: '/graphql',
   onConnect: (ctx: Context) => {
@@ -43,5 +48,19 @@ export const graphqlWsOptions = {
     const socket = (ctx.extra as { socket?: { close(code: number, reason: string): void } }).socket;
     socket?.close(4401, 'Unauthorized: send connectionParams { Authorization: "Bearer <token>" }');
     return false;
+  },
+  onSubscribe: (_ctx: Context, _id: string, payload: SubscribePayload) => {
+    let operation: string | undefined;
+    try {
+      operation = getOperationAST(parse(payload.query), payload.operationName)?.operation;
+    } catch (error) {
+      return [error instanceof GraphQLError ? error : new GraphQLError('the document is not valid GraphQL')];
+    }
+    if (!operation || operation === 'subscription') return undefined;
+    return [
+      new GraphQLError(`operation: a ${operation} is sent as POST /graphql; this WebSocket serves subscriptions only`, {
+        extensions: { code: 'BAD_USER_INPUT', errorCode: 'VALIDATION_FAILED', status: 400 },
+      }),
+    ];
   },
 };
