@@ -84,10 +84,13 @@ describe('run events (SSE and GraphQL) and the runner over GraphQL', () => {
     });
 
     it('streams a snapshot, then every event, and ends after the final status; outlives the request timeout with keep-alive comments', async () => {
-      const res = await request('test.wait', { parameters: { waitMs: 1600 } });
-      expect(res.status).toBe(201);
+      // Opened while the run awaits its approval: the stream then sees every event.
+      const res = await request('test.approved', { parameters: { waitMs: 1600 } });
+      expect(res.body.status).toBe('awaiting_approval');
       const stream = await openSse(`${t.url}/api/v1/runs/${res.body.id}/events`, as('viewer'));
       expect(stream.status).toBe(200);
+      await stream.waitFor((e) => e.event === 'snapshot');
+      expect((await t.http().post(`/api/v1/runs/${res.body.id}/approve`).set('Authorization', `Bearer ${as('senior')}`)).status).toBe(200);
       expect(stream.headers['content-type']).toMatch(/^text\/event-stream/);
       expect(stream.headers['x-request-id']).toBeTruthy();
       expect(stream.headers['x-content-type-options']).toBe('nosniff');
@@ -96,10 +99,10 @@ describe('run events (SSE and GraphQL) and the runner over GraphQL', () => {
       expect(first.event).toBe('snapshot');
       const snapshot = (await get(res.body.id)).body;
       expect(Object.keys(first.data).sort()).toEqual(Object.keys(snapshot).sort());
-      expect(first.data).toMatchObject({ id: res.body.id, procedureId: 'test.wait', steps: expect.any(Array) });
+      expect(first.data).toMatchObject({ id: res.body.id, procedureId: 'test.approved', status: 'awaiting_approval', steps: expect.any(Array) });
       expect(stream.events.map((e) => e.id)).toEqual(stream.events.map((_, i) => String(i + 1)));
       const seen = rest.map((e) => [e.event, e.data.step ?? e.data.status, e.data.step ? e.data.status : undefined].filter(Boolean).join(' '));
-      expect(seen).toEqual(expect.arrayContaining(['step one running', 'progress one', 'step one succeeded', 'step two running', 'step two succeeded']));
+      expect(seen).toEqual(['status running', 'step one running', 'progress one', 'step one succeeded', 'step two running', 'step two succeeded', 'status succeeded']);
       expect(rest[rest.length - 1]).toMatchObject({ event: 'status', data: { runId: res.body.id, status: 'succeeded' } });
       // It lasted past OPS_REQUEST_TIMEOUT_MS (1 s) and was kept alive by comments.
       expect(stream.comments.filter((c) => c === 'keep-alive').length).toBeGreaterThanOrEqual(3);

@@ -248,7 +248,9 @@ export class RunnerService implements OnModuleInit {
     await this.redis.set(`run-alive:${run.id}`, '1', 'PX', ALIVE_TTL_MS).catch(() => undefined);
     const remaining = (position: number) => In(definition.steps.map((_, i) => i).filter((i) => i > position));
     try {
-      await this.runs.update({ id: run.id }, { status: 'running', startedAt: this.clock.now() });
+      // Only a run still queued starts (it may have been cancelled meanwhile).
+      const started = await this.runs.update({ id: run.id, status: 'queued' }, { status: 'running', startedAt: this.clock.now() });
+      if (!started.affected) return;
       await this.publish(run.id, { type: 'status', status: 'running' });
       for (const [position, step] of definition.steps.entries()) {
         const current = await this.runs.findOne({ where: { id: run.id } });
