@@ -6,22 +6,22 @@
  *            completion marker checked, catalogued) against the runbook's
  *            `docker exec erp-postgres pg_dump -U postgres DB | gzip > FILE`
  *            (floor: `pg_dump > /dev/null`). Target ratio <= 0.6.
- *   memory:  the control plane's peak RSS while it backs up (sampled every 50 ms; target < 200 MB).
+ *   memory:  the control plane's peak RSS (its own process, node dist/src/main.js, VmRSS sampled
+ *            every 50 ms) while it backs up (target < 200 MB).
  *   restore: the restore drill's measured restore (file → gunzip → psql in one transaction,
  *            into an empty scratch database) against
  *            `zcat FILE | docker exec -i erp-postgres psql -v ON_ERROR_STOP=1 -1` into an
  *            empty database. Target ratio <= 1.1.
  *
- *   npm run bench:backup   (BENCH_ROUNDS=3; needs the stand-in stack and `npm run stack:seed -- --scale large`)
+ *   npm run bench:backup   (BENCH_ROUNDS=3, BENCH_DUMP_VIA=docker-exec|tcp, BENCH_LEVEL=1..9; needs the stand-in stack and `npm run stack:seed -- --scale large`)
  */
 const { join } = require('node:path');
-const { readFileSync, mkdtempSync, rmSync, statSync } = require('node:fs');
-const { execFileSync, spawnSync } = require('node:child_process');
+const { readFileSync, mkdtempSync, rmSync, statSync, writeFileSync } = require('node:fs');
+const { execFileSync, spawn, spawnSync } = require('node:child_process');
 const { tmpdir } = require('node:os');
 
 const ROOT = join(__dirname, '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const dist = (p) => require(join(ROOT, 'dist/src', p));
 const DB = 'erp_quty_karunia_prod';
 const SERVER = 'postgres://postgres:erp-stack-dev@127.0.0.1:15432';
 
@@ -35,42 +35,55 @@ const psql = (sql) => execFileSync('psql', ['-X', '-qAt', `${SERVER}/postgres`, 
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
 const mb = (b) => `${(b / 1048576).toFixed(0)} MB`;
 
-async function main() {
-  const { loadAppConfig } = dist('config/app-config.js');
-  const { parseInventory } = dist('config/inventory.loader.js');
-  const { createLogger } = dist('common/logger.js');
-  const { createApp } = dist('app.factory.js');
-  const { ensureDatabase } = dist('infra/database/ensure-database.js');
-  const { migrate } = dist('infra/database/migrator.js');
-  const { UsersService } = dist('modules/auth/users.service.js');
+/** Resident set size of a process (kB → bytes), from /proc. */
+const rssOf = (pid) => {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
+  } catch {
+    return 0;
+  }
+};
 
+async function main() {
   const size = Number(psql(`SELECT pg_database_size('${DB}')`));
   if (size < 500 * 1048576) throw new Error(`the ERP database is ${mb(size)}: seed the large fixture first (npm run stack:seed -- --scale large)`);
   const dir = mkdtempSync(join(tmpdir(), 'erp-bench-backups-'));
+  // The control plane as it runs in production: its own process (node dist/src/main.js).
+  let text = readFileSync(join(ROOT, 'stack/ops.stack.yaml'), 'utf8').replace(/directory: .*/, `directory: ${dir}`);
+  if (process.env.BENCH_DUMP_VIA) text = text.replace(/dumpVia: .*/, `dumpVia: ${process.env.BENCH_DUMP_VIA}`);
+  if (process.env.BENCH_LEVEL) text = text.replace(/compressionLevel: .*/, `compressionLevel: ${process.env.BENCH_LEVEL}`);
+  const inventoryFile = join(dir, 'ops.bench.yaml');
+  writeFileSync(inventoryFile, text);
+  const port = 3190 + (process.pid % 50);
   const env = {
-    ...process.env,
+    PATH: process.env.PATH,
+    OPS_INVENTORY: inventoryFile,
     OPS_DATABASE_URL: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/erp_ops_bench_backup',
     OPS_REDIS_PREFIX: `bench-backup:${process.pid}:`,
     OPS_SCHEDULER: 'false',
     OPS_LOG_LEVEL: 'warn',
     OPS_RATE_LIMIT_PER_MINUTE: '0',
+    OPS_PORT: String(port),
   };
-  const config = loadAppConfig(env);
-  const file = join(ROOT, 'stack/ops.stack.yaml');
-  const inventory = parseInventory(readFileSync(file, 'utf8').replace(/directory: .*/, `directory: ${dir}`), file, env);
-  await ensureDatabase(config.OPS_DATABASE_URL);
-  await migrate(config.OPS_DATABASE_URL);
-  const app = await createApp({ config, inventory, inventoryFile: file, logger: createLogger('warn') });
-  await app.listen(0, '127.0.0.1');
-  const base = `http://127.0.0.1:${app.getHttpServer().address().port}`;
   const username = `bench${Date.now()}`;
-  await app.get(UsersService).create({ username, password: 'bench-password-123456', role: 'admin' });
-  const login = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: 'bench-password-123456' }) });
+  const password = 'bench-password-123456';
+  execFileSync('node', [join(ROOT, 'dist/src/cli/migrate.js')], { env, stdio: 'ignore' });
+  execFileSync('node', [join(ROOT, 'dist/src/cli/user.js'), 'create', '--username', username, '--role', 'admin', '--password-stdin'], { env, input: `${password}\n`, stdio: ['pipe', 'ignore', 'inherit'] });
+  const child = spawn('node', [join(ROOT, 'dist/src/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    const ok = await fetch(`${base}/health`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (i > 150) throw new Error('the control plane did not start');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const login = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
   const token = (await login.json()).accessToken;
   const api = async (method, path) => {
     const res = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: method === 'POST' ? '{}' : undefined });
     return res.json();
   };
+  const inventory = { backups: { dumpVia: /dumpVia: (\S+)/.exec(text)[1], compressionLevel: /compressionLevel: (\S+)/.exec(text)[1] } };
 
   console.log(`ERP database ${mb(size)} (large seed), ${ROUNDS} rounds, dumps via ${inventory.backups.dumpVia}, gzip -${inventory.backups.compressionLevel}`);
   const ours = [];
@@ -89,10 +102,9 @@ async function main() {
           runbook.push(sh(`docker exec erp-postgres pg_dump -U postgres ${DB} | gzip > ${dir}/runbook.sql.gz`));
           continue;
         }
-        global.gc?.();
-        const rssBefore = process.memoryUsage().rss;
+        const rssBefore = rssOf(child.pid);
         let peak = rssBefore;
-        const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+        const sampler = setInterval(() => (peak = Math.max(peak, rssOf(child.pid))), 50);
         const started = performance.now();
         const result = await api('POST', '/api/v1/backups?wait=true&waitSeconds=3600');
         const wall = performance.now() - started;
@@ -123,7 +135,8 @@ async function main() {
     console.log(`control plane peak RSS during a backup: ${mb(Math.max(...peaks))} (target < 200 MB) for a ${mb(size)} database`);
     console.log(`restore ratio (drill restore / zcat | psql -1): ${(median(restores) / median(baselineRestores)).toFixed(2)} (median ${(median(restores) / 1000).toFixed(1)} s vs ${(median(baselineRestores) / 1000).toFixed(1)} s; target <= 1.1)`);
   } finally {
-    await app.close();
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -257,7 +257,7 @@ export function backupProcedures({ backups, dataSource, docker, http, inventory 
         run: async (ctx) => {
           try {
             const entry = await backups.entry(ctx.parameters.backupId);
-            const result = await backups.restoreFile(entry, backups.tools(), erpDb, work(ctx), { force: ctx.parameters.force, phase: 'restore' });
+            const result = await backups.restoreFile(entry, backups.erpTarget(), erpDb, work(ctx), { force: ctx.parameters.force, phase: 'restore' });
             return { database: erpDb, restoreMs: result.durationMs, tables: Object.keys(result.rowCounts).length };
           } catch (error) {
             await startBackend(inventory, docker);

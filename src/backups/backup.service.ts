@@ -115,6 +115,11 @@ export class BackupService {
     return pgToolsFor(this.inventory, this.docker);
   }
 
+  /** psql's target for a restore into the ERP's own server. */
+  erpTarget(): { tools: PgTools; admin: TargetDatabasePort } {
+    return { tools: this.tools(), admin: this.targetDb };
+  }
+
   private threads(): number {
     return this.inventory.backups.compressionThreads || Math.max(1, cpus().length);
   }
@@ -171,8 +176,9 @@ export class BackupService {
     );
     timer.unref();
     let tool: ToolProcess | undefined;
+    const appName = `erp-ops-backup-${work.runId.slice(0, 8)}`;
     try {
-      tool = await this.tools().dump(this.erpDatabase, work.signal);
+      tool = await this.tools().dump(this.erpDatabase, work.signal, appName);
       await pipeline(tool.stdout, gzip, writer.sink(), { signal: work.signal });
       const exit = await tool.exit;
       if (exit !== 0) throw new Error(toolError('pg_dump', exit, tool.stderr()));
@@ -212,6 +218,8 @@ export class BackupService {
       return entry;
     } catch (error) {
       tool?.abort();
+      // pg_dump waiting on a lock notices nothing: end its server session too.
+      await this.targetDb.terminateApplication(appName, SQL_CALL).catch(() => undefined);
       await writer.discard();
       if (work.signal.aborted) throw new Error('cancelled: the dump was stopped and its partial file removed');
       if (tool && !(error instanceof Error && error.message.startsWith('pg_dump'))) {
@@ -232,7 +240,15 @@ export class BackupService {
    * completion marker was seen. Anything else ends psql's input without COMMIT, so the
    * server rolls everything back. Returns the restore's duration.
    */
-  async restoreFile(entry: BackupEntity, tools: PgTools, database: string, work: Work, options: { force?: boolean; phase: string }): Promise<{ durationMs: number; rowCounts: Record<string, number> }> {
+  async restoreFile(
+    entry: BackupEntity,
+    target: { tools: PgTools; admin: TargetDatabasePort },
+    database: string,
+    work: Work,
+    options: { force?: boolean; phase: string },
+  ): Promise<{ durationMs: number; rowCounts: Record<string, number> }> {
+    const { tools, admin } = target;
+    const appName = `erp-ops-restore-${work.runId.slice(0, 8)}`;
     const path = join(this.directory, entry.fileName);
     const file = await stat(path).catch(() => null);
     if (!file) throw new Error(`the file ${entry.fileName} is missing from ${this.directory}`);
@@ -267,12 +283,14 @@ export class BackupService {
         callback(null, 'COMMIT;\n');
       },
     });
-    const psql = await tools.psql(database, work.signal);
+    const psql = await tools.psql(database, work.signal, appName);
     psql.stdout.resume();
     try {
       await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), tap, createGunzip(), wrap, psql.stdin!, { signal: work.signal });
     } catch (error) {
       psql.abort();
+      // Whatever psql does, its session ends here: the open transaction rolls back.
+      await admin.terminateApplication(appName, SQL_CALL).catch(() => undefined);
       const exit = await Promise.race([psql.exit, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
       const reason = work.signal.aborted ? 'cancelled' : (error as Error).message;
       const detail = psql.stderr().trim() ? `; ${toolError('psql', exit, psql.stderr())}` : '';
@@ -319,7 +337,7 @@ export class BackupService {
       if (sha256 !== entry.sha256) throw new Error(`the file's SHA-256 is ${sha256}, the catalog recorded ${entry.sha256}: the file is corrupted`);
       await drill.admin.dropDatabase(scratch, SQL_CALL);
       await drill.admin.createDatabase(scratch, SQL_CALL);
-      const restored = await this.restoreFile(entry, drill.tools, scratch, work, { phase: 'drill' });
+      const restored = await this.restoreFile(entry, drill, scratch, work, { phase: 'drill' });
       const scratchDb = drill.admin.withDatabase(scratch);
       let counts: Record<string, number>;
       try {

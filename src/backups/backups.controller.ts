@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from
 import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentIdentity, CurrentRequest } from '../common/current-identity.decorator';
 import { ParseUuidPipe } from '../common/ids';
+import { BoundedByHandler } from '../common/timeout.interceptor';
 import { Identity, OpsRequest } from '../common/request-context';
 import { RequireRight } from '../guards/right.decorator';
 import { FINISHED } from '../procedures/run.entity';
@@ -48,6 +49,7 @@ export class BackupsController {
   @Post()
   @HttpCode(202)
   @RequireRight('backups.create', { action: 'backup.create' })
+  @BoundedByHandler()
   @ApiOperation({ summary: 'Back up the ERP database now (P3). ?wait=true answers when the backup is on disk and catalogued' })
   @ApiAcceptedResponse({ type: BackupRunModel, description: '202 while the run is queued or running; 200 once it ended' })
   async create(@Body() body: BackupActionDto, @Query() query: WaitQuery, @CurrentIdentity() identity: Identity, @Res({ passthrough: true }) reply: StatusReply): Promise<BackupRunModel> {
@@ -57,6 +59,7 @@ export class BackupsController {
   @Post('retention')
   @HttpCode(202)
   @RequireRight('backups.delete', { action: 'backup.retention' })
+  @BoundedByHandler()
   @ApiOperation({ summary: 'Apply retention (P2): the 7-day window, or keep the last N under disk pressure; never the newest verified backup; unknown files listed, not deleted' })
   @ApiAcceptedResponse({ type: BackupRunModel })
   async retention(@Body() body: RetentionDto, @Query() query: WaitQuery, @CurrentIdentity() identity: Identity, @Res({ passthrough: true }) reply: StatusReply): Promise<BackupRunModel> {
@@ -66,6 +69,7 @@ export class BackupsController {
   @Post(':id/verify')
   @HttpCode(202)
   @RequireRight('backups.verify', { action: 'backup.verify' })
+  @BoundedByHandler()
   @ApiOperation({ summary: 'Verify a backup (P3): size, SHA-256, gzip stream, completion marker, and a restore drill into a scratch database' })
   @ApiAcceptedResponse({ type: BackupRunModel })
   async verify(
@@ -83,6 +87,7 @@ export class BackupsController {
   @Post(':id/restore')
   @HttpCode(202)
   @RequireRight('backups.restore', { action: 'backup.restore' })
+  @BoundedByHandler()
   @ApiOperation({ summary: 'Restore the ERP database from this backup (P1): approval by the complementary role, `confirm` = the database name; safety backup, backend stopped, one transaction, ANALYZE, backend started and healthy' })
   @ApiAcceptedResponse({ type: BackupRunModel })
   async restore(
@@ -99,6 +104,7 @@ export class BackupsController {
 
   @Delete(':id')
   @RequireRight('backups.delete', { action: 'backup.delete' })
+  @BoundedByHandler()
   @ApiOperation({ summary: 'Delete a backup (P2): its file; the catalog keeps the entry as deleted. Never the newest verified backup. Waits for the run unless wait=false' })
   @ApiOkResponse({ type: BackupRunModel })
   async remove(

@@ -20,9 +20,9 @@ export interface PgTools {
   /** What runs, for plans (no secrets). */
   describe(tool: 'pg_dump' | 'psql', database: string): string;
   /** pg_dump of the database as plain SQL that drops and recreates its objects (--clean --if-exists). */
-  dump(database: string, signal: AbortSignal): Promise<ToolProcess>;
+  dump(database: string, signal: AbortSignal, applicationName: string): Promise<ToolProcess>;
   /** psql reading SQL from stdin, stopping at the first error. */
-  psql(database: string, signal: AbortSignal): Promise<ToolProcess>;
+  psql(database: string, signal: AbortSignal, applicationName: string): Promise<ToolProcess>;
 }
 
 export const DUMP_ARGS = ['--clean', '--if-exists', '--no-password'];
@@ -54,16 +54,16 @@ export class ExecPgTools implements PgTools {
     return `docker exec ${tool === 'psql' ? '-i ' : ''}${this.container} ${tool} ${args.join(' ')}`;
   }
 
-  dump(database: string, signal: AbortSignal): Promise<ToolProcess> {
-    return this.start(['pg_dump', ...DUMP_ARGS, '-U', this.user, '-d', database], false, signal);
+  dump(database: string, signal: AbortSignal, applicationName: string): Promise<ToolProcess> {
+    return this.start(['pg_dump', ...DUMP_ARGS, '-U', this.user, '-d', database], false, signal, applicationName);
   }
 
-  psql(database: string, signal: AbortSignal): Promise<ToolProcess> {
-    return this.start(['psql', ...PSQL_ARGS, '-U', this.user, '-d', database], true, signal);
+  psql(database: string, signal: AbortSignal, applicationName: string): Promise<ToolProcess> {
+    return this.start(['psql', ...PSQL_ARGS, '-U', this.user, '-d', database], true, signal, applicationName);
   }
 
-  private async start(cmd: string[], stdin: boolean, signal: AbortSignal): Promise<ToolProcess> {
-    const process = await this.docker.exec(this.container, { cmd, stdin, signal });
+  private async start(cmd: string[], stdin: boolean, signal: AbortSignal, applicationName: string): Promise<ToolProcess> {
+    const process = await this.docker.exec(this.container, { cmd, stdin, signal, env: [`PGAPPNAME=${applicationName}`] });
     return { stdout: process.stdout, stdin: process.stdin, exit: process.exit, stderr: process.stderr, abort: () => process.destroy() };
   }
 }
@@ -86,20 +86,20 @@ export class LocalPgTools implements PgTools {
     return `${this.bin(tool)} ${args.join(' ')} (host ${c.host}:${c.port}, user ${c.user}, database ${database})`;
   }
 
-  dump(database: string, signal: AbortSignal): Promise<ToolProcess> {
-    return this.start(this.bin('pg_dump'), DUMP_ARGS, database, false, signal);
+  dump(database: string, signal: AbortSignal, applicationName: string): Promise<ToolProcess> {
+    return this.start(this.bin('pg_dump'), DUMP_ARGS, database, false, signal, applicationName);
   }
 
-  psql(database: string, signal: AbortSignal): Promise<ToolProcess> {
-    return this.start(this.bin('psql'), PSQL_ARGS, database, true, signal);
+  psql(database: string, signal: AbortSignal, applicationName: string): Promise<ToolProcess> {
+    return this.start(this.bin('psql'), PSQL_ARGS, database, true, signal, applicationName);
   }
 
-  private start(bin: string, args: string[], database: string, stdin: boolean, signal: AbortSignal): Promise<ToolProcess> {
+  private start(bin: string, args: string[], database: string, stdin: boolean, signal: AbortSignal, applicationName: string): Promise<ToolProcess> {
     const c = databaseOf(this.url);
     const child = spawn(bin, args, {
       stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       // Only what the tool needs: never the control plane's own environment (its secrets).
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PGHOST: c.host, PGPORT: c.port, PGUSER: c.user, PGPASSWORD: c.password, PGDATABASE: database, PGCONNECT_TIMEOUT: '10', LANG: 'C.UTF-8' },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PGHOST: c.host, PGPORT: c.port, PGUSER: c.user, PGPASSWORD: c.password, PGDATABASE: database, PGAPPNAME: applicationName, PGCONNECT_TIMEOUT: '10', LANG: 'C.UTF-8' },
       signal,
     });
     let stderr = '';

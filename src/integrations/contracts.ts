@@ -106,6 +106,8 @@ export interface TargetDatabasePort {
   createDatabase(name: string, options: CallOptions): Promise<void>;
   dropDatabase(name: string, options: CallOptions): Promise<void>;
   analyze(options: CallOptions): Promise<void>;
+  /** Ends the sessions of one application_name; returns how many. */
+  terminateApplication(applicationName: string, options: CallOptions): Promise<number>;
   /** An adapter for another database of the same server (same credentials). */
   withDatabase(name: string): TargetDatabasePort;
   close(): Promise<void>;

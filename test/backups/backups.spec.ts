@@ -135,8 +135,8 @@ describe('backups on the stand-in stack', () => {
     expect(res.body.backup.verifyStatus).toBe('verified');
     expect(res.body.backup.verifiedAt).toBeTruthy();
     expect(res.body.backup.drillDurationMs).toBeGreaterThan(0);
-    const left = await sql('postgres', "SELECT datname FROM pg_database WHERE datname LIKE 'erp_drill_%'");
-    expect(left).toEqual([]);
+    const scratch = `erp_drill_${res.body.run.id.replace(/-/g, '').slice(0, 12)}`;
+    expect(await sql('postgres', `SELECT datname FROM pg_database WHERE datname = '${scratch}'`)).toEqual([]);
     expect((await t.http().get('/metrics')).text).toMatch(/backup_last_verified_timestamp \d+/);
   });
 
@@ -146,7 +146,7 @@ describe('backups on the stand-in stack', () => {
     await sql('postgres', 'DROP DATABASE IF EXISTS restore_empty_check');
     await sql('postgres', 'CREATE DATABASE restore_empty_check');
     try {
-      await service.restoreFile(entry, service.tools(), 'restore_empty_check', { runId: randomUUID(), signal: new AbortController().signal, progress: () => undefined }, { phase: 'test' });
+      await service.restoreFile(entry, service.erpTarget(), 'restore_empty_check', { runId: randomUUID(), signal: new AbortController().signal, progress: () => undefined }, { phase: 'test' });
       expect(await checksums('restore_empty_check')).toEqual(original);
     } finally {
       await sql('postgres', 'DROP DATABASE IF EXISTS restore_empty_check WITH (FORCE)');
@@ -155,7 +155,7 @@ describe('backups on the stand-in stack', () => {
   const catalogCount = async () => (await withClient(t.database, (c) => c.query('SELECT count(*)::int AS n FROM backups'))).rows[0].n as number;
   const runCount = async () => (await withClient(t.database, (c) => c.query('SELECT count(*)::int AS n FROM procedure_runs'))).rows[0].n as number;
   const auditFor = async (action: string) =>
-    (await withClient(t.database, (c) => c.query('SELECT actor, outcome, error_code FROM audit_entries WHERE action = $1 ORDER BY id', [action]))).rows;
+    (await withClient(t.database, (c) => c.query('SELECT actor, outcome, error_code, target FROM audit_entries WHERE action = $1 ORDER BY id', [action]))).rows;
 
   let corrupted: any;
   it('a corrupted file (one flipped byte) fails verify and is not restored without force', async () => {
@@ -169,7 +169,7 @@ describe('backups on the stand-in stack', () => {
     expect(res.body.run.status).toBe('failed');
     expect(res.body.backup.verifyStatus).toBe('failed');
     expect(res.body.backup.verifyError).toMatch(/SHA-256/);
-    expect(await sql('postgres', "SELECT datname FROM pg_database WHERE datname LIKE 'erp_drill_%'")).toEqual([]);
+    expect(await sql('postgres', `SELECT datname FROM pg_database WHERE datname = 'erp_drill_${res.body.run.id.replace(/-/g, '').slice(0, 12)}'`)).toEqual([]);
     const before = await runCount();
     const refused = await post(`/api/v1/backups/${corrupted.id}/restore`, { confirm: ERP_DB }, 'dba');
     expect(refused.status).toBe(409);
@@ -234,10 +234,12 @@ describe('backups on the stand-in stack', () => {
     const safety = ended.steps[1].output;
     const list = await get('/api/v1/backups');
     expect(list.body.items.find((b: any) => b.id === safety.backupId).kind).toBe('safety');
-    const audit = await auditFor('backup.restore');
-    // The operator's 403, the two 400s and the 409: each an audit entry.
-    expect(audit.filter((a: any) => a.outcome === 'denied').length).toBeGreaterThanOrEqual(1);
-    expect(audit.filter((a: any) => a.outcome !== 'success').length).toBeGreaterThanOrEqual(4);
+    // The refusals (the operator's 403, the second restore's 409) are audit entries; bad
+    // input (400) writes nothing, the audit trail included.
+    const audit = (await auditFor('backup.restore')).filter((a: any) => String(a.target).includes(first.id));
+    expect(audit.filter((a: any) => a.outcome === 'denied' && a.error_code === 'FORBIDDEN').length).toBe(1);
+    expect(audit.filter((a: any) => a.outcome === 'failure' && a.error_code === 'CONFLICT').length).toBe(1);
+    expect(audit.filter((a: any) => a.outcome === 'success').length).toBe(1);
     expect((await auditFor('procedure.approve')).filter((a: any) => a.outcome === 'failure').length).toBeGreaterThanOrEqual(2);
   });
 
@@ -253,7 +255,7 @@ describe('backups on the stand-in stack', () => {
     expect(res.status).toBe(202);
     const runId = res.body.run.id;
     await waitFor('pg_dump waiting for its lock', async () => {
-      const rows = await sql(ERP_DB, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'pg_dump' AND wait_event_type = 'Lock'").catch(() => []);
+      const rows = await sql(ERP_DB, "SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'erp-ops-backup-%' AND wait_event_type = 'Lock'").catch(() => []);
       return rows.length > 0;
     }, 30_000, 100);
     await docker('POST', '/containers/erp-postgres/kill');
@@ -268,6 +270,60 @@ describe('backups on the stand-in stack', () => {
     const next = await post('/api/v1/backups?wait=true');
     expect(next.body.run.status).toBe('succeeded');
     expect(await catalogCount()).toBe(catalogBefore + 1);
+  });
+
+  const sessions = (prefix: string) => sql(ERP_DB, `SELECT pid, wait_event_type FROM pg_stat_activity WHERE application_name LIKE '${prefix}%'`);
+  async function holdLock(statement: string): Promise<Client> {
+    const blocker = new Client({ connectionString: `${SERVER}/${ERP_DB}` });
+    blocker.on('error', () => undefined);
+    await blocker.connect();
+    await blocker.query(`BEGIN; ${statement}`);
+    return blocker;
+  }
+
+  it('cancel aborts a running dump cleanly: cancelled run, no file, no session left', async () => {
+    const filesBefore = readdirSync(dir).sort();
+    const catalogBefore = await catalogCount();
+    const blocker = await holdLock('LOCK TABLE public.products IN ACCESS EXCLUSIVE MODE');
+    try {
+      const res = await post('/api/v1/backups');
+      const runId = res.body.run.id;
+      await waitFor('pg_dump waiting for its lock', async () => (await sessions('erp-ops-backup-')).some((r: any) => r.wait_event_type === 'Lock'), 30_000, 100);
+      const cancel = await post(`/api/v1/runs/${runId}/cancel`);
+      expect(cancel.status).toBe(200);
+      const ended = await until(runId, ['cancelled', 'failed', 'succeeded'], 30_000);
+      expect(ended.status).toBe('cancelled');
+      expect(ended.steps[0].status).toBe('cancelled');
+      await waitFor('the dump session gone', async () => (await sessions('erp-ops-backup-')).length === 0, 10_000, 100);
+      expect(readdirSync(dir).sort()).toEqual(filesBefore);
+      expect(await catalogCount()).toBe(catalogBefore);
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => undefined);
+      await blocker.end().catch(() => undefined);
+    }
+  });
+
+  it('cancel during a restore rolls it back and starts the backend again; the database is as it was', async () => {
+    await sql(ERP_DB, "UPDATE public.products SET name = name || ' before-cancel' WHERE id <= 10");
+    const before = await checksums(ERP_DB);
+    const blocker = await holdLock('SELECT count(*) FROM public.products');
+    try {
+      const requested = await post(`/api/v1/backups/${first.id}/restore`, { confirm: ERP_DB }, 'dba');
+      const runId = requested.body.run.id;
+      expect((await post(`/api/v1/runs/${runId}/approve`, {}, 'senior')).status).toBe(200);
+      await waitFor('the restore waiting for a lock', async () => (await sessions('erp-ops-restore-')).some((r: any) => r.wait_event_type === 'Lock'), 60_000, 100);
+      expect(await healthStatus('erp-backend')).not.toBe('healthy');
+      expect((await post(`/api/v1/runs/${runId}/cancel`, {}, 'dba')).status).toBe(200);
+      const ended = await until(runId, ['cancelled', 'failed', 'succeeded'], 30_000);
+      expect(ended.status).toBe('cancelled');
+      expect(ended.steps.find((s: any) => s.stepId === 'restore-database').status).toBe('cancelled');
+      await waitFor('the backend healthy again', async () => (await healthStatus('erp-backend')) === 'healthy', 60_000);
+      await waitFor('the restore session gone', async () => (await sessions('erp-ops-restore-')).length === 0, 10_000, 100);
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => undefined);
+      await blocker.end().catch(() => undefined);
+    }
+    expect(await checksums(ERP_DB)).toEqual(before);
   });
 
   it('refuses path-like ids, negative retention, unknown parameters and missing confirmation with 400; nothing changes', async () => {

@@ -1,3 +1,4 @@
+import { Reflector } from '@nestjs/core';
 import { describe, it } from 'node:test';
 import { expect } from 'expect';
 import { lastValueFrom, timer, map } from 'rxjs';
@@ -6,7 +7,7 @@ import { DomainError } from '../../src/common/errors';
 import { decodeCursor, encodeCursor } from '../../src/common/pagination';
 import { isIsoDateTime } from '../../src/common/validation';
 import { maskSecrets, maskUrl } from '../../src/common/secrets';
-import { TimeoutInterceptor } from '../../src/common/timeout.interceptor';
+import { BoundedByHandler, TimeoutInterceptor } from '../../src/common/timeout.interceptor';
 import { loadAppConfig } from '../../src/config/app-config';
 import { operationLimits } from '../../src/graphql/limits';
 import { DEFAULT_MATRIX, Level, Role, ROLES, RoleRights } from '../../src/guards/rights';
@@ -124,12 +125,18 @@ describe('GraphQL limits', () => {
 
 describe('request timeout', () => {
   it('turns a handler slower than OPS_REQUEST_TIMEOUT_MS into REQUEST_TIMEOUT (504)', async () => {
-    const interceptor = new TimeoutInterceptor(loadAppConfig({ OPS_REQUEST_TIMEOUT_MS: '100' } as NodeJS.ProcessEnv));
+    const interceptor = new TimeoutInterceptor(loadAppConfig({ OPS_REQUEST_TIMEOUT_MS: '100' } as NodeJS.ProcessEnv), new Reflector());
     const slow = { handle: () => timer(1000).pipe(map(() => 'late')) };
     const fast = { handle: () => timer(10).pipe(map(() => 'done')) };
-    await expect(lastValueFrom(interceptor.intercept({} as never, fast))).resolves.toBe('done');
-    const error = await lastValueFrom(interceptor.intercept({} as never, slow)).catch((e) => e);
+    const handler = () => undefined;
+    const context = { getHandler: () => handler } as never;
+    await expect(lastValueFrom(interceptor.intercept(context, fast))).resolves.toBe('done');
+    const error = await lastValueFrom(interceptor.intercept(context, slow)).catch((e) => e);
     expect(error).toBeInstanceOf(DomainError);
     expect((error as DomainError).status).toBe(504);
+    // A handler that bounds its own wait (?wait=true&waitSeconds=) is left alone.
+    const bounded = () => undefined;
+    BoundedByHandler()(bounded as never, undefined as never, { value: bounded } as never);
+    await expect(lastValueFrom(interceptor.intercept({ getHandler: () => bounded } as never, { handle: () => timer(300).pipe(map(() => 'waited')) }))).resolves.toBe('waited');
   });
 });

@@ -145,6 +145,17 @@ export class TargetDatabase implements TargetDatabasePort {
     await this.query(`dropping database ${name}`, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`, [], options);
   }
 
+  /** Ends the server sessions of one application_name (a stopped pg_dump or psql: its transaction rolls back). */
+  async terminateApplication(applicationName: string, options: CallOptions): Promise<number> {
+    const rows = await this.query<{ n: number }>(
+      `ending the sessions of ${applicationName}`,
+      'SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()',
+      [applicationName],
+      options,
+    );
+    return rows[0]?.n ?? 0;
+  }
+
   async analyze(options: CallOptions): Promise<void> {
     await this.query('running ANALYZE', 'ANALYZE', [], options);
   }
