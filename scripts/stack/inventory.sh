@@ -58,7 +58,7 @@ backups:
   dumpVia: docker-exec
   service: postgres
   pgBinDir: ""
-  compressionLevel: 6
+  compressionLevel: 3
   compressionThreads: 0
   backendHealthySeconds: 60
 

@@ -23,9 +23,11 @@ export interface ParallelGzipOptions {
  */
 export class ParallelGzip extends Transform {
   private readonly blockSize: number;
-  private pending: Buffer[] = [];
+  /** The block being filled (from a small pool reused across blocks: constant memory, little garbage). */
+  private block: Buffer | null = null;
   private pendingLength = 0;
-  private readonly inFlight: Promise<Buffer>[] = [];
+  private readonly pool: Buffer[] = [];
+  private readonly inFlight: { member: Promise<Buffer>; block: Buffer }[] = [];
   inputBytes = 0;
   outputBytes = 0;
 
@@ -37,32 +39,49 @@ export class ParallelGzip extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.inputBytes += chunk.length;
     this.options.onInput?.(chunk);
-    this.pending.push(chunk);
-    this.pendingLength += chunk.length;
-    if (this.pendingLength < this.blockSize) return callback();
-    this.dispatch().then(() => callback(), callback);
+    this.fill(chunk).then(() => callback(), callback);
+  }
+
+  /** Copies the chunk into blocks; each full block goes to compression. */
+  private async fill(chunk: Buffer): Promise<void> {
+    let offset = 0;
+    while (offset < chunk.length) {
+      this.block ??= this.pool.pop() ?? Buffer.allocUnsafeSlow(this.blockSize);
+      const copied = chunk.copy(this.block, this.pendingLength, offset);
+      offset += copied;
+      this.pendingLength += copied;
+      if (this.pendingLength === this.blockSize) await this.dispatch();
+    }
   }
 
   override _flush(callback: TransformCallback): void {
     (async () => {
-      if (this.pendingLength > 0 || this.outputBytes === 0 && this.inFlight.length === 0) this.startBlock();
-      while (this.inFlight.length) this.pushMember(await this.inFlight.shift()!);
+      if (this.pendingLength > 0 || (this.outputBytes === 0 && this.inFlight.length === 0)) this.startBlock();
+      while (this.inFlight.length) await this.writeOldest();
     })().then(() => callback(), callback);
   }
 
   private startBlock(): void {
-    const block = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingLength);
-    this.pending = [];
+    const block = this.block ?? Buffer.alloc(0);
+    const input = block.subarray(0, this.pendingLength);
+    this.block = null;
     this.pendingLength = 0;
-    const member = gzipAsync(block, { level: this.options.level, strategy: constants.Z_DEFAULT_STRATEGY });
+    const member = gzipAsync(input, { level: this.options.level, strategy: constants.Z_DEFAULT_STRATEGY });
     member.catch(() => undefined);
-    this.inFlight.push(member);
+    this.inFlight.push({ member, block });
+  }
+
+  private async writeOldest(): Promise<void> {
+    const { member, block } = this.inFlight.shift()!;
+    const output = await member;
+    if (block.length === this.blockSize) this.pool.push(block);
+    this.pushMember(output);
   }
 
   /** Starts the block; when the pool is full, waits for the oldest member and writes it. */
   private async dispatch(): Promise<void> {
     this.startBlock();
-    while (this.inFlight.length >= this.options.concurrency) this.pushMember(await this.inFlight.shift()!);
+    while (this.inFlight.length >= this.options.concurrency) await this.writeOldest();
   }
 
   private pushMember(member: Buffer): void {
