@@ -19,6 +19,7 @@ const { join } = require('node:path');
 const { readFileSync, mkdtempSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { execFileSync, spawn, spawnSync } = require('node:child_process');
 const { tmpdir } = require('node:os');
+const http = require('node:http');
 
 const ROOT = join(__dirname, '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -74,17 +75,31 @@ async function main() {
   const child = spawn('node', [...nodeArgs, join(ROOT, 'dist/src/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
-    const ok = await fetch(`${base}/health`).then((r) => r.ok, () => false);
+    const ok = await new Promise((resolve) => http.get(`${base}/health`, { agent: false }, (r) => (r.resume(), resolve(r.statusCode === 200))).on('error', () => resolve(false)));
     if (ok) break;
     if (i > 150) throw new Error('the control plane did not start');
     await new Promise((r) => setTimeout(r, 200));
   }
-  const login = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
-  const token = (await login.json()).accessToken;
-  const api = async (method, path) => {
-    const res = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: method === 'POST' ? '{}' : undefined });
-    return res.json();
-  };
+  // One connection per call (no keep-alive to go stale during the long baseline runs).
+  const call = (method, path, headers, body) =>
+    new Promise((resolve, reject) => {
+      const req = http.request(`${base}${path}`, { method, agent: false, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (text += c));
+        res.on('end', () => {
+          try {
+            resolve(JSON.parse(text));
+          } catch {
+            reject(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 200)}`));
+          }
+        });
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  const token = (await call('POST', '/api/v1/auth/login', {}, JSON.stringify({ username, password }))).accessToken;
+  const api = (method, path) => call(method, path, { authorization: `Bearer ${token}` }, method === 'POST' ? '{}' : undefined);
   const inventory = { backups: { dumpVia: /dumpVia: (\S+)/.exec(text)[1], compressionLevel: /compressionLevel: (\S+)/.exec(text)[1] } };
 
   console.log(`ERP database ${mb(size)} (large seed), ${ROUNDS} rounds, dumps via ${inventory.backups.dumpVia}, gzip -${inventory.backups.compressionLevel}`);

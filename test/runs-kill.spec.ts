@@ -1,7 +1,6 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { expect } from 'expect';
 import Redis from 'ioredis';
@@ -11,23 +10,9 @@ import { ProcedureRegistry } from '../src/procedures/procedure-registry';
 import { createTestDatabase, dbUrl, dropTestDatabase } from './helpers/db';
 import { waitingProcedure } from './helpers/procedure-fixtures';
 import { PASSWORD, startTestApp, TestApp } from './helpers/test-app';
+import { startControlPlaneProcess } from './helpers/control-plane-process';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Starts test/helpers/control-plane-child.js and waits for its `{ url }` line. */
-function startChild(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [join(projectRoot(), 'dist/test/helpers/control-plane-child.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (c) => (stderr += c));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the child did not start in 30 s: ${stderr}`)), 30_000);
-    createInterface({ input: child.stdout! }).once('line', (line) => {
-      clearTimeout(timer);
-      resolve({ child, url: JSON.parse(line).url });
-    });
-    child.once('exit', (code) => reject(new Error(`the child exited (${code}): ${stderr}`)));
-  });
-}
 
 describe('killing the control plane during a run', () => {
   const database = { name: '' };
@@ -59,7 +44,7 @@ describe('killing the control plane during a run', () => {
       OPS_BOOTSTRAP_ADMIN_USERNAME: 'admin',
       OPS_BOOTSTRAP_ADMIN_PASSWORD: PASSWORD,
     };
-    const started = await startChild(env);
+    const started = await startControlPlaneProcess(env);
     child = started.child;
     const login = await request(started.url).post('/api/v1/auth/login').send({ username: 'admin', password: PASSWORD });
     const auth = `Bearer ${login.body.accessToken}`;

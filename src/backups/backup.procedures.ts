@@ -202,6 +202,12 @@ export function backupProcedures({ backups, dataSource, docker, http, inventory 
     locks: (p) => ['erp:postgres', 'erp:backend', `backup:${p.backupId}`],
     requiresApproval: true,
     confirmation: () => erpDb,
+    // The database rolled back by itself (no COMMIT was sent); the backend must not stay stopped.
+    onInterrupted: async (_p, lastStep) => {
+      if (!lastStep || ['check-backup', 'safety-backup'].includes(lastStep)) return null;
+      await docker.startContainer(backend(), { timeoutMs: 30_000 });
+      return `the backend container ${backend()} was started again`;
+    },
     steps: [
       {
         id: 'check-backup',
@@ -258,7 +264,7 @@ export function backupProcedures({ backups, dataSource, docker, http, inventory 
           try {
             const entry = await backups.entry(ctx.parameters.backupId);
             const result = await backups.restoreFile(entry, backups.erpTarget(), erpDb, work(ctx), { force: ctx.parameters.force, phase: 'restore' });
-            return { database: erpDb, restoreMs: result.durationMs, tables: Object.keys(result.rowCounts).length };
+            return { database: erpDb, restoreMs: result.durationMs, tables: Object.keys(entry.rowCounts).length };
           } catch (error) {
             await startBackend(inventory, docker);
             throw error;

@@ -20,7 +20,10 @@ export class DumpScanner {
   private head: Buffer[] = [];
   private headLength = 0;
   private lineLength = 0;
-  private tailBuf = Buffer.alloc(0);
+  private first = -1;
+  private second = -1;
+  private recent: Buffer[] = [];
+  private recentLength = 0;
   /** A COPY block that never ended (a truncated dump). */
   get unterminatedCopy(): string | null {
     return this.inCopy ? this.table : null;
@@ -28,23 +31,57 @@ export class DumpScanner {
 
   write(chunk: Buffer): void {
     this.bytes += chunk.length;
-    this.tailBuf = chunk.length >= TAIL_LIMIT ? Buffer.from(chunk.subarray(chunk.length - TAIL_LIMIT)) : Buffer.concat([this.tailBuf, chunk]).subarray(-TAIL_LIMIT);
+    // The last chunks (views, no copy) holding at least the stream's last TAIL_LIMIT bytes.
+    this.recent.push(chunk);
+    this.recentLength += chunk.length;
+    while (this.recent.length > 1 && this.recentLength - this.recent[0].length >= TAIL_LIMIT) this.recentLength -= this.recent.shift()!.length;
     let pos = 0;
     const len = chunk.length;
     while (pos < len) {
+      if (this.inCopy) {
+        pos = this.copyRows(chunk, pos);
+        continue;
+      }
       const nl = chunk.indexOf(NL, pos);
       const end = nl < 0 ? len : nl;
-      if (this.inCopy) {
-        // Rows: only a line of exactly "\." matters; keep its first 3 bytes at most.
-        if (this.lineLength < 3) this.keep(chunk, pos, Math.min(end, pos + 3 - this.lineLength));
-      } else if (this.headLength < HEAD_LIMIT) {
-        this.keep(chunk, pos, Math.min(end, pos + HEAD_LIMIT - this.headLength));
-      }
+      if (this.headLength < HEAD_LIMIT) this.keep(chunk, pos, Math.min(end, pos + HEAD_LIMIT - this.headLength));
       this.lineLength += end - pos;
       if (nl < 0) break;
       this.endLine();
       pos = nl + 1;
     }
+  }
+
+  /**
+   * Inside a COPY block (millions of lines): counts rows with numbers only (no per-line
+   * objects) until the block's "\." line or the chunk's end; returns where it stopped.
+   */
+  private copyRows(chunk: Buffer, from: number): number {
+    const len = chunk.length;
+    let pos = from;
+    while (pos < len) {
+      const nl = chunk.indexOf(NL, pos);
+      const end = nl < 0 ? len : nl;
+      // The line's first two bytes (it may have begun in an earlier chunk).
+      if (this.lineLength === 0) {
+        this.first = end > pos ? chunk[pos] : -1;
+        this.second = end > pos + 1 ? chunk[pos + 1] : -1;
+      } else if (this.lineLength === 1 && end > pos) {
+        this.second = chunk[pos];
+      }
+      this.lineLength += end - pos;
+      if (nl < 0) return len;
+      pos = nl + 1;
+      const terminator = this.lineLength === 2 && this.first === 0x5c && this.second === 0x2e;
+      this.lineLength = 0;
+      if (terminator) {
+        this.inCopy = false;
+        this.rowCounts[this.table] = (this.rowCounts[this.table] ?? 0) + this.rows;
+        return pos;
+      }
+      this.rows++;
+    }
+    return pos;
   }
 
   private keep(chunk: Buffer, from: number, to: number): void {
@@ -59,15 +96,6 @@ export class DumpScanner {
     this.head = [];
     this.headLength = 0;
     this.lineLength = 0;
-    if (this.inCopy) {
-      if (length === 2 && head[0] === 0x5c && head[1] === 0x2e) {
-        this.inCopy = false;
-        this.rowCounts[this.table] = (this.rowCounts[this.table] ?? 0) + this.rows;
-      } else {
-        this.rows++;
-      }
-      return;
-    }
     if (length < 5 || head[0] !== 0x43 || head.toString('latin1', 0, 5) !== 'COPY ') return;
     const text = head.toString('utf8');
     const match = QUALIFIED.exec(text.slice(5));
@@ -80,8 +108,14 @@ export class DumpScanner {
 
   /** pg_dump ended normally: its completion marker is among the last lines. */
   complete(): boolean {
-    return !this.inCopy && this.tailBuf.toString('utf8').includes(COMPLETE);
+    const tail = Buffer.concat(this.recent).subarray(-TAIL_LIMIT);
+    return !this.inCopy && dumpComplete(tail);
   }
+}
+
+/** The last bytes of a plain dump hold pg_dump's completion marker. */
+export function dumpComplete(tail: Buffer): boolean {
+  return tail.toString('utf8').includes(COMPLETE);
 }
 
 export function isQualifiedTable(name: string): boolean {

@@ -39,6 +39,12 @@ export class ParallelGzip extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.inputBytes += chunk.length;
     this.options.onInput?.(chunk);
+    // Fast path (most chunks): the chunk fits in the current block; no promise, no copy of state.
+    if (this.block && this.pendingLength + chunk.length < this.blockSize) {
+      chunk.copy(this.block, this.pendingLength);
+      this.pendingLength += chunk.length;
+      return callback();
+    }
     this.fill(chunk).then(() => callback(), callback);
   }
 

@@ -40,4 +40,9 @@ export interface ProcedureDefinition<P = any> {
   /** The value a real run's `confirm` must equal (e.g. the target database's name). */
   confirmation?(parameters: P, inventory: Inventory): string;
   steps: StepDefinition<P>[];
+  /**
+   * Called by the sweep when a run's worker died during `lastStep` (the process was
+   * killed): undo what must not stay half done. Returns a note for the run's error.
+   */
+  onInterrupted?(parameters: P, lastStep: string | null, inventory: Inventory): Promise<string | null>;
 }

@@ -390,11 +390,25 @@ export class RunnerService implements OnModuleInit {
       if (updated.affected) {
         swept++;
         await this.steps.update({ runId: run.id, status: In(['running', 'pending']) }, { status: 'cancelled' });
+        await this.recover(run);
         await this.locks.release(this.resourcesOf(run), run.id);
         await this.publish(run.id, { type: 'status', status: 'interrupted', error: `the worker stopped during ${run.currentStep ?? 'the first step'}` });
       }
     }
     return swept;
+  }
+
+  /** The procedure's own clean-up for a run its worker left half done (e.g. start a stopped backend). */
+  private async recover(run: RunEntity): Promise<void> {
+    try {
+      const definition = this.registry.get(run.procedureId);
+      const parsed = definition.parameters.safeParse(run.parameters);
+      if (!definition.onInterrupted || !parsed.success) return;
+      const note = await definition.onInterrupted(parsed.data, run.currentStep, this.inventory);
+      if (note) await this.runs.update({ id: run.id }, { error: `the worker stopped during ${run.currentStep ?? 'the first step'}; ${note}`.slice(0, 2000) });
+    } catch (error) {
+      this.logger.warn(`recovering interrupted run ${run.id}: ${(error as Error).message}`);
+    }
   }
 
   /** The resources a stored run locks (none when its procedure or parameters are gone). */

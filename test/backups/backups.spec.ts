@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,21 +16,13 @@ import { BackupService } from '../../src/backups/backup.service';
 import { Role } from '../../src/guards/rights';
 import { withClient } from '../helpers/db';
 import { startTestApp, TestApp } from '../helpers/test-app';
-import { DATABASE_URL, docker, healthStatus, REPO_ROOT, sleep, waitFor } from '../stack/stack-helpers';
+import { docker, healthStatus, REPO_ROOT, stackSql, waitFor } from '../stack/stack-helpers';
 
 const STACK_INVENTORY = 'stack/ops.stack.yaml';
 const ERP_DB = 'erp_quty_karunia_prod';
 const SERVER = 'postgres://postgres:erp-stack-dev@127.0.0.1:15432';
 
-async function sql<T = any>(database: string, text: string): Promise<T[]> {
-  const client = new Client({ connectionString: `${SERVER}/${database}` });
-  await client.connect();
-  try {
-    return (await client.query(text)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const sql = stackSql;
 
 /** md5 of every table's rows (ordered by their text form): identical contents ⇔ identical map. */
 async function checksums(database: string): Promise<Record<string, string>> {

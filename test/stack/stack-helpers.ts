@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
+import { Client } from 'pg';
 
 /** The checkout's root, found from here (test/stack) or from the compiled copy (dist/test/stack). */
 function findRepoRoot(): string {
@@ -176,3 +177,15 @@ export async function restoreService(service: string, port: number, probePath: s
 export function sh(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8' });
 }
+
+/** One query on the stand-in's PostgreSQL (any database of it), as the superuser. */
+export async function stackSql<T = any>(database: string, text: string): Promise<T[]> {
+  const client = new Client({ connectionString: DATABASE_URL.replace(/\/[^/]*$/, `/${database}`) });
+  await client.connect();
+  try {
+    return (await client.query(text)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
