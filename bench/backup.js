@@ -13,7 +13,7 @@
  *            `zcat FILE | docker exec -i erp-postgres psql -v ON_ERROR_STOP=1 -1` into an
  *            empty database. Target ratio <= 1.1.
  *
- *   npm run bench:backup   (BENCH_ROUNDS=3, BENCH_DUMP_VIA=docker-exec|tcp, BENCH_LEVEL=1..9; needs the stand-in stack and `npm run stack:seed -- --scale large`)
+ *   npm run bench:backup   (BENCH_ROUNDS=3, BENCH_NODE_ARGS='--flag …' for the control plane's node, BENCH_DUMP_VIA=docker-exec|tcp, BENCH_LEVEL=1..9; needs the stand-in stack and `npm run stack:seed -- --scale large`)
  */
 const { join } = require('node:path');
 const { readFileSync, mkdtempSync, rmSync, statSync, writeFileSync } = require('node:fs');
