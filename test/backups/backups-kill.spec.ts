@@ -101,9 +101,10 @@ describe('killing the control plane during a restore', () => {
 
     restarted = await startTestApp({ inventoryFile: 'stack/ops.stack.yaml', inventoryPatch: (doc) => (doc.backups.directory = dir), env: { OPS_DATABASE_URL: dbUrl(database), OPS_REDIS_PREFIX: redisPrefix } });
     const token = `Bearer ${(await request(restarted.url).post('/api/v1/auth/login').send({ username: 'kdba', password: PASSWORD })).body.accessToken}`;
-    const run = await waitFor('the run marked interrupted', async () => {
+    // The sweep marks it interrupted, then runs the procedure's clean-up and notes it.
+    const run = await waitFor('the run marked interrupted and recovered', async () => {
       const body = (await request(restarted!.url).get(`/api/v1/runs/${runId}`).set('Authorization', token)).body;
-      return body.status === 'interrupted' ? body : null;
+      return body.status === 'interrupted' && /started again/.test(body.error ?? '') ? body : null;
     }, 40_000, 500);
     expect(run.error).toMatch(/restore-database.*erp-backend was started again/);
     expect(run.steps.some((s: any) => s.status === 'running')).toBe(false);

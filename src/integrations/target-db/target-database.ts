@@ -14,6 +14,7 @@ export const TABLE_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
 /** schema.table as pg_dump writes it: each part plain or double-quoted. */
 export const QUALIFIED_TABLE = /^(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)\.(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)$/;
 export const APPLICATION_NAME = 'erp-ops-control-plane';
+const QUIETED = Symbol('quieted');
 
 export interface TargetDatabaseOptions {
   /** Pool size (default 3). */
@@ -227,6 +228,13 @@ export class TargetDatabase implements TargetDatabasePort {
         try {
           const acquired = await connecting;
           if (abandoned) throw new Error('deadline passed while waiting for a connection');
+          // A connection that dies while checked out (server killed, session terminated)
+          // reaches the statement as its error; the client's own 'error' event must not
+          // crash the process once the pool no longer listens to it.
+          if (!(acquired as any)[QUIETED]) {
+            acquired.on('error', () => undefined);
+            (acquired as any)[QUIETED] = true;
+          }
           client = acquired;
           try {
             const result = await fn(client, deadline);
