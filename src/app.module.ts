@@ -3,7 +3,7 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE, DiscoveryModule } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { BackupsModule } from './backups/backups.module';
+import { BackupsModule } from './modules/backups/backups.module';
 import { AuditInterceptor } from './common/audit.interceptor';
 import { Clock } from './common/clock';
 import { OpsExceptionFilter } from './common/exception.filter';

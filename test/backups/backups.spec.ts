@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import { Client } from 'pg';
-import { BackupService } from '../../src/backups/backup.service';
+import { BackupService } from '../../src/modules/backups/backup.service';
 import { Role } from '../../src/guards/rights';
 import { withClient } from '../helpers/db';
 import { startTestApp, TestApp } from '../helpers/test-app';

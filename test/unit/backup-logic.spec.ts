@@ -7,9 +7,9 @@ import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { expect } from 'expect';
-import { backupName, freeName, namingPattern, withSuffix } from '../../src/backups/backup-files';
-import { DumpScanner } from '../../src/backups/dump-scanner';
-import { ParallelGzip } from '../../src/backups/parallel-gzip';
+import { backupName, freeName, namingPattern, withSuffix } from '../../src/modules/backups/backup-files';
+import { DumpScanner } from '../../src/modules/backups/dump-scanner';
+import { ParallelGzip } from '../../src/modules/backups/parallel-gzip';
 
 const DUMP = [
   '--',

@@ -1,4 +1,4 @@
-import { BackupEntity } from '../../backups/backup.entity';
+import { BackupEntity } from '../../modules/backups/backup.entity';
 import { RunEntity, StepEntity } from '../../procedures/run.entity';
 import { ChecklistRunEntity } from '../../modules/health/checklist-run.entity';
 import { AuditEntryEntity } from '../../modules/audit/audit-entry.entity';

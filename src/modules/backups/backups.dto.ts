@@ -2,10 +2,10 @@ import { ArgsType, Field, Float, InputType, Int, ObjectType } from '@nestjs/grap
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
-import { PageArgs } from '../common/graphql-page';
-import { PageQuery } from '../common/pagination';
-import { GraphQLJSON } from '../graphql/json.scalar';
-import { RunModel } from '../procedures/procedures.dto';
+import { PageArgs } from '../../common/graphql-page';
+import { PageQuery } from '../../common/pagination';
+import { GraphQLJSON } from '../../graphql/json.scalar';
+import { RunModel } from '../../procedures/procedures.dto';
 
 const bool = ({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value);
 

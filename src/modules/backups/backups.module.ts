@@ -1,12 +1,12 @@
 import { Inject, Module, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource, TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { INVENTORY } from '../config/config.module';
-import { Inventory } from '../config/inventory.schema';
-import { DockerPort, HttpProbePort } from '../integrations/contracts';
-import { DOCKER, HTTP_PROBE, IntegrationsModule } from '../integrations/integrations.module';
-import { AuditModule } from '../modules/audit/audit.module';
-import { ProcedureRegistry } from '../procedures/procedure-registry';
+import { INVENTORY } from '../../config/config.module';
+import { Inventory } from '../../config/inventory.schema';
+import { DockerPort, HttpProbePort } from '../../integrations/contracts';
+import { DOCKER, HTTP_PROBE, IntegrationsModule } from '../../integrations/integrations.module';
+import { AuditModule } from '../audit/audit.module';
+import { ProcedureRegistry } from '../../procedures/procedure-registry';
 import { BackupActions } from './backup-actions';
 import { BackupEntity } from './backup.entity';
 import { BackupMetrics } from './backup.metrics';

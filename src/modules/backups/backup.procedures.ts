@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { Inventory } from '../config/inventory.schema';
-import { DockerPort, HttpProbePort } from '../integrations/contracts';
-import { ProcedureDefinition, StepContext } from '../procedures/procedure';
-import { RunEntity } from '../procedures/run.entity';
+import { Inventory } from '../../config/inventory.schema';
+import { DockerPort, HttpProbePort } from '../../integrations/contracts';
+import { ProcedureDefinition, StepContext } from '../../procedures/procedure';
+import { RunEntity } from '../../procedures/run.entity';
 import { BackupService } from './backup.service';
 import { databaseOf } from './pg-tools';
 

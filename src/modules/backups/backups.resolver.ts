@@ -1,8 +1,8 @@
 import { Args, Mutation, Query, Resolver } from '@nestjs/graphql';
-import { CurrentIdentity } from '../common/current-identity.decorator';
-import { ParseUuidPipe } from '../common/ids';
-import { Identity } from '../common/request-context';
-import { RequireRight } from '../guards/right.decorator';
+import { CurrentIdentity } from '../../common/current-identity.decorator';
+import { ParseUuidPipe } from '../../common/ids';
+import { Identity } from '../../common/request-context';
+import { RequireRight } from '../../guards/right.decorator';
 import { BackupActions } from './backup-actions';
 import { BackupService } from './backup.service';
 import { BackupActionDto, BackupListArgs, BackupListModel, BackupModel, BackupRunModel, RestoreDto, RetentionDto } from './backups.dto';

@@ -1,11 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentIdentity, CurrentRequest } from '../common/current-identity.decorator';
-import { ParseUuidPipe } from '../common/ids';
-import { BoundedByHandler } from '../common/timeout.interceptor';
-import { Identity, OpsRequest } from '../common/request-context';
-import { RequireRight } from '../guards/right.decorator';
-import { FINISHED } from '../procedures/run.entity';
+import { CurrentIdentity, CurrentRequest } from '../../common/current-identity.decorator';
+import { ParseUuidPipe } from '../../common/ids';
+import { BoundedByHandler } from '../../common/timeout.interceptor';
+import { Identity, OpsRequest } from '../../common/request-context';
+import { RequireRight } from '../../guards/right.decorator';
+import { FINISHED } from '../../procedures/run.entity';
 import { BackupActions } from './backup-actions';
 import { BackupService } from './backup.service';
 import { BackupActionDto, BackupListModel, BackupListQuery, BackupModel, BackupRunModel, DeleteQuery, RestoreDto, RetentionDto, WaitQuery } from './backups.dto';

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import { DockerPort } from '../integrations/contracts';
-import { Inventory } from '../config/inventory.schema';
+import { DockerPort } from '../../integrations/contracts';
+import { Inventory } from '../../config/inventory.schema';
 
 /** pg_dump or psql, running in the database's container or here. */
 export interface ToolProcess {
