@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Queue, Worker } from 'bullmq';
 import Redis from 'ioredis';
-import { closeWithin } from '../common/bounded-close';
+import { closeQueueClients } from '../common/bounded-close';
 import { DomainError, ErrorCode } from '../common/errors';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
@@ -72,11 +72,6 @@ export class RunnerWorker implements OnModuleInit, OnApplicationBootstrap, OnApp
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.sweeper);
     clearTimeout(this.recheck);
-    // Let a job in progress finish (a while), then drop the connections whatever Redis does.
-    await closeWithin(this.worker?.close(), 5000);
-    await closeWithin(this.worker?.disconnect());
-    await closeWithin(this.queue?.close());
-    await closeWithin(this.queue?.disconnect());
-    this.connection?.disconnect();
+    await closeQueueClients({ worker: this.worker, queue: this.queue, connection: this.connection });
   }
 }

@@ -87,6 +87,15 @@ export interface BackupProcedureDeps {
 export function backupProcedures({ backups, dataSource, docker, http, inventory }: BackupProcedureDeps): ProcedureDefinition[] {
   const erpDb = databaseOf(inventory.erpDatabase.url).database;
   const backend = () => container(inventory, 'backend');
+  /** Runs a restore step; if it fails (or is cancelled), the backend is started again first. */
+  const startingBackendOnFailure = async <T>(step: () => Promise<T>): Promise<T> => {
+    try {
+      return await step();
+    } catch (error) {
+      await startBackend(inventory, docker);
+      throw error;
+    }
+  };
 
   const create: ProcedureDefinition<z.infer<typeof createParameters>> = {
     id: 'backup.create',
@@ -243,12 +252,7 @@ export function backupProcedures({ backups, dataSource, docker, http, inventory 
         timeoutMs: 90_000,
         plan: async () => ({ container: backend(), action: 'docker stop (10 s grace)' }),
         run: async () => {
-          try {
-            await docker.stopContainer(backend(), { timeoutMs: 60_000, graceSeconds: 10 });
-          } catch (error) {
-            await startBackend(inventory, docker);
-            throw error;
-          }
+          await startingBackendOnFailure(() => docker.stopContainer(backend(), { timeoutMs: 60_000, graceSeconds: 10 }));
           return { container: backend(), stopped: true };
         },
       },
@@ -261,14 +265,11 @@ export function backupProcedures({ backups, dataSource, docker, http, inventory 
           return { database: erpDb, fileName: entry.fileName, command: `gunzip | ${backups.tools().describe('psql', erpDb)} (BEGIN … COMMIT only after the whole file matched its SHA-256)` };
         },
         run: async (ctx) => {
-          try {
+          return startingBackendOnFailure(async () => {
             const entry = await backups.entry(ctx.parameters.backupId);
             const result = await backups.restoreFile(entry, backups.erpTarget(), erpDb, work(ctx), { force: ctx.parameters.force, phase: 'restore' });
             return { database: erpDb, restoreMs: result.durationMs, tables: Object.keys(entry.rowCounts).length };
-          } catch (error) {
-            await startBackend(inventory, docker);
-            throw error;
-          }
+          });
         },
       },
       {
@@ -277,12 +278,7 @@ export function backupProcedures({ backups, dataSource, docker, http, inventory 
         timeoutMs: 60 * 60_000,
         plan: async () => ({ database: erpDb, statement: 'ANALYZE' }),
         run: async () => {
-          try {
-            await backups.analyze();
-          } catch (error) {
-            await startBackend(inventory, docker);
-            throw error;
-          }
+          await startingBackendOnFailure(() => backups.analyze());
           return { analyzed: true };
         },
       },

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Job, Queue, Worker } from 'bullmq';
 import Redis from 'ioredis';
-import { closeWithin } from '../../common/bounded-close';
+import { closeQueueClients } from '../../common/bounded-close';
 import { Identity } from '../../common/request-context';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG, INVENTORY } from '../../config/config.module';
@@ -100,10 +100,6 @@ export class BackupScheduler implements OnModuleInit, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     this.closing = true;
     clearTimeout(this.retry);
-    await closeWithin(this.worker?.close(), 5000);
-    await closeWithin(this.worker?.disconnect());
-    await closeWithin(this.queue?.close());
-    await closeWithin(this.queue?.disconnect());
-    this.connection?.disconnect();
+    await closeQueueClients({ worker: this.worker, queue: this.queue, connection: this.connection });
   }
 }

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import { Job, Queue, Worker } from 'bullmq';
 import { Counter } from 'prom-client';
 import Redis from 'ioredis';
-import { closeWithin } from '../../common/bounded-close';
+import { closeQueueClients } from '../../common/bounded-close';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG, INVENTORY } from '../../config/config.module';
 import { Inventory } from '../../config/inventory.schema';
@@ -92,11 +92,6 @@ export class ChecklistScheduler implements OnModuleInit, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     this.closing = true;
     clearTimeout(this.retry);
-    // Let a job in progress finish (a while), then drop the connections whatever Redis does.
-    await closeWithin(this.worker?.close(), 5000);
-    await closeWithin(this.worker?.disconnect());
-    await closeWithin(this.queue?.close());
-    await closeWithin(this.queue?.disconnect());
-    this.connection?.disconnect();
+    await closeQueueClients({ worker: this.worker, queue: this.queue, connection: this.connection });
   }
 }
