@@ -168,3 +168,81 @@ export interface ElasticsearchPort {
   listIndices(pattern: string, options: CallOptions): Promise<EsIndex[]>;
   count(index: string, options: CallOptions): Promise<number>;
 }
+
+// ---- alertmanager/ (API v2) ------------------------------------------------------------------
+export interface AmMatcher {
+  name: string;
+  value: string;
+  isRegex: boolean;
+  /** false: the matcher is negated (!= or !~); default true. */
+  isEqual?: boolean;
+}
+
+export interface AmAlert {
+  fingerprint: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  startsAt: string;
+  endsAt: string;
+  generatorURL?: string;
+  status: { state: 'unprocessed' | 'active' | 'suppressed'; silencedBy: string[]; inhibitedBy: string[] };
+  receivers: string[];
+}
+
+export interface AmSilence {
+  id: string;
+  matchers: AmMatcher[];
+  startsAt: string;
+  endsAt: string;
+  createdBy: string;
+  comment: string;
+  status: { state: 'active' | 'pending' | 'expired' };
+  updatedAt?: string;
+}
+
+export interface AlertmanagerPort {
+  /** GET /api/v2/status: cluster status and version. */
+  status(options: CallOptions): Promise<{ cluster: string; version: string }>;
+  /** GET /api/v2/alerts with the given flags and `filter` matchers (e.g. `alertname="X"`). */
+  alerts(query: { active?: boolean; silenced?: boolean; inhibited?: boolean; unprocessed?: boolean; filter?: string[] }, options: CallOptions): Promise<AmAlert[]>;
+  /** GET /api/v2/silences. */
+  silences(options: CallOptions): Promise<AmSilence[]>;
+  /** GET /api/v2/silence/{id}. */
+  silence(id: string, options: CallOptions): Promise<AmSilence>;
+  /** POST /api/v2/silences → the new silence's id (always store the returned id). */
+  createSilence(silence: { matchers: AmMatcher[]; startsAt: string; endsAt: string; createdBy: string; comment: string }, options: CallOptions): Promise<string>;
+  /** DELETE /api/v2/silence/{id} (expires it). */
+  expireSilence(id: string, options: CallOptions): Promise<void>;
+}
+
+// ---- notify/ (chat webhook, e-mail over SMTP) --------------------------------------------------
+export interface NotificationMessage {
+  subject: string;
+  /** Plain text (the chat message, and the e-mail's text part). */
+  text: string;
+  /** The e-mail's HTML part (optional). */
+  html?: string;
+  /**
+   * support (default): the support chat channel and mailbox; emergency: the emergency
+   * channel and the support and management mailboxes; management: the management mailbox.
+   */
+  audience?: 'support' | 'emergency' | 'management';
+  attachments?: { filename: string; content: Buffer | string; contentType?: string; cid?: string }[];
+}
+
+export interface NotificationDelivery {
+  channel: 'chat' | 'email';
+  /** Where it went, secrets masked (a webhook URL's token is a secret). */
+  target: string;
+  delivered: boolean;
+  /** Why it was not attempted (the channel is not configured). */
+  skipped?: string;
+  error?: string;
+  attempts: number;
+  ms: number;
+}
+
+export interface NotifierPort {
+  /** Sends on every configured channel of the audience; never throws (failures are in the result). */
+  send(message: NotificationMessage, options?: { signal?: AbortSignal; timeoutMs?: number; retries?: number }): Promise<NotificationDelivery[]>;
+}

@@ -6,9 +6,11 @@ import { Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/commo
 import { INVENTORY } from '../config/config.module';
 import { Inventory } from '../config/inventory.schema';
 import { TargetDatabasePort, TargetRedisPort } from './contracts';
+import { Alertmanager } from './alertmanager/alertmanager';
 import { DockerEngine } from './docker/docker-engine';
 import { Elasticsearch } from './elasticsearch/elasticsearch';
 import { HttpProbe } from './http/http-probe';
+import { Notifier } from './notify/notifier';
 import { Prometheus } from './prometheus/prometheus';
 import { TargetDatabase } from './target-db/target-database';
 import { TargetRedis } from './target-redis/target-redis';
@@ -19,6 +21,8 @@ export const TARGET_REDIS = Symbol('TARGET_REDIS');
 export const HTTP_PROBE = Symbol('HTTP_PROBE');
 export const PROMETHEUS = Symbol('PROMETHEUS');
 export const ELASTICSEARCH = Symbol('ELASTICSEARCH');
+export const ALERTMANAGER = Symbol('ALERTMANAGER');
+export const NOTIFIER = Symbol('NOTIFIER');
 
 /** The adapters of one inventory, for code and tests that run without Nest. */
 export function createIntegrations(inventory: Inventory) {
@@ -29,6 +33,8 @@ export function createIntegrations(inventory: Inventory) {
     httpProbe: new HttpProbe({ ...inventory.urls }),
     prometheus: new Prometheus(inventory.urls.prometheus),
     elasticsearch: new Elasticsearch(inventory.urls.elasticsearch),
+    alertmanager: new Alertmanager(inventory.urls.alertmanager),
+    notifier: new Notifier(inventory.notifications),
   };
 }
 
@@ -52,8 +58,10 @@ export class IntegrationsShutdown implements OnApplicationShutdown {
     { provide: HTTP_PROBE, useFactory: (inventory: Inventory) => new HttpProbe({ ...inventory.urls }), inject: [INVENTORY] },
     { provide: PROMETHEUS, useFactory: (inventory: Inventory) => new Prometheus(inventory.urls.prometheus), inject: [INVENTORY] },
     { provide: ELASTICSEARCH, useFactory: (inventory: Inventory) => new Elasticsearch(inventory.urls.elasticsearch), inject: [INVENTORY] },
+    { provide: ALERTMANAGER, useFactory: (inventory: Inventory) => new Alertmanager(inventory.urls.alertmanager), inject: [INVENTORY] },
+    { provide: NOTIFIER, useFactory: (inventory: Inventory) => new Notifier(inventory.notifications), inject: [INVENTORY] },
     IntegrationsShutdown,
   ],
-  exports: [DOCKER, TARGET_DB, TARGET_REDIS, HTTP_PROBE, PROMETHEUS, ELASTICSEARCH],
+  exports: [DOCKER, TARGET_DB, TARGET_REDIS, HTTP_PROBE, PROMETHEUS, ELASTICSEARCH, ALERTMANAGER, NOTIFIER],
 })
 export class IntegrationsModule {}

@@ -25,11 +25,32 @@ export interface StepDefinition<P> {
   verify?(ctx: StepContext<P>, output: StepOutput): Promise<StepOutput>;
 }
 
+/**
+ * Thrown by a step that cannot fix the problem: the run ends `escalated` (not `failed`),
+ * its error names whom to call (the inventory's contacts of `level`), and `details` (what to
+ * hand them, e.g. the last log lines) become the step's output.
+ */
+export class EscalationError extends Error {
+  constructor(
+    message: string,
+    readonly details: StepOutput,
+    readonly level: Severity = 'P1',
+  ) {
+    super(message);
+    this.name = 'EscalationError';
+  }
+}
+
 /** A runbook procedure that changes the stack. */
 export interface ProcedureDefinition<P = any> {
   id: string;
   title: string;
   severity: Severity;
+  /**
+   * The level a run with these parameters needs when it is higher than `severity` (e.g. a
+   * silence longer than 30 min is P2; the optional restart of a P3 diagnosis is P2).
+   */
+  severityFor?(parameters: P): Severity;
   domain: Domain;
   /** Validated parameters (unknown keys refused). */
   parameters: z.ZodType<P>;

@@ -5,7 +5,7 @@ import { PageArgs } from '../common/graphql-page';
 import { PageQuery } from '../common/pagination';
 import { GraphQLJSON } from '../graphql/json.scalar';
 
-const STATUSES = ['queued', 'awaiting_approval', 'running', 'succeeded', 'failed', 'cancelled', 'rejected', 'expired', 'interrupted'] as const;
+const STATUSES = ['queued', 'awaiting_approval', 'running', 'succeeded', 'failed', 'cancelled', 'rejected', 'expired', 'interrupted', 'escalated'] as const;
 const STATUS_MESSAGE = `must be one of ${STATUSES.join(', ')}`;
 const PROCEDURE_ID = /^[a-z][a-z0-9.-]{1,99}$/;
 const PROCEDURE_MESSAGE = 'must be a procedure id, for example backup.create';
@@ -104,6 +104,9 @@ export class ProcedureModel {
   @ApiProperty() @Field() requiresApproval: boolean;
   @ApiProperty({ description: 'A real run needs `confirm`' }) @Field({ description: 'A real run needs `confirm`' }) confirmation: boolean;
   @ApiProperty({ type: [String], description: 'Roles that may request it' }) @Field(() => [String], { description: 'Roles that may request it' }) roles: string[];
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'Its parameters, as JSON Schema' }) @Field(() => GraphQLJSON, { description: 'Its parameters, as JSON Schema' }) parameters: Record<string, unknown>;
+  @ApiProperty({ description: 'Some parameters raise the level (e.g. a longer silence, an optional restart): the run records the level it needed' }) @Field({ description: 'Some parameters raise the level: the run records the level it needed' }) levelDependsOnParameters: boolean;
+  @ApiProperty({ type: [Object], description: 'Its steps (id, title, timeoutMs)' }) @Field(() => GraphQLJSON, { description: 'Its steps (id, title, timeoutMs)' }) steps: { id: string; title: string; timeoutMs: number }[];
 }
 
 @ObjectType('RunEvent')

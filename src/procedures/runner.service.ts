@@ -11,11 +11,11 @@ import { Identity } from '../common/request-context';
 import { maskSecrets } from '../common/secrets';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG, INVENTORY } from '../config/config.module';
-import { Inventory } from '../config/inventory.schema';
+import { Inventory, Severity } from '../config/inventory.schema';
 import { mayApprove, roleHasLevel, ROLES } from '../guards/rights';
 import { OPS_REDIS } from '../infra/redis/redis.module';
 import { AuditService } from '../modules/audit/audit.service';
-import { ProcedureDefinition, StepContext, StepOutput } from './procedure';
+import { EscalationError, ProcedureDefinition, StepContext, StepOutput } from './procedure';
 import { ProcedureRegistry } from './procedure-registry';
 import { ResourceLocks } from './resource-locks';
 import { RunEventFeed, RunEvents } from './run-events';
@@ -23,7 +23,7 @@ import { FINISHED, RunEntity, RunStatus, StepEntity } from './run.entity';
 
 /** A worker refreshes its runs' alive keys every third of this; a run without one was left by a dead worker. */
 export const ALIVE_TTL_MS = 15_000;
-const MAX_OUTPUT_BYTES = 16_384;
+const MAX_OUTPUT_BYTES = 65_536;
 
 export interface RunRequest {
   parameters?: Record<string, unknown>;
@@ -39,6 +39,17 @@ function bounded(output: StepOutput): never {
   const masked = maskSecrets(output);
   const json = JSON.stringify(masked) ?? '{}';
   return (json.length > MAX_OUTPUT_BYTES ? { truncated: true, preview: json.slice(0, 2048) } : JSON.parse(json)) as never;
+}
+
+/** The procedure's parameters as JSON Schema (what a client may send). */
+function parametersSchema(definition: ProcedureDefinition): Record<string, unknown> {
+  try {
+    const schema = z.toJSONSchema(definition.parameters, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+    delete schema.$schema;
+    return schema;
+  } catch {
+    return { type: 'object' };
+  }
 }
 
 /** The reason a cancelled run's steps see on ctx.signal. */
@@ -104,14 +115,15 @@ export class RunnerService implements OnModuleInit {
   }
 
   /** Refuses a role below the procedure's level with 403 naming whom to escalate to. */
-  private checkRight(definition: ProcedureDefinition, identity: Identity): void {
-    if (roleHasLevel(identity.role, definition.severity, definition.domain)) return;
-    const level = this.inventory.escalation[definition.severity];
-    const roles = ROLES.filter((r) => roleHasLevel(r, definition.severity, definition.domain));
+  private checkRight(definition: ProcedureDefinition, severity: Severity, identity: Identity): void {
+    if (roleHasLevel(identity.role, severity, definition.domain)) return;
+    const level = this.inventory.escalation[severity];
+    const roles = ROLES.filter((r) => roleHasLevel(r, severity, definition.domain));
+    const why = severity === definition.severity ? `it is a ${severity} ${definition.domain} procedure` : `with these parameters it is a ${severity} ${definition.domain} action (the procedure is ${definition.severity} otherwise)`;
     throw new DomainError(
       ErrorCode.Forbidden,
-      `${identity.role} may not run ${definition.id}: it is a ${definition.severity} ${definition.domain} procedure; escalate to ${level.contacts.join(', ')}`,
-      { procedure: definition.id, level: definition.severity, domain: definition.domain, yourRole: identity.role, rolesWithRight: roles, escalateTo: level.contacts, responseMinutes: level.responseMinutes },
+      `${identity.role} may not run ${definition.id}: ${why}; escalate to ${level.contacts.join(', ')}`,
+      { procedure: definition.id, level: severity, domain: definition.domain, yourRole: identity.role, rolesWithRight: roles, escalateTo: level.contacts, responseMinutes: level.responseMinutes },
     );
   }
 
@@ -120,7 +132,8 @@ export class RunnerService implements OnModuleInit {
     const parsed = definition.parameters.safeParse(body.parameters ?? {});
     if (!parsed.success) throw DomainError.validation(zodProblems(parsed.error));
     const parameters = parsed.data;
-    this.checkRight(definition, identity);
+    const severity = definition.severityFor?.(parameters) ?? definition.severity;
+    this.checkRight(definition, severity, identity);
     const dryRun = body.dryRun === true;
     if (!dryRun && definition.confirmation) {
       const expected = definition.confirmation(parameters, this.inventory);
@@ -139,7 +152,7 @@ export class RunnerService implements OnModuleInit {
     const run = this.runs.create({
       id: randomUUID(),
       procedureId: definition.id,
-      severity: definition.severity,
+      severity,
       dryRun,
       status: dryRun ? 'running' : definition.requiresApproval ? 'awaiting_approval' : 'queued',
       parameters: maskSecrets(parameters as Record<string, unknown>),
@@ -281,6 +294,16 @@ export class RunnerService implements OnModuleInit {
             await this.publish(run.id, { type: 'step', step: step.id, status: 'cancelled' });
             await this.steps.update({ runId: run.id, position: remaining(position) }, { status: 'cancelled' });
             await this.finish(run.id, 'cancelled', `cancelled during ${step.id}`);
+            return;
+          }
+          if (error instanceof EscalationError) {
+            // The procedure could not fix it: whom to call, and what to hand them.
+            const level = this.inventory.escalation[error.level];
+            const why = `${message}; escalate to ${level.contacts.join(', ')} (${error.level}, ${level.responseMinutes} min)`.slice(0, 2000);
+            await this.steps.update({ runId: run.id, position }, { status: 'failed', error: message, output: bounded({ ...error.details, escalateTo: level.contacts, level: error.level }), finishedAt: this.clock.now() });
+            await this.publish(run.id, { type: 'step', step: step.id, status: 'failed', error: message });
+            await this.steps.update({ runId: run.id, position: remaining(position) }, { status: 'skipped' });
+            await this.finish(run.id, 'escalated', why);
             return;
           }
           await this.steps.update({ runId: run.id, position }, { status: 'failed', error: message, finishedAt: this.clock.now() });
@@ -460,6 +483,8 @@ export class RunnerService implements OnModuleInit {
       domain: definition.domain,
       requiresApproval: definition.requiresApproval,
       confirmation: Boolean(definition.confirmation),
+      parameters: parametersSchema(definition),
+      levelDependsOnParameters: Boolean(definition.severityFor),
       steps: definition.steps.map((s) => ({ id: s.id, title: s.title, timeoutMs: s.timeoutMs })),
       roles: ROLES.filter((r) => roleHasLevel(r, definition.severity, definition.domain)),
     };

@@ -1,9 +1,9 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { Inventory } from '../../config/inventory.schema';
 import { DockerPort, HttpProbePort } from '../../integrations/contracts';
 import { ProcedureDefinition, StepContext } from '../../procedures/procedure';
+import { containerOf, startBackend, waitBackendHealthy } from '../../procedures/stack-steps';
 import { RunEntity } from '../../procedures/run.entity';
 import { BackupService } from './backup.service';
 import { databaseOf } from './pg-tools';
@@ -43,38 +43,6 @@ function work(ctx: StepContext<unknown>) {
   return { runId: ctx.runId, signal: ctx.signal, progress: ctx.progress };
 }
 
-function container(inventory: Inventory, service: string): string {
-  const found = inventory.stack.services.find((s) => s.name === service);
-  if (!found) throw new Error(`stack.services has no ${service} service`);
-  return found.container;
-}
-
-/** Waits until the backend container is healthy (when it has a healthcheck) and its health URL answers 2xx. */
-async function waitBackendHealthy(inventory: Inventory, docker: DockerPort, http: HttpProbePort, signal: AbortSignal): Promise<Record<string, unknown>> {
-  const name = container(inventory, 'backend');
-  const hasHealthcheck = inventory.stack.services.find((s) => s.name === 'backend')?.healthcheck ?? false;
-  const deadline = Date.now() + inventory.backups.backendHealthySeconds * 1000;
-  let last = 'not checked yet';
-  while (Date.now() < deadline) {
-    if (signal.aborted) throw new Error('cancelled while waiting for the backend');
-    try {
-      const info = await docker.inspectContainer(name, { timeoutMs: 5000 });
-      const healthy = info.state === 'running' && (!hasHealthcheck || info.health === 'healthy');
-      const probe = await http.get(inventory.urls.backendHealth, { timeoutMs: 3000 }).catch((e: Error) => ({ status: 0, error: e.message }));
-      if (healthy && probe.status >= 200 && probe.status < 300) return { container: name, state: info.state, health: info.health, healthUrlStatus: probe.status };
-      last = `container ${info.state}/${info.health}, ${inventory.urls.backendHealth} → ${probe.status || (probe as { error?: string }).error}`;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    await sleep(1000);
-  }
-  throw new Error(`the backend was not healthy within ${inventory.backups.backendHealthySeconds} s (${last})`);
-}
-
-async function startBackend(inventory: Inventory, docker: DockerPort): Promise<void> {
-  await docker.startContainer(container(inventory, 'backend'), { timeoutMs: 30_000 }).catch(() => undefined);
-}
-
 export interface BackupProcedureDeps {
   backups: BackupService;
   dataSource: DataSource;
@@ -86,7 +54,7 @@ export interface BackupProcedureDeps {
 /** The backup procedures of the runbook ("Backup & Recovery", "Restore from Backup", "Disk full"). */
 export function backupProcedures({ backups, dataSource, docker, http, inventory }: BackupProcedureDeps): ProcedureDefinition[] {
   const erpDb = databaseOf(inventory.erpDatabase.url).database;
-  const backend = () => container(inventory, 'backend');
+  const backend = () => containerOf(inventory, 'backend');
   /** Runs a restore step; if it fails (or is cancelled), the backend is started again first. */
   const startingBackendOnFailure = async <T>(step: () => Promise<T>): Promise<T> => {
     try {

@@ -20,6 +20,8 @@ export interface CheckResult {
   durationMs: number;
   /** What to do when it is not a pass (the runbook's next step). */
   nextStep?: string;
+  /** Not a pass: the procedure that addresses it (remediations/suggestions.ts). */
+  remediation?: string;
   details?: Record<string, unknown>;
 }
 

@@ -1,3 +1,4 @@
+import { remediationForCheck } from '../remediations/suggestions';
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -112,16 +113,23 @@ export class ChecklistService {
     const spent = { ms: 0 };
     const items = await Promise.all(
       CHECKLIST_ITEMS.map(async (item): Promise<ChecklistItemResult> => {
-        const checks = (await Promise.all((definitions[item.id] ?? []).map((def) => this.runCheck(def, deadlineAt, spent)))).flat();
+        const checks = (await Promise.all((definitions[item.id] ?? []).map((def) => this.runCheck(def, deadlineAt, spent))))
+          .flat()
+          .map((c) => {
+            const remediation = c.verdict === 'pass' ? undefined : remediationForCheck(c.check);
+            return remediation ? { ...c, remediation } : c;
+          });
         const verdict = worst(checks.map((c) => c.verdict));
         if (verdict === 'pass') return { item: item.id, title: item.title, verdict, checks };
         const level = this.inventory.escalation[item.severity];
+        const remediation = checks.find((c) => c.verdict !== 'pass' && c.remediation)?.remediation;
         return {
           item: item.id,
           title: item.title,
           verdict,
           checks,
           nextStep: checks.find((c) => c.verdict !== 'pass' && c.nextStep)?.nextStep ?? 'see Common Issues & Resolution',
+          ...(remediation ? { remediation } : {}),
           escalation: { severity: item.severity, contacts: level.contacts, responseMinutes: level.responseMinutes },
         };
       }),

@@ -34,5 +34,7 @@ export interface ChecklistItemResult {
   checks: CheckResult[];
   /** For an item that is not a pass: the runbook's next step, and whom to escalate to. */
   nextStep?: string;
+  /** For an item that is not a pass: the procedure that addresses its first failing check. */
+  remediation?: string;
   escalation?: Escalation;
 }

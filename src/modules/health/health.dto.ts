@@ -18,6 +18,9 @@ export class CheckResultModel {
   @ApiProperty() @Field() expected: string;
   @ApiProperty() @Field(() => Int) durationMs: number;
   @ApiPropertyOptional() @Field(() => String, { nullable: true }) nextStep?: string;
+  @ApiPropertyOptional({ description: 'Not a pass: the procedure that addresses it (POST /api/v1/procedures/{id}/runs)', example: 'db.connection-pool-exhausted' })
+  @Field(() => String, { nullable: true, description: 'Not a pass: the procedure that addresses it' })
+  remediation?: string;
   @ApiPropertyOptional({ type: 'object', additionalProperties: true }) @Field(() => GraphQLJSON, { nullable: true }) details?: Record<string, unknown>;
 }
 
@@ -34,6 +37,9 @@ export class ChecklistItemModel {
   @ApiProperty() @Field() title: string;
   @ApiProperty({ enum: VERDICTS }) @Field() verdict: string;
   @ApiPropertyOptional() @Field(() => String, { nullable: true }) nextStep?: string;
+  @ApiPropertyOptional({ description: 'Not a pass: the procedure that addresses its first failing check', example: 'backend.crash-loop' })
+  @Field(() => String, { nullable: true, description: 'Not a pass: the procedure that addresses its first failing check' })
+  remediation?: string;
   @ApiPropertyOptional({ type: EscalationModel }) @Field(() => EscalationModel, { nullable: true }) escalation?: EscalationModel;
   @ApiProperty({ type: [CheckResultModel] }) @Field(() => [CheckResultModel]) checks: CheckResultModel[];
 }
