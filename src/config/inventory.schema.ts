@@ -209,14 +209,40 @@ export const inventorySchema = z
         controlPlaneAdmins: z.array(z.string().min(1)).default(['Control plane administrator']),
       })
       .strict(),
+    /**
+     * Where remediation procedures (and reports) send their notifications: a chat webhook
+     * (Slack incoming-webhook JSON) and e-mail over SMTP. A channel is "not configured" when
+     * its URL is the empty string: the notifier then reports it as skipped.
+     */
     notifications: z
       .object({
+        /** Chat channel of the support audience. */
         slackChannel: z.string().default('#erp-support'),
+        /** Chat channel of the emergency audience. */
         emergencyChannel: z.string().default('#erp-emergency'),
+        /** The support mailbox (support and emergency audiences). */
         email: z.email({ error: 'must be an e-mail address, for example erp-support@qutykarunia.com' }),
+        /** The management mailbox (emergency and management audiences). */
         managementEmail: z.email({ error: 'must be an e-mail address, for example management@qutykarunia.com' }),
-        smtpUrl: url('smtp://localhost:25', ['smtp', 'smtps']),
+        /**
+         * SMTP server: smtp:// (STARTTLS when offered) or smtps:// (TLS from the start),
+         * optionally with user:password (a secret: env OPS_SMTP_URL overrides) and nodemailer
+         * options as query, e.g. ?requireTLS=true or ?tls.rejectUnauthorized=false. "" = no e-mail.
+         */
+        smtpUrl: z
+          .string({ error: 'must be a URL, for example smtp://localhost:25 (or "" for no e-mail)' })
+          .refine((value) => value === '' || url('', ['smtp', 'smtps']).safeParse(value).success, {
+            error: 'must be a smtp or smtps URL, for example smtp://localhost:25 (or "" for no e-mail)',
+          }),
+        /** Chat incoming-webhook URL; its path is a secret (env OPS_CHAT_WEBHOOK_URL overrides). "" = no chat. */
         chatWebhookUrl: z.union([z.literal(''), httpUrl('https://hooks.example.com/services/T000/B000/XXXX')]).default(''),
+        /** Sender address of the e-mails (a host without a dot, like localhost, is allowed). */
+        fromEmail: z
+          .string({ error: 'must be an e-mail address, for example erp-ops@qutykarunia.com' })
+          .regex(/^[^\s@<>()",;:]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/, { error: 'must be an e-mail address, for example erp-ops@qutykarunia.com' })
+          .default('erp-ops@localhost'),
+        /** Display name of the sender. */
+        fromName: z.string().max(100).default('ERP ops'),
       })
       .strict(),
     adminPanel: z
