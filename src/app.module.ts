@@ -4,6 +4,7 @@ import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE, DiscoveryModule } fro
 import { GraphQLModule } from '@nestjs/graphql';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { BackupsModule } from './modules/backups/backups.module';
+import { AlertsModule } from './modules/alerts/alerts.module';
 import { RemediationsModule } from './modules/remediations/remediations.module';
 import { AuditInterceptor } from './common/audit.interceptor';
 import { Clock } from './common/clock';
@@ -76,6 +77,7 @@ export class AppModule {
         ProceduresModule,
         BackupsModule,
         RemediationsModule,
+        AlertsModule,
       ],
       controllers: [InventoryController],
       providers: [

@@ -49,6 +49,8 @@ export const RIGHTS = {
   'backups.verify': { level: 'P3', domain: 'database', description: 'Verify a backup with a restore drill (backup.verify)' },
   'backups.delete': { level: 'P2', domain: 'database', description: 'Delete backups and apply retention (backup.delete, backup.retention)' },
   'backups.restore': { level: 'P1', domain: 'database', description: 'Request a restore of the ERP database (backup.restore; a second person approves)' },
+  'alerts.read': { level: 'read', domain: 'system', description: 'Read firing alerts, silences and received alert notifications' },
+  'alerts.receive': { level: 'P3', domain: 'system', description: 'Deliver Alertmanager webhook notifications (POST /api/v1/alerts/webhook)' },
   'users.manage': { level: 'admin', domain: 'system', description: 'Create, change, disable and unlock users' },
   'tokens.manage': { level: 'admin', domain: 'system', description: 'Create, list and revoke API tokens' },
 } as const satisfies Record<string, RightDefinition>;
