@@ -32,6 +32,12 @@ logs:
   windowSeconds: 600
   flowWindowSeconds: 600
   indexPattern: "erp-*"
+  retentionDays: 30
+
+# disk.cleanup archives the services' log lines here (writable on the stand-in machine).
+cleanup:
+  archiveDirectory: $STATE_DIR/archives
+  logLines: 10000
 
 erpDatabase:
   url: postgres://postgres:$DEV_PASSWORD@127.0.0.1:$PORT_POSTGRES/$DB_NAME

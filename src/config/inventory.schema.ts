@@ -172,9 +172,21 @@ export const inventorySchema = z
         flowWindowSeconds: z.number().int().min(1).default(600),
         /** Index pattern of the ERP's logs in Elasticsearch. */
         indexPattern: z.string().min(1).default('erp-*'),
+        /** logs.elasticsearch-ingest deletes indices whose name's date is older than this many days (runbook: 30). */
+        retentionDays: z.number({ error: 'must be a whole number of days ≥ 1, for example 30' }).int({ error: 'must be a whole number of days ≥ 1, for example 30' }).min(1, { error: 'must be a whole number of days ≥ 1, for example 30' }).max(3650).default(30),
       })
       .strict()
-      .default({ tail: 50, pattern: 'error', windowSeconds: 0, flowWindowSeconds: 600, indexPattern: 'erp-*' }),
+      .default({ tail: 50, pattern: 'error', windowSeconds: 0, flowWindowSeconds: 600, indexPattern: 'erp-*', retentionDays: 30 }),
+    /** disk.cleanup (runbook Issue 3): where the services' last log lines are archived before pruning. */
+    cleanup: z
+      .object({
+        /** Directory of the log archives logs_backup_YYYYMMDD_HHMMSS.txt (runbook: /archives); created when missing. */
+        archiveDirectory: z.string({ error: 'must be an absolute path, for example /archives' }).regex(/^\//, { error: 'must be an absolute path, for example /archives' }).default('/archives'),
+        /** How many of each service's last log lines are archived (runbook: docker-compose logs --tail 10000). */
+        logLines: z.number({ error: 'must be a number of lines 1–10000, for example 10000' }).int({ error: 'must be a number of lines 1–10000, for example 10000' }).min(1, { error: 'must be a number of lines 1–10000, for example 10000' }).max(10000, { error: 'must be a number of lines 1–10000, for example 10000' }).default(10000),
+      })
+      .strict()
+      .default({ archiveDirectory: '/archives', logLines: 10000 }),
     thresholds: z
       .object({
         dbConnections: band(120, 150).and(z.object({ max: z.number().int().positive().default(200) })),

@@ -67,6 +67,34 @@ export interface ExecProcess {
   destroy(): void;
 }
 
+/** One container as the engine lists it (GET /containers/json): not inspected. */
+export interface ContainerSummary {
+  id: string;
+  /** Name without the leading slash. */
+  name: string;
+  image: string;
+  /** The id of its image (sha256:…), also when the image lost its tag. */
+  imageId: string;
+  /** created, restarting, running, removing, paused, exited, dead. */
+  state: string;
+  /** Docker's human status, e.g. "Exited (0) 2 hours ago". */
+  status: string;
+  /** ISO time of creation. */
+  createdAt: string;
+  labels: Record<string, string>;
+  /** Size of the container's writable layer (only when listed with size: true). */
+  sizeRwBytes?: number;
+}
+
+/** One image as the engine lists it (GET /images/json). */
+export interface ImageSummary {
+  id: string;
+  /** Its tags (empty for a dangling image). */
+  repoTags: string[];
+  createdAt: string;
+  sizeBytes: number;
+}
+
 export interface DockerPort {
   ping(options: CallOptions): Promise<{ version: string; apiVersion: string }>;
   /** Containers of a compose project (all states), each inspected (health, restart count). */
@@ -82,6 +110,14 @@ export interface DockerPort {
   startContainer(container: string, options: CallOptions): Promise<void>;
   restartContainer(container: string, options: CallOptions & { graceSeconds?: number }): Promise<void>;
   exec(container: string, options: ExecOptions): Promise<ExecProcess>;
+  /** Containers of the whole engine (GET /containers/json), e.g. { all: true, filters: { status: ['exited'] } }; size: with their writable layer's size. */
+  listContainers(query: { all?: boolean; filters?: Record<string, string[]>; size?: boolean }, options: CallOptions): Promise<ContainerSummary[]>;
+  /** DELETE /containers/{id}, never forced: a running container is refused (409); its volumes are kept. */
+  removeContainer(container: string, options: CallOptions): Promise<void>;
+  /** Images (GET /images/json); dangling: only untagged images (the engine's dangling=true filter). */
+  listImages(query: { dangling?: boolean }, options: CallOptions): Promise<ImageSummary[]>;
+  /** DELETE /images/{id}, never forced: an image a container uses is refused (409). Returns the ids the engine deleted. */
+  removeImage(image: string, options: CallOptions): Promise<string[]>;
 }
 
 // ---- target-db/ (pg): the ERP database ------------------------------------------------------
@@ -108,6 +144,8 @@ export interface TargetDatabasePort {
   analyze(options: CallOptions): Promise<void>;
   /** Ends the sessions of one application_name; returns how many. */
   terminateApplication(applicationName: string, options: CallOptions): Promise<number>;
+  /** VACUUM (ANALYZE) of the whole database, in autocommit (VACUUM cannot run inside a transaction block). */
+  vacuumAnalyze(options: CallOptions): Promise<void>;
   /** An adapter for another database of the same server (same credentials). */
   withDatabase(name: string): TargetDatabasePort;
   close(): Promise<void>;
@@ -167,6 +205,20 @@ export interface ElasticsearchPort {
   clusterHealth(options: CallOptions): Promise<EsClusterHealth>;
   listIndices(pattern: string, options: CallOptions): Promise<EsIndex[]>;
   count(index: string, options: CallOptions): Promise<number>;
+  /**
+   * DELETE /<name>,<name>… by explicit names in batches that keep the URL short; a name with
+   * `*`, `,` or `_all` (or not a valid index name) is refused before anything is sent.
+   * Names already gone are reported as missing, not as an error.
+   */
+  deleteIndices(names: string[], options: CallOptions): Promise<EsDeleteResult>;
+}
+
+export interface EsDeleteResult {
+  deleted: string[];
+  /** Names that did not exist (any more). */
+  missing: string[];
+  /** DELETE requests sent. */
+  requests: number;
 }
 
 // ---- alertmanager/ (API v2) ------------------------------------------------------------------

@@ -5,7 +5,7 @@
  */
 import { Readable, Transform, TransformCallback, Writable } from 'node:stream';
 import Docker from 'dockerode';
-import { ContainerHealth, ContainerInfo, ContainerStats, ContainerStatsSample, DockerPort, ExecOptions, ExecProcess } from '../contracts';
+import { ContainerHealth, ContainerInfo, ContainerStats, ContainerStatsSample, ContainerSummary, DockerPort, ExecOptions, ExecProcess, ImageSummary } from '../contracts';
 import { CallOptions, IntegrationError } from '../integration-error';
 import { describeCode, errorCode, errorText, socketFailure, withDeadline } from '../http/deadline';
 
@@ -352,6 +352,57 @@ export class DockerEngine implements DockerPort {
       exit,
       destroy,
     };
+  }
+
+  async listContainers(query: { all?: boolean; filters?: Record<string, string[]>; size?: boolean }, options: CallOptions): Promise<ContainerSummary[]> {
+    const what = `listing containers${query.filters ? ` (filters ${JSON.stringify(query.filters)})` : ''}`;
+    return this.run(what, options, async (signal) => {
+      const list: any = await this.docker.listContainers({ all: query.all === true, size: query.size === true, ...(query.filters ? { filters: query.filters } : {}), abortSignal: signal } as any);
+      if (!Array.isArray(list)) throw this.bad(what, 'answered something that is not a list');
+      return list.map((c: any): ContainerSummary => {
+        const summary: ContainerSummary = {
+          id: String(c.Id ?? ''),
+          name: String((Array.isArray(c.Names) ? c.Names[0] : '') ?? '').replace(/^\//, ''),
+          image: String(c.Image ?? ''),
+          imageId: String(c.ImageID ?? ''),
+          state: String(c.State ?? 'unknown'),
+          status: String(c.Status ?? ''),
+          createdAt: new Date(num(c.Created) * 1000).toISOString(),
+          labels: { ...((c.Labels as Record<string, string> | null) ?? {}) },
+        };
+        if (query.size === true) summary.sizeRwBytes = num(c.SizeRw);
+        return summary;
+      });
+    });
+  }
+
+  async removeContainer(container: string, options: CallOptions): Promise<void> {
+    await this.run(`removing container ${container}`, options, async (signal) => {
+      await (this.docker.getContainer(container) as any).remove({ force: false, v: false, abortSignal: signal });
+    });
+  }
+
+  async listImages(query: { dangling?: boolean }, options: CallOptions): Promise<ImageSummary[]> {
+    const what = query.dangling ? 'listing dangling images' : 'listing images';
+    return this.run(what, options, async (signal) => {
+      const list: any = await this.docker.listImages({ ...(query.dangling ? { filters: { dangling: ['true'] } } : {}), abortSignal: signal } as any);
+      if (!Array.isArray(list)) throw this.bad(what, 'answered something that is not a list');
+      return list.map(
+        (i: any): ImageSummary => ({
+          id: String(i.Id ?? ''),
+          repoTags: (Array.isArray(i.RepoTags) ? i.RepoTags : []).map(String).filter((t: string) => t !== '<none>:<none>'),
+          createdAt: new Date(num(i.Created) * 1000).toISOString(),
+          sizeBytes: num(i.Size),
+        }),
+      );
+    });
+  }
+
+  async removeImage(image: string, options: CallOptions): Promise<string[]> {
+    return this.run(`removing image ${image}`, options, async (signal) => {
+      const answer: any = await (this.docker.getImage(image) as any).remove({ force: false, noprune: false, abortSignal: signal });
+      return (Array.isArray(answer) ? answer : []).filter((a: any) => typeof a?.Deleted === 'string').map((a: any) => String(a.Deleted));
+    });
   }
 
   private inspectRaw(id: string, signal: AbortSignal): Promise<Docker.ContainerInspectInfo> {

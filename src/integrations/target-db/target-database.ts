@@ -161,6 +161,19 @@ export class TargetDatabase implements TargetDatabasePort {
     await this.query('running ANALYZE', 'ANALYZE', [], options);
   }
 
+  /**
+   * VACUUM (ANALYZE) of the whole database. VACUUM cannot run inside a transaction block
+   * (SQLSTATE 25001): it is sent alone, in autocommit, with the simple query protocol, on a
+   * connection first taken out of any transaction block a previous statement left open.
+   */
+  async vacuumAnalyze(options: CallOptions): Promise<void> {
+    await this.withClient('running VACUUM (ANALYZE)', options, async (client, deadline) => {
+      await client.query('ROLLBACK'); // outside a transaction only a warning: ensures autocommit
+      await this.setStatementTimeout(client, deadline);
+      await client.query('VACUUM (ANALYZE)');
+    });
+  }
+
   /** The same server, another database (same credentials); close it after use. */
   withDatabase(name: string): TargetDatabase {
     this.checkDatabaseName(name);
