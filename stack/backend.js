@@ -5,6 +5,11 @@ const http = require('node:http');
 const { startStandin, sendJson, sendText, prng } = require('./lib/standin');
 
 const PORT = Number(process.env.PORT || 18000);
+// Like the real backend (SQLAlchemy's engine is built from it at import): no DATABASE_URL, no start.
+if (!process.env.DATABASE_URL) {
+  process.stderr.write(JSON.stringify({ ts: new Date().toISOString(), level: 'FATAL', service: 'backend', message: 'DATABASE_URL is not set: cannot create the database engine' }) + '\n');
+  process.exit(1);
+}
 const LOAD_RPS = Number(process.env.LOADGEN_RPS || 4);
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 const rand = prng(Number(process.env.SEED || 42));

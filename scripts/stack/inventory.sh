@@ -12,16 +12,16 @@ timezone: Asia/Jakarta
 stack:
   composeProject: $PROJECT
   services:
-    - { name: postgres,      container: erp-postgres,      healthcheck: true }
-    - { name: redis,         container: erp-redis,         healthcheck: true }
-    - { name: backend,       container: erp-backend,       healthcheck: true }
-    - { name: nginx,         container: erp-nginx,         healthcheck: false }
-    - { name: prometheus,    container: erp-prometheus,    healthcheck: false }
-    - { name: grafana,       container: erp-grafana,       healthcheck: false }
-    - { name: alertmanager,  container: erp-alertmanager,  healthcheck: false }
-    - { name: elasticsearch, container: erp-elasticsearch, healthcheck: true }
-    - { name: logstash,      container: erp-logstash,      healthcheck: false }
-    - { name: kibana,        container: erp-kibana,        healthcheck: false }
+    - { name: postgres,      container: erp-postgres,      healthcheck: true, tier: 0 }
+    - { name: redis,         container: erp-redis,         healthcheck: true, tier: 0 }
+    - { name: backend,       container: erp-backend,       healthcheck: true, tier: 1 }
+    - { name: nginx,         container: erp-nginx,         healthcheck: false, tier: 2 }
+    - { name: prometheus,    container: erp-prometheus,    healthcheck: false, tier: 1 }
+    - { name: grafana,       container: erp-grafana,       healthcheck: false, tier: 1 }
+    - { name: alertmanager,  container: erp-alertmanager,  healthcheck: false, tier: 1 }
+    - { name: elasticsearch, container: erp-elasticsearch, healthcheck: true, tier: 0 }
+    - { name: logstash,      container: erp-logstash,      healthcheck: false, tier: 1 }
+    - { name: kibana,        container: erp-kibana,        healthcheck: false, tier: 1 }
   dockerHost: unix:///var/run/docker.sock
   dataPaths: ["/var/lib/docker"]
 

@@ -141,6 +141,7 @@ run_service redis -v erp-redis-data:/data \
   -- redis-server --bind 127.0.0.1 --port "$PORT_REDIS" --dir /data --appendonly yes --save '' \
      --maxmemory 1gb --maxmemory-policy allkeys-lru
 node_service backend "$PORT_BACKEND" backend.js \
+  -e DATABASE_URL="postgresql://postgres:$DEV_PASSWORD@127.0.0.1:$PORT_POSTGRES/$DB_NAME" \
   --health-cmd "$NODE_BIN /stack/healthcheck.js http://127.0.0.1:$PORT_BACKEND/health" "${HC[@]}" --health-start-period 30s
 run_service nginx -- nginx -c /stack/nginx/nginx.conf -g 'daemon off;'
 run_service prometheus -v "$PROM_DATA:/prometheus" -- prometheus \

@@ -73,6 +73,21 @@ const serviceSchema = z
       error: 'must be a container name, for example erp-postgres',
     }),
     healthcheck: z.boolean({ error: 'must be true or false (does the container define a Docker healthcheck?), for example true' }),
+    /**
+     * Start order when services are recreated (emergency.outage, like compose's depends_on):
+     * lower tiers first: 0 database and cache, 1 backend and the rest, 2 the proxy.
+     */
+    tier: z.number({ error: 'must be a whole number 0-9 (0 starts first), for example 1' }).int({ error: 'must be a whole number 0-9 (0 starts first), for example 1' }).min(0).max(9).default(1),
+  })
+  .strict();
+
+const integrityCheckSchema = z
+  .object({
+    name: z.string({ error: 'must name the check, for example "products without id"' }).min(1).max(100),
+    sql: z
+      .string({ error: 'must be one SELECT returning a number (the rows that are wrong), for example SELECT count(*) FROM products WHERE id IS NULL' })
+      .regex(/^\s*(select|with)\s/i, { error: 'must be one SELECT returning a number (the rows that are wrong), for example SELECT count(*) FROM products WHERE id IS NULL' })
+      .refine((sql) => !sql.replace(/;\s*$/, '').includes(';'), { error: 'must be a single statement (no ;)' }),
   })
   .strict();
 
@@ -108,8 +123,26 @@ export const inventorySchema = z
           .string()
           .regex(/^[a-z_][a-z0-9_]*$/, { error: 'must be a table name of the public schema, for example products' })
           .default('products'),
+        /** emergency.data-corruption's integrity checks (read-only, one number each: the rows that are wrong). */
+        integrityChecks: z.array(integrityCheckSchema).default([{ name: 'products without id', sql: 'SELECT count(*) FROM products WHERE id IS NULL' }]),
       })
       .strict(),
+    /** Defaults of the remediation procedures (each can be overridden per run by a parameter). */
+    remediations: z
+      .object({
+        /** db.connection-pool-exhausted: sessions idle longer than this are terminated. */
+        idleConnectionMinutes: z.number().min(0).max(1440).default(30),
+        /** backend.crash-loop: how long to watch the restarted backend for "healthy". */
+        backendRecoverySeconds: z.number().int().min(5).max(3600).default(60),
+        /** backend.crash-loop: the pause between stop and start (the runbook's sleep 5). */
+        backendRestartPauseSeconds: z.number().int().min(0).max(300).default(5),
+        /** emergency.outage: how long a plain restart may take to bring every service back before recreating them. */
+        outageRestartSeconds: z.number().int().min(5).max(3600).default(120),
+        /** emergency.outage: how long the recreated services (and the checklist) may take. */
+        outageRecoverySeconds: z.number().int().min(5).max(3600).default(300),
+      })
+      .strict()
+      .default({ idleConnectionMinutes: 30, backendRecoverySeconds: 60, backendRestartPauseSeconds: 5, outageRestartSeconds: 120, outageRecoverySeconds: 300 }),
     erpRedis: z.object({ url: url('redis://localhost:6379/0', ['redis', 'rediss']) }).strict(),
     urls: z
       .object({

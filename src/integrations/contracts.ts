@@ -110,6 +110,17 @@ export interface DockerPort {
   startContainer(container: string, options: CallOptions): Promise<void>;
   restartContainer(container: string, options: CallOptions & { graceSeconds?: number }): Promise<void>;
   exec(container: string, options: ExecOptions): Promise<ExecProcess>;
+  /** docker pause / unpause (already paused / running is fine). */
+  pauseContainer(container: string, options: CallOptions): Promise<void>;
+  unpauseContainer(container: string, options: CallOptions): Promise<void>;
+  /** The container's configured environment (Config.Env) as a map. Values may be secrets: mask before showing. */
+  containerEnv(container: string, options: CallOptions): Promise<Record<string, string>>;
+  /**
+   * What `docker-compose down` + `up` does to one container: removes it (stopping it first)
+   * and creates it again from the same configuration (image, command, environment, labels,
+   * mounts, network mode, restart policy, healthcheck), then starts it. Returns the new id.
+   */
+  recreateContainer(container: string, options: CallOptions & { graceSeconds?: number }): Promise<string>;
   /** Containers of the whole engine (GET /containers/json), e.g. { all: true, filters: { status: ['exited'] } }; size: with their writable layer's size. */
   listContainers(query: { all?: boolean; filters?: Record<string, string[]>; size?: boolean }, options: CallOptions): Promise<ContainerSummary[]>;
   /** DELETE /containers/{id}, never forced: a running container is refused (409); its volumes are kept. */
@@ -125,6 +136,25 @@ export interface ConnectionCounts {
   total: number;
   max: number;
   byDatabase: { database: string; count: number }[];
+}
+
+export interface DbSession {
+  pid: number;
+  user: string | null;
+  application: string;
+  clientAddr: string | null;
+  state: string | null;
+  /** Seconds since the session's state last changed (how long it has been idle). */
+  stateSeconds: number;
+  backendType: string;
+  query: string;
+}
+
+export interface SlowQueries {
+  source: 'v_slow_queries' | 'pg_stat_statements' | 'none';
+  /** Why there is nothing to read (the extension missing or not preloaded). */
+  note?: string;
+  queries: { query: string; calls: number; meanMs: number; totalMs: number }[];
 }
 
 export interface TargetDatabasePort {
@@ -144,6 +174,20 @@ export interface TargetDatabasePort {
   analyze(options: CallOptions): Promise<void>;
   /** Ends the sessions of one application_name; returns how many. */
   terminateApplication(applicationName: string, options: CallOptions): Promise<number>;
+  /** Client sessions of this database (pg_stat_activity, backend_type 'client backend'), not this adapter's own. */
+  sessions(options: CallOptions): Promise<DbSession[]>;
+  /**
+   * pg_terminate_backend for these pids, each only if it is still a client session of this
+   * database, idle (or idle in transaction) since before `idleBefore`, and not the control
+   * plane's own (application_name erp-ops…): a session that became active meanwhile is spared.
+   */
+  terminateIdle(pids: number[], idleBefore: Date, options: CallOptions): Promise<number[]>;
+  /** The slowest statements: from the view `v_slow_queries` when present, else pg_stat_statements; says which, or why neither. */
+  slowQueries(limit: number, options: CallOptions): Promise<SlowQueries>;
+  /** Runs one read-only integrity check (a SELECT returning one number: the rows that are wrong) in a read-only transaction. */
+  integrityCheck(sql: string, options: CallOptions): Promise<number>;
+  /** amcheck's bt_index_check on every B-tree index of the public schema, when the extension is installed. */
+  amcheck(options: CallOptions): Promise<{ installed: boolean; indexesChecked: number; errors: { index: string; error: string }[] }>;
   /** VACUUM (ANALYZE) of the whole database, in autocommit (VACUUM cannot run inside a transaction block). */
   vacuumAnalyze(options: CallOptions): Promise<void>;
   /** An adapter for another database of the same server (same credentials). */

@@ -22,15 +22,18 @@ export async function waitBackendHealthy(inventory: Inventory, docker: DockerPor
   while (Date.now() < deadline) {
     if (signal.aborted) throw new Error('cancelled while waiting for the backend');
     try {
-      const info = await docker.inspectContainer(name, { timeoutMs: 5000 });
+      // The container's state and the health URL, asked at once.
+      const [info, probe] = await Promise.all([
+        docker.inspectContainer(name, { timeoutMs: 5000 }),
+        http.get(inventory.urls.backendHealth, { timeoutMs: 3000 }).catch((e: Error) => ({ status: 0, error: e.message })),
+      ]);
       const healthy = info.state === 'running' && (!hasHealthcheck || info.health === 'healthy');
-      const probe = await http.get(inventory.urls.backendHealth, { timeoutMs: 3000 }).catch((e: Error) => ({ status: 0, error: e.message }));
       if (healthy && probe.status >= 200 && probe.status < 300) return { container: name, state: info.state, health: info.health, healthUrlStatus: probe.status, waitedMs: Date.now() - started };
       last = `container ${info.state}/${info.health}, ${inventory.urls.backendHealth} → ${probe.status || (probe as { error?: string }).error}`;
     } catch (error) {
       last = (error as Error).message;
     }
-    await sleep(500);
+    await sleep(250);
   }
   throw new Error(`the backend was not healthy within ${seconds} s (${last})`);
 }

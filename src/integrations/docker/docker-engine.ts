@@ -354,6 +354,77 @@ export class DockerEngine implements DockerPort {
     };
   }
 
+  async pauseContainer(container: string, options: CallOptions): Promise<void> {
+    await this.run(`pausing container ${container}`, options, async (signal) => {
+      try {
+        await (this.docker.getContainer(container) as any).pause({ abortSignal: signal });
+      } catch (error) {
+        // 409 "is already paused" is fine; 409 "is not running" is not.
+        if (!((error as any)?.statusCode === 409 && /already paused/i.test(errorText(error)))) throw error;
+      }
+    });
+  }
+
+  async unpauseContainer(container: string, options: CallOptions): Promise<void> {
+    await this.run(`unpausing container ${container}`, options, async (signal) => {
+      try {
+        await (this.docker.getContainer(container) as any).unpause({ abortSignal: signal });
+      } catch (error) {
+        if (!((error as any)?.statusCode === 409 && /not paused/i.test(errorText(error)))) throw error;
+      }
+    });
+  }
+
+  async containerEnv(container: string, options: CallOptions): Promise<Record<string, string>> {
+    return this.run(`reading the configuration of container ${container}`, options, async (signal) => {
+      const info = await this.inspectRaw(container, signal);
+      const env: Record<string, string> = {};
+      for (const entry of info.Config?.Env ?? []) {
+        const at = entry.indexOf('=');
+        if (at > 0) env[entry.slice(0, at)] = entry.slice(at + 1);
+        else env[entry] = '';
+      }
+      return env;
+    });
+  }
+
+  async recreateContainer(container: string, options: CallOptions & { graceSeconds?: number }): Promise<string> {
+    return this.run(`recreating container ${container}`, options, async (signal) => {
+      const info: any = await this.inspectRaw(container, signal);
+      const config: any = { ...info.Config };
+      const hostConfig: any = { ...info.HostConfig };
+      // The network namespace is the host's (or another container's): the engine refuses a hostname then.
+      if (/^(host|container:)/.test(String(hostConfig.NetworkMode ?? ''))) {
+        delete config.Hostname;
+        delete config.Domainname;
+        delete config.MacAddress;
+        delete config.ExposedPorts;
+      }
+      const networks = info.NetworkSettings?.Networks ?? {};
+      const endpoints: Record<string, unknown> = {};
+      for (const [name, endpoint] of Object.entries<any>(networks)) {
+        if (name === 'host' || name === 'none' || name === 'bridge') continue;
+        endpoints[name] = { Aliases: endpoint?.Aliases ?? undefined };
+      }
+      const c: any = this.docker.getContainer(container);
+      try {
+        await c.stop({ t: options.graceSeconds ?? 10, abortSignal: signal });
+      } catch (error) {
+        if ((error as any)?.statusCode !== 304) throw error; // 304: already stopped
+      }
+      await c.remove({ force: true, abortSignal: signal });
+      const created: any = await this.docker.createContainer({
+        ...config,
+        name: String(info.Name ?? container).replace(/^\//, ''),
+        HostConfig: hostConfig,
+        ...(Object.keys(endpoints).length ? { NetworkingConfig: { EndpointsConfig: endpoints } } : {}),
+        abortSignal: signal,
+      } as any);
+      await created.start({ abortSignal: signal });
+      return String(created.id);
+    });
+  }
+
   async listContainers(query: { all?: boolean; filters?: Record<string, string[]>; size?: boolean }, options: CallOptions): Promise<ContainerSummary[]> {
     const what = `listing containers${query.filters ? ` (filters ${JSON.stringify(query.filters)})` : ''}`;
     return this.run(what, options, async (signal) => {

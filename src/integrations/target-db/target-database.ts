@@ -6,7 +6,7 @@
  */
 import { Pool, PoolClient } from 'pg';
 import { maskUrl } from '../../common/secrets';
-import { ConnectionCounts, TargetDatabasePort } from '../contracts';
+import { ConnectionCounts, DbSession, SlowQueries, TargetDatabasePort } from '../contracts';
 import { CallOptions, IntegrationError, IntegrationFailure } from '../integration-error';
 import { Deadline, describeCode, errorCode, errorText, scrub, socketFailure, withDeadline } from '../http/deadline';
 
@@ -159,6 +159,114 @@ export class TargetDatabase implements TargetDatabasePort {
 
   async analyze(options: CallOptions): Promise<void> {
     await this.query('running ANALYZE', 'ANALYZE', [], options);
+  }
+
+  async sessions(options: CallOptions): Promise<DbSession[]> {
+    const rows = await this.query<Record<string, unknown>>(
+      'reading the sessions of the database (pg_stat_activity)',
+      `SELECT pid, usename, application_name, client_addr::text AS client_addr, state, backend_type, left(query, 200) AS query,
+              extract(epoch FROM now() - coalesce(state_change, backend_start))::float8 AS state_seconds
+         FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid()
+        ORDER BY state_seconds DESC`,
+      [],
+      options,
+    );
+    return rows.map((r) => ({
+      pid: Number(r.pid),
+      user: (r.usename as string | null) ?? null,
+      application: String(r.application_name ?? ''),
+      clientAddr: (r.client_addr as string | null) ?? null,
+      state: (r.state as string | null) ?? null,
+      stateSeconds: Math.round(Number(r.state_seconds ?? 0) * 10) / 10,
+      backendType: String(r.backend_type ?? ''),
+      query: String(r.query ?? ''),
+    }));
+  }
+
+  async terminateIdle(pids: number[], idleBefore: Date, options: CallOptions): Promise<number[]> {
+    if (!pids.length) return [];
+    const rows = await this.query<{ pid: number }>(
+      `terminating ${pids.length} idle session(s)`,
+      `SELECT pid FROM pg_stat_activity
+        WHERE pid = ANY($1::int[]) AND pid <> pg_backend_pid() AND datname = current_database()
+          AND backend_type = 'client backend' AND application_name NOT LIKE 'erp-ops%'
+          AND state IN ('idle', 'idle in transaction', 'idle in transaction (aborted)')
+          AND coalesce(state_change, backend_start) < $2
+          AND pg_terminate_backend(pid)`,
+      [pids, idleBefore],
+      options,
+    );
+    return rows.map((r) => Number(r.pid));
+  }
+
+  async slowQueries(limit: number, options: CallOptions): Promise<SlowQueries> {
+    const n = Math.max(1, Math.min(100, Math.floor(limit)));
+    return this.withClient('reading slow queries (v_slow_queries, pg_stat_statements)', options, async (client, deadline) => {
+      await this.setStatementTimeout(client, deadline);
+      const found = await client.query<{ view: boolean; ext: boolean; preloaded: boolean }>(
+        `SELECT to_regclass('v_slow_queries') IS NOT NULL AS view,
+                EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') AS ext,
+                current_setting('shared_preload_libraries') ~ 'pg_stat_statements' AS preloaded`,
+      );
+      const { view, ext, preloaded } = found.rows[0];
+      if (!ext) return { source: 'none', note: 'the pg_stat_statements extension is not installed in this database (CREATE EXTENSION pg_stat_statements; it also needs shared_preload_libraries)', queries: [] };
+      if (!preloaded) return { source: 'none', note: 'pg_stat_statements is installed but not in shared_preload_libraries: it collects nothing until the server is restarted with it', queries: [] };
+      const source = view ? 'v_slow_queries' : 'pg_stat_statements';
+      const sql = view
+        ? `SELECT * FROM v_slow_queries LIMIT ${n}`
+        : `SELECT query, calls, mean_exec_time, total_exec_time FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY mean_exec_time DESC LIMIT ${n}`;
+      const rows = (await client.query<Record<string, unknown>>(sql)).rows;
+      const num = (v: unknown) => Math.round(Number(v ?? 0) * 100) / 100;
+      return {
+        source,
+        queries: rows.map((r) => ({
+          query: String(r.query ?? '').slice(0, 500),
+          calls: Number(r.calls ?? 0),
+          meanMs: num(r.mean_exec_time ?? r.mean_time ?? r.mean_ms),
+          totalMs: num(r.total_exec_time ?? r.total_time ?? r.total_ms),
+        })),
+      };
+    });
+  }
+
+  async integrityCheck(sql: string, options: CallOptions): Promise<number> {
+    return this.withClient('running an integrity check', options, async (client, deadline) => {
+      await this.setStatementTimeout(client, deadline);
+      await client.query('BEGIN READ ONLY');
+      try {
+        const result = await client.query(sql);
+        const first = result.rows[0] ? Object.values(result.rows[0])[0] : 0;
+        const value = Number(first ?? 0);
+        if (!Number.isFinite(value)) throw new IntegrationError(this.system, 'bad_response', `${this.system}: an integrity check must return one number (the rows that are wrong), got ${JSON.stringify(first).slice(0, 80)}`);
+        return value;
+      } finally {
+        await client.query('ROLLBACK').catch(() => undefined);
+      }
+    });
+  }
+
+  async amcheck(options: CallOptions): Promise<{ installed: boolean; indexesChecked: number; errors: { index: string; error: string }[] }> {
+    return this.withClient('checking B-tree indexes (amcheck)', options, async (client, deadline) => {
+      await this.setStatementTimeout(client, deadline);
+      const ext = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'amcheck'");
+      if (!ext.rows[0]?.n) return { installed: false, indexesChecked: 0, errors: [] };
+      const indexes = await client.query<{ oid: number; name: string }>(
+        `SELECT c.oid::int AS oid, format('%I.%I', n.nspname, c.relname) AS name
+           FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+           JOIN pg_am am ON am.oid = c.relam
+          WHERE am.amname = 'btree' AND n.nspname = 'public' AND i.indisvalid AND i.indisready`,
+      );
+      const errors: { index: string; error: string }[] = [];
+      for (const index of indexes.rows) {
+        try {
+          await client.query('SELECT bt_index_check($1::regclass)', [index.oid]);
+        } catch (error) {
+          errors.push({ index: index.name, error: String((error as Error).message).slice(0, 300) });
+        }
+      }
+      return { installed: true, indexesChecked: indexes.rows.length, errors };
+    });
   }
 
   /**

@@ -12,7 +12,8 @@ function splitTimestamp(line: string): { at?: number; text: string } {
 }
 
 /** Runbook step 3: the last N log lines of each service, scanned for errors (grep -i error). */
-export function logChecks(inventory: Inventory, docker: DockerPort, now: () => Date): CheckDefinition[] {
+/** `since`: only lines from then on count (a smoke test after a recovery ignores the outage's own lines). */
+export function logChecks(inventory: Inventory, docker: DockerPort, now: () => Date, since?: Date): CheckDefinition[] {
   const pattern = new RegExp(inventory.logs.pattern, 'i');
   return inventory.stack.services.map((service) => ({
     id: `logs:${service.name}`,
@@ -27,10 +28,11 @@ export function logChecks(inventory: Inventory, docker: DockerPort, now: () => D
         const { observed } = describeFailure(error);
         return [{ ...base, verdict: 'unknown', observed: `logs not read: ${observed}` }];
       }
-      const since = inventory.logs.windowSeconds > 0 ? now().getTime() - inventory.logs.windowSeconds * 1000 : -Infinity;
+      const windowStart = inventory.logs.windowSeconds > 0 ? now().getTime() - inventory.logs.windowSeconds * 1000 : -Infinity;
+      const from = Math.max(windowStart, since?.getTime() ?? -Infinity);
       const matching = lines
         .map(splitTimestamp)
-        .filter((l) => (l.at === undefined || l.at >= since) && pattern.test(l.text))
+        .filter((l) => (l.at === undefined || l.at >= from) && pattern.test(l.text))
         .map((l) => l.text.slice(0, MAX_LINE_LENGTH));
       if (matching.length === 0) return [{ ...base, verdict: 'pass', observed: `no error lines in ${lines.length} lines` } satisfies Omit<CheckResult, 'durationMs'>];
       return [
