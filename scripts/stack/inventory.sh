@@ -110,6 +110,8 @@ notifications:
   # No mail server in the stand-in stack; nothing listens here.
   smtpUrl: smtp://127.0.0.1:2525
   chatWebhookUrl: ""
+  fromEmail: erp-ops@localhost
+  fromName: ERP ops (stand-in)
 
 adminPanel:
   origins: ["http://127.0.0.1:3100"]

@@ -32,12 +32,24 @@ function hasUrlCredentials(value: string): boolean {
 }
 
 /**
+ * Free text (a log line, an error) with credentials masked wherever they appear: the
+ * password of every `scheme://user:password@` (even one `new URL` cannot parse, e.g. with a
+ * `/` or `#` in the password) and libpq-style `password=…`.
+ */
+export function maskCredentialsInText(text: string): string {
+  if (!text.includes('@') && !/password/i.test(text)) return text;
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]*:)([^\s@'"]+)@/gi, `$1${MASK}@`)
+    .replace(/(\bpassword\s*=\s*)('[^']*'|"[^"]*"|[^\s'"]+)/gi, `$1${MASK}`);
+}
+
+/**
  * A deep copy with every value under a secret-looking key replaced by the mask and
- * every URL's password masked. Bounded in depth so that hostile input cannot blow up.
+ * credentials in every string masked. Bounded in depth so that hostile input cannot blow up.
  */
 export function maskSecrets<T>(value: T, depth = 0): T {
   if (depth > 8) return '[too deep]' as unknown as T;
-  if (typeof value === 'string') return (hasUrlCredentials(value) ? maskUrl(value) : value) as unknown as T;
+  if (typeof value === 'string') return (hasUrlCredentials(value) ? maskCredentialsInText(maskUrl(value)) : maskCredentialsInText(value)) as unknown as T;
   if (Array.isArray(value)) return value.map((item) => maskSecrets(item, depth + 1)) as unknown as T;
   if (value && typeof value === 'object' && !(value instanceof Date)) {
     const out: Record<string, unknown> = {};

@@ -62,8 +62,12 @@ export interface ProcedureDefinition<P = any> {
   confirmation?(parameters: P, inventory: Inventory): string;
   steps: StepDefinition<P>[];
   /**
-   * Called by the sweep when a run's worker died during `lastStep` (the process was
-   * killed): undo what must not stay half done. Returns a note for the run's error.
+   * Called when a run stops half way: by the sweep when its worker died during `lastStep`
+   * (the process was killed), and by the runner when it was cancelled after `lastStep`
+   * started. Undo what must not stay half done (start a stopped backend, unpause it).
+   * Returns a note for the run's error.
    */
   onInterrupted?(parameters: P, lastStep: string | null, inventory: Inventory): Promise<string | null>;
+  /** Called once when a real run ends, however it ends (drop per-run state kept in memory). */
+  onEnd?(runId: string): void;
 }

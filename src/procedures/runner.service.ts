@@ -269,7 +269,8 @@ export class RunnerService implements OnModuleInit {
         const current = await this.runs.findOne({ where: { id: run.id } });
         if (current?.cancelRequested || controller.signal.aborted) {
           await this.steps.update({ runId: run.id, position: In(definition.steps.map((_, i) => i).filter((i) => i >= position)) }, { status: 'cancelled' });
-          await this.finish(run.id, 'cancelled', null);
+          const note = position > 0 ? await this.recover(run, 'cancelled') : null;
+          await this.finish(run.id, 'cancelled', note);
           return;
         }
         run.currentStep = step.id;
@@ -293,7 +294,8 @@ export class RunnerService implements OnModuleInit {
             await this.steps.update({ runId: run.id, position }, { status: 'cancelled', error: why, finishedAt: this.clock.now() });
             await this.publish(run.id, { type: 'step', step: step.id, status: 'cancelled' });
             await this.steps.update({ runId: run.id, position: remaining(position) }, { status: 'cancelled' });
-            await this.finish(run.id, 'cancelled', `cancelled during ${step.id}`);
+            const note = await this.recover(run, 'cancelled');
+            await this.finish(run.id, 'cancelled', `cancelled during ${step.id}${note ? `; ${note}` : ''}`);
             return;
           }
           if (error instanceof EscalationError) {
@@ -317,6 +319,11 @@ export class RunnerService implements OnModuleInit {
     } finally {
       clearInterval(alive);
       this.active.delete(run.id);
+      try {
+        definition.onEnd?.(run.id);
+      } catch (error) {
+        this.logger.warn(`ending run ${run.id}: ${(error as Error).message}`);
+      }
       controller.abort();
       await this.redis.del(`run-alive:${run.id}`).catch(() => undefined);
       await lease.release().catch(() => undefined);
@@ -413,7 +420,8 @@ export class RunnerService implements OnModuleInit {
       if (updated.affected) {
         swept++;
         await this.steps.update({ runId: run.id, status: In(['running', 'pending']) }, { status: 'cancelled' });
-        await this.recover(run);
+        const note = await this.recover(run, 'interrupted');
+        if (note) await this.runs.update({ id: run.id }, { error: `the worker stopped during ${run.currentStep ?? 'the first step'}; ${note}`.slice(0, 2000) });
         await this.locks.release(this.resourcesOf(run), run.id);
         await this.publish(run.id, { type: 'status', status: 'interrupted', error: `the worker stopped during ${run.currentStep ?? 'the first step'}` });
       }
@@ -421,16 +429,16 @@ export class RunnerService implements OnModuleInit {
     return swept;
   }
 
-  /** The procedure's own clean-up for a run its worker left half done (e.g. start a stopped backend). */
-  private async recover(run: RunEntity): Promise<void> {
+  /** The procedure's own clean-up for a run left half done (e.g. start a stopped backend); returns its note. */
+  private async recover(run: RunEntity, why: 'interrupted' | 'cancelled'): Promise<string | null> {
     try {
       const definition = this.registry.get(run.procedureId);
       const parsed = definition.parameters.safeParse(run.parameters);
-      if (!definition.onInterrupted || !parsed.success) return;
-      const note = await definition.onInterrupted(parsed.data, run.currentStep, this.inventory);
-      if (note) await this.runs.update({ id: run.id }, { error: `the worker stopped during ${run.currentStep ?? 'the first step'}; ${note}`.slice(0, 2000) });
+      if (!definition.onInterrupted || !parsed.success) return null;
+      return await definition.onInterrupted(parsed.data, run.currentStep, this.inventory);
     } catch (error) {
-      this.logger.warn(`recovering interrupted run ${run.id}: ${(error as Error).message}`);
+      this.logger.warn(`cleaning up ${why} run ${run.id}: ${(error as Error).message}`);
+      return `clean-up failed: ${(error as Error).message}`;
     }
   }
 

@@ -293,6 +293,12 @@ describe('alerts on the stand-in stack', () => {
       [{ name: 'alertname', value: '.+', isRegex: true }],
       [{ name: 'severity', value: '(?s).*', isRegex: true }],
       [{ name: 'alertname', value: 'StormTestNoise', isEqual: false }],
+      // x="" matches every alert without the label x; a character class or an optional first
+      // character narrows nothing; a pathological regex is judged by its text, never run.
+      [{ name: 'alertname', value: '.+', isRegex: true }, { name: 'zz', value: '' }],
+      [{ name: 'alertname', value: '[A-Z].*', isRegex: true }],
+      [{ name: 'alertname', value: 'H?.*', isRegex: true }],
+      [{ name: 'alertname', value: '(?:(?:a|a)*b)|.*', isRegex: true }],
       [],
     ];
     for (const matchers of everything) {
@@ -509,6 +515,8 @@ describe('alerts on the stand-in stack', () => {
       [bad((p) => (p.alerts[0].labels = { alertname: 5 })), /alerts\.0\.labels\.alertname: label values must be strings/],
       [bad((p) => delete p.groupKey), /groupKey: must be a string/],
       [bad((p) => (p.truncatedAlerts = -1)), /truncatedAlerts: must be a whole number/],
+      [bad((p) => (p.alerts[0].labels = { ...p.alerts[0].labels, instance: 'a\u0000b' })), /alerts\.0\.labels\.instance: must not contain NUL characters/],
+      [bad((p) => (p.groupKey = 'g\u0000')), /must not contain NUL characters/],
       ['[1, 2]', /body: must be a JSON object/],
       ['{"version": "4",', /body: is not valid JSON/],
     ];
@@ -551,5 +559,12 @@ describe('alerts on the stand-in stack', () => {
       },
     ]);
     expect((await t.http().get('/api/v1/alerts/notifications')).status).toBe(401);
+    // The same alerts firing again later (a new incident: a new startsAt) are a new notification.
+    const before = await notifications();
+    const refired = payload('firing');
+    for (const a of refired.alerts) a.startsAt = '2026-11-30T01:00:00Z';
+    expect((await hook(refired)).body.stored).toBe(true);
+    expect((await hook(refired)).body.stored).toBe(false);
+    expect(await notifications()).toBe(before + 1);
   });
 });

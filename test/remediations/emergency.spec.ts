@@ -185,9 +185,13 @@ describe('emergency procedures on the stand-in stack', () => {
     setFaultFile('backend', { crashOnStart: true });
     execFileSync('docker', ['restart', '-t', '2', 'erp-backend']);
     try {
+      const mailsBefore = mail.messages.length;
       const res = await request('emergency.outage', { parameters: { restartSeconds: 10, recoverySeconds: 15 } }, 'senior');
       const run = await until(res.body.id, ['succeeded', 'failed', 'escalated']);
       expect(run.status).toBe('escalated');
+      // The emergency channel hears the escalation (runbook step 4).
+      expect(step(run, 'recreate').output.notified.map((d: any) => [d.channel, d.delivered])).toEqual([['chat', true], ['email', true]]);
+      await waitFor('the escalation mail', async () => mail.messages.slice(mailsBefore).some((m) => /ERP outage not recovered: escalated \(P1\)/.test(m.subject ?? '')), 10_000);
       expect(run.error).toMatch(/recreating did not bring backend up within 15 s: escalate to the Senior Developer and prepare a rollback; escalate to On-Call Senior Dev/);
       expect(step(run, 'restart').output.recovered).toBe(false);
       expect(step(run, 'restart').output.down.map((d: any) => d.service)).toContain('backend');

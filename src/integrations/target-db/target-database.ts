@@ -210,8 +210,9 @@ export class TargetDatabase implements TargetDatabasePort {
                 current_setting('shared_preload_libraries') ~ 'pg_stat_statements' AS preloaded`,
       );
       const { view, ext, preloaded } = found.rows[0];
-      if (!ext) return { source: 'none', note: 'the pg_stat_statements extension is not installed in this database (CREATE EXTENSION pg_stat_statements; it also needs shared_preload_libraries)', queries: [] };
-      if (!preloaded) return { source: 'none', note: 'pg_stat_statements is installed but not in shared_preload_libraries: it collects nothing until the server is restarted with it', queries: [] };
+      // The runbook reads the view first (whatever it is built on); else pg_stat_statements itself.
+      if (!view && !ext) return { source: 'none', note: 'the pg_stat_statements extension is not installed in this database (CREATE EXTENSION pg_stat_statements; it also needs shared_preload_libraries)', queries: [] };
+      if (!view && !preloaded) return { source: 'none', note: 'pg_stat_statements is installed but not in shared_preload_libraries: it collects nothing until the server is restarted with it', queries: [] };
       const source = view ? 'v_slow_queries' : 'pg_stat_statements';
       const sql = view
         ? `SELECT * FROM v_slow_queries LIMIT ${n}`

@@ -52,10 +52,11 @@ export function payloadProblems(error: z.ZodError): { field: string; problem: st
 }
 
 /**
- * The identity of a notification: its group, its status and the sorted fingerprint:status of
- * its alerts. A retry (5xx, timeout) or a repeat of the same notification has the same key.
+ * The identity of a notification: its group, its status and the sorted
+ * fingerprint:status:startsAt of its alerts. A retry (5xx, timeout) or a repeat of the same
+ * notification has the same key; the same alerts firing again later (a new startsAt) do not.
  */
 export function dedupeKey(payload: Pick<WebhookPayload, 'groupKey' | 'status' | 'alerts'>): string {
-  const alerts = payload.alerts.map((a) => `${a.fingerprint.toLowerCase()}:${a.status}`).sort();
+  const alerts = payload.alerts.map((a) => `${a.fingerprint.toLowerCase()}:${a.status}:${Date.parse(a.startsAt)}`).sort();
   return createHash('sha256').update(JSON.stringify([payload.groupKey, payload.status, alerts])).digest('hex');
 }

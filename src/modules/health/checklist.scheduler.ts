@@ -74,8 +74,10 @@ export class ChecklistScheduler implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async process(job: Job): Promise<string> {
-    // The tick this job serves: BullMQ's scheduled time for the job.
-    const tick = new Date(job.timestamp + (job.opts.delay ?? 0));
+    // The tick this job serves: a scheduler's job id ends with the tick's exact time
+    // (repeat:<scheduler>:<millis>); timestamp + delay only approximates it (by a few 100 ms).
+    const exact = /:(\d{12,})$/.exec(String(job.id ?? ''));
+    const tick = new Date(exact ? Number(exact[1]) : job.timestamp + (job.opts.delay ?? 0));
     try {
       const run = await this.checklist.run('schedule', 'scheduler', tick);
       this.processed.inc({ outcome: 'ran' });

@@ -82,6 +82,7 @@ export function highLatencyProcedure({ inventory, targetDb, targetRedis, prometh
     parameters: latencyParameters,
     locks: (p) => (p.restartBackend ? ['erp:backend'] : []),
     requiresApproval: false,
+    onEnd: (runId) => void findings.delete(runId),
     steps: [
       {
         id: 'slow-queries',

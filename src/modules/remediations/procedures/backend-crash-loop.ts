@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { maskUrl } from '../../../common/secrets';
+import { maskCredentialsInText, maskUrl } from '../../../common/secrets';
 import { EscalationError, ProcedureDefinition } from '../../../procedures/procedure';
 import { containerOf, waitBackendHealthy } from '../../../procedures/stack-steps';
 import { RemediationDeps } from '../remediation-deps';
-import { notifyRecorded } from './common';
+import { environmentSecrets, notifyRecorded, scrubLines } from './common';
 
 const CALL = { timeoutMs: 10_000 };
 
@@ -16,13 +16,14 @@ export const crashLoopParameters = z
   .strict();
 type Params = z.infer<typeof crashLoopParameters>;
 
-/** Shows a DATABASE_URL-like value with its password masked; other values only as "set". */
+/** A DATABASE_URL shown with its password masked; a value that is not a valid URL is not shown at all. */
 function shownValue(value: string): string {
   try {
-    return maskUrl(value);
+    new URL(value);
   } catch {
-    return '(set; not a URL)';
+    return '(set, but not a valid URL: check its format; the value is not shown)';
   }
+  return maskCredentialsInText(maskUrl(value));
 }
 
 /** Runbook "Issue 6: API Container Crashes". */
@@ -40,11 +41,13 @@ export function crashLoopProcedure({ inventory, docker, http, notifier }: Remedi
       docker.containerEnv(backend(), CALL).catch((e: Error) => ({ __error: e.message }) as Record<string, string>),
     ]);
     const url = env.DATABASE_URL;
+    // The backend's secret values (from its environment) are blanked out of every log line shown.
+    const secrets = env.__error ? [] : environmentSecrets(env);
     return {
       backend: { container: backend(), state: info.state, health: info.health, restartCount: info.restartCount, exitCode: info.exitCode, restarting: info.state === 'restarting' },
       postgres: 'error' in db ? { container: postgres(), error: db.error } : { container: postgres(), state: db.state, health: db.health },
       databaseUrl: env.__error ? { error: env.__error } : url ? { set: true, value: shownValue(url) } : { set: false, note: 'DATABASE_URL is not set in the backend container\'s environment: fix the environment file (.env.production) and recreate the container' },
-      logs,
+      logs: scrubLines(logs, secrets),
     };
   };
 
@@ -56,6 +59,12 @@ export function crashLoopProcedure({ inventory, docker, http, notifier }: Remedi
     parameters: crashLoopParameters,
     locks: () => ['erp:backend'],
     requiresApproval: false,
+    // Stopped by this run and then left (worker died, run cancelled): start it again.
+    onInterrupted: async (_p, lastStep) => {
+      if (lastStep !== 'restart') return null;
+      await docker.startContainer(backend(), { timeoutMs: 30_000 });
+      return `the backend container ${backend()} was started again`;
+    },
     steps: [
       {
         id: 'diagnose',
@@ -71,8 +80,12 @@ export function crashLoopProcedure({ inventory, docker, http, notifier }: Remedi
         plan: async (ctx) => ({ container: backend(), stop: true, pauseSeconds: pause(ctx.parameters), start: true }),
         run: async (ctx) => {
           await docker.stopContainer(backend(), { timeoutMs: 60_000, graceSeconds: 10 });
-          await sleep(pause(ctx.parameters) * 1000, undefined, { signal: ctx.signal });
-          await docker.startContainer(backend(), { timeoutMs: 30_000 });
+          try {
+            await sleep(pause(ctx.parameters) * 1000, undefined, { signal: ctx.signal });
+          } finally {
+            // Started again even when cancelled during the pause: never left stopped.
+            await docker.startContainer(backend(), { timeoutMs: 30_000 });
+          }
           return { container: backend(), stopped: true, started: true, pauseSeconds: pause(ctx.parameters) };
         },
       },
@@ -86,10 +99,12 @@ export function crashLoopProcedure({ inventory, docker, http, notifier }: Remedi
             return await waitBackendHealthy(inventory, docker, http, ctx.signal, deadline(ctx.parameters));
           } catch (error) {
             if (ctx.signal.aborted) throw error;
-            const [logs, info] = await Promise.all([
+            const [raw, info, env] = await Promise.all([
               docker.tailLogs(backend(), 200, CALL).catch((e: Error) => [`(logs unavailable: ${e.message})`]),
               docker.inspectContainer(backend(), CALL).catch(() => null),
+              docker.containerEnv(backend(), CALL).catch(() => ({}) as Record<string, string>),
             ]);
+            const logs = scrubLines(raw, environmentSecrets(env));
             const p1 = inventory.escalation.P1;
             const notified = await notifyRecorded(notifier, {
               audience: 'emergency',

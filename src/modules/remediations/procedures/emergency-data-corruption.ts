@@ -78,6 +78,7 @@ export function dataCorruptionProcedure({ inventory, docker, targetDb, backups, 
     locks: (p) => ['erp:postgres', 'erp:backend', ...(p.restoreBackupId ? [`backup:${p.restoreBackupId}`] : [])],
     requiresApproval: true,
     confirmation: () => erpDb,
+    onEnd: (runId) => void touched.delete(runId),
     onInterrupted: async (_p, lastStep) => {
       if (!lastStep || ['pause-backend', 'backup', 'integrity'].includes(lastStep)) {
         await docker.unpauseContainer(backend(), { timeoutMs: 30_000 });
@@ -142,12 +143,17 @@ export function dataCorruptionProcedure({ inventory, docker, targetDb, backups, 
             const entry = await backups.entry(ctx.parameters.restoreBackupId);
             if (entry.verifyStatus !== 'verified') throw new Error(`backup ${entry.id} is ${entry.verifyStatus}: only a verified backup is restored here (verify it first: backup.verify)`);
             touched.set(ctx.runId, true);
+            // The paused backend's sessions (idle, perhaps idle in a transaction holding locks)
+            // would block the restore's DROPs: they end first, as stopping the backend would.
+            const sessions = await targetDb.sessions(SQL_CALL);
+            const clients = sessions.filter((x) => x.backendType === 'client backend' && !x.application.startsWith('erp-ops')).map((x) => x.pid);
+            const ended = await targetDb.terminateIdle(clients, new Date(), SQL_CALL);
             const restored = await backups.restoreFile(entry, backups.erpTarget(), erpDb, { runId: ctx.runId, signal: ctx.signal, progress: ctx.progress }, { phase: 'restore' });
             await backups.analyze();
             const after = await integrity();
             const count = await targetDb.countRows(inventory.erpDatabase.countTable, SQL_CALL);
             if (after.corrupt) throw new Error(`the integrity checks still fail after restoring ${entry.fileName}: ${JSON.stringify(after.findings.filter((f) => (f.wrongRows ?? 0) > 0))}`);
-            return { restore: true, backupId: entry.id, fileName: entry.fileName, restoreMs: restored.durationMs, [`${inventory.erpDatabase.countTable}Rows`]: count, integrity: after };
+            return { restore: true, backupId: entry.id, fileName: entry.fileName, sessionsEnded: ended.length, restoreMs: restored.durationMs, [`${inventory.erpDatabase.countTable}Rows`]: count, integrity: after };
           }),
       },
       {

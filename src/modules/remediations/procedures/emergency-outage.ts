@@ -55,8 +55,31 @@ function tiers(inventory: Inventory): Service[][] {
 export function outageProcedure({ inventory, docker, notifier, checklist, dataSource, clock }: RemediationDeps): ProcedureDefinition<Params> {
   const restartSeconds = (p: Params) => p.restartSeconds ?? inventory.remediations.outageRestartSeconds;
   const recoverySeconds = (p: Params) => p.recoverySeconds ?? inventory.remediations.outageRecoverySeconds;
-  /** Per run: did the restart bring everything back, and when did the run start. */
-  const progress = new Map<string, { recovered: boolean; startedAt: Date }>();
+  /** Per run (all its steps run in one worker): did the restart bring everything back, when did the run start, when did the services come back. */
+  const progress = new Map<string, { recovered: boolean; startedAt: Date; recoveredAt?: Date }>();
+  /** Best effort: every inventory container that exists and is not running is started (never left down). */
+  const startAll = async (): Promise<string[]> => {
+    const now = await states(docker, inventory).catch(() => new Map<string, ContainerInfo>());
+    const started: string[] = [];
+    for (const tier of tiers(inventory)) {
+      await Promise.all(
+        tier
+          .filter((s) => now.has(s.container) && now.get(s.container)!.state !== 'running')
+          .map((s) => docker.startContainer(s.container, { timeoutMs: 30_000 }).then(() => void started.push(s.name), () => undefined)),
+      );
+    }
+    return started;
+  };
+  /** Escalation: the emergency channel hears it (runbook step 4: escalate, notify users of the ETA). */
+  const escalate = async (runId: string, message: string, details: Record<string, unknown>): Promise<never> => {
+    const p1 = inventory.escalation.P1;
+    const notified = await notifyRecorded(notifier, {
+      audience: 'emergency',
+      subject: `ERP outage not recovered: escalated (P1) to ${p1.contacts.join(', ')}`,
+      text: `emergency.outage run ${runId} could not recover the system: ${message}. Escalated to ${p1.contacts.join(', ')}.`,
+    });
+    throw new EscalationError(message, { ...details, ...notified });
+  };
   const audienceOf = () => ({
     chat: inventory.notifications.emergencyChannel,
     email: [inventory.notifications.email, inventory.notifications.managementEmail],
@@ -83,6 +106,13 @@ export function outageProcedure({ inventory, docker, notifier, checklist, dataSo
     parameters: outageParameters,
     locks: () => ['erp:stack', 'erp:backend', 'erp:postgres'],
     requiresApproval: false,
+    // Left half way (worker died, run cancelled) during the restart or the recreate: start whatever is down.
+    onInterrupted: async (_p, lastStep) => {
+      if (lastStep !== 'restart' && lastStep !== 'recreate') return null;
+      const started = await startAll();
+      return started.length ? `started again: ${started.join(', ')}` : null;
+    },
+    onEnd: (runId) => void progress.delete(runId),
     steps: [
       {
         id: 'notify',
@@ -119,7 +149,10 @@ export function outageProcedure({ inventory, docker, notifier, checklist, dataSo
           }
           const { down } = await waitUp(docker, inventory, inventory.stack.services, deadline, ctx.signal);
           const state = progress.get(ctx.runId);
-          if (state) state.recovered = down.length === 0;
+          if (state) {
+            state.recovered = down.length === 0;
+            if (state.recovered) state.recoveredAt = clock.now();
+          }
           return { recovered: down.length === 0, down, errors };
         },
       },
@@ -133,25 +166,35 @@ export function outageProcedure({ inventory, docker, notifier, checklist, dataSo
           const deadline = Date.now() + recoverySeconds(ctx.parameters) * 1000;
           const existing = await states(docker, inventory);
           const missing = inventory.stack.services.filter((s) => !existing.has(s.container)).map((s) => s.name);
-          // down: dependents first (proxy, then backend, then database and cache).
-          for (const tier of [...tiers(inventory)].reverse()) {
-            await Promise.all(tier.filter((s) => existing.has(s.container)).map((s) => docker.stopContainer(s.container, { timeoutMs: 60_000, graceSeconds: 10 }).catch(() => undefined)));
-          }
-          // up: each tier created, started and up before the next one.
           const timeline: { tier: string[]; upAfterMs: number; down: { service: string; state: string }[] }[] = [];
-          const started = Date.now();
-          for (const tier of tiers(inventory)) {
-            const present = tier.filter((s) => existing.has(s.container));
-            await Promise.all(present.map((s) => docker.recreateContainer(s.container, { timeoutMs: 120_000, graceSeconds: 10 })));
-            const { down } = await waitUp(docker, inventory, present, deadline, ctx.signal);
-            timeline.push({ tier: present.map((s) => s.name), upAfterMs: Date.now() - started, down });
-            if (down.length) {
-              throw new EscalationError(`recreating did not bring ${down.map((d) => d.service).join(', ')} up within ${recoverySeconds(ctx.parameters)} s: escalate to the Senior Developer and prepare a rollback`, { timeline, down, missing });
+          try {
+            // down: dependents first (proxy, then backend, then database and cache).
+            for (const tier of [...tiers(inventory)].reverse()) {
+              await Promise.all(tier.filter((s) => existing.has(s.container)).map((s) => docker.stopContainer(s.container, { timeoutMs: 60_000, graceSeconds: 10 }).catch(() => undefined)));
             }
+            // up: each tier created, started and up before the next one.
+            const started = Date.now();
+            for (const tier of tiers(inventory)) {
+              const present = tier.filter((s) => existing.has(s.container));
+              await Promise.all(present.map((s) => docker.recreateContainer(s.container, { timeoutMs: 120_000, graceSeconds: 10 })));
+              const { down } = await waitUp(docker, inventory, present, deadline, ctx.signal);
+              timeline.push({ tier: present.map((s) => s.name), upAfterMs: Date.now() - started, down });
+              if (down.length) {
+                return await escalate(ctx.runId, `recreating did not bring ${down.map((d) => d.service).join(', ')} up within ${recoverySeconds(ctx.parameters)} s: escalate to the Senior Developer and prepare a rollback`, { timeline, down, missing });
+              }
+            }
+          } catch (error) {
+            if (error instanceof EscalationError) throw error;
+            // Never leave the stack stopped half way: start whatever exists, then escalate (or stop, when cancelled).
+            const restarted = await startAll();
+            if (ctx.signal.aborted) throw error;
+            return await escalate(ctx.runId, `recreating the services failed: ${(error as Error).message}; escalate to the Senior Developer and prepare a rollback`, { timeline, restarted, missing });
           }
           if (missing.length) {
-            throw new EscalationError(`the containers of ${missing.join(', ')} do not exist: they cannot be recreated without their compose definition (docker-compose up -d ${missing.join(' ')})`, { timeline, missing });
+            return await escalate(ctx.runId, `the containers of ${missing.join(', ')} do not exist: they cannot be recreated without their compose definition (docker-compose up -d ${missing.join(' ')})`, { timeline, missing });
           }
+          const state = progress.get(ctx.runId);
+          if (state) state.recoveredAt = clock.now();
           return { recreated: true, timeline };
         },
       },
@@ -161,7 +204,8 @@ export function outageProcedure({ inventory, docker, notifier, checklist, dataSo
         timeoutMs: 3_700_000,
         plan: async (ctx) => ({ checklist: 'every item pass or warn', deadlineSeconds: recoverySeconds(ctx.parameters) }),
         run: async (ctx) => {
-          const since = progress.get(ctx.runId)?.startedAt ?? clock.now();
+          // Lines logged while the services went down and came back are the outage, not a failure of the recovery.
+          const since = progress.get(ctx.runId)?.recoveredAt ?? clock.now();
           const deadline = Date.now() + recoverySeconds(ctx.parameters) * 1000;
           const by = await requesterOf(dataSource, ctx.runId);
           let attempts = 0;
@@ -173,7 +217,7 @@ export function outageProcedure({ inventory, docker, notifier, checklist, dataSo
             if (!failing.length) return { checklistRunId: run.id, verdict: run.verdict, attempts, waitedFor: [...waitedFor] };
             for (const item of failing) for (const c of item.checks) if (c.verdict === 'fail' || c.verdict === 'unknown') waitedFor.add(c.check);
             if (Date.now() > deadline || ctx.signal.aborted) {
-              throw new EscalationError(`the checklist is still not green after the recovery: ${failing.map((i) => `${i.item} (${i.verdict})`).join(', ')}`, {
+              return await escalate(ctx.runId, `the checklist is still not green after the recovery: ${failing.map((i) => `${i.item} (${i.verdict})`).join(', ')}`, {
                 checklistRunId: run.id,
                 failing: failing.map((i) => ({ item: i.item, verdict: i.verdict, nextStep: i.nextStep, checks: i.checks.filter((c) => c.verdict !== 'pass').map((c) => ({ check: c.check, observed: c.observed })) })),
               });
