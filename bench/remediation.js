@@ -178,19 +178,42 @@ async function main() {
   const token = (await call('POST', '/api/v1/auth/login', {}, JSON.stringify({ username, password }))).body.accessToken;
   const auth = { authorization: `Bearer ${token}` };
 
-  /** Request → the run ended; its wall time (the run must succeed: a verified recovery). */
+  /** Resolves when the run's event stream (SSE) reports its final status. */
+  const ended = (runId) =>
+    new Promise((resolve, reject) => {
+      const req = http.get(`${base}/api/v1/runs/${runId}/events`, { agent: false, headers: { ...auth, accept: 'text/event-stream' } }, (res) => {
+        let buffer = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          buffer += chunk;
+          for (let at = buffer.indexOf('\n\n'); at >= 0; at = buffer.indexOf('\n\n')) {
+            const event = buffer.slice(0, at);
+            buffer = buffer.slice(at + 2);
+            const data = /^data: (.*)$/m.exec(event)?.[1];
+            if (!data) continue;
+            const parsed = JSON.parse(data);
+            const status = /^event: snapshot$/m.test(event) ? parsed.status : /^event: status$/m.test(event) ? parsed.status : null;
+            if (['succeeded', 'failed', 'escalated', 'cancelled', 'interrupted'].includes(status)) {
+              req.destroy();
+              resolve(status);
+            }
+          }
+        });
+        res.on('end', () => resolve(null));
+      });
+      req.on('error', (e) => (e.code === 'ECONNRESET' ? undefined : reject(e)));
+    });
+
+  /** Request → the run ended (its event stream says so); its wall time (the run must succeed: a verified recovery). */
   const viaControlPlane = async (procedure, parameters = {}) => {
     const started = performance.now();
     const created = await call('POST', `/api/v1/procedures/${procedure}/runs`, auth, JSON.stringify({ parameters }));
     if (created.status !== 201) throw new Error(`${procedure}: ${created.status} ${JSON.stringify(created.body)}`);
-    for (;;) {
-      const run = (await call('GET', `/api/v1/runs/${created.body.id}`, auth)).body;
-      if (['succeeded', 'failed', 'escalated', 'cancelled', 'interrupted'].includes(run.status)) {
-        if (run.status !== 'succeeded') throw new Error(`${procedure} ended ${run.status}: ${run.error}`);
-        return { ms: performance.now() - started, run };
-      }
-      await sleep(50);
-    }
+    await ended(created.body.id);
+    const ms = performance.now() - started;
+    const run = (await call('GET', `/api/v1/runs/${created.body.id}`, auth)).body;
+    if (run.status !== 'succeeded') throw new Error(`${procedure} ended ${run.status}: ${run.error}`);
+    return { ms, run };
   };
 
   const scriptEnv = {

@@ -129,10 +129,14 @@ run_service() {
 }
 node_service() { # node_service NAME PORT SCRIPT [opts...]
   local svc=$1 port=$2 script=$3; shift 3
-  run_service "$svc" -e PORT="$port" -e FAULT_FILE="/faults/$svc.json" "$@" -- "$NODE_BIN" "/stack/$script"
+  # --init: the engine's tini is PID 1 and forwards signals, so `docker stop` ends a stand-in at
+  # once even while Node is still starting (as PID 1 it would ignore SIGTERM until its handler is set).
+  run_service "$svc" --init -e PORT="$port" -e FAULT_FILE="/faults/$svc.json" "$@" -- "$NODE_BIN" "/stack/$script"
 }
 
-run_service postgres --user 70:70 --shm-size 256m -v erp-postgres-data:/var/lib/postgresql/data \
+# --stop-signal SIGINT: PostgreSQL's fast shutdown, as the official image's STOPSIGNAL (SIGTERM is a
+# "smart" shutdown that waits for every client to leave, so docker stop would wait its whole timeout).
+run_service postgres --user 70:70 --shm-size 256m --stop-signal SIGINT -v erp-postgres-data:/var/lib/postgresql/data \
   -e POSTGRES_PASSWORD="$DEV_PASSWORD" -e POSTGRES_DB="$DB_NAME" -e PGPORT="$PORT_POSTGRES" \
   --health-cmd "pg_isready -q -h 127.0.0.1 -p $PORT_POSTGRES -U postgres -d $DB_NAME" "${HC[@]}" --health-start-period 60s \
   -- /bin/sh /stack/postgres/entrypoint.sh

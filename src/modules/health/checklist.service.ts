@@ -60,15 +60,15 @@ export class ChecklistService {
   ) {}
 
   /** The checks behind each checklist item. */
-  private definitions(logsSince?: Date): Record<string, CheckDefinition[]> {
+  private definitions(since?: Date): Record<string, CheckDefinition[]> {
     const inv = this.inventory;
     const now = () => this.clock.now();
     return {
       services: [serviceChecks(inv, this.docker)],
-      logs: logChecks(inv, this.docker, now, logsSince),
+      logs: logChecks(inv, this.docker, now, since),
       database: databaseChecks(inv, this.db),
       api: apiChecks(inv, this.http),
-      prometheus: prometheusChecks(inv, this.prometheus, this.http),
+      prometheus: prometheusChecks(inv, this.prometheus, this.http, since),
       grafana: grafanaChecks(inv, this.http),
       kibana: logPipelineChecks(inv, this.http, this.es, this.flow),
       metrics: metricChecks(inv, this.prometheus, this.docker, this.erpRedis, (c) => this.sampler.latest(c)),
@@ -105,12 +105,15 @@ export class ChecklistService {
     }
   }
 
-  /** `options.logsSince`: log lines before it do not count (a smoke test after a recovery). */
-  async run(trigger: 'manual' | 'schedule', requestedBy: string | null, scheduledFor: Date | null = null, options: { logsSince?: Date } = {}): Promise<ChecklistRunEntity> {
+  /**
+   * `options.since` (a smoke test after a recovery): log lines from before it do not count, and a
+   * Prometheus target not scraped since then is pending (warn), not down.
+   */
+  async run(trigger: 'manual' | 'schedule', requestedBy: string | null, scheduledFor: Date | null = null, options: { since?: Date } = {}): Promise<ChecklistRunEntity> {
     const deadlineMs = this.inventory.schedules.checklistDeadlineMs;
     const startedAt = this.clock.now();
     const deadlineAt = Date.now() + deadlineMs;
-    const definitions = this.definitions(options.logsSince);
+    const definitions = this.definitions(options.since);
     const spent = { ms: 0 };
     const items = await Promise.all(
       CHECKLIST_ITEMS.map(async (item): Promise<ChecklistItemResult> => {

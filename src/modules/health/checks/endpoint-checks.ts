@@ -56,7 +56,11 @@ export function apiChecks(inventory: Inventory, http: HttpProbePort): CheckDefin
 }
 
 /** Runbook step 6, Prometheus: `up` for every target, and the Alertmanager answering API v2. */
-export function prometheusChecks(inventory: Inventory, prometheus: PrometheusPort, http: HttpProbePort): CheckDefinition[] {
+/**
+ * `since` (a smoke test after a recovery): a target whose last scrape is older than that has not
+ * been scraped since the services came back; its old `up` says nothing yet: a warning, not a failure.
+ */
+export function prometheusChecks(inventory: Inventory, prometheus: PrometheusPort, http: HttpProbePort, since?: Date): CheckDefinition[] {
   return [
     singleCheck(
       {
@@ -69,12 +73,19 @@ export function prometheusChecks(inventory: Inventory, prometheus: PrometheusPor
       },
       async (ctx) => {
         const samples = await prometheus.query('up', ctx);
-        const down = samples.filter((s) => s.value !== 1).map((s) => `${s.metric.job ?? '?'} (${s.metric.instance ?? '?'})`);
+        const name = (s: { metric: Record<string, string> }) => `${s.metric.job ?? '?'} (${s.metric.instance ?? '?'})`;
         if (samples.length === 0) return { verdict: 'fail', observed: 'no targets' };
-        return {
-          verdict: down.length ? 'fail' : 'pass',
-          observed: down.length ? `${down.length} of ${samples.length} targets down: ${down.join(', ')}` : `${samples.length} of ${samples.length} targets up`,
-        };
+        let down = samples.filter((s) => s.value !== 1);
+        let pending: typeof down = [];
+        if (since && down.length) {
+          // When was each of them last scraped?
+          const scraped = new Map((await prometheus.query('timestamp(up)', ctx)).map((s) => [name(s), s.value * 1000]));
+          pending = down.filter((s) => (scraped.get(name(s)) ?? 0) < since.getTime());
+          down = down.filter((s) => !pending.includes(s));
+        }
+        if (down.length) return { verdict: 'fail', observed: `${down.length} of ${samples.length} targets down: ${down.map(name).join(', ')}` };
+        if (pending.length) return { verdict: 'warn', observed: `${pending.length} of ${samples.length} targets not scraped since ${since!.toISOString()} (last seen down): ${pending.map(name).join(', ')}` };
+        return { verdict: 'pass', observed: `${samples.length} of ${samples.length} targets up` };
       },
     ),
     probeCheck(

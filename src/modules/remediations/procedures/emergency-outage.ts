@@ -212,7 +212,7 @@ export function outageProcedure({ inventory, docker, notifier, checklist, dataSo
           const waitedFor = new Set<string>();
           for (;;) {
             attempts++;
-            const run = await checklist.run('manual', by, null, { logsSince: since });
+            const run = await checklist.run('manual', by, null, { since });
             const failing = run.items.filter((i) => i.verdict === 'fail' || i.verdict === 'unknown');
             if (!failing.length) return { checklistRunId: run.id, verdict: run.verdict, attempts, waitedFor: [...waitedFor] };
             for (const item of failing) for (const c of item.checks) if (c.verdict === 'fail' || c.verdict === 'unknown') waitedFor.add(c.check);
