@@ -176,6 +176,7 @@ describe('remediations: connection pool, latency, crash loop', () => {
     // Slow statements the view will show (mean > 100 ms), and nothing slower from other tests.
     await stackSql(ERP_DB, 'SELECT pg_stat_statements_reset()');
     for (let i = 0; i < 3; i++) await stackSql(ERP_DB, 'SELECT pg_sleep(0.15), count(*) FROM products');
+    expect((await request('api.high-latency', { dryRun: true }, 'viewer')).status).toBe(403); // P3: viewers only read
     const dry = await request('api.high-latency', { dryRun: true }, 'operator');
     expect(dry.body.status).toBe('succeeded');
     expect(step(dry.body, 'restart').plan.restart).toBe(false);
@@ -228,9 +229,8 @@ describe('remediations: connection pool, latency, crash loop', () => {
   });
 
   it('backend.crash-loop: a crash loop whose cause is fixed comes back; one that is not ends escalated with the logs and the P1 contact', async () => {
-    // Permission: P2 system.
-    expect((await request('backend.crash-loop', {}, 'operator')).status).toBe(403);
-    expect((await request('backend.crash-loop', {}, 'support')).status).toBe(403);
+    // Permission: P2 system; every role below gets 403.
+    for (const who of ['viewer', 'operator', 'support']) expect((await request('backend.crash-loop', {}, who)).status).toBe(403);
 
     setFaultFile('backend', { crashOnStart: true });
     try {
