@@ -34,7 +34,7 @@ fi
 if [ "$part" = all ] || [ "$part" = stack ]; then
   if bash scripts/stack/ensure.sh; then
     run_suites stack 1 dist/test/stack/*.spec.js dist/test/integrations/*.spec.js dist/test/health/*.spec.js dist/test/backups/*.spec.js \
-      dist/test/remediations/*.spec.js dist/test/alerts/*.spec.js || status=1
+      dist/test/remediations/*.spec.js dist/test/alerts/*.spec.js dist/test/reports/*.spec.js || status=1
   else
     echo "the stand-in stack did not come up" >&2
     printf 'ℹ pass 0\nℹ fail 1\n' > "$results/stack-up.out"

@@ -6,6 +6,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { BackupsModule } from './modules/backups/backups.module';
 import { AlertsModule } from './modules/alerts/alerts.module';
 import { RemediationsModule } from './modules/remediations/remediations.module';
+import { ReportsModule } from './modules/reports/reports.module';
 import { AuditInterceptor } from './common/audit.interceptor';
 import { Clock } from './common/clock';
 import { OpsExceptionFilter } from './common/exception.filter';
@@ -78,6 +79,7 @@ export class AppModule {
         BackupsModule,
         RemediationsModule,
         AlertsModule,
+        ReportsModule,
       ],
       controllers: [InventoryController],
       providers: [

@@ -208,6 +208,47 @@ function writeOpenMetrics(file, start, steps, inc, winStart, winEnd) {
   out.close();
 }
 
+/**
+ * The counters (requests and 5xx of every method/endpoint pair) this generator writes, at given
+ * unix times: the value of the last sample at or before each time, null before the first sample.
+ * `info` is history.json's content (start, end, stepSeconds, errorBurst, latencySpike).
+ * Tests compare the control plane's reports with these; the loaded data is not re-read.
+ */
+function countersAt(info, times) {
+  const steps = Math.floor((info.end - info.start) / info.stepSeconds) + 1;
+  const inc = { errorBurst: info.errorBurst, latencySpike: info.latencySpike };
+  const sorted = [...times].sort((a, b) => a - b);
+  return ENDPOINTS.map(([method, endpoint], ei) => {
+    const at = new Map(sorted.map((t) => [t, null]));
+    let k = 0;
+    let last = null;
+    simulate(ei, info.start, steps, inc, (t, req, err) => {
+      while (k < sorted.length && sorted[k] < t) at.set(sorted[k++], last);
+      last = { requests: req, errors: err };
+    }, { start: 0, end: Infinity, buckets: false });
+    while (k < sorted.length) at.set(sorted[k++], last);
+    return { method, endpoint, at: times.map((t) => at.get(t)) };
+  });
+}
+
+/** Requests and 5xx per Asia/Jakarta calendar day of the loaded range (what history.json records). */
+function dailyTotals(info) {
+  const days = [];
+  for (let d = Math.floor((info.start + WIB) / 86400) * 86400 - WIB; d <= info.end; d += 86400) days.push(d);
+  // A day that starts before the first sample counts from it (its own value is no increase).
+  const bounds = [...days, days[days.length - 1] + 86400].map((t) => Math.max(t, info.start));
+  const counters = countersAt(info, bounds);
+  return days.map((d, i) => {
+    let requests = 0, errors5xx = 0;
+    for (const c of counters) {
+      const a = c.at[i], b = c.at[i + 1];
+      requests += b.requests - a.requests;
+      errors5xx += b.errors - a.errors;
+    }
+    return { date: new Date((d + WIB) * 1000).toISOString().slice(0, 10), requests, errors5xx, complete: d >= info.start && d + 86400 <= info.end + STEP };
+  });
+}
+
 async function waitReady(timeoutMs = 90000) {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
@@ -263,6 +304,8 @@ async function main() {
     errorBurst: { ...inc.errorBurst, startIso: iso(inc.errorBurst.start), endIso: iso(inc.errorBurst.end) },
     latencySpike: { ...inc.latencySpike, startIso: iso(inc.latencySpike.start), endIso: iso(inc.latencySpike.end) },
   };
+  // Counter values from the first sample on (the first sample's own value is not an increase).
+  info.dailyTotalsWib = dailyTotals(info);
   fs.writeFileSync(path.join(RUN_DIR, 'history.json'), JSON.stringify(info, null, 2) + '\n');
   // A copy beside Prometheus's data: whichever checkout loaded the data, this says what it holds.
   fs.writeFileSync(path.join(path.dirname(PROM_DATA), 'history.json'), JSON.stringify(info, null, 2) + '\n');
@@ -271,7 +314,11 @@ async function main() {
   console.log(`[history] done in ${((Date.now() - t0) / 1000).toFixed(0)}s; details in stack/run/history.json`);
 }
 
-main().catch((err) => {
-  console.error(`[history] failed: ${err.message}`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(`[history] failed: ${err.message}`);
+    process.exit(1);
+  });
+}
+
+module.exports = { ENDPOINTS, STEP, countersAt, dailyTotals };

@@ -51,6 +51,8 @@ export const RIGHTS = {
   'backups.restore': { level: 'P1', domain: 'database', description: 'Request a restore of the ERP database (backup.restore; a second person approves)' },
   'alerts.read': { level: 'read', domain: 'system', description: 'Read firing alerts, silences and received alert notifications' },
   'alerts.receive': { level: 'P3', domain: 'system', description: 'Deliver Alertmanager webhook notifications (POST /api/v1/alerts/webhook)' },
+  'reports.read': { level: 'read', domain: 'system', description: 'Read stored performance reports (GET /admin/reports/performance)' },
+  'reports.create': { level: 'P3', domain: 'system', description: 'Generate a performance report from Prometheus and the control plane\'s records (report.performance.create)' },
   'users.manage': { level: 'admin', domain: 'system', description: 'Create, change, disable and unlock users' },
   'tokens.manage': { level: 'admin', domain: 'system', description: 'Create, list and revoke API tokens' },
 } as const satisfies Record<string, RightDefinition>;

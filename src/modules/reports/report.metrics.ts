@@ -1,0 +1,17 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { MetricsService } from '../system/metrics.service';
+import { registerReportKind } from './report-metrics';
+import { PerformanceReportService } from './performance-report.service';
+
+/** ops_report_last_generated_timestamp{kind="performance"}: read from the table at scrape time (every replica agrees). */
+@Injectable()
+export class ReportMetrics implements OnModuleInit {
+  constructor(
+    private readonly metrics: MetricsService,
+    private readonly reports: PerformanceReportService,
+  ) {}
+
+  onModuleInit(): void {
+    registerReportKind(this.metrics.registry, 'performance', () => this.reports.lastGeneratedAt());
+  }
+}
