@@ -5,6 +5,7 @@ import { GraphQLModule } from '@nestjs/graphql';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { BackupsModule } from './modules/backups/backups.module';
 import { AlertsModule } from './modules/alerts/alerts.module';
+import { ReviewsModule } from './modules/reports/review/reviews.module';
 import { RemediationsModule } from './modules/remediations/remediations.module';
 import { ReportsModule } from './modules/reports/reports.module';
 import { AuditInterceptor } from './common/audit.interceptor';
@@ -79,6 +80,7 @@ export class AppModule {
         BackupsModule,
         RemediationsModule,
         AlertsModule,
+        ReviewsModule,
         ReportsModule,
       ],
       controllers: [InventoryController],

@@ -53,6 +53,8 @@ export const RIGHTS = {
   'alerts.receive': { level: 'P3', domain: 'system', description: 'Deliver Alertmanager webhook notifications (POST /api/v1/alerts/webhook)' },
   'reports.read': { level: 'read', domain: 'system', description: 'Read stored performance reports (GET /admin/reports/performance)' },
   'reports.create': { level: 'P3', domain: 'system', description: 'Generate a performance report from Prometheus and the control plane\'s records (report.performance.create)' },
+  'reviews.read': { level: 'read', domain: 'system', description: 'Read the Daily Performance Reviews' },
+  'reviews.create': { level: 'P3', domain: 'system', description: 'Generate the Daily Performance Review now' },
   'users.manage': { level: 'admin', domain: 'system', description: 'Create, change, disable and unlock users' },
   'tokens.manage': { level: 'admin', domain: 'system', description: 'Create, list and revoke API tokens' },
 } as const satisfies Record<string, RightDefinition>;

@@ -157,6 +157,58 @@ export interface SlowQueries {
   queries: { query: string; calls: number; meanMs: number; totalMs: number }[];
 }
 
+/** pg_stat_database of the connected database: counters cumulative since `statsSince`. */
+export interface DatabaseActivity {
+  blocksHit: number;
+  blocksRead: number;
+  commits: number;
+  rollbacks: number;
+  /** stats_reset, else the server's start (pg_postmaster_start_time): when the counters began. */
+  statsSince: Date;
+  /** The server's now() at the reading. */
+  at: Date;
+}
+
+/** A half-open time range [from, to). */
+export interface TimeWindow {
+  from: Date;
+  to: Date;
+}
+
+/** QT-09 transfers (transfer_logs started in the window), alarms (alert_logs) and lines (line_occupancy, now). */
+export interface Qt09Summary {
+  transfers: number;
+  /** Transfers whose line clearance was checked (line_checked_at set), and of them found clear. */
+  lineChecks: number;
+  lineClear: number;
+  /** Not line-clear, yet accepted or completed: the protocol was bypassed. */
+  clearanceViolations: number;
+  /** Handshakes the receiver accepted (timestamp_accept set), cancelled before acceptance, still open. */
+  handshakesAccepted: number;
+  handshakesCancelled: number;
+  handshakesOpen: number;
+  /** Records that break the protocol's state machine, by kind. */
+  protocolErrors: Record<string, number>;
+  segregationAlarms: number;
+  segregationAlarmsPending: number;
+  segregationAcknowledgements: number;
+  /** line_occupancy now: lines per occupancy_status. */
+  lineStates: Record<string, number>;
+}
+
+export interface QcSummary {
+  inspections: number;
+  passed: number;
+  failed: number;
+  inspectedQty: number;
+  defectQty: number;
+  metalDetector: { inspections: number; failed: number; lastAt: Date | null; lastStatus: string | null };
+  /** Per local day (oldest first), every day of the trend range, empty days included. */
+  defectTrend: { day: string; inspections: number; failed: number; inspectedQty: number; defectQty: number }[];
+  /** Seconds from an item's arrival at QC to its inspection, when qc_inspections has both times; else why not. */
+  responseTime: { startColumn: string; endColumn: string; count: number; averageSeconds: number | null; p95Seconds: number | null } | { note: string };
+}
+
 export interface TargetDatabasePort {
   /** pg_isready equivalent: connects and runs SELECT 1; returns the server version. */
   ping(options: CallOptions): Promise<{ serverVersion: string; latencyMs: number }>;
@@ -193,6 +245,12 @@ export interface TargetDatabasePort {
   /** An adapter for another database of the same server (same credentials). */
   withDatabase(name: string): TargetDatabasePort;
   close(): Promise<void>;
+  /** pg_stat_database counters of this database (cache hits, transactions), in one reading. */
+  databaseActivity(options: CallOptions): Promise<DatabaseActivity>;
+  /** QT-09 protocol figures of a window (read-only transaction). */
+  qt09Summary(window: TimeWindow, options: CallOptions): Promise<Qt09Summary>;
+  /** Quality control figures of a window, and the defect trend of `trendDays` local days (time zone) ending with the window's. */
+  qcSummary(window: TimeWindow, trend: { days: number; timezone: string }, options: CallOptions): Promise<QcSummary>;
 }
 
 // ---- target-redis/ (ioredis): the ERP's Redis -----------------------------------------------

@@ -1,5 +1,6 @@
 import { BackupEntity } from '../../modules/backups/backup.entity';
 import { PerformanceReportEntity } from '../../modules/reports/performance-report.entity';
+import { DailyReviewEntity } from '../../modules/reports/review/review.entity';
 import { AlertNotificationEntity, AlertSilenceEntity } from '../../modules/alerts/alert.entities';
 import { RunEntity, StepEntity } from '../../procedures/run.entity';
 import { ChecklistRunEntity } from '../../modules/health/checklist-run.entity';
@@ -9,4 +10,4 @@ import { SigningKeyEntity } from '../../modules/auth/entities/signing-key.entity
 import { UserEntity } from '../../modules/auth/entities/user.entity';
 
 /** Every entity of the control plane's own database (the drift test compares them with the migrations). */
-export const ENTITIES = [UserEntity, ApiTokenEntity, SigningKeyEntity, AuditEntryEntity, ChecklistRunEntity, RunEntity, StepEntity, BackupEntity, PerformanceReportEntity, AlertNotificationEntity, AlertSilenceEntity];
+export const ENTITIES = [UserEntity, ApiTokenEntity, SigningKeyEntity, AuditEntryEntity, ChecklistRunEntity, RunEntity, StepEntity, BackupEntity, PerformanceReportEntity, DailyReviewEntity, AlertNotificationEntity, AlertSilenceEntity];
