@@ -11,7 +11,8 @@ T0=$(date +%s)
 # ---- 1. packages --------------------------------------------------------------------------
 need_pkgs=()
 pkg_missing() { [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" != installed ]; }
-for p in docker.io busybox-static prometheus prometheus-alertmanager nginx redis-server redis-tools postgresql-15; do
+# chromium: headless, for the tests that render the performance report's HTML page and its charts.
+for p in docker.io busybox-static prometheus prometheus-alertmanager nginx redis-server redis-tools postgresql-15 chromium; do
   if pkg_missing "$p"; then
     # Binaries that are present some other way count as present.
     case "$p" in
@@ -20,6 +21,7 @@ for p in docker.io busybox-static prometheus prometheus-alertmanager nginx redis
       nginx) command -v nginx >/dev/null && continue ;;
       redis-server) command -v redis-server >/dev/null && continue ;;
       redis-tools) command -v redis-cli >/dev/null && continue ;;
+      chromium) command -v chromium >/dev/null && continue ;;
     esac
     need_pkgs+=("$p")
   fi

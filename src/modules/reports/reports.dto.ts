@@ -4,6 +4,7 @@ import { Allow } from 'class-validator';
 import { PageArgs, PageOf } from '../../common/graphql-page';
 import { PageQuery } from '../../common/pagination';
 import { GraphQLJSON } from '../../graphql/json.scalar';
+import { REPORT_FORMATS } from './render/report-format';
 import { DEFAULT_SECTIONS, MAX_PERIOD_DAYS, PERFORMANCE_SECTIONS } from './report-period';
 
 /**
@@ -51,6 +52,24 @@ export class PerformanceReportModel {
 export class PerformanceReportPageModel extends PageOf(PerformanceReportModel, 'PerformanceReportPageBase') {}
 
 export class PerformanceReportListQuery extends PageQuery {}
+
+/**
+ * The representation of one report (GET one, and POST's 201 answer). Checked by
+ * negotiateReportFormat, so that each problem is a 400 naming the parameter and its values.
+ */
+export class PerformanceReportFormatQuery {
+  @ApiPropertyOptional({ enum: REPORT_FORMATS, description: 'json (default), csv (every table zipped; one section\'s table with section), html (self-contained page with charts); wins over Accept' })
+  @Allow()
+  format?: unknown;
+
+  @ApiPropertyOptional({ enum: PERFORMANCE_SECTIONS, description: 'One section\'s CSV table (text/csv) instead of the zip; the report must include the section' })
+  @Allow()
+  section?: unknown;
+
+  @ApiPropertyOptional({ description: 'With section: which of its tables (default days): response_times: days, slowest_endpoints, hours_above_target; error_rates: days, endpoints, error_types; usage_patterns: days, weekday_hour, top_endpoints, methods; availability: days; backups: days, by_kind' })
+  @Allow()
+  table?: unknown;
+}
 
 @ArgsType()
 export class PerformanceReportListArgs extends PageArgs {}
