@@ -139,6 +139,15 @@ describe('performance report as HTML with charts', () => {
     expect(top.svg).not.toContain('<script>');
   });
 
+  it('the target lines are drawn when every day is well below its target', () => {
+    const report = sampleReport();
+    for (const d of report.sections.response_times.days) if (d.p99Seconds !== null) Object.assign(d, { p50Seconds: 0.05, p95Seconds: 0.1, p99Seconds: 0.2 });
+    for (const d of report.sections.error_rates.days) if (d.ratePercent !== null) d.ratePercent = 0.05;
+    const [latency, errors] = renderReportCharts(report);
+    expect(latency.svg).toContain('target p95 &lt; 1 s');
+    expect(errors.svg).toContain('target &lt; 1 %');
+  });
+
   it('cid mode: <img src="cid:…"> for each chart and its PNG (signature, size, not blank)', () => {
     const { html, images } = renderReportHtml(sampleReport(), { images: 'cid' });
     expect(html).not.toContain('<svg');

@@ -41,6 +41,9 @@ const noDataArea = (days: any[]) => ({
   data: noData(days),
 });
 
+/** The value axis' top: the data's, and always above the target so that its line is drawn. */
+const withTarget = (target: number | undefined) => (extent: { max: number }) => (target === undefined ? extent.max : Math.max(extent.max, target * 1.15));
+
 function latencyChart(rt: any): ReportChart {
   const days: any[] = rt.days ?? [];
   const target = rt.target?.p95Seconds;
@@ -51,7 +54,7 @@ function latencyChart(rt: any): ReportChart {
       legend: { top: 8, right: 10, data: ['p50', 'p95', 'p99'] },
       grid: { left: 60, right: 30, top: 50, bottom: 40 },
       xAxis: { type: 'category', data: days.map((d) => d.date) },
-      yAxis: { type: 'value', name: 's' },
+      yAxis: { type: 'value', name: 's', max: withTarget(target) },
       series: [
         line('p50', 'p50Seconds'),
         line('p95', 'p95Seconds'),
@@ -77,7 +80,7 @@ function errorRateChart(er: any): ReportChart {
       title: { text: 'Error rate per day (5xx, %)', left: 10, top: 6, textStyle: { fontSize: 14 } },
       grid: { left: 60, right: 30, top: 50, bottom: 40 },
       xAxis: { type: 'category', data: days.map((d) => d.date) },
-      yAxis: { type: 'value', name: '%' },
+      yAxis: { type: 'value', name: '%', max: withTarget(target) },
       series: [
         {
           name: 'error rate',
