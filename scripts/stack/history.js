@@ -3,6 +3,7 @@
 // A week of the ERP backend's request metrics, loaded into the stand-in's Prometheus.
 //
 //   node scripts/stack/history.js [--days 7] [--keep-file]
+//   node scripts/stack/history.js --days 91 --step 300 [--data-dir DIR]   (long periods, see below)
 //
 // Writes the past 7 days (15 s resolution) of http_requests_total, api_errors_total and the
 // http_request_duration_seconds histogram (default buckets) for 50 method/endpoint pairs (43 distinct endpoint paths), with labels
@@ -14,6 +15,19 @@
 //   error burst:   two days before today, 03:00-03:20 UTC (10:00-10:20 WIB), 25 % 5xx
 //   latency spike: three days before today, 07:00-07:30 UTC (14:00-14:30 WIB), latency x10
 // Both are printed and written to stack/run/history.json with the loaded range.
+//
+// Long periods (the defaults above are unchanged by these options):
+//   --step S       write the series every S seconds (a multiple of 15) instead of every 15 s,
+//                  except one heartbeat: GET /health's http_requests_total stays at 15 s (its
+//                  other series at S), so that samples counted per window against the 15 s
+//                  scrape interval (a report's data coverage) find no gaps. 90 days at 300 s are
+//                  ≈ 4.2 GB of OpenMetrics in 7 files of ≤ 690 MB (one per 18 h × S/15, one at
+//                  a time; ≈ 2 min), not ≈ 55 GB.
+//                  history.json then says stepSeconds S and heartbeat {endpoint, stepSeconds 15}.
+//   --data-dir DIR load into DIR (emptied) for a Prometheus the caller runs and stops: the
+//                  erp-prometheus container is neither stopped nor started (its 30 d retention
+//                  would delete anything older on start), stack/run/history.json is not written;
+//                  history.json is written beside DIR (dirname(DIR)/history.json) only.
 const fs = require('node:fs');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
@@ -52,12 +66,15 @@ const ENDPOINTS = [
 ];
 
 function args(argv) {
-  const o = { days: 7, keepFile: false };
+  const o = { days: 7, keepFile: false, step: STEP, dataDir: null };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--days') o.days = Number(argv[++i]);
     else if (argv[i] === '--keep-file') o.keepFile = true;
+    else if (argv[i] === '--step') o.step = Number(argv[++i]);
+    else if (argv[i] === '--data-dir') o.dataDir = path.resolve(argv[++i]);
     else throw new Error(`unknown argument ${argv[i]}`);
   }
+  if (!(o.step >= STEP && o.step % STEP === 0)) throw new Error(`--step must be a multiple of ${STEP} (got ${o.step})`);
   return o;
 }
 
@@ -99,16 +116,16 @@ function incidents(end) {
 const CURRENT_WINDOW = { start: 0, end: Infinity, buckets: true };
 
 /** Simulate one endpoint from the start of the history; calls emit(kind, index, value) per step in time order. */
-function simulate(ei, start, steps, inc, visit, win = CURRENT_WINDOW) {
+function simulate(ei, start, steps, inc, visit, win = CURRENT_WINDOW, step = STEP) {
   const [, , peak, median] = ENDPOINTS[ei];
   const sigma = 0.55;
   const mean = median * Math.exp((sigma * sigma) / 2);
   let cOk = 0, cErr = 0, cSum = 0;
   const cB = new Float64Array(BUCKETS.length);
   for (let s = 0; s < steps; s++) {
-    const t = start + s * STEP;
+    const t = start + s * step;
     const noise = 0.85 + 0.3 * hash01(ei * 7919 + 1, s);
-    const n = peak * traffic(t) * noise * STEP;
+    const n = peak * traffic(t) * noise * step;
     const inBurst = t >= inc.errorBurst.start && t < inc.errorBurst.end;
     const inSpike = t >= inc.latencySpike.start && t < inc.latencySpike.end;
     const errRatio = inBurst ? inc.errorBurst.errorRatio : 0.0015 * (0.5 + hash01(ei * 104729 + 3, s));
@@ -145,8 +162,15 @@ class Out {
   }
 }
 
-function writeOpenMetrics(file, start, steps, inc, winStart, winEnd) {
+// Every series at the step of --step, or the heartbeat endpoint's own (see the top).
+const DEFAULT_LAYOUT = { step: STEP, heartbeat: -1 };
+
+function writeOpenMetrics(file, start, steps, inc, winStart, winEnd, layout = DEFAULT_LAYOUT) {
   const out = new Out(file);
+  // The heartbeat endpoint is simulated at 15 s; its series other than http_requests_total are
+  // written on the --step grid only (same values as at 15 s: one simulation per endpoint).
+  const sim = (ei) => (ei === layout.heartbeat ? { step: STEP, steps: (steps - 1) * (layout.step / STEP) + 1 } : { step: layout.step, steps });
+  const written = (ei, t) => ei !== layout.heartbeat || (t - start) % layout.step === 0;
   CURRENT_WINDOW.start = winStart;
   CURRENT_WINDOW.end = winEnd;
   const base = `job="${JOB}",instance="${INSTANCE}"`;
@@ -164,31 +188,32 @@ function writeOpenMetrics(file, start, steps, inc, winStart, winEnd) {
       const ep = `endpoint="${endpoint}"`;
       if (fam === 'http_requests') {
         const ok = [], bad = [];
-        simulate(ei, start, steps, inc, (t, req, err) => {
+        simulate(ei, start, sim(ei).steps, inc, (t, req, err) => {
           ok.push(`http_requests_total{${base},method="${method}",${ep},status="200"} ${req - err} ${t}`);
           bad.push(`http_requests_total{${base},method="${method}",${ep},status="500"} ${err} ${t}`);
-        });
+        }, undefined, sim(ei).step);
         ok.forEach((l) => out.line(l));
         bad.forEach((l) => out.line(l));
       } else if (fam === 'api_errors') {
         // api_errors_total has no method label: one series per endpoint path.
         if (ENDPOINTS.findIndex((e) => e[1] === endpoint) !== ei) continue;
-        const errs = new Float64Array(steps);
+        const errs = new Float64Array(sim(ei).steps);
         const ts = [];
         ENDPOINTS.forEach((e, ej) => {
           if (e[1] !== endpoint) return;
           let s = 0;
-          simulate(ej, start, steps, inc, (t, req, err) => {
+          simulate(ej, start, sim(ej).steps, inc, (t, req, err) => {
             errs[s++] += err;
             if (ej === ei) ts.push(t);
-          });
+          }, undefined, sim(ej).step);
         });
-        ts.forEach((t, s) => out.line(`api_errors_total{${base},${ep},error_type="server_error"} ${errs[s]} ${t}`));
+        ts.forEach((t, s) => written(ei, t) && out.line(`api_errors_total{${base},${ep},error_type="server_error"} ${errs[s]} ${t}`));
       } else {
         const series = BUCKETS.map(() => []);
         const inf = [], sum = [], count = [];
         const l = `${base},method="${method}",${ep}`;
-        simulate(ei, start, steps, inc, (t, req, err, cSum, cB) => {
+        simulate(ei, start, sim(ei).steps, inc, (t, req, err, cSum, cB) => {
+          if (!written(ei, t)) return;
           // Bucket counts never exceed the total and never decrease with le.
           let prev = 0;
           for (let b = 0; b < BUCKETS.length; b++) {
@@ -199,7 +224,7 @@ function writeOpenMetrics(file, start, steps, inc, winStart, winEnd) {
           inf.push(`http_request_duration_seconds_bucket{${l},le="+Inf"} ${req} ${t}`);
           sum.push(`http_request_duration_seconds_sum{${l}} ${cSum.toFixed(3)} ${t}`);
           count.push(`http_request_duration_seconds_count{${l}} ${req} ${t}`);
-        });
+        }, undefined, sim(ei).step);
         for (const s of [...series, inf, sum, count]) s.forEach((x) => out.line(x));
       }
     }
@@ -215,17 +240,20 @@ function writeOpenMetrics(file, start, steps, inc, winStart, winEnd) {
  * Tests compare the control plane's reports with these; the loaded data is not re-read.
  */
 function countersAt(info, times) {
-  const steps = Math.floor((info.end - info.start) / info.stepSeconds) + 1;
   const inc = { errorBurst: info.errorBurst, latencySpike: info.latencySpike };
   const sorted = [...times].sort((a, b) => a - b);
   return ENDPOINTS.map(([method, endpoint], ei) => {
+    // A heartbeat endpoint (--step) is simulated at its own step.
+    const hb = info.heartbeat && info.heartbeat.method === method && info.heartbeat.endpoint === endpoint;
+    const step = hb ? info.heartbeat.stepSeconds : info.stepSeconds;
+    const steps = Math.floor((info.end - info.start) / step) + 1;
     const at = new Map(sorted.map((t) => [t, null]));
     let k = 0;
     let last = null;
     simulate(ei, info.start, steps, inc, (t, req, err) => {
       while (k < sorted.length && sorted[k] < t) at.set(sorted[k++], last);
       last = { requests: req, errors: err };
-    }, { start: 0, end: Infinity, buckets: false });
+    }, { start: 0, end: Infinity, buckets: false }, step);
     while (k < sorted.length) at.set(sorted[k++], last);
     return { method, endpoint, at: times.map((t) => at.get(t)) };
   });
@@ -266,31 +294,42 @@ async function waitReady(timeoutMs = 90000) {
 async function main() {
   const o = args(process.argv.slice(2));
   const t0 = Date.now();
-  const end = Math.floor(Date.now() / 1000 / STEP) * STEP - STEP;
-  const steps = Math.floor((o.days * 86400) / STEP);
-  const start = end - (steps - 1) * STEP;
+  const step = o.step;
+  const coarse = step !== STEP;
+  const end = Math.floor(Date.now() / 1000 / step) * step - step;
+  const steps = Math.floor((o.days * 86400) / step);
+  const start = end - (steps - 1) * step;
   const inc = incidents(end);
+  // --step: GET /health's requests counter is the heartbeat, at 15 s.
+  const heartbeat = coarse ? ENDPOINTS.findIndex(([m, e]) => m === 'GET' && e === '/health') : -1;
+  const layout = coarse ? { step, heartbeat } : DEFAULT_LAYOUT;
+  const promData = o.dataDir || PROM_DATA;
+  const container = !o.dataDir; // the stand-in's Prometheus (stopped, loaded, started)
   fs.mkdirSync(RUN_DIR, { recursive: true });
-  const file = path.join(RUN_DIR, 'history.om');
-  console.log(`[history] ${ENDPOINTS.length} endpoints, ${steps} steps of ${STEP}s from ${new Date(start * 1000).toISOString()} to ${new Date(end * 1000).toISOString()}`);
-  execFileSync('docker', ['stop', '-t', '20', 'erp-prometheus'], { stdio: 'ignore' });
+  const file = container ? path.join(RUN_DIR, 'history.om') : path.join(path.dirname(promData), 'history.om');
+  console.log(`[history] ${ENDPOINTS.length} endpoints, ${steps} steps of ${step}s from ${new Date(start * 1000).toISOString()} to ${new Date(end * 1000).toISOString()}`);
+  if (coarse) console.log(`[history] heartbeat: GET /health's http_requests_total every ${STEP}s`);
+  if (!container) console.log(`[history] into ${promData} (erp-prometheus untouched)`);
+  if (container) execFileSync('docker', ['stop', '-t', '20', 'erp-prometheus'], { stdio: 'ignore' });
   try {
-    fs.mkdirSync(PROM_DATA, { recursive: true });
-    for (const entry of fs.readdirSync(PROM_DATA)) fs.rmSync(path.join(PROM_DATA, entry), { recursive: true, force: true });
+    fs.mkdirSync(promData, { recursive: true });
+    for (const entry of fs.readdirSync(promData)) fs.rmSync(path.join(promData, entry), { recursive: true, force: true });
     // One file per 18 h window aligned like promtool's blocks (--max-block-duration=18h):
-    // each file makes one block, and no file is larger than about 600 MB.
-    const W = CHUNK_HOURS * 3600;
+    // each file makes one block, and no file is larger than about 600 MB. (--step S: windows
+    // S/15 times as long, as many samples per file.)
+    const hours = (CHUNK_HOURS * step) / STEP;
+    const W = hours * 3600;
     for (let w = Math.floor(start / W) * W; w <= end; w += W) {
       const t1 = Date.now();
-      writeOpenMetrics(file, start, steps, inc, w, w + W);
+      writeOpenMetrics(file, start, steps, inc, w, w + W, layout);
       const mb = (fs.statSync(file).size / 1e6).toFixed(0);
-      execFileSync('promtool', ['tsdb', 'create-blocks-from', 'openmetrics', `--max-block-duration=${CHUNK_HOURS}h`, file, PROM_DATA], { stdio: ['ignore', 'ignore', 'inherit'] });
-      console.log(`[history] ${new Date(Math.max(w, start) * 1000).toISOString()} .. ${new Date(Math.min(w + W, end + STEP) * 1000).toISOString()}: ${mb} MB of OpenMetrics loaded in ${((Date.now() - t1) / 1000).toFixed(0)}s`);
+      execFileSync('promtool', ['tsdb', 'create-blocks-from', 'openmetrics', `--max-block-duration=${hours}h`, file, promData], { stdio: ['ignore', 'ignore', 'inherit'] });
+      console.log(`[history] ${new Date(Math.max(w, start) * 1000).toISOString()} .. ${new Date(Math.min(w + W, end + step) * 1000).toISOString()}: ${mb} MB of OpenMetrics loaded in ${((Date.now() - t1) / 1000).toFixed(0)}s`);
     }
   } finally {
-    execFileSync('docker', ['start', 'erp-prometheus'], { stdio: 'ignore' });
+    if (container) execFileSync('docker', ['start', 'erp-prometheus'], { stdio: 'ignore' });
   }
-  await waitReady();
+  if (container) await waitReady();
   if (!o.keepFile) fs.rmSync(file, { force: true });
 
   const iso = (s) => new Date(s * 1000).toISOString();
@@ -298,7 +337,8 @@ async function main() {
     loadedAt: new Date().toISOString(),
     job: JOB,
     instance: INSTANCE,
-    stepSeconds: STEP,
+    stepSeconds: step,
+    ...(coarse ? { heartbeat: { method: ENDPOINTS[heartbeat][0], endpoint: ENDPOINTS[heartbeat][1], series: 'http_requests_total', stepSeconds: STEP } } : {}),
     start, end, startIso: iso(start), endIso: iso(end),
     endpoints: ENDPOINTS.map(([method, endpoint]) => ({ method, endpoint })),
     errorBurst: { ...inc.errorBurst, startIso: iso(inc.errorBurst.start), endIso: iso(inc.errorBurst.end) },
@@ -306,12 +346,12 @@ async function main() {
   };
   // Counter values from the first sample on (the first sample's own value is not an increase).
   info.dailyTotalsWib = dailyTotals(info);
-  fs.writeFileSync(path.join(RUN_DIR, 'history.json'), JSON.stringify(info, null, 2) + '\n');
+  if (container) fs.writeFileSync(path.join(RUN_DIR, 'history.json'), JSON.stringify(info, null, 2) + '\n');
   // A copy beside Prometheus's data: whichever checkout loaded the data, this says what it holds.
-  fs.writeFileSync(path.join(path.dirname(PROM_DATA), 'history.json'), JSON.stringify(info, null, 2) + '\n');
+  fs.writeFileSync(path.join(path.dirname(promData), 'history.json'), JSON.stringify(info, null, 2) + '\n');
   console.log(`[history] error burst:   ${info.errorBurst.startIso} .. ${info.errorBurst.endIso}`);
   console.log(`[history] latency spike: ${info.latencySpike.startIso} .. ${info.latencySpike.endIso}`);
-  console.log(`[history] done in ${((Date.now() - t0) / 1000).toFixed(0)}s; details in stack/run/history.json`);
+  console.log(`[history] done in ${((Date.now() - t0) / 1000).toFixed(0)}s; details in ${container ? 'stack/run/history.json' : path.join(path.dirname(promData), 'history.json')}`);
 }
 
 if (require.main === module) {
