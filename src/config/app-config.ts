@@ -53,6 +53,8 @@ const envSchema = z.object({
   OPS_SCHEDULER: bool(true).default(true),
   OPS_STATS_SAMPLER: bool(true).default(true),
   OPS_APPROVAL_TTL_SECONDS: int(1800, 1, 7 * 86400).default(1800),
+  /** The weekly report's mail is retried by the queue after this (then twice as long). */
+  OPS_REPORT_RETRY_DELAY_MS: int(60000, 100, 3_600_000).default(60000),
   NODE_ENV: z.string().default('development'),
 });
 

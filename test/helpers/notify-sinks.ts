@@ -10,14 +10,22 @@ export interface MailSink {
   close(): Promise<void>;
 }
 
-export async function startMailSink(): Promise<MailSink> {
+/** `rejectFirst`: the first N messages are refused with a temporary error (451), to test retries. */
+export async function startMailSink(options: { rejectFirst?: number } = {}): Promise<MailSink & { rejected: number }> {
   const messages: ParsedMail[] = [];
+  let rejected = 0;
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
     onData(stream, _session, callback) {
-      simpleParser(stream)
+      if (rejected < (options.rejectFirst ?? 0)) {
+        rejected++;
+        stream.resume();
+        stream.on('end', () => callback(Object.assign(new Error('try again later'), { responseCode: 451 })));
+        return;
+      }
+      simpleParser(stream, { keepCidLinks: true })
         .then((mail) => {
           messages.push(mail);
           callback();
@@ -30,6 +38,9 @@ export async function startMailSink(): Promise<MailSink> {
   return {
     url: `smtp://127.0.0.1:${port}`,
     messages,
+    get rejected() {
+      return rejected;
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

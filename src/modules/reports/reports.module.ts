@@ -6,12 +6,16 @@ import { PerformanceReportService } from './performance-report.service';
 import { ReportMetrics } from './report.metrics';
 import { ReportsController } from './reports.controller';
 import { ReportsResolver } from './reports.resolver';
+import { ReportDeliveryEntity } from './report-delivery.entity';
+import { WeeklyReportController } from './weekly-report.controller';
+import { WeeklyReportScheduler } from './weekly-report.scheduler';
+import { WeeklyReportService } from './weekly-report.service';
 
-/** Reports: the performance report (Prometheus and the control plane's own tables), stored and served. */
+/** Reports: the performance report (Prometheus and the control plane's own tables), stored and served; the weekly report mailed to management. */
 @Module({
-  imports: [TypeOrmModule.forFeature([PerformanceReportEntity]), IntegrationsModule],
-  controllers: [ReportsController],
-  providers: [PerformanceReportService, ReportsResolver, ReportMetrics],
+  imports: [TypeOrmModule.forFeature([PerformanceReportEntity, ReportDeliveryEntity]), IntegrationsModule],
+  controllers: [ReportsController, WeeklyReportController],
+  providers: [PerformanceReportService, ReportsResolver, ReportMetrics, WeeklyReportService, WeeklyReportScheduler],
   exports: [PerformanceReportService],
 })
 export class ReportsModule {}
