@@ -5,76 +5,57 @@
  * receiver started here.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import { Role } from '../../src/guards/rights';
 import { withClient } from '../helpers/db';
-import { ChatSink, MailSink, startChatSink, startMailSink } from '../helpers/notify-sinks';
-import { startTestApp, TestApp } from '../helpers/test-app';
+import { ChatSink, MailSink } from '../helpers/notify-sinks';
+import { TestApp } from '../helpers/test-app';
+import { ERP_DB, RemediationHarness, startRemediationHarness } from './remediation-harness';
 import { inspect, REPO_ROOT, restoreService, setFaultFile, SERVICES, stackSql, waitFor } from '../stack/stack-helpers';
 
-const STACK_INVENTORY = 'stack/ops.stack.yaml';
-const ERP_DB = 'erp_quty_karunia_prod';
 const NEGATIVE_STOCK = 'SELECT count(*) FROM stock_quants WHERE quantity < 0';
 
 describe('emergency procedures on the stand-in stack', () => {
+  let h: RemediationHarness;
   let t: TestApp;
   let dir: string;
   let mail: MailSink;
   let chat: ChatSink;
-  const tokens = new Map<string, string>();
-  const as = (who: string) => `Bearer ${tokens.get(who)}`;
 
   before(async () => {
-    execFileSync('node', [path.join(REPO_ROOT, 'scripts/stack/seed.js'), '--scale', 'small', '--seed', '11', '--anchor', '2026-01-19'], { encoding: 'utf8' });
-    dir = mkdtempSync(path.join(tmpdir(), 'erp-emergency-'));
-    mail = await startMailSink();
-    chat = await startChatSink();
-    t = await startTestApp({
-      inventoryFile: STACK_INVENTORY,
-      inventoryPatch: (doc) => {
-        doc.backups.directory = dir;
-        doc.notifications.smtpUrl = mail.url;
-        doc.notifications.chatWebhookUrl = chat.url;
+    h = await startRemediationHarness({
+      roles: [
+        ['viewer', Role.Viewer],
+        ['operator', Role.Operator],
+        ['support', Role.Support],
+        ['senior', Role.SeniorDev],
+        ['senior2', Role.SeniorDev],
+        ['dba', Role.Dba],
+        ['admin', Role.Admin],
+      ],
+      inventoryPatch: (doc: Record<string, any>) => {
         doc.erpDatabase.integrityChecks = [
           { name: 'products without id', sql: 'SELECT count(*) FROM products WHERE id IS NULL' },
           { name: 'negative stock', sql: NEGATIVE_STOCK },
         ];
       },
+      untilMs: 300_000,
     });
-    for (const [who, role] of [
-      ['viewer', Role.Viewer],
-      ['operator', Role.Operator],
-      ['support', Role.Support],
-      ['senior', Role.SeniorDev],
-      ['senior2', Role.SeniorDev],
-      ['dba', Role.Dba],
-      ['admin', Role.Admin],
-    ] as const) {
-      tokens.set(who, await t.tokenFor(role));
-    }
+    ({ t, dir, mail, chat } = h);
   });
   after(async () => {
-    setFaultFile('backend', {});
-    await t?.close();
-    await mail?.close();
-    await chat?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await h?.close();
   });
 
-  const get = (url: string, who = 'viewer') => t.http().get(url).set('Authorization', as(who));
-  const request = (id: string, body: object, who: string) => t.http().post(`/api/v1/procedures/${id}/runs`).set('Authorization', as(who)).send(body);
+  const as = (who: string) => h.as(who);
+  const get = (url: string, who = 'viewer') => h.get(url, who);
+  const request = (id: string, body: object, who: string) => h.request(id, body, who);
   const decide = (runId: string, who: string) => t.http().post(`/api/v1/runs/${runId}/approve`).set('Authorization', as(who)).send({});
-  const runOf = async (id: string) => (await get(`/api/v1/runs/${id}`)).body;
-  const until = async (id: string, statuses: string[], ms = 300_000) =>
-    waitFor(`run ${id} to be ${statuses.join('/')}`, async () => {
-      const run = await runOf(id);
-      return statuses.includes(run.status) ? run : null;
-    }, ms, 250);
-  const step = (run: any, id: string) => run.steps.find((s: any) => s.stepId === id);
+  const until = (id: string, statuses: string[]) => h.until(id, statuses);
+  const step = (run: any, id: string) => h.step(run, id);
   const states = async () => Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s, (await inspect(`erp-${s}`)).State.Status] as const)));
   const everythingUp = async () => {
     for (const [service, port, probe] of [

@@ -5,70 +5,46 @@
  * webhook receiver started here.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import { Client } from 'pg';
 import { Role } from '../../src/guards/rights';
 import { withClient } from '../helpers/db';
-import { ChatSink, MailSink, startChatSink, startMailSink } from '../helpers/notify-sinks';
-import { startTestApp, TestApp } from '../helpers/test-app';
+import { ChatSink, MailSink } from '../helpers/notify-sinks';
+import { TestApp } from '../helpers/test-app';
+import { ERP_DB, RemediationHarness, startRemediationHarness } from './remediation-harness';
 import { DATABASE_URL, healthStatus, inspect, REPO_ROOT, restoreService, setFaultFile, sleep, stackSql, waitFor } from '../stack/stack-helpers';
 
-const STACK_INVENTORY = 'stack/ops.stack.yaml';
-const ERP_DB = 'erp_quty_karunia_prod';
 
 describe('remediations: connection pool, latency, crash loop', () => {
+  let h: RemediationHarness;
   let t: TestApp;
-  let dir: string;
   let mail: MailSink;
   let chat: ChatSink;
-  const tokens = new Map<string, string>();
-  const as = (who: string) => `Bearer ${tokens.get(who)}`;
 
   before(async () => {
-    execFileSync('node', [path.join(REPO_ROOT, 'scripts/stack/seed.js'), '--scale', 'small', '--seed', '11', '--anchor', '2026-01-19'], { encoding: 'utf8' });
-    dir = mkdtempSync(path.join(tmpdir(), 'erp-remediations-'));
-    mail = await startMailSink();
-    chat = await startChatSink();
-    t = await startTestApp({
-      inventoryFile: STACK_INVENTORY,
-      inventoryPatch: (doc) => {
-        doc.backups.directory = dir;
-        doc.notifications.smtpUrl = mail.url;
-        doc.notifications.chatWebhookUrl = chat.url;
-      },
+    h = await startRemediationHarness({
+      roles: [
+        ['viewer', Role.Viewer],
+        ['operator', Role.Operator],
+        ['support', Role.Support],
+        ['senior', Role.SeniorDev],
+        ['dba', Role.Dba],
+        ['admin', Role.Admin],
+      ],
     });
-    for (const [who, role] of [
-      ['viewer', Role.Viewer],
-      ['operator', Role.Operator],
-      ['support', Role.Support],
-      ['senior', Role.SeniorDev],
-      ['dba', Role.Dba],
-      ['admin', Role.Admin],
-    ] as const) {
-      tokens.set(who, await t.tokenFor(role));
-    }
+    ({ t, mail, chat } = h);
   });
   after(async () => {
-    setFaultFile('backend', {});
-    await t?.close();
-    await mail?.close();
-    await chat?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await h?.close();
   });
 
-  const get = (url: string, who = 'viewer') => t.http().get(url).set('Authorization', as(who));
-  const request = (id: string, body: object, who: string) => t.http().post(`/api/v1/procedures/${id}/runs`).set('Authorization', as(who)).send(body);
-  const runOf = async (id: string) => (await get(`/api/v1/runs/${id}`)).body;
-  const until = async (id: string, statuses: string[], ms = 180_000) =>
-    waitFor(`run ${id} to be ${statuses.join('/')}`, async () => {
-      const run = await runOf(id);
-      return statuses.includes(run.status) ? run : null;
-    }, ms, 250);
-  const step = (run: any, id: string) => run.steps.find((s: any) => s.stepId === id);
+  const as = (who: string) => h.as(who);
+  const get = (url: string, who = 'viewer') => h.get(url, who);
+  const request = (id: string, body: object, who: string) => h.request(id, body, who);
+  const until = (id: string, statuses: string[]) => h.until(id, statuses);
+  const step = (run: any, id: string) => h.step(run, id);
   const audited = async (procedure: string) =>
     (await withClient(t.database, (c) => c.query("SELECT actor, outcome, error_code FROM audit_entries WHERE action = 'procedure.request' AND target = $1 ORDER BY id", [`procedure:${procedure}`]))).rows;
 

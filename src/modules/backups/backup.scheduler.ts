@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { Job, Queue, Worker } from 'bullmq';
-import Redis from 'ioredis';
-import { closeQueueClients } from '../../common/bounded-close';
+import { Job } from 'bullmq';
+import { ScheduledQueue } from '../../common/scheduled-queue';
 import { Identity } from '../../common/request-context';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG, INVENTORY } from '../../config/config.module';
@@ -28,46 +27,33 @@ export const SCHEDULER_IDENTITY: Identity = { kind: 'token', id: SCHEDULER_USERN
  */
 @Injectable()
 export class BackupScheduler implements OnModuleInit, OnApplicationShutdown {
-  private readonly logger = new Logger(BackupScheduler.name);
-  private queue?: Queue;
-  private worker?: Worker;
-  private connection?: Redis;
-  private retry?: NodeJS.Timeout;
-  private closing = false;
+  private readonly scheduled: ScheduledQueue;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(INVENTORY) private readonly inventory: Inventory,
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(INVENTORY) inventory: Inventory,
     private readonly runner: RunnerService,
     private readonly actions: BackupActions,
     private readonly backups: BackupService,
     private readonly audit: AuditService,
-  ) {}
-
-  async onModuleInit(): Promise<void> {
-    if (!this.config.OPS_SCHEDULER) return;
-    this.connection = new Redis(this.config.OPS_REDIS_URL, { maxRetriesPerRequest: null });
-    this.connection.on('error', () => undefined);
-    const prefix = `${this.config.OPS_REDIS_PREFIX}bull`;
-    this.queue = new Queue(BACKUPS_QUEUE, { connection: this.connection, prefix });
-    this.queue.on('error', (error) => this.logger.warn(`backups queue: ${error.message}`));
-    this.worker = new Worker(BACKUPS_QUEUE, (job) => this.process(job), { connection: this.connection, prefix, concurrency: 1, lockDuration: 60_000 });
-    this.worker.on('error', (error) => this.logger.warn(`backups queue: ${error.message}`));
-    void this.register();
+  ) {
+    this.scheduled = new ScheduledQueue({
+      config,
+      queue: BACKUPS_QUEUE,
+      timeZone: inventory.timezone,
+      schedules: [
+        { id: DAILY_BACKUP_SCHEDULER, pattern: inventory.schedules.backup, jobName: 'daily-backup' },
+        { id: WEEKLY_DRILL_SCHEDULER, pattern: inventory.schedules.restoreDrill, jobName: 'restore-drill' },
+      ],
+      process: (job) => this.process(job),
+      logger: new Logger(BackupScheduler.name),
+      what: 'backups',
+      lockDuration: 60_000,
+    });
   }
 
-  private async register(attempt = 1): Promise<void> {
-    if (!this.queue || this.closing) return;
-    const tz = this.inventory.timezone;
-    try {
-      await this.queue.upsertJobScheduler(DAILY_BACKUP_SCHEDULER, { pattern: this.inventory.schedules.backup, tz }, { name: 'daily-backup', data: {}, opts: { removeOnComplete: 100, removeOnFail: 100 } });
-      await this.queue.upsertJobScheduler(WEEKLY_DRILL_SCHEDULER, { pattern: this.inventory.schedules.restoreDrill, tz }, { name: 'restore-drill', data: {}, opts: { removeOnComplete: 100, removeOnFail: 100 } });
-      this.logger.log(`backups scheduled: "${this.inventory.schedules.backup}", drill "${this.inventory.schedules.restoreDrill}" (${tz})`);
-    } catch (error) {
-      this.logger.warn(`backups not scheduled yet (attempt ${attempt}): ${(error as Error).message}`);
-      this.retry = setTimeout(() => void this.register(attempt + 1), Math.min(30_000, 1000 * attempt));
-      this.retry.unref();
-    }
+  onModuleInit(): void {
+    this.scheduled.start();
   }
 
   /** One scheduled run, audited like a request; waits for it to end. */
@@ -97,9 +83,7 @@ export class BackupScheduler implements OnModuleInit, OnApplicationShutdown {
     return `unknown job ${job.name}`;
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    this.closing = true;
-    clearTimeout(this.retry);
-    await closeQueueClients({ worker: this.worker, queue: this.queue, connection: this.connection });
+  onApplicationShutdown(): Promise<void> {
+    return this.scheduled.close();
   }
 }

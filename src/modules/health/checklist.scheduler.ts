@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { Job, Queue, Worker } from 'bullmq';
+import { Job } from 'bullmq';
 import { Counter } from 'prom-client';
-import Redis from 'ioredis';
-import { closeQueueClients } from '../../common/bounded-close';
+import { ScheduledQueue, tickOf } from '../../common/scheduled-queue';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG, INVENTORY } from '../../config/config.module';
 import { Inventory } from '../../config/inventory.schema';
@@ -21,17 +20,12 @@ export const DAILY_CHECKLIST_SCHEDULER = 'daily-checklist';
  */
 @Injectable()
 export class ChecklistScheduler implements OnModuleInit, OnApplicationShutdown {
-  private readonly logger = new Logger(ChecklistScheduler.name);
-  private queue?: Queue;
-  private worker?: Worker;
-  private connection?: Redis;
-  private retry?: NodeJS.Timeout;
-  private closing = false;
   private readonly processed: Counter<'outcome'>;
+  private readonly scheduled: ScheduledQueue;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(INVENTORY) private readonly inventory: Inventory,
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(INVENTORY) inventory: Inventory,
     private readonly checklist: ChecklistService,
     metrics: MetricsService,
   ) {
@@ -41,43 +35,23 @@ export class ChecklistScheduler implements OnModuleInit, OnApplicationShutdown {
       labelNames: ['outcome'] as const,
       registers: [metrics.registry],
     });
+    this.scheduled = new ScheduledQueue({
+      config,
+      queue: HEALTH_QUEUE,
+      timeZone: inventory.timezone,
+      schedules: [{ id: DAILY_CHECKLIST_SCHEDULER, pattern: inventory.schedules.dailyChecklist, jobName: 'checklist' }],
+      process: (job) => this.process(job),
+      logger: new Logger(ChecklistScheduler.name),
+      what: 'daily checklist',
+    });
   }
 
-  async onModuleInit(): Promise<void> {
-    if (!this.config.OPS_SCHEDULER) return;
-    this.connection = new Redis(this.config.OPS_REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
-    this.connection.on('error', () => undefined);
-    const prefix = `${this.config.OPS_REDIS_PREFIX}bull`;
-    this.queue = new Queue(HEALTH_QUEUE, { connection: this.connection, prefix });
-    this.queue.on('error', (error) => this.logger.warn(`health queue: ${error.message}`));
-    this.worker = new Worker(HEALTH_QUEUE, (job) => this.process(job), { connection: this.connection, prefix, concurrency: 1 });
-    this.worker.on('error', (error) => this.logger.warn(`health queue: ${error.message}`));
-    // Registered in the background: a Redis that is down at start must not hold the start-up
-    // (readiness reports it); the registration is retried until it succeeds.
-    void this.register();
-  }
-
-  private async register(attempt = 1): Promise<void> {
-    if (!this.queue || this.closing) return;
-    try {
-      await this.queue.upsertJobScheduler(
-        DAILY_CHECKLIST_SCHEDULER,
-        { pattern: this.inventory.schedules.dailyChecklist, tz: this.inventory.timezone },
-        { name: 'checklist', data: {}, opts: { removeOnComplete: 100, removeOnFail: 100 } },
-      );
-      this.logger.log(`daily checklist scheduled: "${this.inventory.schedules.dailyChecklist}" (${this.inventory.timezone})`);
-    } catch (error) {
-      this.logger.warn(`daily checklist not scheduled yet (attempt ${attempt}): ${(error as Error).message}`);
-      this.retry = setTimeout(() => void this.register(attempt + 1), Math.min(30_000, 1000 * attempt));
-      this.retry.unref();
-    }
+  onModuleInit(): void {
+    this.scheduled.start();
   }
 
   private async process(job: Job): Promise<string> {
-    // The tick this job serves: a scheduler's job id ends with the tick's exact time
-    // (repeat:<scheduler>:<millis>); timestamp + delay only approximates it (by a few 100 ms).
-    const exact = /:(\d{12,})$/.exec(String(job.id ?? ''));
-    const tick = new Date(exact ? Number(exact[1]) : job.timestamp + (job.opts.delay ?? 0));
+    const tick = tickOf(job);
     try {
       const run = await this.checklist.run('schedule', 'scheduler', tick);
       this.processed.inc({ outcome: 'ran' });
@@ -91,9 +65,7 @@ export class ChecklistScheduler implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    this.closing = true;
-    clearTimeout(this.retry);
-    await closeQueueClients({ worker: this.worker, queue: this.queue, connection: this.connection });
+  onApplicationShutdown(): Promise<void> {
+    return this.scheduled.close();
   }
 }

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { Job, Queue, Worker } from 'bullmq';
-import Redis from 'ioredis';
-import { closeQueueClients } from '../../common/bounded-close';
+import { Job } from 'bullmq';
+import { ScheduledQueue } from '../../common/scheduled-queue';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG, INVENTORY } from '../../config/config.module';
 import { Inventory } from '../../config/inventory.schema';
@@ -19,45 +18,34 @@ export const WEEKLY_REPORT_SCHEDULER = 'weekly-report';
  */
 @Injectable()
 export class WeeklyReportScheduler implements OnModuleInit, OnApplicationShutdown {
-  private readonly logger = new Logger(WeeklyReportScheduler.name);
-  private queue?: Queue;
-  private worker?: Worker;
-  private connection?: Redis;
-  private retry?: NodeJS.Timeout;
-  private closing = false;
+  private readonly scheduled: ScheduledQueue;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(INVENTORY) private readonly inventory: Inventory,
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(INVENTORY) inventory: Inventory,
     private readonly weekly: WeeklyReportService,
-  ) {}
-
-  onModuleInit(): void {
-    if (!this.config.OPS_SCHEDULER) return;
-    this.connection = new Redis(this.config.OPS_REDIS_URL, { maxRetriesPerRequest: null });
-    this.connection.on('error', () => undefined);
-    const prefix = `${this.config.OPS_REDIS_PREFIX}bull`;
-    this.queue = new Queue(REPORTS_QUEUE, { connection: this.connection, prefix });
-    this.queue.on('error', (error) => this.logger.warn(`reports queue: ${error.message}`));
-    this.worker = new Worker(REPORTS_QUEUE, (job) => this.process(job), { connection: this.connection, prefix, concurrency: 1, lockDuration: 120_000 });
-    this.worker.on('error', (error) => this.logger.warn(`reports queue: ${error.message}`));
-    void this.register();
+  ) {
+    this.scheduled = new ScheduledQueue({
+      config,
+      queue: REPORTS_QUEUE,
+      timeZone: inventory.timezone,
+      schedules: [
+        {
+          id: WEEKLY_REPORT_SCHEDULER,
+          pattern: inventory.schedules.weeklyReport,
+          jobName: 'weekly-report',
+          opts: { attempts: 3, backoff: { type: 'exponential', delay: config.OPS_REPORT_RETRY_DELAY_MS } },
+        },
+      ],
+      process: (job) => this.process(job),
+      logger: new Logger(WeeklyReportScheduler.name),
+      what: 'weekly report',
+      lockDuration: 120_000,
+    });
   }
 
-  private async register(attempt = 1): Promise<void> {
-    if (!this.queue || this.closing) return;
-    try {
-      await this.queue.upsertJobScheduler(
-        WEEKLY_REPORT_SCHEDULER,
-        { pattern: this.inventory.schedules.weeklyReport, tz: this.inventory.timezone },
-        { name: 'weekly-report', data: {}, opts: { attempts: 3, backoff: { type: 'exponential', delay: this.config.OPS_REPORT_RETRY_DELAY_MS }, removeOnComplete: 100, removeOnFail: 100 } },
-      );
-      this.logger.log(`weekly report scheduled: "${this.inventory.schedules.weeklyReport}" (${this.inventory.timezone})`);
-    } catch (error) {
-      this.logger.warn(`weekly report not scheduled yet (attempt ${attempt}): ${(error as Error).message}`);
-      this.retry = setTimeout(() => void this.register(attempt + 1), Math.min(30_000, 1000 * attempt));
-      this.retry.unref();
-    }
+  onModuleInit(): void {
+    this.scheduled.start();
   }
 
   async process(job: Job): Promise<string> {
@@ -72,9 +60,7 @@ export class WeeklyReportScheduler implements OnModuleInit, OnApplicationShutdow
     return `report ${reportId} mailed (${row.subject})`;
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    this.closing = true;
-    clearTimeout(this.retry);
-    await closeQueueClients({ worker: this.worker, queue: this.queue, connection: this.connection });
+  onApplicationShutdown(): Promise<void> {
+    return this.scheduled.close();
   }
 }

@@ -1,0 +1,89 @@
+import { Logger } from '@nestjs/common';
+import { Job, JobsOptions, Queue, Worker } from 'bullmq';
+import Redis from 'ioredis';
+import { AppConfig } from '../config/app-config';
+import { closeQueueClients } from './bounded-close';
+
+export interface ScheduleEntry {
+  /** The BullMQ job scheduler's id (the same on every replica). */
+  id: string;
+  /** Cron expression (inventory schedules.*). */
+  pattern: string;
+  jobName: string;
+  opts?: JobsOptions;
+}
+
+export interface ScheduledQueueOptions {
+  config: AppConfig;
+  /** The queue's name (in the control plane's Redis, under OPS_REDIS_PREFIX). */
+  queue: string;
+  /** The inventory's time zone: cron expressions are read in it. */
+  timeZone: string;
+  schedules: ScheduleEntry[];
+  process(job: Job): Promise<string>;
+  logger: Logger;
+  /** What is scheduled, for the log ("daily checklist"). */
+  what: string;
+  lockDuration?: number;
+}
+
+/**
+ * The inventory's cron schedules as BullMQ job schedulers: every replica registers the same
+ * ones and runs a worker; each tick makes one job that one worker takes, so a scheduled task
+ * runs once whatever the number of replicas. Registration happens in the background and is
+ * retried (a Redis that is down at start must not hold the start-up; readiness reports it).
+ * Nothing starts when OPS_SCHEDULER=false.
+ */
+export class ScheduledQueue {
+  private queue?: Queue;
+  private worker?: Worker;
+  private connection?: Redis;
+  private retry?: NodeJS.Timeout;
+  private closing = false;
+
+  constructor(private readonly options: ScheduledQueueOptions) {}
+
+  start(): void {
+    const { config, logger } = this.options;
+    if (!config.OPS_SCHEDULER) return;
+    this.connection = new Redis(config.OPS_REDIS_URL, { maxRetriesPerRequest: null });
+    this.connection.on('error', () => undefined);
+    const prefix = `${config.OPS_REDIS_PREFIX}bull`;
+    const name = this.options.queue;
+    this.queue = new Queue(name, { connection: this.connection, prefix });
+    this.queue.on('error', (error) => logger.warn(`${name} queue: ${error.message}`));
+    this.worker = new Worker(name, (job) => this.options.process(job), { connection: this.connection, prefix, concurrency: 1, ...(this.options.lockDuration ? { lockDuration: this.options.lockDuration } : {}) });
+    this.worker.on('error', (error) => logger.warn(`${name} queue: ${error.message}`));
+    void this.register();
+  }
+
+  private async register(attempt = 1): Promise<void> {
+    if (!this.queue || this.closing) return;
+    const { schedules, timeZone, logger, what } = this.options;
+    try {
+      for (const s of schedules) {
+        await this.queue.upsertJobScheduler(s.id, { pattern: s.pattern, tz: timeZone }, { name: s.jobName, data: {}, opts: { removeOnComplete: 100, removeOnFail: 100, ...s.opts } });
+      }
+      logger.log(`${what} scheduled: ${schedules.map((s) => `${s.jobName} "${s.pattern}"`).join(', ')} (${timeZone})`);
+    } catch (error) {
+      logger.warn(`${what} not scheduled yet (attempt ${attempt}): ${(error as Error).message}`);
+      this.retry = setTimeout(() => void this.register(attempt + 1), Math.min(30_000, 1000 * attempt));
+      this.retry.unref();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.retry);
+    await closeQueueClients({ worker: this.worker, queue: this.queue, connection: this.connection });
+  }
+}
+
+/**
+ * The tick a scheduler's job serves: its id ends with the tick's exact time
+ * (repeat:<scheduler>:<millis>); timestamp + delay only approximates it (by a few 100 ms).
+ */
+export function tickOf(job: Job): Date {
+  const exact = /:(\d{12,})$/.exec(String(job.id ?? ''));
+  return new Date(exact ? Number(exact[1]) : job.timestamp + (job.opts.delay ?? 0));
+}
