@@ -8,22 +8,25 @@
  *   goes first, BENCH_ROUNDS rounds (default 3) after one warm-up round; medians.
  *   (a) POST /admin/reports/performance with all five sections → client wall time (and the
  *       report's own durationMs and per-query durations);
- *   (b) every query of that report's source.queries (promql, start, end, step), each over its
- *       whole range in one request (not the report's chunks: one request per query is what a
- *       person or script with curl does), POSTed form-encoded to /api/v1/query_range one after
- *       another by node:http (keep-alive) → wall time.
+ *   (b) every query of that report's source.queries (promql, start, end, step, as the report
+ *       asked them: one request per query over its whole range), POSTed form-encoded to
+ *       /api/v1/query_range one after another by node:http (keep-alive), each answer parsed
+ *       with JSON.parse → wall time.
  *
  *   History: 91 days (the 90 whole days need the part of today before them too) at a 300 s
  *   step with GET /health's requests counter at 15 s (scripts/stack/history.js --days 91
  *   --step 300 --data-dir …), loaded into a Prometheus this benchmark runs itself (the stand-in's
  *   binary, 127.0.0.1:19190, retention 120 d, the stand-in's scrape of the backend): the
  *   stand-in's erp-prometheus keeps 30 days (--storage.tsdb.retention.time=30d), and deletes any
- *   older block when it starts. At the end, always, the default week is reloaded into the
- *   stand-in's Prometheus (node scripts/stack/history.js) and /var/lib/erp-stack/history.json
- *   is checked to describe it.
+ *   older block when it starts. At the end the default week is loaded into the stand-in's
+ *   Prometheus again (node scripts/stack/history.js) unless /var/lib/erp-stack/history.json says
+ *   it holds it, loaded less than 12 hours ago; then the 7-day period is measured against it too.
  *
  *   BENCH_ROUNDS=3 flock /tmp/erp-stack.lock npm run bench:reports
- *   (BENCH_DIST=dist-bench to start a build made elsewhere; BENCH_HISTORY_DAYS, BENCH_HISTORY_STEP)
+ *   (BENCH_DIST=dist-bench to start a build made elsewhere; BENCH_HISTORY_DAYS, BENCH_HISTORY_STEP;
+ *   BENCH_PROM_URL with BENCH_PROM_PID: a Prometheus of the caller's that holds the history
+ *   already (loaded with history.js --data-dir), for repeated runs; BENCH_STANDIN_WEEK=0 skips
+ *   the stand-in's week)
  */
 const { join } = require('node:path');
 const { readFileSync, writeFileSync, mkdirSync, rmSync, existsSync } = require('node:fs');
@@ -42,6 +45,7 @@ const PROM = `http://127.0.0.1:${PROM_PORT}`;
 const DB = 'erp_ops_bench_reports';
 const SECTIONS = ['response_times', 'error_rates', 'usage_patterns', 'availability', 'backups'];
 const TZ = 'Asia/Jakarta';
+const REUSE_URL = process.env.BENCH_PROM_URL;
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
 const secs = (ms) => `${(ms / 1000).toFixed(2)} s`;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -90,10 +94,13 @@ const cpuMs = (pid) => {
 
 const stop = (child) => (child && child.exitCode === null && child.signalCode === null ? new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))) : undefined);
 
-function checkDefaultWeek() {
-  const info = JSON.parse(readFileSync('/var/lib/erp-stack/history.json', 'utf8'));
+/** Whether the stand-in's Prometheus holds the default week (loaded within maxAgeMs). */
+function checkDefaultWeek(maxAgeMs = 30 * 60_000) {
+  const file = '/var/lib/erp-stack/history.json';
+  if (!existsSync(file)) return { ok: false, text: `${file} missing` };
+  const info = JSON.parse(readFileSync(file, 'utf8'));
   const span = info.end - info.start;
-  const ok = info.stepSeconds === 15 && !info.heartbeat && span === 7 * 86400 - 15 && Date.now() - Date.parse(info.loadedAt) < 30 * 60_000;
+  const ok = info.stepSeconds === 15 && !info.heartbeat && span === 7 * 86400 - 15 && Date.now() - Date.parse(info.loadedAt) < maxAgeMs;
   return { ok, text: `${info.startIso} .. ${info.endIso}, step ${info.stepSeconds} s, loaded ${info.loadedAt}` };
 }
 
@@ -189,7 +196,7 @@ async function measure({ child, base, auth }, promUrl, promPid, periods) {
     const twice = keys.length - new Set(keys).size;
     console.log(
       `  ${round}: ${name} report ${secs(r.ms)} (durationMs ${doc.durationMs}, slowest query ${promPhase} ms, sum of queries ${queries.reduce((s, q) => s + q.durationMs, 0)} ms, ` +
-        `${queries.length} queries in ${queries.reduce((s, q) => s + q.chunks, 0)} chunks, ${twice} asked twice, ${(r.bytes / 1e6).toFixed(2)} MB) | ` +
+        `${queries.length} queries, ${queries.reduce((s, q) => s + q.points, 0)} points, ${twice} asked twice, ${(r.bytes / 1e6).toFixed(2)} MB) | ` +
         `plain client ${secs(p.ms)} | ratio ${(r.ms / p.ms).toFixed(2)} | backups-only report ${db} ms | ` +
         `CPU during the report: control plane ${r.cpu.cp} ms, Prometheus ${r.cpu.prom} ms; during the plain client: Prometheus ${p.cpu.prom} ms | the same queries all at once ${secs(all)}`,
     );
@@ -233,7 +240,7 @@ async function measure({ child, base, auth }, promUrl, promPid, periods) {
     const c = x.cpu;
     console.log(`   CPU (medians): during the report control plane ${median(c.map((v) => v.cp))} ms + Prometheus ${median(c.map((v) => v.prom))} ms; Prometheus during the plain client ${median(c.map((v) => v.promPlain))} ms; the plain client's queries all at once ${secs(median(x.together))} (${(median(x.together) / median(x.replay)).toFixed(2)} of one after another)`);
     console.log(`   plain client, slowest: ${slow.slice(0, 3).map((q) => `${q.ms.toFixed(0)} ms ${q.promql.slice(0, 70)} (${q.series} series, ${q.points} points)`).join('; ')}`);
-    console.log(`   report's queries: ${x.last.doc.source.queries.map((q) => `${q.durationMs} ms/${q.chunks} chunks ${q.promql.slice(0, 50)}`).join('; ')}`);
+    console.log(`   report's queries: ${x.last.doc.source.queries.map((q) => `${q.durationMs} ms ${q.points} points ${q.promql.slice(0, 60)}`).join('; ')}`);
   }
 }
 
@@ -247,26 +254,43 @@ async function main() {
   let defaultWeek = false;
   try {
     // ---- 90 days of history, into a Prometheus of our own ----
-    mkdirSync(WORK, { recursive: true });
-    const t0 = Date.now();
-    execFileSync('node', [join(ROOT, 'scripts/stack/history.js'), '--days', String(HISTORY_DAYS), '--step', String(HISTORY_STEP), '--data-dir', PROM_DATA], { stdio: ['ignore', 'inherit', 'inherit'] });
-    const loadMs = Date.now() - t0;
-    prom = startPrometheus();
-    await waitUntil('the benchmark\'s Prometheus', async () => (await request(`${PROM}/-/ready`)).status === 200, 180_000);
-    const tsdbBytes = Number(execFileSync('du', ['-sb', PROM_DATA], { encoding: 'utf8' }).split('\t')[0]);
-    const history = JSON.parse(readFileSync(join(WORK, 'history.json'), 'utf8'));
-    console.log(`history: ${HISTORY_DAYS} days at ${HISTORY_STEP} s (+ heartbeat at 15 s) ${history.startIso} .. ${history.endIso}, loaded in ${(loadMs / 1000).toFixed(0)} s, TSDB ${(tsdbBytes / 1e6).toFixed(0)} MB`);
-    cp = await startControlPlane(PROM, true);
-    await measure(cp, PROM, prom.pid, { '7-day': week, '90-day': { start_date: addDays(today, -90), end_date: addDays(today, -1) } });
+    let promUrl = PROM;
+    let promPid;
+    if (REUSE_URL) {
+      // A Prometheus the caller runs, already holding the history (for repeated runs while tuning).
+      promUrl = REUSE_URL;
+      promPid = Number(process.env.BENCH_PROM_PID);
+      if (!(promPid > 0)) throw new Error('BENCH_PROM_URL needs BENCH_PROM_PID (the Prometheus process, for its CPU time)');
+      await waitUntil('the given Prometheus', async () => (await request(`${promUrl}/-/ready`)).status === 200, 60_000);
+      console.log(`history: the Prometheus at ${promUrl} (pid ${promPid}), as loaded by its caller`);
+    } else {
+      mkdirSync(WORK, { recursive: true });
+      const t0 = Date.now();
+      execFileSync('node', [join(ROOT, 'scripts/stack/history.js'), '--days', String(HISTORY_DAYS), '--step', String(HISTORY_STEP), '--data-dir', PROM_DATA], { stdio: ['ignore', 'inherit', 'inherit'] });
+      const loadMs = Date.now() - t0;
+      prom = startPrometheus();
+      promPid = prom.pid;
+      await waitUntil('the benchmark\'s Prometheus', async () => (await request(`${PROM}/-/ready`)).status === 200, 180_000);
+      const tsdbBytes = Number(execFileSync('du', ['-sb', PROM_DATA], { encoding: 'utf8' }).split('\t')[0]);
+      const history = JSON.parse(readFileSync(join(WORK, 'history.json'), 'utf8'));
+      console.log(`history: ${HISTORY_DAYS} days at ${HISTORY_STEP} s (+ heartbeat at 15 s) ${history.startIso} .. ${history.endIso}, loaded in ${(loadMs / 1000).toFixed(0)} s, TSDB ${(tsdbBytes / 1e6).toFixed(0)} MB`);
+    }
+    cp = await startControlPlane(promUrl, true);
+    await measure(cp, promUrl, promPid, { '7-day': week, '90-day': { start_date: addDays(today, -90), end_date: addDays(today, -1) } });
   } finally {
     await stop(cp?.child);
     await stop(prom);
-    rmSync(PROM_DATA, { recursive: true, force: true });
-    // The test suites expect the default week in the stand-in's Prometheus.
-    console.log('\nreloading the default week into the stand-in\'s Prometheus (node scripts/stack/history.js)');
+    if (!REUSE_URL) rmSync(PROM_DATA, { recursive: true, force: true });
+    // The test suites expect the default week in the stand-in's Prometheus; it is loaded again
+    // unless it is there already, loaded less than 12 hours ago (as scripts/stack/ensure.sh does).
     try {
-      execFileSync('node', [join(ROOT, 'scripts/stack/history.js')], { stdio: ['ignore', 'inherit', 'inherit'] });
-      const check = checkDefaultWeek();
+      const present = checkDefaultWeek(12 * 3600_000);
+      if (present.ok) console.log(`\nthe stand-in's Prometheus holds the default week: ${present.text}`);
+      else {
+        console.log('\nloading the default week into the stand-in\'s Prometheus (node scripts/stack/history.js)');
+        execFileSync('node', [join(ROOT, 'scripts/stack/history.js')], { stdio: ['ignore', 'inherit', 'inherit'] });
+      }
+      const check = checkDefaultWeek(12 * 3600_000);
       defaultWeek = check.ok;
       console.log(`/var/lib/erp-stack/history.json: ${check.text} → ${check.ok ? 'the default week' : 'NOT the default week'}`);
       if (!check.ok) process.exitCode = 1;

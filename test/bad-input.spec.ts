@@ -94,6 +94,14 @@ describe('bad input: a clear 4xx naming the problem, and nothing written', () =>
     expect((await counts()).users).toBe(before.users);
   });
 
+  it('GraphQL: a NUL character in an argument is BAD_USER_INPUT naming the field, nothing written', async () => {
+    const before = await counts();
+    const res = await t.gql(admin, 'mutation { createUser(input: { username: "ok\\u0000name", password: "long-enough-password-1", role: viewer }) { id } }');
+    expect(res.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(res.body.errors[0].message).toMatch(/username: must not contain NUL characters/);
+    expect((await counts()).users).toBe(before.users);
+  });
+
   it('never answers a client\'s mistake with a 500', async () => {
     const weird = [
       t.http().post('/api/v1/auth/login').set('Content-Type', 'application/json').send('null'),

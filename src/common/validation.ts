@@ -20,10 +20,24 @@ export function IsIsoDateTime(options?: ValidationOptions): PropertyDecorator {
   return ValidateBy({ name: 'isIsoDateTime', validator: { validate: isIsoDateTime, defaultMessage: () => 'must be an ISO 8601 date-time, for example 2026-01-19T00:00:00Z' } }, options);
 }
 
-/** The first string holding a NUL character (PostgreSQL cannot store it), as a dotted path. */
+/**
+ * Parsed input (JSON bodies, query strings, GraphQL arguments): arrays, plain objects, objects
+ * without a prototype and those of an empty one (Fastify's query string parser makes these).
+ */
+function isPlainData(value: object): boolean {
+  if (Array.isArray(value)) return true;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null || Object.getPrototypeOf(proto) === null;
+}
+
+/**
+ * The first string holding a NUL character (PostgreSQL cannot store it), as a dotted path.
+ * Objects of a class (the raw request that @CurrentRequest hands a handler, DTO instances are
+ * checked before they are made) are not walked: they are not what the client sent.
+ */
 function findNul(value: unknown, path: string, depth = 0): string | undefined {
   if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
-  if (depth > 10 || value === null || typeof value !== 'object') return undefined;
+  if (depth > 10 || value === null || typeof value !== 'object' || !isPlainData(value)) return undefined;
   for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
     const found = findNul(item, path ? `${path}.${key}` : key, depth + 1);
     if (found) return found;

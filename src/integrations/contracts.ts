@@ -283,7 +283,8 @@ export interface PromSample {
 export interface PrometheusPort {
   /** Instant query; vector results as numbers. */
   query(promql: string, options: CallOptions & { time?: Date }): Promise<PromSample[]>;
-  queryRange(promql: string, range: { start: Date; end: Date; stepSeconds: number }, options: CallOptions): Promise<{ metric: Record<string, string>; values: [number, number][] }[]>;
+  /** Range query; each series' evaluation times (unix seconds) and values side by side. */
+  queryRange(promql: string, range: { start: Date; end: Date; stepSeconds: number }, options: CallOptions): Promise<{ metric: Record<string, string>; times: Float64Array; values: Float64Array }[]>;
 }
 
 // ---- elasticsearch/ -----------------------------------------------------------------------

@@ -49,14 +49,16 @@ describe('Prometheus', () => {
     expect(range.message).toMatch(/parse error/);
   });
 
-  it('query_range returns series of [unix seconds, number]', async () => {
+  it('query_range returns series of unix seconds and numbers side by side', async () => {
     const end = new Date();
     const start = new Date(end.getTime() - 10 * 60 * 1000);
     const series = await prom.queryRange('up{job="erp-backend"}', { start, end, stepSeconds: 60 }, T);
     expect(series.length).toBe(1);
     expect(series[0].metric.job).toBe('erp-backend');
     expect(series[0].values.length).toBeGreaterThan(0);
-    for (const [t, v] of series[0].values) {
+    expect(series[0].times.length).toBe(series[0].values.length);
+    for (const [i, t] of series[0].times.entries()) {
+      const v = series[0].values[i];
       expect(t).toBeGreaterThanOrEqual(start.getTime() / 1000 - 1);
       expect(t).toBeLessThanOrEqual(end.getTime() / 1000 + 1);
       expect([0, 1]).toContain(v); // 0 while another suite held the target down

@@ -1,8 +1,9 @@
 /** Pure logic of the performance report: periods in a time zone, request validation, quantiles, coverage and gaps. */
 import { describe, it } from 'node:test';
 import { expect } from 'expect';
-import { coverageStepSeconds, gridTimes } from '../../src/modules/reports/performance-report.builder';
-import { coverageBetween, findGaps, histogramQuantile, mapBounded, typicalCount } from '../../src/modules/reports/report-math';
+import { coverageStepSeconds, dayRuns, dayWindows, gridTimes, promDuration } from '../../src/modules/reports/performance-report.builder';
+import { PromQueryRunner, splitRange } from '../../src/modules/reports/prom-query-runner';
+import { coverageBetween, findGaps, histogramQuantile, typicalCount } from '../../src/modules/reports/report-math';
 import { addDays, buildPeriod, isCalendarDate, localTime, startOfLocalDay, validatePerformanceRequest } from '../../src/modules/reports/report-period';
 
 const JAKARTA = 'Asia/Jakarta';
@@ -123,17 +124,81 @@ describe('sample coverage and gaps', () => {
     expect(coverageBetween(cov, start, times[29]).ratio).toBe(0);
     expect(coverageBetween(cov, times[29], times[59]).ratio).toBe(1);
   });
+});
 
-  it('runs tasks bounded, results in order', async () => {
+describe('the report\'s query plan', () => {
+  const H = 3_600_000;
+
+  it('names ranges as PromQL durations', () => {
+    expect([86_400, 172_800, 82_800, 90_000, 5_400, 45].map(promDuration)).toEqual(['1d', '2d', '23h', '25h', '90m', '45s']);
+  });
+
+  it('evaluates each local day once at its end; days of one length are one range query', () => {
+    const week = buildPeriod('2026-01-13', '2026-01-19', JAKARTA, Date.parse('2026-02-01T00:00:00Z'));
+    const windows = dayWindows(week, week.end);
+    expect(windows.map((w) => w.seconds)).toEqual(new Array(7).fill(86_400));
+    expect(windows[0].at).toBe(week.days[0].end);
+    expect(dayRuns(windows)).toEqual([{ start: week.days[0].end, end: week.days[6].end, seconds: 86_400 }]);
+  });
+
+  it('a 23 h day (daylight saving time) and the day under way get queries of their own', () => {
+    // Berlin: 2026-03-29 has 23 hours; the period is read until 10:00 local time on 2026-03-31.
+    const until = Date.parse('2026-03-31T08:00:00Z');
+    const p = buildPeriod('2026-03-27', '2026-03-31', 'Europe/Berlin', until);
+    const windows = dayWindows(p, until);
+    expect(windows.map((w) => [w.date, w.seconds])).toEqual([['2026-03-27', 86_400], ['2026-03-28', 86_400], ['2026-03-29', 82_800], ['2026-03-30', 86_400], ['2026-03-31', 10 * 3600]]);
+    const runs = dayRuns(windows);
+    expect(runs.map((r) => r.seconds)).toEqual([86_400, 82_800, 86_400, 36_000]);
+    expect(runs[0]).toEqual({ start: p.days[0].end, end: p.days[1].end, seconds: 86_400 });
+    expect(runs[3]).toEqual({ start: until, end: until, seconds: 36_000 });
+    // Every day's window ends where it is evaluated and starts at local midnight.
+    for (const w of windows) expect(w.at - w.seconds * 1000).toBe(p.days.find((d) => d.date === w.date)!.start);
+  });
+
+  it('splits a range into disjoint runs of whole steps that cover it', () => {
+    const start = Date.parse('2026-01-12T18:00:00Z');
+    for (const [steps, chunks] of [[168, 4], [2160, 4], [5, 4], [1, 4], [7, 2], [10, 1]]) {
+      const parts = splitRange(start, start + (steps - 1) * H, H, chunks);
+      expect(parts.length).toBeLessThanOrEqual(chunks);
+      if (steps % chunks === 0) expect(parts.length).toBe(chunks);
+      const times: number[] = [];
+      for (const part of parts) {
+        expect((part.end - part.start) / H + 1).toBeLessThanOrEqual(Math.ceil(steps / chunks));
+        for (let t = part.start; t <= part.end; t += H) times.push(t);
+      }
+      expect(times).toEqual(Array.from({ length: steps }, (_, i) => start + i * H));
+    }
+    expect(splitRange(start, start - H, H, 4)).toEqual([]);
+  });
+
+  it('runs each distinct query once, at most `concurrency` requests at a time, chunks in time order', async () => {
     let active = 0;
     let most = 0;
-    const out = await mapBounded([5, 1, 3, 2, 4], 2, async (n) => {
-      most = Math.max(most, ++active);
-      await new Promise((r) => setTimeout(r, n * 3));
-      active--;
-      return n * 10;
-    });
-    expect(out).toEqual([50, 10, 30, 20, 40]);
+    const asked: { promql: string; start: number; end: number }[] = [];
+    const port = {
+      query: async () => [],
+      queryRange: async (promql: string, range: { start: Date; end: Date; stepSeconds: number }) => {
+        asked.push({ promql, start: range.start.getTime(), end: range.end.getTime() });
+        most = Math.max(most, ++active);
+        await new Promise((r) => setTimeout(r, 5));
+        active--;
+        const times: number[] = [];
+        for (let t = range.start.getTime(); t <= range.end.getTime(); t += range.stepSeconds * 1000) times.push(t / 1000);
+        return [{ metric: { le: '+Inf' }, times: Float64Array.from(times), values: Float64Array.from(times, (_, i) => (i === 0 ? Number.NaN : 1)) }];
+      },
+    };
+    const runner = new PromQueryRunner(port, { concurrency: 2, timeoutMs: 1000 });
+    const start = Date.parse('2026-01-12T18:00:00Z');
+    const spec = { promql: 'x', start, end: start + 9 * H, stepSeconds: 3600, chunks: 3 };
+    const [a, b, c] = await Promise.all([runner.range(spec), runner.range({ ...spec }), runner.range({ ...spec, promql: 'y', chunks: 1, offsetMs: 1 })]);
+    expect(a).toBe(b);
+    expect(asked.filter((q) => q.promql === 'x').map((q) => [q.start, q.end])).toEqual([[start, start + 3 * H], [start + 4 * H, start + 7 * H], [start + 8 * H, start + 9 * H]]);
     expect(most).toBe(2);
+    // Each chunk's first value was NaN (dropped); times are ms on the grid (the offset taken off).
+    expect(a.map((s) => Array.from(s.times))).toEqual([[start + 1 * H, start + 2 * H, start + 3 * H], [start + 5 * H, start + 6 * H, start + 7 * H], [start + 9 * H]]);
+    expect(Array.from(c[0].times)).toEqual(Array.from({ length: 9 }, (_, i) => start + (i + 1) * H));
+    expect(asked.find((q) => q.promql === 'y')!.start).toBe(start + 1);
+    expect(runner.records.map((r) => [r.promql, r.chunks, r.points])).toEqual(expect.arrayContaining([['x', 3, 7], ['y', 1, 9]]));
+    expect(await runner.range({ ...spec, end: start - H })).toEqual([]);
   });
 });

@@ -17,12 +17,16 @@ export interface HttpRequest {
   maxBytes: number;
   /** Follow redirects (default: no, a 3xx is an answer). */
   followRedirects?: boolean;
+  /** Keep the body as bytes (answer.bytes) and leave answer.text empty: for a caller that parses bytes. */
+  bytes?: boolean;
 }
 
 export interface HttpAnswer {
   status: number;
   contentType: string;
   text: string;
+  /** The body's bytes, when the request asked for them (text is then empty). */
+  bytes?: Buffer;
   truncated: boolean;
   latencyMs: number;
 }
@@ -63,8 +67,8 @@ export function joinUrl(base: string, pathAndQuery: string): string {
   return base.replace(/\/+$/, '') + pathAndQuery;
 }
 
-async function readBounded(response: Response, maxBytes: number, signal: AbortSignal): Promise<{ text: string; truncated: boolean }> {
-  if (!response.body) return { text: '', truncated: false };
+async function readBounded(response: Response, maxBytes: number, signal: AbortSignal): Promise<{ bytes: Buffer; truncated: boolean }> {
+  if (!response.body) return { bytes: Buffer.alloc(0), truncated: false };
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -88,7 +92,7 @@ async function readBounded(response: Response, maxBytes: number, signal: AbortSi
   } finally {
     signal.removeEventListener('abort', onAbort);
   }
-  return { text: new TextDecoder('utf-8').decode(Buffer.concat(chunks)), truncated };
+  return { bytes: Buffer.concat(chunks, size), truncated };
 }
 
 /** The IntegrationError of a failed fetch (never answered). */
@@ -122,11 +126,12 @@ export async function httpRequest(system: string, url: string, request: HttpRequ
         redirect: request.followRedirects ? 'follow' : 'manual',
         signal: deadline.signal,
       });
-      const { text, truncated } = request.method === 'HEAD' ? { text: '', truncated: false } : await readBounded(response, request.maxBytes, deadline.signal);
+      const { bytes, truncated } = request.method === 'HEAD' ? { bytes: Buffer.alloc(0), truncated: false } : await readBounded(response, request.maxBytes, deadline.signal);
       return {
         status: response.status,
         contentType: response.headers.get('content-type') ?? '',
-        text,
+        text: request.bytes ? '' : new TextDecoder('utf-8').decode(bytes),
+        ...(request.bytes ? { bytes } : {}),
         truncated,
         latencyMs: Math.round((performance.now() - started) * 10) / 10,
       };

@@ -4,33 +4,15 @@
  */
 import { PrometheusPort, PromSample } from '../contracts';
 import { CallOptions, IntegrationError } from '../integration-error';
-import { httpRequest, joinUrl, parseJsonAnswer, prepareUrl } from '../http/http-client';
+import { HttpAnswer, httpRequest, joinUrl, parseJsonAnswer, prepareUrl } from '../http/http-client';
+import { MatrixSeries, MatrixSyntaxError, parseMatrixAnswer, parsePromValue } from './prometheus-matrix';
+
+export { parsePromValue };
 
 const MAX_BYTES = 32 * 1024 * 1024;
 
-export interface PromSeries {
-  metric: Record<string, string>;
-  values: [number, number][];
-}
-
-/** A Prometheus sample value ("1.5", "NaN", "+Inf", "-Inf") as a number. */
-export function parsePromValue(value: unknown): number {
-  if (typeof value === 'number') return value;
-  if (typeof value !== 'string') return Number.NaN;
-  switch (value) {
-    case '+Inf':
-    case 'Inf':
-      return Number.POSITIVE_INFINITY;
-    case '-Inf':
-      return Number.NEGATIVE_INFINITY;
-    case 'NaN':
-      return Number.NaN;
-    default: {
-      const n = Number(value);
-      return value.trim() === '' ? Number.NaN : n;
-    }
-  }
-}
+/** One series of a range query: labels, evaluation times (unix seconds) and values, side by side. */
+export type PromSeries = MatrixSeries;
 
 function seconds(date: Date): string {
   return (date.getTime() / 1000).toFixed(3);
@@ -69,16 +51,29 @@ export class Prometheus implements PrometheusPort {
       throw new IntegrationError(this.system, 'refused', `${this.system}: query_range ${this.quote(promql)} needs end >= start and a positive step (got step ${range.stepSeconds} s)`);
     }
     const form = new URLSearchParams({ query: promql, start: seconds(range.start), end: seconds(range.end), step: String(range.stepSeconds) });
-    const data = await this.call('/api/v1/query_range', form, promql, options);
+    // The samples are read into number arrays as the text is scanned (no object per sample).
+    const data = await this.call(
+      '/api/v1/query_range',
+      form,
+      promql,
+      options,
+      (what, answer) => {
+        const bytes = answer.bytes ?? Buffer.from(answer.text, 'utf8');
+        if (answer.truncated) return parseJsonAnswer(this.system, what, { ...answer, text: bytes.toString('utf8') });
+        try {
+          return parseMatrixAnswer(bytes, Math.floor((range.end.getTime() - range.start.getTime()) / 1000 / range.stepSeconds) + 1);
+        } catch (error) {
+          if (!(error instanceof MatrixSyntaxError)) throw error;
+          const excerpt = bytes.subarray(0, 600).toString('utf8').replace(/\s+/g, ' ').trim().slice(0, 200);
+          throw new IntegrationError(this.system, 'bad_response', `${this.system}: ${what} answered HTTP ${answer.status} with a body that is not the JSON of a range query (${error.message})${excerpt ? `: ${excerpt}` : ' (empty)'}`, answer.status);
+        }
+      },
+      true,
+    );
     if (data?.resultType !== 'matrix' || !Array.isArray(data.result)) {
       throw new IntegrationError(this.system, 'bad_response', `${this.system}: query_range ${this.quote(promql)} returned ${String(data?.resultType ?? 'no result type')}, expected a range vector (matrix)`);
     }
-    return data.result
-      .filter((item: any) => item && Array.isArray(item.values))
-      .map((item: any) => ({
-        metric: { ...(item.metric ?? {}) },
-        values: item.values.map((pair: [number, string]) => [Number(pair[0]), parsePromValue(pair[1])] as [number, number]),
-      }));
+    return data.result as PromSeries[];
   }
 
   private quote(promql: string): string {
@@ -86,14 +81,23 @@ export class Prometheus implements PrometheusPort {
     return JSON.stringify(oneLine.length > 120 ? `${oneLine.slice(0, 117)}...` : oneLine);
   }
 
-  private async call(path: string, form: URLSearchParams, promql: string, options: CallOptions): Promise<any> {
+  private async call(
+    path: string,
+    form: URLSearchParams,
+    promql: string,
+    options: CallOptions,
+    parse: (what: string, answer: HttpAnswer) => unknown = (what, answer) => parseJsonAnswer(this.system, what, answer),
+    bytes = false,
+  ): Promise<any> {
     // Prometheus stops evaluating by itself a little before our deadline.
     form.set('timeout', `${Math.max(1, Math.floor(options.timeoutMs * 0.9))}ms`);
     const what = `${path.endsWith('range') ? 'query_range' : 'query'} ${this.quote(promql)} (POST ${this.shownBase}${path})`;
     const answer = await httpRequest(
       this.system,
       joinUrl(this.baseUrl, path),
-      { method: 'POST', body: form, headers: { 'content-type': 'application/x-www-form-urlencoded' }, maxBytes: MAX_BYTES },
+      // identity: Prometheus gzips an answer for a client that accepts it, at the cost of its own
+      // CPU (and ours to inflate it); Prometheus and the control plane sit on the same network.
+      { method: 'POST', body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', 'accept-encoding': 'identity' }, maxBytes: MAX_BYTES, bytes },
       options,
       what,
     );
@@ -102,7 +106,7 @@ export class Prometheus implements PrometheusPort {
     }
     let envelope: any;
     try {
-      envelope = parseJsonAnswer(this.system, what, answer);
+      envelope = parse(what, answer);
     } catch (error) {
       if (answer.status >= 500 || answer.status === 404) {
         throw new IntegrationError(this.system, 'bad_response', `${this.system}: ${what} answered HTTP ${answer.status} without the API envelope; is ${this.shownBase} a Prometheus server?`, answer.status);

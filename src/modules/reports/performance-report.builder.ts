@@ -1,16 +1,22 @@
 /**
  * The Prometheus-backed sections of the performance report (response_times, error_rates,
- * usage_patterns, the backend part of availability), from a few range queries at a coarse
- * step (increase() per hour, sample counts per coverage step) run concurrently. Values are
- * computed only from the data present; each day says which fraction of the expected samples
- * was there, and gaps are listed, never averaged in as zeros.
+ * usage_patterns, the backend part of availability), from a few range queries run concurrently:
+ * increase() per hour and endpoint for requests and latency buckets (each sample read once; the
+ * bucket query split by time so that Prometheus evaluates it on several cores), increase() per
+ * local day for error types and up, sample counts per coverage step. Values are computed only
+ * from the data present; each day says which fraction of the expected samples was there, and
+ * gaps are listed, never averaged in as zeros. Sums run over arrays indexed by hour and day.
  */
-import { localTime, PerformanceSection, ReportPeriod, WEEKDAY_NAMES } from './report-period';
-import { addBuckets, Buckets, coverageBetween, CoverageInput, findGaps, Gap, histogramQuantile, ratio, round, typicalCount } from './report-math';
+import { localTime, LocalTime, PerformanceSection, ReportPeriod, WEEKDAY_NAMES } from './report-period';
+import { Buckets, coverageBetween, CoverageInput, findGaps, Gap, histogramQuantile, ratio, round, typicalCount } from './report-math';
 import { PromQueryRunner, QueryRecord, Series } from './prom-query-runner';
 
 const HOUR = 3_600_000;
 const TOP = 10;
+/** Time chunks of the latency bucket query (the heaviest by far): enough to keep every Prometheus core busy. */
+const LATENCY_CHUNKS = 4;
+/** Chunks of the hourly requests query and of the sample counts. */
+const REQUESTS_CHUNKS = 2;
 
 export interface ComputedFrom {
   promql: string;
@@ -48,12 +54,14 @@ export interface PrometheusSections {
 }
 
 const Q = {
-  requests: 'sum by (method, endpoint, status) (increase(http_requests_total[1h]))',
+  /** Per endpoint and hour: hour and day quantiles (summed over endpoints), slowest endpoints (summed over hours). */
   latency: 'sum by (method, endpoint, le) (increase(http_request_duration_seconds_bucket[1h]))',
-  errorTypes: 'sum by (error_type) (increase(api_errors_total[1h]))',
+  /** Per endpoint, status and hour: totals, 5xx, the weekday × hour grid, endpoints, methods. */
+  requests: 'sum by (method, endpoint, status) (increase(http_requests_total[1h]))',
+  errorTypesDaily: (range: string) => `sum by (error_type) (increase(api_errors_total[${range}]))`,
   samples: (step: number) => `max(count_over_time(http_requests_total[${step}s]))`,
-  upSum: (sel: string) => `sum(sum_over_time(up{${sel}}[1h]))`,
-  upCount: (sel: string) => `sum(count_over_time(up{${sel}}[1h]))`,
+  upSum: (sel: string, range: string) => `sum(sum_over_time(up{${sel}}[${range}]))`,
+  upCount: (sel: string, range: string) => `sum(count_over_time(up{${sel}}[${range}]))`,
 };
 
 /** Coverage resolution: one minute, coarser for long periods (Prometheus allows 11,000 points per series). */
@@ -68,9 +76,76 @@ export function gridTimes(start: number, until: number, stepMs: number): number[
   return times;
 }
 
+/** A PromQL range duration: 1d, 23h, 90m or 45s. */
+export function promDuration(seconds: number): string {
+  if (seconds % 86_400 === 0) return `${seconds / 86_400}d`;
+  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
+  if (seconds % 60 === 0) return `${seconds / 60}m`;
+  return `${seconds}s`;
+}
+
+/** One local day's evaluation: at its end (or at `until` for the day `until` falls in), over the day so far. */
+export interface DayWindow {
+  date: string;
+  at: number;
+  seconds: number;
+}
+
+/** The days of the period that have begun by `until` (ms), each with its window. */
+export function dayWindows(period: ReportPeriod, until: number): DayWindow[] {
+  const windows: DayWindow[] = [];
+  for (const d of period.days) {
+    const at = Math.min(d.end, until);
+    if (at > d.start) windows.push({ date: d.date, at, seconds: Math.round((at - d.start) / 1000) });
+  }
+  return windows;
+}
+
+/**
+ * Consecutive day windows of one length as one range query each (start, end, step = that
+ * length): one query for a period in a zone without daylight saving time, a few more for a
+ * 23 h or 25 h day and for a day still under way.
+ */
+export function dayRuns(windows: DayWindow[]): { start: number; end: number; seconds: number }[] {
+  const runs: { start: number; end: number; seconds: number }[] = [];
+  for (const w of windows) {
+    const last = runs[runs.length - 1];
+    if (last && last.seconds === w.seconds && w.at - last.end === w.seconds * 1000) last.end = w.at;
+    else runs.push({ start: w.at, end: w.at, seconds: w.seconds });
+  }
+  return runs;
+}
+
 function endpointKey(m: Record<string, string>): string {
   return `${m.method ?? ''} ${m.endpoint ?? ''}`;
 }
+
+/** The array kept under `key`, made with `size` zeros when new. */
+function arrayOf<K>(arrays: Map<K, Float64Array>, key: K, size: number): Float64Array {
+  let a = arrays.get(key);
+  if (!a) arrays.set(key, (a = new Float64Array(size)));
+  return a;
+}
+
+/** The buckets (le → count) at one index of per-le arrays; empty when nothing was counted there. */
+function bucketsAt(byLe: Map<number, Float64Array>, index: number): Buckets {
+  const b: Buckets = new Map();
+  for (const [le, a] of byLe) if (a[index] !== 0) b.set(le, a[index]);
+  return b;
+}
+
+/** Per-le arrays summed into one set of buckets (optionally only the indexes `keep` accepts). */
+function bucketsSum(byLe: Map<number, Float64Array>, keep?: (index: number) => boolean): Buckets {
+  const b: Buckets = new Map();
+  for (const [le, a] of byLe) {
+    let v = 0;
+    for (let i = 0; i < a.length; i++) if (!keep || keep(i)) v += a[i];
+    b.set(le, v);
+  }
+  return b;
+}
+
+const leOf = (le: string | undefined) => (le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le));
 
 export async function buildPrometheusSections(input: BuilderInput): Promise<PrometheusSections> {
   const { period, include, runner } = input;
@@ -78,20 +153,31 @@ export async function buildPrometheusSections(input: BuilderInput): Promise<Prom
   const hourTimes = gridTimes(period.start, period.until, HOUR);
   const covTimes = gridTimes(period.start, period.until, covStep * 1000);
   const evaluatedUntil = covTimes.length ? covTimes[covTimes.length - 1] : period.start;
-  const hourly = (promql: string) => runner.range({ promql, start: hourTimes[0] ?? period.start + HOUR, end: hourTimes[hourTimes.length - 1] ?? period.start, stepSeconds: 3600 });
+  const lastHour = hourTimes.length ? hourTimes[hourTimes.length - 1] : period.start;
+  // Error types and up are needed per local day only: Prometheus sums each day itself (the day
+  // so far for the day under way, up to the last whole hour, as the hourly figures).
+  const dayWins = dayWindows(period, lastHour);
+  const runs = dayRuns(dayWins);
+  const hourly = (promql: string, chunks: number) => runner.range({ promql, start: hourTimes[0] ?? period.start + HOUR, end: lastHour, stepSeconds: 3600, chunks });
+  const dailyFrom = (family: (range: string) => string): ComputedFrom[] => runs.map((r) => ({ promql: family(promDuration(r.seconds)), stepSeconds: r.seconds }));
+  const daily = async (family: (range: string) => string, offsetMs?: number) =>
+    (await Promise.all(runs.map((r) => runner.range({ promql: family(promDuration(r.seconds)), start: r.start, end: r.end, stepSeconds: r.seconds, offsetMs })))).flat();
   const want = (s: PerformanceSection) => include.includes(s);
 
-  // Every query is asked for at once: the runner runs each once, bounded.
-  // The heaviest first (the bucket series), so that it does not end last.
-  const latencyP = want('response_times') ? hourly(Q.latency) : null;
-  const samplesP = runner.range({ promql: Q.samples(covStep), start: covTimes[0] ?? period.start + covStep * 1000, end: evaluatedUntil, stepSeconds: covStep, offsetMs: 1 });
-  const requestsP = want('response_times') || want('error_rates') || want('usage_patterns') ? hourly(Q.requests) : null;
-  const errorTypesP = want('error_rates') ? hourly(Q.errorTypes) : null;
-  const upP = want('availability') ? Promise.all([hourly(Q.upSum(input.upSelector)), hourly(Q.upCount(input.upSelector))]) : null;
+  // Every query is asked for at once: the runner runs each once, bounded, in this order: the
+  // latency buckets' chunks first (the heaviest), so that they do not end last.
+  const latencyP = want('response_times') ? hourly(Q.latency, LATENCY_CHUNKS) : null;
+  const needsRequests = want('response_times') || want('error_rates') || want('usage_patterns');
+  const requestsP = needsRequests ? hourly(Q.requests, REQUESTS_CHUNKS) : null;
+  const samplesP = runner.range({ promql: Q.samples(covStep), start: covTimes[0] ?? period.start + covStep * 1000, end: evaluatedUntil, stepSeconds: covStep, offsetMs: 1, chunks: REQUESTS_CHUNKS });
+  const errorTypesP = want('error_rates') ? daily(Q.errorTypesDaily) : null;
+  // up at the end of a day is counted in that day only (left-open windows, 1 ms after the grid).
+  const upP = want('availability') ? Promise.all([daily((r) => Q.upSum(input.upSelector, r), 1), daily((r) => Q.upCount(input.upSelector, r), 1)]) : null;
   const [samples, requests, latency, errorTypes, up] = await Promise.all([samplesP, requestsP, latencyP, errorTypesP, upP]);
 
   // ---- coverage ----
-  const counts = new Map<number, number>(samples[0] ? [...samples[0].values] : []);
+  const counts = new Map<number, number>();
+  for (const s of samples) s.times.forEach((t, i) => counts.set(t, s.values[i])); // one series (max), once per chunk
   const expected = typicalCount(counts.values());
   const cov: CoverageInput = { stepMs: covStep * 1000, times: covTimes, counts, expectedPerStep: expected ?? 1 };
   const whole = coverageBetween(cov, period.start, evaluatedUntil);
@@ -107,88 +193,107 @@ export async function buildPrometheusSections(input: BuilderInput): Promise<Prom
   const coverage: PrometheusSections['coverage'] = { ratio: round(whole.ratio), expectedSamples: whole.expected, presentSamples: whole.present, gaps, days: dayCoverage };
   const samplesFrom: ComputedFrom = { promql: Q.samples(covStep), stepSeconds: covStep };
 
+  // ---- hours and days as array indexes ----
   // Hour windows (t - 1 h, t] belong to the local day and hour they start in.
-  const hourInfo = new Map<number, { date: string; hour: number; weekday: number }>();
-  for (const t of hourTimes) hourInfo.set(t, localTime(t - HOUR, period.timeZone));
-  const dayOf = (t: number) => hourInfo.get(t)?.date;
+  const H = hourTimes.length;
+  const D = period.days.length;
+  const firstHour = hourTimes[0] ?? 0;
+  const dayIndex = new Map(period.days.map((d, i) => [d.date, i]));
+  const hourLocal: LocalTime[] = hourTimes.map((t) => localTime(t - HOUR, period.timeZone));
+  const hourDay = Int32Array.from(hourLocal, (l) => dayIndex.get(l.date) ?? -1);
+  /** The index of an evaluation time on the hour grid, or -1. */
+  const hourAt = (t: number) => {
+    const i = (t - firstHour) / HOUR;
+    return Number.isInteger(i) && i >= 0 && i < H ? i : -1;
+  };
+  const dayAt = new Map(dayWins.map((w) => [w.at, dayIndex.get(w.date)!]));
+  const hourStart = (i: number) => new Date(hourTimes[i] - HOUR).toISOString();
+  const localLabel = (i: number) => `${hourLocal[i].date} ${String(hourLocal[i].hour).padStart(2, '0')}:00`;
   const sections: PrometheusSections['sections'] = {};
   const commonCoverage = { ratio: coverage.ratio, gaps };
 
-  // ---- requests, per endpoint and hour ----
-  interface EndpointTotals { method: string; endpoint: string; requests: number; errors: number; byDay: Map<string, { requests: number; errors: number }> }
+  // ---- requests: per hour (all endpoints), per endpoint and day ----
+  interface EndpointTotals { method: string; endpoint: string; requests: number; errors: number; dayRequests: Float64Array; dayErrors: Float64Array }
+  const hourRequests = new Float64Array(H);
+  const hourErrors = new Float64Array(H);
+  const hourSeen = new Uint8Array(H);
   const endpoints = new Map<string, EndpointTotals>();
-  const hourRequests = new Map<number, { requests: number; errors: number }>();
   const methods = new Map<string, number>();
   for (const series of requests ?? []) {
     const key = endpointKey(series.metric);
     let e = endpoints.get(key);
-    if (!e) endpoints.set(key, (e = { method: series.metric.method ?? '', endpoint: series.metric.endpoint ?? '', requests: 0, errors: 0, byDay: new Map() }));
+    if (!e) endpoints.set(key, (e = { method: series.metric.method ?? '', endpoint: series.metric.endpoint ?? '', requests: 0, errors: 0, dayRequests: new Float64Array(D), dayErrors: new Float64Array(D) }));
     const is5xx = /^5/.test(series.metric.status ?? '');
-    for (const [t, v] of series.values) {
-      const date = dayOf(t);
-      if (!date) continue;
-      e.requests += v;
-      if (is5xx) e.errors += v;
-      const day = e.byDay.get(date) ?? { requests: 0, errors: 0 };
-      day.requests += v;
-      if (is5xx) day.errors += v;
-      e.byDay.set(date, day);
-      const h = hourRequests.get(t) ?? { requests: 0, errors: 0 };
-      h.requests += v;
-      if (is5xx) h.errors += v;
-      hourRequests.set(t, h);
-      methods.set(e.method, (methods.get(e.method) ?? 0) + v);
+    let sum = 0;
+    const { times, values } = series;
+    for (let k = 0; k < times.length; k++) {
+      const i = hourAt(times[k]);
+      const d = i < 0 ? -1 : hourDay[i];
+      if (d < 0) continue;
+      const v = values[k];
+      sum += v;
+      hourRequests[i] += v;
+      hourSeen[i] = 1;
+      e.dayRequests[d] += v;
+      if (is5xx) {
+        hourErrors[i] += v;
+        e.dayErrors[d] += v;
+      }
     }
+    e.requests += sum;
+    if (is5xx) e.errors += sum;
+    methods.set(e.method, (methods.get(e.method) ?? 0) + sum);
   }
-  const dayTotals = (date: string) => {
-    let requests = 0;
-    let errors = 0;
-    for (const [t, h] of hourRequests) if (dayOf(t) === date) [requests, errors] = [requests + h.requests, errors + h.errors];
-    return { requests, errors };
-  };
-  const totalRequests = [...hourRequests.values()].reduce((s, h) => s + h.requests, 0);
-  const totalErrors = [...hourRequests.values()].reduce((s, h) => s + h.errors, 0);
-  const localLabel = (t: number) => {
-    const l = hourInfo.get(t)!;
-    return `${l.date} ${String(l.hour).padStart(2, '0')}:00`;
-  };
+  const dayRequests = new Float64Array(D);
+  const dayErrors = new Float64Array(D);
+  let totalRequests = 0;
+  let totalErrors = 0;
+  for (let i = 0; i < H; i++) {
+    if (hourDay[i] < 0) continue;
+    dayRequests[hourDay[i]] += hourRequests[i];
+    dayErrors[hourDay[i]] += hourErrors[i];
+    totalRequests += hourRequests[i];
+    totalErrors += hourErrors[i];
+  }
 
   // ---- response_times ----
   if (want('response_times')) {
-    const hourBuckets = new Map<number, Buckets>();
-    const endpointDayBuckets = new Map<string, Map<string, Buckets>>();
+    // le → count per hour over every endpoint; endpoint → le → count per day.
+    const hourBuckets = new Map<number, Float64Array>();
+    const endpointDayBuckets = new Map<string, Map<number, Float64Array>>();
     for (const series of latency ?? []) {
-      const le = series.metric.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(series.metric.le);
+      const le = leOf(series.metric.le);
       if (Number.isNaN(le)) continue;
       const key = endpointKey(series.metric);
-      let byDay = endpointDayBuckets.get(key);
-      if (!byDay) endpointDayBuckets.set(key, (byDay = new Map()));
-      for (const [t, v] of series.values) {
-        const date = dayOf(t);
-        if (!date) continue;
-        let hb = hourBuckets.get(t);
-        if (!hb) hourBuckets.set(t, (hb = new Map()));
-        hb.set(le, (hb.get(le) ?? 0) + v);
-        let db = byDay.get(date);
-        if (!db) byDay.set(date, (db = new Map()));
-        db.set(le, (db.get(le) ?? 0) + v);
+      let byLe = endpointDayBuckets.get(key);
+      if (!byLe) endpointDayBuckets.set(key, (byLe = new Map()));
+      const hourCounts = arrayOf(hourBuckets, le, H);
+      const dayCounts = arrayOf(byLe, le, D);
+      const { times, values } = series;
+      for (let k = 0; k < times.length; k++) {
+        const i = hourAt(times[k]);
+        const d = i < 0 ? -1 : hourDay[i];
+        if (d < 0) continue;
+        hourCounts[i] += values[k];
+        dayCounts[d] += values[k];
       }
     }
     const quantiles = (b: Buckets) => ({ p50Seconds: round(histogramQuantile(0.5, b)), p95Seconds: round(histogramQuantile(0.95, b)), p99Seconds: round(histogramQuantile(0.99, b)) });
     const target = input.thresholds.apiP95Seconds;
-    const overallBuckets: Buckets = new Map();
     const hoursAbove: { start: string; local: string; p95Seconds: number | null; requests: number }[] = [];
-    const days = period.days.map((d) => {
-      const b: Buckets = new Map();
-      let worst: { start: string; local: string; p95Seconds: number } | null = null;
-      for (const [t, hb] of hourBuckets) {
-        if (dayOf(t) !== d.date) continue;
-        addBuckets(b, hb);
-        const p95 = histogramQuantile(0.95, hb);
-        if (p95 !== null && (!worst || p95 > worst.p95Seconds)) worst = { start: new Date(t - HOUR).toISOString(), local: localLabel(t), p95Seconds: round(p95)! };
-        if (p95 !== null && p95 > target) hoursAbove.push({ start: new Date(t - HOUR).toISOString(), local: localLabel(t), p95Seconds: round(p95), requests: Math.round(hb.get(Number.POSITIVE_INFINITY) ?? 0) });
-      }
-      addBuckets(overallBuckets, b);
+    const worstHours = new Array<{ start: string; local: string; p95Seconds: number } | null>(D).fill(null);
+    for (let i = 0; i < H; i++) {
+      const d = hourDay[i];
+      if (d < 0) continue;
+      const hb = bucketsAt(hourBuckets, i);
+      const p95 = histogramQuantile(0.95, hb);
+      if (p95 === null) continue;
+      const worst = worstHours[d];
+      if (!worst || p95 > worst.p95Seconds) worstHours[d] = { start: hourStart(i), local: localLabel(i), p95Seconds: round(p95)! };
+      if (p95 > target) hoursAbove.push({ start: hourStart(i), local: localLabel(i), p95Seconds: round(p95), requests: Math.round(hb.get(Number.POSITIVE_INFINITY) ?? 0) });
+    }
+    const days = period.days.map((d, di) => {
+      const b = bucketsSum(hourBuckets, (i) => hourDay[i] === di);
       const q = hasData(d.date) ? quantiles(b) : { p50Seconds: null, p95Seconds: null, p99Seconds: null };
       return {
         date: d.date,
@@ -196,29 +301,29 @@ export async function buildPrometheusSections(input: BuilderInput): Promise<Prom
         requests: hasData(d.date) ? Math.round(b.get(Number.POSITIVE_INFINITY) ?? 0) : null,
         ...q,
         meetsTarget: q.p95Seconds === null ? null : q.p95Seconds < target,
-        worstHour: hasData(d.date) ? worst : null,
+        worstHour: hasData(d.date) ? worstHours[di] : null,
         gaps: gapsIn(d.start, d.end),
       };
     });
     const slowest = [...endpointDayBuckets.entries()]
-      .map(([key, byDay]) => {
-        const all: Buckets = new Map();
+      .map(([key, byLe]) => {
         let worstDay: { date: string; p95Seconds: number } | null = null;
-        for (const [date, b] of byDay) {
-          addBuckets(all, b);
-          const p95 = histogramQuantile(0.95, b);
-          if (p95 !== null && (!worstDay || p95 > worstDay.p95Seconds)) worstDay = { date, p95Seconds: round(p95)! };
+        for (let d = 0; d < D; d++) {
+          const p95 = histogramQuantile(0.95, bucketsAt(byLe, d));
+          if (p95 !== null && (!worstDay || p95 > worstDay.p95Seconds)) worstDay = { date: period.days[d].date, p95Seconds: round(p95)! };
         }
+        const all = bucketsSum(byLe);
         const [method, ...rest] = key.split(' ');
         return { method, endpoint: rest.join(' '), requests: Math.round(all.get(Number.POSITIVE_INFINITY) ?? 0), p50Seconds: round(histogramQuantile(0.5, all)), p95Seconds: round(histogramQuantile(0.95, all)), worstDay };
       })
       .filter((e) => e.p95Seconds !== null)
       .sort((a, b) => b.p95Seconds! - a.p95Seconds! || b.requests - a.requests)
       .slice(0, TOP);
+    const overallBuckets = bucketsSum(hourBuckets, (i) => hourDay[i] >= 0);
     const overall = quantiles(overallBuckets);
     sections.response_times = {
       computedFrom: [{ promql: Q.latency, stepSeconds: 3600 }, samplesFrom],
-      method: 'Quantiles interpolated in the default histogram buckets (as histogram_quantile) from bucket increases per hour, summed per day and over the period.',
+      method: 'Quantiles interpolated in the default histogram buckets (as histogram_quantile) from bucket increases per endpoint and hour: summed over the endpoints per hour, day and the period, and over the hours per endpoint.',
       target: { p95Seconds: target, met: overall.p95Seconds === null ? null : overall.p95Seconds < target, hoursAboveTarget: hoursAbove.length },
       overall: { requests: Math.round(overallBuckets.get(Number.POSITIVE_INFINITY) ?? 0), ...overall },
       days,
@@ -232,52 +337,53 @@ export async function buildPrometheusSections(input: BuilderInput): Promise<Prom
   if (want('error_rates')) {
     const target = input.thresholds.errorRatePercent;
     const pct = (e: number, r: number) => round(ratio(e, r) === null ? null : (e / r) * 100, 4);
-    const byType = new Map<string, { total: number; byDay: Map<string, number> }>();
+    const byType = new Map<string, { total: number; byDay: Float64Array }>();
     for (const series of errorTypes ?? []) {
       const type = series.metric.error_type ?? '';
-      const entry = byType.get(type) ?? { total: 0, byDay: new Map<string, number>() };
-      for (const [t, v] of series.values) {
-        const date = dayOf(t);
-        if (!date) continue;
-        entry.total += v;
-        entry.byDay.set(date, (entry.byDay.get(date) ?? 0) + v);
-      }
+      const entry = byType.get(type) ?? { total: 0, byDay: new Float64Array(D) };
+      series.times.forEach((t, k) => {
+        const d = dayAt.get(t);
+        if (d === undefined) return;
+        entry.total += series.values[k];
+        entry.byDay[d] += series.values[k];
+      });
       byType.set(type, entry);
     }
-    const days = period.days.map((d) => {
+    const worstHours = new Array<{ start: string; local: string; ratePercent: number; requests: number; errors5xx: number } | null>(D).fill(null);
+    for (let i = 0; i < H; i++) {
+      const d = hourDay[i];
+      if (d < 0 || !(hourRequests[i] > 0)) continue;
+      const p = (hourErrors[i] / hourRequests[i]) * 100;
+      const worst = worstHours[d];
+      if (!worst || p > worst.ratePercent) worstHours[d] = { start: hourStart(i), local: localLabel(i), ratePercent: round(p)!, requests: Math.round(hourRequests[i]), errors5xx: Math.round(hourErrors[i]) };
+    }
+    const days = period.days.map((d, di) => {
       if (!hasData(d.date)) return { date: d.date, coverage: coverageOf.get(d.date) ?? null, requests: null, errors5xx: null, ratePercent: null, meetsTarget: null, worstHour: null, gaps: gapsIn(d.start, d.end) };
-      const { requests: r, errors: e } = dayTotals(d.date);
-      let worst: { start: string; local: string; ratePercent: number; requests: number; errors5xx: number } | null = null;
-      for (const [t, h] of hourRequests) {
-        if (dayOf(t) !== d.date || !(h.requests > 0)) continue;
-        const p = (h.errors / h.requests) * 100;
-        if (!worst || p > worst.ratePercent) worst = { start: new Date(t - HOUR).toISOString(), local: localLabel(t), ratePercent: round(p)!, requests: Math.round(h.requests), errors5xx: Math.round(h.errors) };
-      }
-      const rate = pct(e, r);
-      return { date: d.date, coverage: coverageOf.get(d.date) ?? null, requests: Math.round(r), errors5xx: Math.round(e), ratePercent: rate, meetsTarget: rate === null ? null : rate < target, worstHour: worst, gaps: gapsIn(d.start, d.end) };
+      const rate = pct(dayErrors[di], dayRequests[di]);
+      return { date: d.date, coverage: coverageOf.get(d.date) ?? null, requests: Math.round(dayRequests[di]), errors5xx: Math.round(dayErrors[di]), ratePercent: rate, meetsTarget: rate === null ? null : rate < target, worstHour: worstHours[di], gaps: gapsIn(d.start, d.end) };
     });
     const overallRate = pct(totalErrors, totalRequests);
     const endpointsByRate = [...endpoints.values()]
       .filter((e) => e.requests > 0)
       .map((e) => {
         let worstDay: { date: string; ratePercent: number; errors5xx: number } | null = null;
-        for (const [date, d] of e.byDay) {
-          const p = d.requests > 0 ? (d.errors / d.requests) * 100 : 0;
-          if (d.errors > 0 && (!worstDay || p > worstDay.ratePercent)) worstDay = { date, ratePercent: round(p)!, errors5xx: Math.round(d.errors) };
+        for (let d = 0; d < D; d++) {
+          const p = e.dayRequests[d] > 0 ? (e.dayErrors[d] / e.dayRequests[d]) * 100 : 0;
+          if (e.dayErrors[d] > 0 && (!worstDay || p > worstDay.ratePercent)) worstDay = { date: period.days[d].date, ratePercent: round(p)!, errors5xx: Math.round(e.dayErrors[d]) };
         }
         return { method: e.method, endpoint: e.endpoint, requests: Math.round(e.requests), errors5xx: Math.round(e.errors), ratePercent: pct(e.errors, e.requests), worstDay };
       })
       .sort((a, b) => (b.ratePercent ?? 0) - (a.ratePercent ?? 0) || b.errors5xx - a.errors5xx)
       .slice(0, TOP);
     sections.error_rates = {
-      computedFrom: [{ promql: Q.requests, stepSeconds: 3600 }, { promql: Q.errorTypes, stepSeconds: 3600 }, samplesFrom],
-      method: '5xx share of http_requests_total (status label starting with 5), from increases per hour summed per day and over the period.',
+      computedFrom: [{ promql: Q.requests, stepSeconds: 3600 }, ...dailyFrom(Q.errorTypesDaily), samplesFrom],
+      method: '5xx share of http_requests_total (status label starting with 5), from increases per endpoint and hour, summed per hour, day, endpoint and over the period.',
       target: { maxPercent: target, met: overallRate === null ? null : overallRate < target, daysAboveTarget: days.filter((d) => d.meetsTarget === false).map((d) => d.date) },
       overall: { requests: Math.round(totalRequests), errors5xx: Math.round(totalErrors), ratePercent: overallRate },
       days,
       endpoints: endpointsByRate,
       errorTypes: [...byType.entries()]
-        .map(([errorType, e]) => ({ errorType, count: Math.round(e.total), days: period.days.map((d) => ({ date: d.date, count: hasData(d.date) ? Math.round(e.byDay.get(d.date) ?? 0) : null })) }))
+        .map(([errorType, e]) => ({ errorType, count: Math.round(e.total), days: period.days.map((d, di) => ({ date: d.date, count: hasData(d.date) ? Math.round(e.byDay[di]) : null })) }))
         .sort((a, b) => b.count - a.count),
       dataCoverage: commonCoverage,
     };
@@ -287,10 +393,11 @@ export async function buildPrometheusSections(input: BuilderInput): Promise<Prom
   if (want('usage_patterns')) {
     const grid = WEEKDAY_NAMES.map(() => new Array<number>(24).fill(0));
     let peak: { start: string; local: string; requests: number } | null = null;
-    for (const [t, h] of hourRequests) {
-      const l = hourInfo.get(t)!;
-      grid[l.weekday - 1][l.hour] += h.requests;
-      if (!peak || h.requests > peak.requests) peak = { start: new Date(t - HOUR).toISOString(), local: localLabel(t), requests: Math.round(h.requests) };
+    for (let i = 0; i < H; i++) {
+      if (!hourSeen[i] || hourDay[i] < 0) continue;
+      const l = hourLocal[i];
+      grid[l.weekday - 1][l.hour] += hourRequests[i];
+      if (!peak || hourRequests[i] > peak.requests) peak = { start: hourStart(i), local: localLabel(i), requests: Math.round(hourRequests[i]) };
     }
     let peakCell: { weekday: string; hour: number; requests: number } | null = null;
     grid.forEach((hours, w) => hours.forEach((v, hour) => {
@@ -301,7 +408,7 @@ export async function buildPrometheusSections(input: BuilderInput): Promise<Prom
       computedFrom: [{ promql: Q.requests, stepSeconds: 3600 }, samplesFrom],
       timeZone: period.timeZone,
       totalRequests: Math.round(totalRequests),
-      days: period.days.map((d) => ({ date: d.date, coverage: coverageOf.get(d.date) ?? null, requests: hasData(d.date) ? Math.round(dayTotals(d.date).requests) : null, gaps: gapsIn(d.start, d.end) })),
+      days: period.days.map((d, di) => ({ date: d.date, coverage: coverageOf.get(d.date) ?? null, requests: hasData(d.date) ? Math.round(dayRequests[di]) : null, gaps: gapsIn(d.start, d.end) })),
       weekdayHour: grid.map((hours, w) => ({ weekday: WEEKDAY_NAMES[w], hours: hours.map((v) => Math.round(v)) })),
       peakHour: peak,
       peakWeekdayHour: peakCell,
@@ -317,24 +424,27 @@ export async function buildPrometheusSections(input: BuilderInput): Promise<Prom
   // ---- availability (backend part) ----
   if (up) {
     const [sum, count] = up as [Series[], Series[]];
-    const per = (series: Series[], date: string) => {
-      let v = 0;
-      for (const s of series) for (const [t, x] of s.values) if (dayOf(t) === date) v += x;
-      return v;
+    const perDay = (series: Series[]) => {
+      const byDay = new Float64Array(D);
+      for (const s of series) s.times.forEach((t, k) => {
+        const d = dayAt.get(t);
+        if (d !== undefined) byDay[d] += s.values[k];
+      });
+      return byDay;
     };
+    const upDays = perDay(sum);
+    const scrapeDays = perDay(count);
     let upAll = 0;
     let samplesAll = 0;
-    const days = period.days.map((d) => {
-      const s = per(sum, d.date);
-      const c = per(count, d.date);
-      upAll += s;
-      samplesAll += c;
-      return { date: d.date, upRatio: round(ratio(s, c)), scrapes: Math.round(c), gaps: gapsIn(d.start, d.end) };
+    const days = period.days.map((d, di) => {
+      upAll += upDays[di];
+      samplesAll += scrapeDays[di];
+      return { date: d.date, upRatio: round(ratio(upDays[di], scrapeDays[di])), scrapes: Math.round(scrapeDays[di]), gaps: gapsIn(d.start, d.end) };
     });
     sections.availability = {
       backend: {
-        computedFrom: [{ promql: Q.upSum(input.upSelector), stepSeconds: 3600 }, { promql: Q.upCount(input.upSelector), stepSeconds: 3600 }],
-        method: 'Share of the backend\'s scrapes that succeeded (up = 1); scrapes missing (Prometheus down, or no up series, e.g. loaded history) are not counted either way.',
+        computedFrom: [...dailyFrom((r) => Q.upSum(input.upSelector, r)), ...dailyFrom((r) => Q.upCount(input.upSelector, r))],
+        method: 'Share of the backend\'s scrapes that succeeded (up = 1), counted per local day; scrapes missing (Prometheus down, or no up series, e.g. loaded history) are not counted either way.',
         upRatio: round(ratio(upAll, samplesAll)),
         scrapes: Math.round(samplesAll),
         days,

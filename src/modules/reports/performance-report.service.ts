@@ -56,9 +56,18 @@ export class PerformanceReportService {
     const include = value.include;
     const needsPrometheus = include.some((s) => s !== 'backups');
     const thresholds = { apiP95Seconds: this.inventory.thresholds.apiP95Seconds.fail, errorRatePercent: this.inventory.thresholds.errorRatePercent.fail };
+    // The control plane's own tables are read while Prometheus answers (a failure there is
+    // awaited below, not left unhandled meanwhile).
+    const early = <T>(read: () => Promise<T>) => {
+      const pending = read();
+      pending.catch(() => undefined);
+      return pending;
+    };
+    const checklistP = include.includes('availability') ? early(() => this.checklistAvailability(period)) : null;
+    const backupsP = include.includes('backups') ? early(() => this.backupSummary(period)) : null;
     let prom: PrometheusSections | null = null;
     if (needsPrometheus) {
-      const runner = new PromQueryRunner(this.prometheus, { concurrency: 4, minStepsPerChunk: 48, chunks: 4, timeoutMs: 25_000 });
+      const runner = new PromQueryRunner(this.prometheus, { concurrency: 4, timeoutMs: 25_000 });
       try {
         prom = await buildPrometheusSections({ period, include, runner, thresholds, upSelector: this.upSelector() });
       } catch (error) {
@@ -70,8 +79,8 @@ export class PerformanceReportService {
     }
     const sections: Partial<Record<PerformanceSection, unknown>> = {};
     for (const name of include) {
-      if (name === 'availability') sections.availability = { ...(prom?.sections.availability as object), checklist: await this.checklistAvailability(period) };
-      else if (name === 'backups') sections.backups = await this.backupSummary(period);
+      if (name === 'availability') sections.availability = { ...(prom?.sections.availability as object), checklist: await checklistP };
+      else if (name === 'backups') sections.backups = await backupsP;
       else sections[name] = prom?.sections[name];
     }
     const id = randomUUID();

@@ -1,10 +1,12 @@
 /**
- * Runs a report's Prometheus range queries: each distinct query once (by text, range and step),
- * long ranges split into chunks evaluated concurrently (bounded), chunks merged back into series.
- * Records what ran, for the report's "computed from".
+ * Runs a report's Prometheus range queries: each distinct query once (by text, range, step and
+ * offset), at most `concurrency` requests in flight, in the order they were asked for (ask for
+ * the heaviest first). A heavy query can be split by time into chunks: disjoint runs of
+ * evaluation steps, so that Prometheus evaluates it on several cores and still evaluates every
+ * step once; each chunk's series come back as they are (no copy). Records what ran, for the
+ * report's "computed from".
  */
 import { PrometheusPort } from '../../integrations/contracts';
-import { mapBounded } from './report-math';
 
 export interface RangeSpec {
   promql: string;
@@ -18,12 +20,18 @@ export interface RangeSpec {
    * includes both ends of a range).
    */
   offsetMs?: number;
+  /** Split the range into up to this many chunks of whole steps (default 1: one request). */
+  chunks?: number;
 }
 
-/** One series: its labels and values by evaluation time (ms). */
+/**
+ * One series of one chunk: its labels, and its finite values at evaluation times (ms, ascending)
+ * side by side. A query split into chunks gives each series once per chunk.
+ */
 export interface Series {
   metric: Record<string, string>;
-  values: Map<number, number>;
+  times: Float64Array;
+  values: Float64Array;
 }
 
 export interface QueryRecord {
@@ -32,17 +40,27 @@ export interface QueryRecord {
   end: string;
   stepSeconds: number;
   chunks: number;
+  /** Series in the answer (the most any chunk had). */
   series: number;
   points: number;
+  /** From the first chunk's request to the last chunk's parsed answer (waiting for a slot before the first not included). */
   durationMs: number;
 }
 
 export interface RunnerOptions {
+  /** Requests in flight at once. */
   concurrency: number;
-  /** A range of more steps than this is split into `chunks` chunks, evaluated concurrently. */
-  minStepsPerChunk: number;
-  chunks: number;
   timeoutMs: number;
+}
+
+/** Splits [start, end] (ms, on a grid of stepMs) into at most `chunks` disjoint runs of whole steps. */
+export function splitRange(start: number, end: number, stepMs: number, chunks: number): { start: number; end: number }[] {
+  if (end < start) return [];
+  const steps = Math.floor((end - start) / stepMs) + 1;
+  const per = Math.ceil(steps / Math.max(1, Math.min(chunks, steps)));
+  const parts: { start: number; end: number }[] = [];
+  for (let first = 0; first < steps; first += per) parts.push({ start: start + first * stepMs, end: start + Math.min(steps - 1, first + per - 1) * stepMs });
+  return parts;
 }
 
 export class PromQueryRunner {
@@ -56,8 +74,9 @@ export class PromQueryRunner {
     private readonly options: RunnerOptions,
   ) {}
 
-  /** The series of a range query; the same query asked twice runs once. */
+  /** The series of a range query; the same query asked twice runs once. An empty range asks nothing. */
   range(spec: RangeSpec): Promise<Series[]> {
+    if (spec.end < spec.start) return Promise.resolve([]);
     const key = `${spec.promql}\u0000${spec.start}\u0000${spec.end}\u0000${spec.stepSeconds}\u0000${spec.offsetMs ?? 0}`;
     let pending = this.done.get(key);
     if (!pending) {
@@ -79,30 +98,35 @@ export class PromQueryRunner {
   }
 
   private async run(spec: RangeSpec): Promise<Series[]> {
-    const started = Date.now();
-    const stepMs = spec.stepSeconds * 1000;
-    const chunks: { start: number; end: number }[] = [];
     const offset = spec.offsetMs ?? 0;
-    if (spec.end >= spec.start) {
-      const steps = Math.floor((spec.end - spec.start) / stepMs) + 1;
-      const span = stepMs * Math.max(this.options.minStepsPerChunk, Math.ceil(steps / this.options.chunks));
-      for (let s = spec.start; s <= spec.end; s += span) chunks.push({ start: s, end: Math.min(spec.end, s + span - stepMs) });
-    }
-    const parts = await mapBounded(chunks, chunks.length, (chunk) =>
-      this.slot(() => this.prometheus.queryRange(spec.promql, { start: new Date(chunk.start + offset), end: new Date(chunk.end + offset), stepSeconds: spec.stepSeconds }, { timeoutMs: this.options.timeoutMs })),
+    const parts = splitRange(spec.start, spec.end, spec.stepSeconds * 1000, spec.chunks ?? 1);
+    let started = 0;
+    const answers = await Promise.all(
+      parts.map((part) =>
+        this.slot(() => {
+          started ||= Date.now();
+          return this.prometheus.queryRange(spec.promql, { start: new Date(part.start + offset), end: new Date(part.end + offset), stepSeconds: spec.stepSeconds }, { timeoutMs: this.options.timeoutMs });
+        }),
+      ),
     );
-    const merged = new Map<string, Series>();
+    // A chunk's series are used as they came (times turned into ms in place, non-finite values
+    // dropped): a series appears once per chunk, in time order, and callers sum by labels.
+    const out: Series[] = [];
+    let series = 0;
     let points = 0;
-    for (const part of parts) {
-      for (const item of part) {
-        const key = JSON.stringify(Object.entries(item.metric).sort(([a], [b]) => a.localeCompare(b)));
-        let series = merged.get(key);
-        if (!series) merged.set(key, (series = { metric: item.metric, values: new Map() }));
-        for (const [t, v] of item.values) {
+    for (const answer of answers) {
+      series = Math.max(series, answer.length);
+      for (const item of answer) {
+        const { times, values } = item;
+        let n = 0;
+        for (let i = 0; i < times.length; i++) {
+          const v = values[i];
           if (!Number.isFinite(v)) continue;
-          series.values.set(Math.round(t * 1000) - offset, v);
-          points++;
+          times[n] = Math.round(times[i] * 1000) - offset;
+          values[n++] = v;
         }
+        points += n;
+        out.push({ metric: item.metric, times: times.subarray(0, n), values: values.subarray(0, n) });
       }
     }
     this.records.push({
@@ -110,11 +134,11 @@ export class PromQueryRunner {
       start: new Date(spec.start).toISOString(),
       end: new Date(spec.end).toISOString(),
       stepSeconds: spec.stepSeconds,
-      chunks: chunks.length,
-      series: merged.size,
+      chunks: parts.length,
+      series,
       points,
       durationMs: Date.now() - started,
     });
-    return [...merged.values()];
+    return out;
   }
 }

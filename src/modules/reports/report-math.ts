@@ -108,17 +108,3 @@ export function typicalCount(counts: Iterable<number>): number | null {
   for (const [c, n] of freq) if (n > bestN || (n === bestN && best !== null && c > best)) [best, bestN] = [c, n];
   return best;
 }
-
-/** Runs async tasks with at most `limit` at a time, results in order. */
-export async function mapBounded<T, R>(items: T[], limit: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await task(items[i], i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}

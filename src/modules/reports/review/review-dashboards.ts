@@ -192,7 +192,7 @@ export async function apiPerformance(input: ReviewInputs): Promise<ReviewDashboa
       const why = 'Prometheus has no http_requests_total series in the window (is the backend scraped?)';
       return dashboard('api-performance', 'API Performance', all.map((b) => unknown(b, why)));
     }
-    const perHour = (hourly[0]?.values ?? []).map(([at, v]) => ({ hourEnding: new Date(at * 1000).toISOString(), requests: Math.round(v) }));
+    const perHour = Array.from(hourly[0]?.times ?? [], (at, i) => ({ hourEnding: new Date(at * 1000).toISOString(), requests: Math.round(hourly[0].values[i]) }));
     const rate = total / seconds;
     const errorPercent = total > 0 ? ((errors ?? 0) / total) * 100 : 0;
     const topList = top
