@@ -231,6 +231,8 @@ export const inventorySchema = z
         errorRatePercent: band(0.5, 1),
         cacheHitPercentMin: z.number().min(0).max(100).default(95),
         qcPassPercentMin: z.number().min(0).max(100).default(98),
+        /** Runbook: QC response (inspection started to result) under 30 s. */
+        qcResponseSecondsMax: z.number().positive().default(30),
         freeDiskGbMin: z.number().nonnegative().default(100),
       })
       .strict(),

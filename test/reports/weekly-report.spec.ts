@@ -142,6 +142,15 @@ describe('the weekly report mailed to management', () => {
     expect(JSON.stringify(deliveries.body)).not.toMatch(/smtp:\/\/127\.0\.0\.1:\d+\/|password/i);
     const audit = (await withClient(t.database, (c) => c.query("SELECT outcome FROM audit_entries WHERE action = 'report.weekly.create'"))).rows;
     expect(audit.map((a) => a.outcome)).toEqual(['denied', 'success']);
+
+    // A weekly report is its own kind, in the document and in /metrics.
+    expect(report.kind).toBe('weekly');
+    const metrics = (await t.http().get('/metrics')).text.split('\n');
+    const at = (kind: string) => metrics.find((l) => l.startsWith(`ops_report_last_generated_timestamp{kind="${kind}"}`));
+    expect(Number(at('weekly')!.split(' ')[1])).toBeCloseTo(Date.parse(report.generatedAt) / 1000, 2);
+    const performance = await withClient(t.database, async (c) => (await c.query("SELECT max(generated_at) AS at FROM performance_reports WHERE kind = 'performance'")).rows[0].at as Date | null);
+    if (performance) expect(Number(at('performance')!.split(' ')[1])).toBeCloseTo(performance.getTime() / 1000, 2);
+    else expect(at('performance')).toBeUndefined();
   });
 
   it('a failed mail is recorded, the report kept; sending again delivers it; unknown reports 404', async () => {

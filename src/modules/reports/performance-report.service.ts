@@ -13,7 +13,7 @@ import { PrometheusPort } from '../../integrations/contracts';
 import { IntegrationError } from '../../integrations/integration-error';
 import { PROMETHEUS } from '../../integrations/integrations.module';
 import { buildPrometheusSections, PrometheusSections } from './performance-report.builder';
-import { PerformanceReportEntity } from './performance-report.entity';
+import { PerformanceReportEntity, ReportKind } from './performance-report.entity';
 import { PromQueryRunner } from './prom-query-runner';
 import { round } from './report-math';
 import { buildPeriod, PerformanceRequest, PerformanceSection, ReportPeriod, validatePerformanceRequest } from './report-period';
@@ -46,7 +46,7 @@ export class PerformanceReportService {
   ) {}
 
   /** Validates, computes and stores a report; bad input is a 400 that stores nothing. */
-  async generate(body: PerformanceRequest, identity: Identity): Promise<Record<string, unknown>> {
+  async generate(body: PerformanceRequest, identity: Identity, kind: ReportKind = 'performance'): Promise<Record<string, unknown>> {
     const started = Date.now();
     const now = this.clock.now().getTime();
     const timeZone = this.inventory.timezone;
@@ -87,7 +87,7 @@ export class PerformanceReportService {
     const generatedAt = new Date(now);
     const report: Record<string, unknown> = {
       id,
-      kind: 'performance',
+      kind,
       schemaVersion: REPORT_SCHEMA_VERSION,
       title: `ERP performance report ${period.startDate} to ${period.endDate} (${timeZone})`,
       generatedAt: generatedAt.toISOString(),
@@ -115,6 +115,7 @@ export class PerformanceReportService {
     report.durationMs = Date.now() - started;
     await this.reports.insert({
       id,
+      kind,
       startDate: period.startDate,
       endDate: period.endDate,
       timeZone,
@@ -165,9 +166,9 @@ export class PerformanceReportService {
     };
   }
 
-  /** When the newest report was generated (for /metrics). */
-  async lastGeneratedAt(): Promise<Date | null> {
-    const rows = await this.dataSource.query('SELECT max(generated_at) AS at FROM performance_reports');
+  /** When the newest report of a kind was generated (for /metrics). */
+  async lastGeneratedAt(kind: ReportKind): Promise<Date | null> {
+    const rows = await this.dataSource.query('SELECT max(generated_at) AS at FROM performance_reports WHERE kind = $1', [kind]);
     return rows[0]?.at ? new Date(rows[0].at) : null;
   }
 

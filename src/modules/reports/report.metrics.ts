@@ -3,7 +3,7 @@ import { MetricsService } from '../system/metrics.service';
 import { registerReportKind } from './report-metrics';
 import { PerformanceReportService } from './performance-report.service';
 
-/** ops_report_last_generated_timestamp{kind="performance"}: read from the table at scrape time (every replica agrees). */
+/** ops_report_last_generated_timestamp{kind="performance"|"weekly"}: read from the table at scrape time (every replica agrees). */
 @Injectable()
 export class ReportMetrics implements OnModuleInit {
   constructor(
@@ -12,6 +12,7 @@ export class ReportMetrics implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    registerReportKind(this.metrics.registry, 'performance', () => this.reports.lastGeneratedAt());
+    registerReportKind(this.metrics.registry, 'performance', () => this.reports.lastGeneratedAt('performance'));
+    registerReportKind(this.metrics.registry, 'weekly', () => this.reports.lastGeneratedAt('weekly'));
   }
 }

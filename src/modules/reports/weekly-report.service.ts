@@ -35,7 +35,7 @@ export class WeeklyReportService {
   /** Generates the last 7 days' report (stored; every section). */
   async generateWeekly(identity: Identity): Promise<Record<string, unknown>> {
     const { startDate, endDate } = weeklyPeriod(this.clock.now().getTime(), this.inventory.timezone);
-    return this.reports.generate({ start_date: startDate, end_date: endDate, include: [...PERFORMANCE_SECTIONS] } as never, identity);
+    return this.reports.generate({ start_date: startDate, end_date: endDate, include: [...PERFORMANCE_SECTIONS] } as never, identity, 'weekly');
   }
 
   /** Mails a stored report to management; one recorded attempt (the notifier retries within it). */

@@ -41,8 +41,6 @@ export interface ReviewInputs {
   timeoutMs: number;
 }
 
-/** The runbook's QC response target (Quality Control dashboard): not an inventory threshold yet. */
-export const QC_RESPONSE_TARGET_SECONDS = 30;
 const TREND_DAYS = 7;
 const NOT_NOW = 'a reading of the present: a review of a past day cannot have it';
 
@@ -334,7 +332,7 @@ export async function qualityControl(input: ReviewInputs): Promise<ReviewDashboa
   const mdBase: Base = { metric: 'metal-detector', title: 'Metal detector status', unit: '', target: 'operational (no failure alert)', source: `Prometheus: ${mdNow}, ${mdWindow}; ERP database: qc_inspections FINAL_METAL_DETECTOR` };
   const passBase: Base = { metric: 'qc-pass-rate', title: 'QC pass rate', unit: '%', target: `>= ${t.qcPassPercentMin} %`, source: 'ERP database: qc_inspections (status PASS / all)' };
   const defectBase: Base = { metric: 'defect-rate', title: `Defect rate (trend over ${TREND_DAYS} days)`, unit: '%', target: 'trend tracked (informational)', source: 'ERP database: qc_inspections (defect_qty / inspected_qty, per local day)' };
-  const respBase: Base = { metric: 'qc-response-time', title: 'QC response time (p95)', unit: 's', target: `< ${QC_RESPONSE_TARGET_SECONDS} s`, source: 'ERP database: qc_inspections timestamps' };
+  const respBase: Base = { metric: 'qc-response-time', title: 'QC response time (p95)', unit: 's', target: `< ${t.qcResponseSecondsMax} s`, source: 'ERP database: qc_inspections timestamps' };
   const [qc, now, during] = await Promise.allSettled([
     input.db.qcSummary(input.window, { days: TREND_DAYS, timezone: input.inventory.timezone }, { timeoutMs: input.timeoutMs }),
     input.current ? promNumber(input, mdNow) : Promise.resolve(undefined),
@@ -404,6 +402,6 @@ export async function qualityControl(input: ReviewInputs): Promise<ReviewDashboa
       ? unknown(respBase, r.note)
       : r.p95Seconds === null
         ? unknown({ ...respBase, source: `ERP database: qc_inspections ${r.endColumn} - ${r.startColumn}` }, 'no inspection with both times in the window')
-        : metric({ ...respBase, source: `ERP database: qc_inspections ${r.endColumn} - ${r.startColumn}` }, r.p95Seconds < QC_RESPONSE_TARGET_SECONDS ? 'pass' : 'fail', r.p95Seconds, `p95 ${round(r.p95Seconds, 1)} s, mean ${round(r.averageSeconds ?? 0, 1)} s over ${r.count} inspection(s)`);
+        : metric({ ...respBase, source: `ERP database: qc_inspections ${r.endColumn} - ${r.startColumn}` }, r.p95Seconds < t.qcResponseSecondsMax ? 'pass' : 'fail', r.p95Seconds, `p95 ${round(r.p95Seconds, 1)} s, mean ${round(r.averageSeconds ?? 0, 1)} s over ${r.count} inspection(s)`);
   return dashboard('quality-control', 'Quality Control', [metal, pass, defect, response]);
 }
