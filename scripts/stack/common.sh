@@ -30,6 +30,7 @@ PORT_ELASTICSEARCH=19200
 PORT_LOGSTASH=15000
 PORT_LOGSTASH_API=19600
 PORT_KIBANA=15601
+PORT_NODE_EXPORTER=19100
 
 SERVICES=(postgres redis backend nginx prometheus grafana alertmanager elasticsearch logstash kibana)
 HEALTHCHECKED=(postgres redis backend elasticsearch)
@@ -38,5 +39,32 @@ VOLUMES=(erp-postgres-data erp-redis-data erp-elasticsearch-data erp-alertmanage
 
 log() { printf '[stack] %s\n' "$*"; }
 die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# The host's node exporter (Debian's prometheus-node-exporter) in a container of its own, outside
+# the compose project (the control plane neither expects nor restarts it): host network, so it
+# reports the machine's network devices and load; Prometheus scrapes it as job "node-exporter" (the name the ERP's NodeDown rule uses).
+NODE_EXPORTER=erp-node-exporter
+start_node_exporter() {
+  local want="node-exporter-2 $PORT_NODE_EXPORTER"
+  local cur
+  cur=$(docker inspect -f '{{index .Config.Labels "erp-stack.agent"}} {{.State.Status}}' "$NODE_EXPORTER" 2>/dev/null || true)
+  if [ "${cur%% *}" = "node-exporter-1" ] && [ "$(docker inspect -f '{{index .Config.Labels "erp-stack.agent-args"}}' "$NODE_EXPORTER")" = "$want" ]; then
+    [ "${cur#* }" = running ] || docker start "$NODE_EXPORTER" >/dev/null
+    return
+  fi
+  [ -n "$cur" ] && docker rm -f "$NODE_EXPORTER" >/dev/null
+  docker run -d --name "$NODE_EXPORTER" --network host --restart unless-stopped -v /usr:/usr:ro \
+    --label com.docker.compose.project= --label erp-stack.owned=true --label erp-stack.agent=node-exporter-1 --label erp-stack.agent-args="$want" \
+    --label erp-stack.root="$REPO_ROOT" --log-opt max-size=10m --log-opt max-file=2 \
+    "$BASE_IMAGE" prometheus-node-exporter --web.listen-address=127.0.0.1:$PORT_NODE_EXPORTER \
+    --collector.disable-defaults --collector.loadavg --collector.netdev --collector.cpu --collector.meminfo \
+    --collector.filesystem --collector.stat >/dev/null
+}
+
+# Prometheus reads prometheus.yml again (it runs with --web.enable-lifecycle).
+prometheus_reload() {
+  node -e "fetch(process.argv[1], { method: 'POST' }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))" \
+    "http://127.0.0.1:$PORT_PROMETHEUS/-/reload" || log "WARNING: Prometheus did not reload its configuration"
+}
 
 engine_answers() { timeout 5 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }

@@ -11,6 +11,7 @@ if engine_answers; then
     log "removing containers: $(docker inspect -f '{{.Name}}' $ids | tr -d / | tr '\n' ' ')"
     docker rm -f $ids >/dev/null
   fi
+  if docker inspect "$NODE_EXPORTER" >/dev/null 2>&1; then log "removing container $NODE_EXPORTER"; docker rm -f "$NODE_EXPORTER" >/dev/null; fi
   for v in $(docker volume ls -q --filter label=erp-stack.owned=true); do
     log "removing volume $v"; docker volume rm "$v" >/dev/null
   done

@@ -78,6 +78,7 @@ thresholds:
   errorRatePercent:   { warn: 0.5, fail: 1 }
   cacheHitPercentMin: 95
   qcPassPercentMin: 98
+  qcResponseSecondsMax: 30
   freeDiskGbMin: 100
 
 schedules:

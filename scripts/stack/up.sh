@@ -12,7 +12,7 @@ T0=$(date +%s)
 need_pkgs=()
 pkg_missing() { [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" != installed ]; }
 # chromium: headless, for the tests that render the performance report's HTML page and its charts.
-for p in docker.io busybox-static prometheus prometheus-alertmanager nginx redis-server redis-tools postgresql-15 chromium; do
+for p in docker.io busybox-static prometheus prometheus-alertmanager prometheus-node-exporter nginx redis-server redis-tools postgresql-15 chromium; do
   if pkg_missing "$p"; then
     # Binaries that are present some other way count as present.
     case "$p" in
@@ -162,6 +162,7 @@ node_service elasticsearch "$PORT_ELASTICSEARCH" elasticsearch.js -v erp-elastic
   --health-cmd "$NODE_BIN /stack/healthcheck.js http://127.0.0.1:$PORT_ELASTICSEARCH/" "${HC[@]}" --health-start-period 30s
 node_service logstash "$PORT_LOGSTASH" logstash.js -e API_PORT="$PORT_LOGSTASH_API" -e ES_URL="http://127.0.0.1:$PORT_ELASTICSEARCH"
 node_service kibana "$PORT_KIBANA" kibana.js
+start_node_exporter
 
 # ---- 7. wait --------------------------------------------------------------------------------
 declare -A PORTS=([postgres]=$PORT_POSTGRES [redis]=$PORT_REDIS [backend]=$PORT_BACKEND [nginx]=$PORT_NGINX
@@ -197,4 +198,7 @@ done
 # ---- 8. inventory ---------------------------------------------------------------------------
 bash "$STACK_SCRIPTS/inventory.sh" > "$INVENTORY.tmp" && mv "$INVENTORY.tmp" "$INVENTORY"
 log "inventory: $INVENTORY"
+# A Prometheus reused from an earlier up.sh reads an edited prometheus.yml (e.g. the node job).
+prometheus_reload
+log "$NODE_EXPORTER: $(docker inspect -f '{{.State.Status}}' "$NODE_EXPORTER") on 127.0.0.1:$PORT_NODE_EXPORTER (scraped as job node-exporter)"
 log "stack up: 10 containers ready in $(( $(date +%s) - T1 ))s (total $(( $(date +%s) - T0 ))s)"

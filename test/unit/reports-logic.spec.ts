@@ -1,8 +1,13 @@
 /** Pure logic of the performance report: periods in a time zone, request validation, quantiles, coverage and gaps. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { expect } from 'expect';
 import { coverageStepSeconds, dayRuns, dayWindows, gridTimes, promDuration } from '../../src/modules/reports/performance-report.builder';
 import { PromQueryRunner, splitRange } from '../../src/modules/reports/prom-query-runner';
+import { systemOverview } from '../../src/modules/reports/review/review-dashboards';
+import { parseInventory } from '../../src/config/inventory.loader';
+import { projectRoot } from '../../src/common/paths';
 import { coverageBetween, findGaps, histogramQuantile, typicalCount } from '../../src/modules/reports/report-math';
 import { addDays, buildPeriod, isCalendarDate, localTime, startOfLocalDay, validatePerformanceRequest } from '../../src/modules/reports/report-period';
 
@@ -200,5 +205,20 @@ describe('the report\'s query plan', () => {
     expect(asked.find((q) => q.promql === 'y')!.start).toBe(start + 1);
     expect(runner.records.map((r) => [r.promql, r.chunks, r.points])).toEqual(expect.arrayContaining([['x', 3, 7], ['y', 1, 9]]));
     expect(await runner.range({ ...spec, end: start - H })).toEqual([]);
+  });
+});
+
+describe('the daily review without a node exporter', () => {
+  it('network and load are unknown, saying why, when Prometheus has no node_* series', async () => {
+    const file = join(projectRoot(), 'ops.example.yaml');
+    const inventory = parseInventory(readFileSync(file, 'utf8'), file, {});
+    const asked: string[] = [];
+    const prometheus = { query: async (q: string) => (asked.push(q), []), queryRange: async () => [] };
+    const window = { from: new Date('2026-01-19T01:00:00Z'), to: new Date('2026-01-20T01:00:00Z') };
+    const d = await systemOverview({ inventory, prometheus, docker: {} as never, db: {} as never, window, current: false, timeoutMs: 1000 });
+    const byId = new Map(d.metrics.map((m) => [m.metric, m]));
+    expect(byId.get('network')).toMatchObject({ verdict: 'unknown', value: null, observed: expect.stringMatching(/no node-exporter series/) });
+    expect(byId.get('load')).toMatchObject({ verdict: 'unknown', value: null, observed: expect.stringMatching(/no node-exporter series/) });
+    expect(asked.some((q) => q.includes('node_load1'))).toBe(true);
   });
 });
