@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { ENTITIES } from '../src/infra/database/entities';
 import { ensureDatabase } from '../src/infra/database/ensure-database';
 import { migrate } from '../src/infra/database/migrator';
-import { createTestDatabase, dbUrl, dropTestDatabase, withClient } from './helpers/db';
+import { createTestDatabase, dbUrl, dropTestDatabase, TEST_DB_PREFIX, withClient } from './helpers/db';
 
 describe('own database: migrations and entities agree', () => {
   let database: string;
@@ -34,7 +34,7 @@ describe('own database: migrations and entities agree', () => {
   });
 
   it('creates the database when it is missing', async () => {
-    const name = `erp_ops_t_fresh${Date.now() % 100000}`;
+    const name = `${TEST_DB_PREFIX}fresh${Date.now() % 100000}`;
     try {
       expect(await ensureDatabase(dbUrl(name))).toBe(true);
       expect(await ensureDatabase(dbUrl(name))).toBe(false);

@@ -1,5 +1,5 @@
 import { migrate } from '../../src/infra/database/migrator';
-import { dbUrl, TEMPLATE_DB, withClient } from './db';
+import { dbUrl, TEMPLATE_DB, TEST_DB_PREFIX, withClient } from './db';
 
 /** Builds the migrated template database that every test file clones (run once by scripts/test.sh). */
 export async function globalSetup(): Promise<void> {
@@ -7,7 +7,7 @@ export async function globalSetup(): Promise<void> {
     await c.query(`DROP DATABASE IF EXISTS "${TEMPLATE_DB}" WITH (FORCE)`);
     await c.query(`CREATE DATABASE "${TEMPLATE_DB}"`);
     // Leftovers of interrupted runs.
-    const old = await c.query("SELECT datname FROM pg_database WHERE datname LIKE 'erp_ops_t\\_%'");
+    const old = await c.query("SELECT datname FROM pg_database WHERE starts_with(datname, $1)", [TEST_DB_PREFIX]);
     for (const row of old.rows) await c.query(`DROP DATABASE IF EXISTS "${row.datname}" WITH (FORCE)`);
   });
   await migrate(dbUrl(TEMPLATE_DB));
