@@ -16,11 +16,13 @@ import { OpsValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { Inventory } from './config/inventory.schema';
-import { operationLimits } from './graphql/limits';
+import { graphqlGate } from './graphql/gate.plugin';
 import { graphqlWsOptions, subscriptionRequest } from './graphql/subscriptions';
 import { OpsAuthGuard } from './guards/auth.guard';
-import { RateLimiter } from './guards/rate-limiter';
+import { Authenticator } from './guards/authenticator';
+import { GuardsModule } from './guards/guards.module';
 import { ENTITIES } from './infra/database/entities';
+import { MasterKey } from './infra/keys/master-key';
 import { RedisModule } from './infra/redis/redis.module';
 import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
@@ -37,15 +39,16 @@ export interface AppModuleOptions {
   config: AppConfig;
   inventory: Inventory;
   inventoryFile: string;
+  masterKey: MasterKey;
 }
 
 @Module({})
 export class AppModule {
-  static forRoot({ config, inventory, inventoryFile }: AppModuleOptions): DynamicModule {
+  static forRoot({ config, inventory, inventoryFile, masterKey }: AppModuleOptions): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(config, inventory, inventoryFile),
+        ConfigModule.forRoot(config, inventory, inventoryFile, masterKey),
         DiscoveryModule,
         ClockModule,
         TypeOrmModule.forRoot({
@@ -59,18 +62,25 @@ export class AppModule {
           retryDelay: 1000,
         }),
         RedisModule,
-        GraphQLModule.forRoot<ApolloDriverConfig>({
+        GuardsModule,
+        GraphQLModule.forRootAsync<ApolloDriverConfig>({
           driver: ApolloDriver,
-          autoSchemaFile: true,
-          sortSchema: true,
-          path: '/graphql',
-          introspection: config.OPS_GRAPHQL_INTROSPECTION,
-          playground: false,
-          includeStacktraceInErrorResponses: false,
-          validationRules: [operationLimits(config.OPS_GRAPHQL_MAX_DEPTH, config.OPS_GRAPHQL_MAX_COST)],
-          // Subscriptions over graphql-ws; their context carries a request-shaped object for the guard.
-          subscriptions: { 'graphql-ws': graphqlWsOptions },
-          context: (ctx: { req?: unknown; request?: unknown; extra?: unknown }) => ({ req: ctx.req ?? ctx.request ?? subscriptionRequest(ctx as never) }),
+          imports: [GuardsModule],
+          inject: [Authenticator],
+          useFactory: (authenticator: Authenticator) => ({
+            autoSchemaFile: true,
+            sortSchema: true,
+            path: '/graphql',
+            introspection: config.OPS_GRAPHQL_INTROSPECTION,
+            playground: false,
+            includeStacktraceInErrorResponses: false,
+            // Every operation (introspection and `{ __typename }` included) is identified, rate
+            // limited and measured (depth, cost with its variables) before it executes.
+            plugins: [graphqlGate(authenticator, config) as never],
+            // Subscriptions over graphql-ws; their context carries a request-shaped object for the guard.
+            subscriptions: { 'graphql-ws': graphqlWsOptions },
+            context: (ctx: { req?: unknown; request?: unknown; extra?: unknown }) => ({ req: ctx.req ?? ctx.request ?? subscriptionRequest(ctx as never) }),
+          }),
         }),
         SystemModule,
         AuditModule,
@@ -86,7 +96,6 @@ export class AppModule {
       controllers: [InventoryController],
       providers: [
         InventoryResolver,
-        RateLimiter,
         { provide: APP_GUARD, useClass: OpsAuthGuard },
         // The audit interceptor is outermost: a mutation that times out is still audited.
         { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },

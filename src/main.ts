@@ -5,6 +5,7 @@ import { InventoryError, loadInventory } from './config/inventory.loader';
 import { createLogger } from './common/logger';
 import { ensureDatabase } from './infra/database/ensure-database';
 import { migrate } from './infra/database/migrator';
+import { MasterKeyError } from './infra/keys/master-key';
 import { bootstrapFirstAdmin } from './modules/auth/bootstrap-admin';
 import { UsersService } from './modules/auth/users.service';
 
@@ -43,6 +44,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
+  if (error instanceof MasterKeyError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(78); // EX_CONFIG
+  }
   process.stderr.write(`control plane failed to start: ${(error as Error).message}\n`);
   process.exit(1);
 });

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { createApp } from '../app.factory';
 import { createLogger } from '../common/logger';
+import { parseCidr } from '../common/addresses';
 import { isRole, ROLES } from '../guards/rights';
 import { AuthService } from '../modules/auth/auth.service';
 import { UsersService } from '../modules/auth/users.service';
@@ -13,7 +14,8 @@ const USAGE = `usage:
   npm run user -- disable --username NAME
   npm run user -- enable --username NAME
   npm run user -- reset-password --username NAME [--password-stdin]
-  npm run user -- unlock --username NAME
+  npm run user -- unlock --username NAME     (every lock of the account, for every address)
+  npm run user -- unlock --address IP        (a client address blocked after failed sign-ins)
   npm run user -- list
 roles: ${ROLES.join(', ')}
 Without --password-stdin a random password is generated and printed once.`;
@@ -27,14 +29,15 @@ async function readStdin(): Promise<string> {
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { username: { type: 'string' }, role: { type: 'string' }, 'password-stdin': { type: 'boolean' }, help: { type: 'boolean' } },
+    options: { username: { type: 'string' }, address: { type: 'string' }, role: { type: 'string' }, 'password-stdin': { type: 'boolean' }, help: { type: 'boolean' } },
   });
   const command = positionals[0];
   if (values.help || !command) {
     process.stdout.write(`${USAGE}\n`);
     process.exit(command ? 0 : 64);
   }
-  const needsUser = command !== 'list';
+  const needsUser = command !== 'list' && !(command === 'unlock' && values.address);
+  if (values.address !== undefined && parseCidr(values.address)?.prefix !== (values.address.includes(':') ? 128 : 32)) throw new Error(`--address must be one IP address, for example 10.0.0.5\n${USAGE}`);
   if (needsUser && !values.username) throw new Error(`--username is required\n${USAGE}`);
   if ((command === 'create' || command === 'set-role') && !isRole(values.role)) throw new Error(`--role must be one of ${ROLES.join(', ')}`);
 
@@ -74,8 +77,14 @@ async function main(): Promise<void> {
         break;
       }
       case 'unlock':
-        await app.get(AuthService).unlock((await find()).username);
-        process.stdout.write(`${values.username} unlocked\n`);
+        if (values.address) {
+          await app.get(AuthService).unblockAddress(values.address);
+          process.stdout.write(`${values.address} may sign in again\n`);
+        }
+        if (values.username) {
+          await app.get(AuthService).unlock((await find()).username);
+          process.stdout.write(`${values.username} unlocked\n`);
+        }
         break;
       case 'list': {
         let cursor: string | undefined;

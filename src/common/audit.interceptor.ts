@@ -9,6 +9,9 @@ import { toDomainError } from './exception.filter';
 import { ErrorCode } from './errors';
 import { clientAddress, OpsRequest, requestId, requestOf } from './request-context';
 
+/** Refusals of who is asking, wherever they are decided. */
+const DENIED = new Set([ErrorCode.Forbidden, ErrorCode.Unauthenticated]);
+
 /** Bad input is refused before anything happens and is not an action: not audited. */
 const NOT_AUDITED = new Set([ErrorCode.ValidationFailed, ErrorCode.PayloadTooLarge, ErrorCode.UnsupportedMediaType, ErrorCode.RateLimited]);
 
@@ -29,7 +32,7 @@ export class AuditInterceptor implements NestInterceptor {
     if (!mutation) return next.handle();
     const req = requestOf(context);
     const action = this.reflector.getAllAndOverride<string | undefined>(AUDIT_ACTION_KEY, [context.getHandler(), context.getClass()]) ?? describeRoute(context);
-    const write = (outcome: 'success' | 'failure', errorCode?: string) =>
+    const write = (outcome: 'success' | 'failure' | 'denied', errorCode?: string) =>
       this.audit.recordSafely({
         actor: req.identity ?? { username: actorFromBody(mutation) ?? 'anonymous' },
         action,
@@ -46,7 +49,10 @@ export class AuditInterceptor implements NestInterceptor {
       concatMap((value) => from(write('success').then(() => value))),
       catchError((error: unknown) => {
         const domain = toDomainError(error);
-        const pending = NOT_AUDITED.has(domain.code) ? Promise.resolve() : write('failure', domain.code);
+        // A refusal inside the handler (two-person rule, cancel rights, a token above its
+        // owner) is a denial like the guard's.
+        const outcome = DENIED.has(domain.code) ? 'denied' : 'failure';
+        const pending = NOT_AUDITED.has(domain.code) ? Promise.resolve() : write(outcome, domain.code);
         return from(pending).pipe(concatMap(() => throwError(() => error)));
       }),
     );

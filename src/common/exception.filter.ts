@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { HeaderMap } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 import { DomainError, ErrorCode, GRAPHQL_CODE, HTTP_STATUS } from './errors';
 import { OpsRequest } from './request-context';
@@ -51,6 +52,24 @@ export function toDomainError(exception: unknown): DomainError {
   return new DomainError(ErrorCode.Internal, 'internal error; the request id identifies it in the control plane\'s log');
 }
 
+/**
+ * A domain error as GraphQL reports it. `http` also sets the response's status and
+ * Retry-After (for errors raised before execution, by the GraphQL gate, which Apollo would
+ * otherwise answer with 500).
+ */
+export function toGraphQLError(error: DomainError, http = false): GraphQLError {
+  return new GraphQLError(error.message, {
+    extensions: {
+      code: GRAPHQL_CODE[error.code],
+      errorCode: error.code,
+      status: HTTP_STATUS[error.code],
+      ...(error.details ? { details: error.details } : {}),
+      ...(error.retryAfter ? { retryAfter: error.retryAfter } : {}),
+      ...(http ? { http: { status: HTTP_STATUS[error.code], headers: new HeaderMap(error.retryAfter ? [['retry-after', String(error.retryAfter)]] : []) } } : {}),
+    },
+  });
+}
+
 /** Maps every error once for HTTP and once for GraphQL. */
 @Catch()
 export class OpsExceptionFilter implements ExceptionFilter {
@@ -64,17 +83,7 @@ export class OpsExceptionFilter implements ExceptionFilter {
       const raw = exception as Error;
       this.logger.error({ err: { name: raw?.name, message: raw?.message, stack: raw?.stack } }, 'unhandled error');
     }
-    if (host.getType<string>() === 'graphql') {
-      return new GraphQLError(error.message, {
-        extensions: {
-          code: GRAPHQL_CODE[error.code],
-          errorCode: error.code,
-          status: HTTP_STATUS[error.code],
-          ...(error.details ? { details: error.details } : {}),
-          ...(error.retryAfter ? { retryAfter: error.retryAfter } : {}),
-        },
-      });
-    }
+    if (host.getType<string>() === 'graphql') return toGraphQLError(error);
     const http = host.switchToHttp();
     const request = http.getRequest<OpsRequest>();
     const response = http.getResponse();

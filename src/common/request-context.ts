@@ -2,14 +2,34 @@ import { ExecutionContext } from '@nestjs/common';
 import { GqlExecutionContext } from '@nestjs/graphql';
 import { Role } from '../guards/rights';
 
-/** Who is calling: a signed-in user (JWT) or a script (API token). */
+/**
+ * Who is calling: a principal.
+ * - `user`: a person signed in with a password (JWT).
+ * - `token`: a person acting through one of their API tokens; it counts as that person
+ *   (`userId`, `username` are the owner's) with the token's role, which never exceeds the owner's.
+ * - `service`: a service identity (e.g. Alertmanager delivering alerts) with explicit
+ *   scopes, no role, no person behind it; it can never approve.
+ * - `system`: the control plane itself (the scheduler).
+ */
 export interface Identity {
-  kind: 'user' | 'token';
-  /** User id, or API token id. */
+  kind: 'user' | 'token' | 'service' | 'system';
+  /** User id (user), API token id (token, service), or the system principal's name. */
   id: string;
-  /** Username, or `token:<name>` for API tokens. */
+  /** The person (a token's owner), `service:<name>`, or the system principal's name. */
   username: string;
-  role: Role;
+  /** The role acted with; `service` for service identities (their scopes say what they may do). */
+  role: Role | 'service';
+  /** The person behind the call (the user, or a token's owner); null for services and the system. */
+  userId: string | null;
+  /** The API token used, when the call came through one. */
+  token?: { id: string; name: string };
+  /** A service identity's rights (and nothing else). */
+  scopes?: string[];
+}
+
+/** How an audit entry names the channel: `token:<name>` for a call through an API token. */
+export function viaOf(identity: Identity): string | null {
+  return identity.token ? `token:${identity.token.name}` : null;
 }
 
 /** What the control plane attaches to each request (Express and Fastify alike). */

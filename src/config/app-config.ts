@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseCidr } from '../common/addresses';
 import { maskUrl } from '../common/secrets';
 
 /**
@@ -22,6 +23,13 @@ const dbUrl = z.string().refine((v) => /^postgres(ql)?:\/\/.+\/[^/?]+/.test(v), 
   error: 'must be a PostgreSQL URL naming the database, for example postgres://postgres@127.0.0.1:5432/erp_ops',
 });
 
+/** A comma-separated list of IP addresses or CIDR ranges (IPv4 or IPv6). */
+const addressList = z
+  .string()
+  .refine((v) => v.split(',').map((s) => s.trim()).filter(Boolean).every((entry) => parseCidr(entry) !== null), {
+    error: 'must be IP addresses or CIDR ranges separated by commas, for example 10.0.0.5,192.168.10.0/24',
+  });
+
 const envSchema = z.object({
   OPS_HOST: z.string().min(1).default('127.0.0.1'),
   OPS_PORT: int(3100, 0, 65535).default(3100),
@@ -37,8 +45,15 @@ const envSchema = z.object({
   OPS_JWT_TTL_SECONDS: int(900, 60, 86400).default(900),
   OPS_JWT_ISSUER: z.string().min(1).default('erp-ops-control-plane'),
   OPS_JWT_AUDIENCE: z.string().min(1).default('erp-ops'),
+  /** Failed sign-ins of one account from one client address before that address is locked out of it. */
   OPS_LOGIN_MAX_FAILURES: int(5, 1, 100).default(5),
+  /** Failed sign-ins from one client address (any account) before the address is blocked. */
+  OPS_LOGIN_ADDRESS_MAX_FAILURES: int(20, 1, 10000).default(20),
+  /** Failed sign-ins of one account from every address together before the account itself is locked. */
+  OPS_LOGIN_ACCOUNT_MAX_FAILURES: int(50, 1, 100000).default(50),
   OPS_LOGIN_LOCK_SECONDS: int(900, 1, 86400).default(900),
+  /** Addresses (IPs or CIDR ranges, comma-separated) that a locked account can still sign in from. */
+  OPS_LOGIN_TRUSTED_ADDRESSES: addressList.default(''),
   OPS_BOOTSTRAP_ADMIN_USERNAME: z.string().regex(/^[a-z][a-z0-9_.-]{2,63}$/).default('admin'),
   OPS_BOOTSTRAP_ADMIN_PASSWORD: z.string().min(12, { error: 'must be at least 12 characters' }).optional(),
   OPS_BOOTSTRAP_PASSWORD_FILE: z.string().min(1).default('.ops-admin-password'),
@@ -46,6 +61,8 @@ const envSchema = z.object({
   OPS_BODY_LIMIT_BYTES: int(102400, 1024, 50 * 1024 * 1024).default(102400),
   OPS_REQUEST_TIMEOUT_MS: int(30000, 100, 600000).default(30000),
   OPS_GRAPHQL_INTROSPECTION: bool(false).optional(),
+  /** Introspection without a token (off by default: the schema is for signed-in callers). */
+  OPS_GRAPHQL_PUBLIC_INTROSPECTION: bool(false).default(false),
   OPS_GRAPHQL_MAX_DEPTH: int(8, 1, 50).default(8),
   OPS_GRAPHQL_MAX_COST: int(1000, 1, 100000).default(1000),
   OPS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -55,6 +72,14 @@ const envSchema = z.object({
   OPS_APPROVAL_TTL_SECONDS: int(1800, 1, 7 * 86400).default(1800),
   /** The weekly report's mail is retried by the queue after this (then twice as long). */
   OPS_REPORT_RETRY_DELAY_MS: int(60000, 100, 3_600_000).default(60000),
+  /** The key kept outside the database (audit chain HMAC, signing keys at rest); else the file. */
+  OPS_MASTER_KEY: z.string().min(32, { error: 'must be at least 32 characters, for example the output of openssl rand -base64 32' }).optional(),
+  OPS_MASTER_KEY_FILE: z.string().min(1).default('.ops-master-key'),
+  /** Where the audit chain's head is anchored (append-only JSON lines), and how often. */
+  OPS_AUDIT_ANCHOR_FILE: z.string().min(1).default('.ops-audit-anchors.jsonl'),
+  OPS_AUDIT_ANCHOR_SECONDS: int(60, 1, 86400).default(60),
+  /** Audit entries that could not be written (database unreachable) wait here until they can. */
+  OPS_AUDIT_SPOOL_DIR: z.string().min(1).default('.ops-audit-spool'),
   NODE_ENV: z.string().default('development'),
 });
 
@@ -76,7 +101,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const result = envSchema.safeParse(input);
   if (!result.success) {
     const shown = (key: string) => {
-      if (/SECRET|PASSWORD/.test(key)) return '';
+      if (/SECRET|PASSWORD|MASTER_KEY$/.test(key)) return '';
       const value = input[key];
       return ` (got ${JSON.stringify(value === undefined ? null : /:\/\//.test(value) ? maskUrl(value) : value)})`;
     };

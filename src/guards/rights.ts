@@ -24,6 +24,9 @@ export enum Role {
 
 export const ROLES: Role[] = [Role.Viewer, Role.Operator, Role.Support, Role.SeniorDev, Role.Dba, Role.Admin];
 
+/** A principal's role: a person's role, or `service` for a service identity (which has scopes instead). */
+export type PrincipalRole = Role | 'service';
+
 export type Level = 'read' | 'P3' | 'P2' | 'P1' | 'admin';
 export type Domain = 'system' | 'database';
 
@@ -56,7 +59,9 @@ export const RIGHTS = {
   'reviews.read': { level: 'read', domain: 'system', description: 'Read the Daily Performance Reviews' },
   'reviews.create': { level: 'P3', domain: 'system', description: 'Generate the Daily Performance Review now' },
   'users.manage': { level: 'admin', domain: 'system', description: 'Create, change, disable and unlock users' },
-  'tokens.manage': { level: 'admin', domain: 'system', description: 'Create, list and revoke API tokens' },
+  'tokens.own': { level: 'read', domain: 'system', description: 'Create, list and revoke one\'s own API tokens (never with more rights than one\'s own role)' },
+  'tokens.manage': { level: 'admin', domain: 'system', description: 'List and revoke everyone\'s API tokens and create service identities' },
+  'graphql.introspect': { level: 'read', domain: 'system', description: 'Read the GraphQL schema (introspection)' },
 } as const satisfies Record<string, RightDefinition>;
 
 export type RightName = keyof typeof RIGHTS;
@@ -81,27 +86,51 @@ export function rightDefinition(right: RightName): RightDefinition {
 }
 
 /** Whether a role may exercise an action of this level on this domain (procedures use it). */
-export function roleHasLevel(role: Role, level: Exclude<Level, 'admin'>, domain: Domain, matrix: Record<Role, RoleRights> = DEFAULT_MATRIX): boolean {
-  const granted = matrix[role];
+export function roleHasLevel(role: PrincipalRole, level: Exclude<Level, 'admin'>, domain: Domain, matrix: Record<Role, RoleRights> = DEFAULT_MATRIX): boolean {
+  const granted = role === 'service' ? undefined : matrix[role];
   if (!granted) return false;
   return granted.admin || LEVEL_RANK[granted[domain]] >= LEVEL_RANK[level];
 }
 
 /** Who approves a two-person request: the complementary role of the runbook's "Senior Dev + DBA". */
-export function mayApprove(requester: Role, approver: Role): boolean {
+export function mayApprove(requester: Role, approver: PrincipalRole): boolean {
+  if (approver === 'service') return false;
   if (approver === Role.Admin) return true;
   if (requester === Role.Dba) return approver === Role.SeniorDev;
   if (requester === Role.SeniorDev) return approver === Role.Dba;
   return approver === Role.SeniorDev || approver === Role.Dba;
 }
 
-export function roleHasRight(role: Role, right: RightName, matrix: Record<Role, RoleRights> = DEFAULT_MATRIX): boolean {
-  const granted = matrix[role];
+export function roleHasRight(role: PrincipalRole, right: RightName, matrix: Record<Role, RoleRights> = DEFAULT_MATRIX): boolean {
+  const granted = role === 'service' ? undefined : matrix[role];
   if (!granted) return false;
   if (granted.admin) return true;
   const def = RIGHTS[right];
   if (def.level === 'admin') return false;
   return LEVEL_RANK[granted[def.domain]] >= LEVEL_RANK[def.level];
+}
+
+/** The rights a service identity can be given (it can never approve, request runs or manage anything). */
+export const SERVICE_SCOPES = ['alerts.receive'] as const satisfies readonly RightName[];
+export type ServiceScope = (typeof SERVICE_SCOPES)[number];
+
+/** Whether a principal holds a right: its role's rights, or a service identity's scopes. */
+export function principalHasRight(principal: { role: PrincipalRole; scopes?: readonly string[] }, right: RightName): boolean {
+  if (principal.role === 'service') return (principal.scopes ?? []).includes(right);
+  return roleHasRight(principal.role, right);
+}
+
+/**
+ * Whether everything `granted` may do, `owner` may do as well (a token never carries more
+ * rights than its owner): each domain's level at most the owner's, admin only for admins.
+ */
+export function roleCovers(owner: Role, granted: Role, matrix: Record<Role, RoleRights> = DEFAULT_MATRIX): boolean {
+  const o = matrix[owner];
+  const g = matrix[granted];
+  if (!o || !g) return false;
+  if (o.admin) return true;
+  if (g.admin) return false;
+  return LEVEL_RANK[g.system] <= LEVEL_RANK[o.system] && LEVEL_RANK[g.database] <= LEVEL_RANK[o.database];
 }
 
 /** The roles that hold a right, for error messages and the rights snapshot. */

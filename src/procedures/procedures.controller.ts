@@ -88,7 +88,7 @@ export class ProceduresController {
   @Post('runs/:id/reject')
   @HttpCode(200)
   @RequireRight('procedures.run', { action: 'procedure.reject' })
-  @ApiOperation({ summary: 'Reject a run awaiting approval' })
+  @ApiOperation({ summary: 'Reject a run awaiting approval (the same people who may approve it)' })
   @ApiOkResponse({ type: RunModel })
   reject(@Param('id', new ParseUuidPipe()) id: string, @CurrentIdentity() identity: Identity): Promise<RunModel> {
     return this.runner.approve(id, identity, false);
@@ -97,9 +97,12 @@ export class ProceduresController {
   @Post('runs/:id/cancel')
   @HttpCode(200)
   @RequireRight('procedures.run', { action: 'procedure.cancel' })
-  @ApiOperation({ summary: 'Cancel a run: at once when it has not started; a running run\'s current step is aborted (its signal) and the rest cancelled' })
+  @ApiOperation({
+    summary: 'Cancel a run: at once when it has not started; a running run\'s current step is aborted (its signal) and the rest cancelled',
+    description: 'Allowed to the run\'s requester (any of their identities) and to roles holding the run\'s level in its procedure\'s domain (a P1 database run: dba, admin); others get 403 naming whom to escalate to.',
+  })
   @ApiOkResponse({ type: RunModel })
-  cancel(@Param('id', new ParseUuidPipe()) id: string): Promise<RunModel> {
-    return this.runner.cancel(id);
+  cancel(@Param('id', new ParseUuidPipe()) id: string, @CurrentIdentity() identity: Identity): Promise<RunModel> {
+    return this.runner.cancel(id, identity);
   }
 }

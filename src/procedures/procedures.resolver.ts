@@ -74,11 +74,11 @@ export class ProceduresResolver {
     return this.runner.approve(id, identity, false);
   }
 
-  @Mutation(() => RunModel, { description: 'Cancel a run (a running step is aborted)' })
+  @Mutation(() => RunModel, { description: 'Cancel a run (a running step is aborted): its requester, or a role with the run\'s level in its domain' })
   @RequireRight('procedures.run', { action: 'procedure.cancel' })
-  cancelRun(@Args('id', new ParseUuidPipe()) id: string, @CurrentRequest() req: OpsRequest) {
+  cancelRun(@Args('id', new ParseUuidPipe()) id: string, @CurrentIdentity() identity: Identity, @CurrentRequest() req: OpsRequest) {
     req.auditTarget = id;
-    return this.runner.cancel(id);
+    return this.runner.cancel(id, identity);
   }
 
   @Subscription(() => RunEventModel, { description: 'The run\'s events (as the SSE stream): a snapshot, then each event until it ends', resolve: eventOrRefusal })

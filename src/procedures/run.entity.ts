@@ -16,8 +16,11 @@ export class RunEntity {
   @Column({ type: 'varchar', length: 30 }) status: RunStatus;
   @Column({ type: 'jsonb' }) parameters: Record<string, unknown>;
   @Column({ name: 'requested_by', type: 'varchar', length: 128 }) requestedBy: string;
+  /** The person who requested it (a token's owner); null for the scheduler. */
+  @Column({ name: 'requested_by_id', type: 'uuid', nullable: true }) requestedById: string | null;
   @Column({ name: 'requested_role', type: 'varchar', length: 20 }) requestedRole: string;
   @Column({ name: 'approved_by', type: 'varchar', length: 128, nullable: true }) approvedBy: string | null;
+  @Column({ name: 'approved_by_id', type: 'uuid', nullable: true }) approvedById: string | null;
   @Column({ name: 'decided_at', type: 'timestamptz', nullable: true }) decidedAt: Date | null;
   @Column({ name: 'approval_expires_at', type: 'timestamptz', nullable: true }) approvalExpiresAt: Date | null;
   @Column({ name: 'cancel_requested', type: 'boolean', default: false }) cancelRequested: boolean;

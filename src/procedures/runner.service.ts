@@ -157,8 +157,10 @@ export class RunnerService implements OnModuleInit {
       status: dryRun ? 'running' : definition.requiresApproval ? 'awaiting_approval' : 'queued',
       parameters: maskSecrets(parameters as Record<string, unknown>),
       requestedBy: identity.username,
+      requestedById: identity.userId,
       requestedRole: identity.role,
       approvedBy: null,
+      approvedById: null,
       decidedAt: null,
       approvalExpiresAt: !dryRun && definition.requiresApproval ? new Date(now.getTime() + this.config.OPS_APPROVAL_TTL_SECONDS * 1000) : null,
       cancelRequested: false,
@@ -335,41 +337,93 @@ export class RunnerService implements OnModuleInit {
     await this.publish(runId, { type: 'status', status, error });
   }
 
+  /** Whether the run was requested by this person (through any of their identities: sign-in or API tokens). */
+  private isRequester(run: RunEntity, identity: Identity): boolean {
+    if (run.requestedById) return identity.userId === run.requestedById;
+    // Runs stored before people were tracked by id compare names.
+    return run.requestedBy === identity.username;
+  }
+
+  /**
+   * Approve or reject a run awaiting a second person: a person (not a service identity or
+   * the system), not the requester under any of their identities (a token counts as its
+   * owner), of the complementary role. Every refusal is a 403 (audited as denied).
+   */
   async approve(runId: string, identity: Identity, approve: boolean): Promise<RunView> {
+    const verb = approve ? 'approve' : 'reject';
     const run = await this.getRun(runId);
-    if (run.status !== 'awaiting_approval') throw new DomainError(ErrorCode.Conflict, `run ${runId} is ${run.status}, not awaiting approval`, { status: run.status });
-    if (run.approvalExpiresAt && run.approvalExpiresAt <= this.clock.now()) {
-      await this.expire(run);
-      throw new DomainError(ErrorCode.Conflict, `the approval of run ${runId} expired at ${run.approvalExpiresAt.toISOString()}; request it again`);
+    if (!identity.userId || identity.role === 'service') {
+      throw new DomainError(ErrorCode.Forbidden, `a ${identity.kind} identity (${identity.username}) cannot ${verb} runs: a second person must`, { yourKind: identity.kind });
     }
-    if (run.requestedBy === identity.username) {
-      throw new DomainError(ErrorCode.Forbidden, 'a second, different person must approve or reject this run (two-person rule)', { requestedBy: run.requestedBy });
+    if (this.isRequester(run, identity)) {
+      throw new DomainError(ErrorCode.Forbidden, `a second, different person must ${verb} this run (two-person rule); ${identity.username} requested it${identity.token ? ` and acts here through the API token ${identity.token.name}` : ''}`, {
+        requestedBy: run.requestedBy,
+      });
     }
     if (!mayApprove(run.requestedRole as never, identity.role)) {
       const needed = ROLES.filter((r) => mayApprove(run.requestedRole as never, r) && r !== 'admin');
-      throw new DomainError(ErrorCode.Forbidden, `a request by a ${run.requestedRole} is approved by the complementary role: ${needed.join(' or ')}`, {
+      throw new DomainError(ErrorCode.Forbidden, `a request by a ${run.requestedRole} is approved or rejected by the complementary role: ${needed.join(' or ')}`, {
         requestedRole: run.requestedRole,
         approverRoles: needed,
         yourRole: identity.role,
       });
     }
+    if (run.status !== 'awaiting_approval') throw new DomainError(ErrorCode.Conflict, `run ${runId} is ${run.status}, not awaiting approval`, { status: run.status });
+    if (run.approvalExpiresAt && run.approvalExpiresAt <= this.clock.now()) {
+      await this.expire(run);
+      throw new DomainError(ErrorCode.Conflict, `the approval of run ${runId} expired at ${run.approvalExpiresAt.toISOString()}; request it again`);
+    }
     const now = this.clock.now();
     if (!approve) {
-      await this.runs.update({ id: run.id }, { status: 'rejected', approvedBy: identity.username, decidedAt: now, finishedAt: now, error: `rejected by ${identity.username}` });
-      await this.publish(run.id, { type: 'status', status: 'rejected' });
+      const updated = await this.runs.update(
+        { id: run.id, status: 'awaiting_approval' },
+        { status: 'rejected', approvedBy: identity.username, approvedById: identity.userId, decidedAt: now, finishedAt: now, error: `rejected by ${identity.username}` },
+      );
+      if (updated.affected) {
+        await this.steps.update({ runId: run.id, status: 'pending' }, { status: 'cancelled' });
+        await this.publish(run.id, { type: 'status', status: 'rejected' });
+      }
       return this.get(run.id);
     }
-    const updated = await this.runs.update({ id: run.id, status: 'awaiting_approval' }, { status: 'queued', approvedBy: identity.username, decidedAt: now });
+    const updated = await this.runs.update({ id: run.id, status: 'awaiting_approval' }, { status: 'queued', approvedBy: identity.username, approvedById: identity.userId, decidedAt: now });
     if (updated.affected) await this.enqueue(run.id);
     return this.get(run.id);
+  }
+
+  /**
+   * Who may cancel: the person who requested the run (any of their identities), or anyone
+   * holding the run's own level in its procedure's domain (cancelling a P1 restore is as
+   * consequential as starting one). Service identities never.
+   */
+  private checkCancel(run: RunEntity, identity: Identity): void {
+    if (identity.role !== 'service' && this.isRequester(run, identity)) return;
+    const severity = run.severity as Severity;
+    const domain = this.domainOf(run);
+    if (identity.role !== 'service' && roleHasLevel(identity.role, severity, domain)) return;
+    const level = this.inventory.escalation[severity];
+    throw new DomainError(
+      ErrorCode.Forbidden,
+      `${identity.role === 'service' ? `the service identity ${identity.username}` : identity.role} may not cancel run ${run.id}: it is a ${severity} ${domain} run requested by ${run.requestedBy}; its requester or a role with ${severity} ${domain} rights may cancel it; escalate to ${level.contacts.join(', ')}`,
+      { level: severity, domain, yourRole: identity.role, rolesWithRight: ROLES.filter((r) => roleHasLevel(r, severity, domain)), requestedBy: run.requestedBy, escalateTo: level.contacts, responseMinutes: level.responseMinutes },
+    );
+  }
+
+  /** The domain of a run's procedure (database when the procedure is no longer registered: the stricter guess for data). */
+  private domainOf(run: RunEntity): 'system' | 'database' {
+    try {
+      return this.registry.get(run.procedureId).domain;
+    } catch {
+      return 'database';
+    }
   }
 
   /**
    * A running run: its current step's signal is aborted (whichever replica executes it),
    * the rest is cancelled. A run not started yet is cancelled at once.
    */
-  async cancel(runId: string): Promise<RunView> {
+  async cancel(runId: string, identity: Identity): Promise<RunView> {
     const run = await this.getRun(runId);
+    this.checkCancel(run, identity);
     if (FINISHED.includes(run.status)) throw new DomainError(ErrorCode.Conflict, `run ${runId} already ended (${run.status})`, { status: run.status });
     if (run.status === 'running') {
       await this.runs.update({ id: run.id }, { cancelRequested: true });
@@ -377,7 +431,7 @@ export class RunnerService implements OnModuleInit {
     } else {
       const now = this.clock.now();
       const updated = await this.runs.update({ id: run.id, status: run.status }, { status: 'cancelled', cancelRequested: true, finishedAt: now });
-      if (!updated.affected) return this.cancel(runId); // it started (or ended) meanwhile
+      if (!updated.affected) return this.cancel(runId, identity); // it started (or ended) meanwhile
       await this.steps.update({ runId: run.id, status: 'pending' }, { status: 'cancelled' });
       await this.publish(run.id, { type: 'status', status: 'cancelled', error: null });
     }

@@ -5,6 +5,7 @@ export type AuditOutcome = 'success' | 'failure' | 'denied';
 /** One audit entry; append-only (a trigger refuses UPDATE, DELETE and TRUNCATE). */
 @Entity({ name: 'audit_entries' })
 @Check('audit_entries_outcome_check', `outcome IN ('success', 'failure', 'denied')`)
+@Check('audit_entries_chain_version_check', `chain_version IN (1, 2)`)
 @Index('audit_entries_at_idx', ['at', 'id'])
 @Index('audit_entries_actor_idx', ['actor', 'id'])
 @Index('audit_entries_action_idx', ['action', 'id'])
@@ -21,6 +22,10 @@ export class AuditEntryEntity {
 
   @Column({ name: 'actor_role', type: 'varchar', length: 20, nullable: true })
   actorRole: string | null;
+
+  /** The API token the person acted through (`token:<name>`), null for a sign-in. */
+  @Column({ name: 'actor_via', type: 'varchar', length: 128, nullable: true })
+  actorVia: string | null;
 
   @Column({ type: 'varchar', length: 100 })
   action: string;
@@ -42,6 +47,10 @@ export class AuditEntryEntity {
 
   @Column({ name: 'client_address', type: 'varchar', length: 64, nullable: true })
   clientAddress: string | null;
+
+  /** 1: SHA-256 (entries before migration 0011); 2: HMAC-SHA256 with the master key's audit key. */
+  @Column({ name: 'chain_version', type: 'smallint', default: 1 })
+  chainVersion: number;
 
   @Column({ name: 'prev_hash', type: 'char', length: 64 })
   prevHash: string;

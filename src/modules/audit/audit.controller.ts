@@ -19,7 +19,7 @@ export class AuditController {
 
   @Get('verify')
   @RequireRight('audit.read')
-  @ApiOperation({ summary: 'Recompute the hash chain and report the first entry that does not match' })
+  @ApiOperation({ summary: 'Recompute the keyed hash chain and compare it with the anchors kept outside the database: names rewritten ranges, removed anchored entries and a removed tail' })
   @ApiOkResponse({ type: AuditVerificationModel })
   verify(): Promise<AuditVerificationModel> {
     return this.audit.verify();

@@ -55,6 +55,9 @@ export class AuditEntryModel {
   @ApiProperty() @Field() at: Date;
   @ApiProperty() @Field() actor: string;
   @ApiProperty({ nullable: true, type: String }) @Field(() => String, { nullable: true }) actorRole: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'The API token the person acted through (token:<name>)' })
+  @Field(() => String, { nullable: true })
+  actorVia: string | null;
   @ApiProperty() @Field() action: string;
   @ApiProperty({ nullable: true, type: String }) @Field(() => String, { nullable: true }) target: string | null;
   @ApiProperty({ type: 'object', additionalProperties: true }) @Field(() => GraphQLJSON) parameters: Record<string, unknown>;
@@ -64,6 +67,7 @@ export class AuditEntryModel {
   @ApiProperty({ nullable: true, type: String }) @Field(() => String, { nullable: true }) clientAddress: string | null;
   @ApiProperty() @Field() prevHash: string;
   @ApiProperty() @Field() hash: string;
+  @ApiProperty({ description: '1: SHA-256 (before keyed chaining); 2: HMAC-SHA256 with a key kept outside the database' }) @Field(() => Int) chainVersion: number;
 }
 
 export class AuditPage {
@@ -71,11 +75,51 @@ export class AuditPage {
   @ApiProperty({ nullable: true, type: String }) nextCursor: string | null;
 }
 
+@ObjectType('AuditIdRange')
+export class AuditIdRangeModel {
+  @ApiProperty() @Field() fromId: string;
+  @ApiProperty() @Field() toId: string;
+}
+
+@ObjectType('AuditAnchorMismatch')
+export class AuditAnchorMismatchModel {
+  @ApiProperty() @Field() id: string;
+  @ApiProperty() @Field() anchoredAt: string;
+  @ApiProperty({ enum: ['rewritten', 'missing'] }) @Field() problem: string;
+}
+
+@ObjectType('AuditTruncation')
+export class AuditTruncationModel {
+  @ApiProperty({ nullable: true, type: String, description: 'The last entry still in the chain' }) @Field(() => String, { nullable: true }) lastEntryId: string | null;
+  @ApiProperty({ description: 'An entry beyond it that was anchored' }) @Field() anchoredEntryId: string;
+  @ApiProperty() @Field() anchoredAt: string;
+}
+
+@ObjectType('AuditAnchors')
+export class AuditAnchorsModel {
+  @ApiProperty({ description: 'The anchor file (outside the database)' }) @Field() file: string;
+  @ApiProperty() @Field(() => Int) count: number;
+  @ApiProperty({ nullable: true, type: String }) @Field(() => String, { nullable: true }) latestEntryId: string | null;
+  @ApiProperty({ nullable: true, type: String }) @Field(() => String, { nullable: true }) latestAt: string | null;
+}
+
 @ObjectType('AuditVerification')
 export class AuditVerificationModel {
-  @ApiProperty() @Field() valid: boolean;
+  @ApiProperty({ description: 'Every hash and link matches and every anchor is found unchanged' }) @Field() valid: boolean;
   @ApiProperty({ description: 'Entries checked' }) @Field(() => Int) checked: number;
   @ApiProperty({ nullable: true, type: String, description: 'First entry whose hash or link does not match' })
   @Field(() => String, { nullable: true })
   firstBrokenId: string | null;
+  @ApiProperty({ type: [AuditIdRangeModel], description: 'Runs of entries whose hash or link does not match (rewritten, or following removed entries)' })
+  @Field(() => [AuditIdRangeModel])
+  brokenRanges: AuditIdRangeModel[];
+  @ApiProperty({ type: [AuditAnchorMismatchModel], description: 'Anchored entries rewritten or removed' })
+  @Field(() => [AuditAnchorMismatchModel])
+  anchorMismatches: AuditAnchorMismatchModel[];
+  @ApiProperty({ nullable: true, type: AuditTruncationModel, description: 'The newest entries were removed (the chain ends before an anchored entry)' })
+  @Field(() => AuditTruncationModel, { nullable: true })
+  truncated: AuditTruncationModel | null;
+  @ApiProperty({ type: AuditAnchorsModel }) @Field(() => AuditAnchorsModel) anchors: AuditAnchorsModel;
+  @ApiProperty({ description: 'Public fingerprint of the master key the chain is verified with' }) @Field() keyId: string;
+  @ApiProperty({ type: [String], description: 'Each finding as a sentence' }) @Field(() => [String]) problems: string[];
 }

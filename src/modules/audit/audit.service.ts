@@ -1,12 +1,17 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { Clock } from '../../common/clock';
 import { decodeCursor, encodeCursor, Page, pageSize } from '../../common/pagination';
-import { Identity } from '../../common/request-context';
+import { Identity, viaOf } from '../../common/request-context';
 import { maskSecrets } from '../../common/secrets';
+import { AppConfig } from '../../config/app-config';
+import { APP_CONFIG } from '../../config/config.module';
+import { MASTER_KEY, MasterKey } from '../../infra/keys/master-key';
+import { Anchor, AnchorFile } from './audit-anchors';
 import { AuditEntryEntity, AuditOutcome } from './audit-entry.entity';
-import { entryHash, GENESIS_HASH } from './canonical';
+import { AuditSpool, PendingEntry } from './audit-spool';
+import { entryHash, entryMac, GENESIS_HASH } from './canonical';
 
 export interface AuditRecord {
   actor: Identity | { username: string; role?: string | null };
@@ -29,14 +34,32 @@ export interface AuditFilter {
   cursor?: string;
 }
 
+export interface IdRange {
+  fromId: string;
+  toId: string;
+}
+
 export interface AuditVerification {
   valid: boolean;
   checked: number;
+  /** The first entry whose hash or link does not match. */
   firstBrokenId: string | null;
+  /** Runs of entries whose hash or link does not match (rewritten, or following removed entries). */
+  brokenRanges: IdRange[];
+  /** Anchored entries that differ from their anchor (rewritten) or are gone (removed). */
+  anchorMismatches: { id: string; anchoredAt: string; problem: 'rewritten' | 'missing' }[];
+  /** The newest entries are gone: the chain ends before an entry that was anchored. */
+  truncated: { lastEntryId: string | null; anchoredEntryId: string; anchoredAt: string } | null;
+  anchors: { file: string; count: number; latestEntryId: string | null; latestAt: string | null };
+  /** The master key's public fingerprint (entries and anchors of another key do not verify). */
+  keyId: string;
+  /** Each finding as a sentence. */
+  problems: string[];
 }
 
 const CHAIN_LOCK = 7_340_002;
 const MAX_PARAMETERS_BYTES = 8192;
+const REPLAY_INTERVAL_MS = 5000;
 
 /**
  * A string as PostgreSQL will store it: well-formed UTF-16 (a lone surrogate would be stored
@@ -65,48 +88,142 @@ function normaliseParameters(parameters: unknown): Record<string, unknown> {
   return JSON.parse(json);
 }
 
+function addToRanges(ranges: IdRange[], id: string, previousId: string | null): void {
+  const last = ranges[ranges.length - 1];
+  if (last && previousId !== null && last.toId === previousId) last.toId = id;
+  else ranges.push({ fromId: id, toId: id });
+}
+
+/**
+ * The audit trail: append-only (a trigger refuses UPDATE, DELETE and TRUNCATE) and chained
+ * with an HMAC whose key is not in the database, so that its owner can neither rewrite an
+ * entry nor recompute the chain after one. Its head is anchored outside the database at a
+ * fixed interval (AuditAnchors), which is how a removed tail is found. An entry that cannot be
+ * written (the database unreachable) waits in a local spool and is appended when it can be:
+ * nothing is lost.
+ */
 @Injectable()
-export class AuditService {
+export class AuditService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(AuditService.name);
+  readonly anchorFile: AnchorFile;
+  private readonly spool: AuditSpool;
+  private replayTimer?: NodeJS.Timeout;
+  private replaying?: Promise<void>;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly clock: Clock,
-  ) {}
+    @Inject(MASTER_KEY) private readonly masterKey: MasterKey,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.anchorFile = new AnchorFile(config.OPS_AUDIT_ANCHOR_FILE, masterKey);
+    this.spool = new AuditSpool(config.OPS_AUDIT_SPOOL_DIR);
+  }
 
-  /** Appends one entry to the hash chain (serialised by an advisory lock). */
-  async record(record: AuditRecord): Promise<AuditEntryEntity> {
-    const parameters = normaliseParameters(record.parameters);
-    return this.dataSource.transaction(async (manager) => {
+  onModuleInit(): void {
+    this.replayTimer = setInterval(() => void this.replaySpool(), REPLAY_INTERVAL_MS);
+    this.replayTimer.unref();
+    void this.replaySpool();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.replayTimer);
+    await this.replaying;
+  }
+
+  private pending(record: AuditRecord, at = this.clock.now()): PendingEntry {
+    const actor = record.actor as Partial<Identity> & { username: string; role?: string | null };
+    return {
+      at: at.toISOString(),
+      actor: storable(actor.username || 'anonymous', 128),
+      actorRole: actor.role ?? null,
+      actorVia: 'kind' in actor && actor.kind ? viaOf(actor as Identity) : null,
+      action: storable(record.action, 100),
+      target: record.target ? storable(String(record.target), 255) : null,
+      parameters: normaliseParameters(record.parameters),
+      outcome: record.outcome,
+      errorCode: record.errorCode ?? null,
+      requestId: record.requestId ? storable(record.requestId, 64) : null,
+      clientAddress: record.clientAddress ? storable(record.clientAddress, 64) : null,
+    };
+  }
+
+  /** Appends one entry to the chain (serialised by an advisory lock); `dedupe` skips one already there. */
+  private insert(pending: PendingEntry, dedupe = false): Promise<AuditEntryEntity | null> {
+    return this.dataSource.transaction(async (manager: EntityManager) => {
       await manager.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
+      if (dedupe) {
+        const found = await manager.query('SELECT 1 FROM audit_entries WHERE at = $1 AND action = $2 AND actor = $3 AND request_id IS NOT DISTINCT FROM $4 AND outcome = $5 LIMIT 1', [
+          new Date(pending.at),
+          pending.action,
+          pending.actor,
+          pending.requestId,
+          pending.outcome,
+        ]);
+        if (found.length) return null;
+      }
       const last: { hash: string }[] = await manager.query('SELECT hash FROM audit_entries ORDER BY id DESC LIMIT 1');
       const [{ id }]: { id: string }[] = await manager.query("SELECT nextval('audit_entries_id_seq')::text AS id");
       const entry = new AuditEntryEntity();
-      entry.id = id;
-      entry.at = this.clock.now();
-      entry.actor = storable(record.actor.username || 'anonymous', 128);
-      entry.actorRole = (record.actor as { role?: string | null }).role ?? null;
-      entry.action = storable(record.action, 100);
-      entry.target = record.target ? storable(String(record.target), 255) : null;
-      entry.parameters = parameters;
-      entry.outcome = record.outcome;
-      entry.errorCode = record.errorCode ?? null;
-      entry.requestId = record.requestId ? storable(record.requestId, 64) : null;
-      entry.clientAddress = record.clientAddress ? storable(record.clientAddress, 64) : null;
+      Object.assign(entry, pending, { id, at: new Date(pending.at), chainVersion: 2 });
       entry.prevHash = last[0]?.hash ?? GENESIS_HASH;
-      entry.hash = entryHash(entry.prevHash, entry);
+      entry.hash = entryMac(this.masterKey.key('audit-chain'), entry.prevHash, entry);
       await manager.insert(AuditEntryEntity, entry as never);
       return entry;
     });
   }
 
-  /** Like record(), but never throws: an audit failure is logged, not hidden. */
+  /** Appends one entry; throws when the database cannot take it. */
+  async record(record: AuditRecord): Promise<AuditEntryEntity> {
+    return (await this.insert(this.pending(record)))!;
+  }
+
+  /**
+   * Like record(), but never throws: an entry the database cannot take now goes to the local
+   * spool (on disk, synced) and is appended as soon as it can be.
+   */
   async recordSafely(record: AuditRecord): Promise<void> {
+    let pending: PendingEntry;
     try {
-      await this.record(record);
+      pending = this.pending(record);
     } catch (error) {
-      this.logger.error({ action: record.action, err: (error as Error).message }, 'audit entry could not be written');
+      this.logger.error({ action: record.action, err: (error as Error).message }, 'audit entry could not be prepared');
+      return;
     }
+    try {
+      await this.insert(pending);
+    } catch (error) {
+      try {
+        this.spool.add(pending);
+        this.logger.warn({ action: pending.action, requestId: pending.requestId, err: (error as Error).message }, 'audit entry spooled: the database did not take it; it is appended when it can be');
+      } catch (spoolError) {
+        this.logger.error({ action: pending.action, requestId: pending.requestId, err: (error as Error).message, spool: (spoolError as Error).message }, 'audit entry could not be written or spooled');
+      }
+    }
+  }
+
+  /** Appends what waits in the spool, in order; stops at the first entry the database refuses. */
+  replaySpool(): Promise<void> {
+    if (this.replaying) return this.replaying;
+    this.replaying = (async () => {
+      if (!this.spool.pending()) return;
+      for (const file of this.spool.claim()) {
+        let appended = 0;
+        for (const entry of this.spool.read(file)) {
+          try {
+            if (await this.insert(entry, true)) appended++;
+          } catch (error) {
+            this.logger.warn({ err: (error as Error).message, file }, 'audit spool: the database does not take entries yet');
+            return;
+          }
+        }
+        this.spool.done(file);
+        if (appended) this.logger.log({ appended, file }, 'audit spool replayed');
+      }
+    })().finally(() => {
+      this.replaying = undefined;
+    });
+    return this.replaying;
   }
 
   async list(filter: AuditFilter): Promise<Page<AuditEntryEntity>> {
@@ -127,10 +244,30 @@ export class AuditService {
     return { items, nextCursor: rows.length > limit ? encodeCursor([items[items.length - 1].id]) : null };
   }
 
-  /** Recomputes the whole chain; reports the first entry whose hash or link is wrong. */
+  /** The chain's newest entry (what an anchor records). */
+  async head(): Promise<{ id: string; hash: string } | null> {
+    const rows: { id: string; hash: string }[] = await this.dataSource.query('SELECT id::text AS id, hash FROM audit_entries ORDER BY id DESC LIMIT 1');
+    return rows[0] ?? null;
+  }
+
+  /**
+   * Recomputes the whole chain (version 1 entries with SHA-256, only as its beginning;
+   * version 2 with the audit key) and compares it with the anchors kept outside the database:
+   * names every broken run of entries, every anchored entry rewritten or removed, and a
+   * removed tail.
+   */
   async verify(): Promise<AuditVerification> {
     const repo = this.dataSource.getRepository(AuditEntryEntity);
+    const key = this.masterKey.key('audit-chain');
+    const { anchors, problems: anchorProblems } = this.anchorFile.read();
+    const anchored = new Map<string, Anchor>();
+    for (const anchor of anchors) anchored.set(anchor.id, anchor);
+    const seen = new Set<string>();
+    const brokenRanges: IdRange[] = [];
+    const anchorMismatches: AuditVerification['anchorMismatches'] = [];
     let prevHash = GENESIS_HASH;
+    let previousId: string | null = null;
+    let keyed = false;
     let checked = 0;
     let afterId = '0';
     for (;;) {
@@ -143,13 +280,50 @@ export class AuditService {
       if (batch.length === 0) break;
       for (const entry of batch) {
         checked += 1;
-        if (entry.prevHash !== prevHash || entryHash(entry.prevHash, entry) !== entry.hash) {
-          return { valid: false, checked, firstBrokenId: entry.id };
+        let sealed: boolean;
+        if (entry.chainVersion === 2) {
+          keyed = true;
+          sealed = entryMac(key, entry.prevHash, entry) === entry.hash;
+        } else {
+          // An unkeyed entry after a keyed one is a forgery: version 1 only begins the chain.
+          sealed = !keyed && entryHash(entry.prevHash, entry) === entry.hash;
         }
+        if (entry.prevHash !== prevHash || !sealed) addToRanges(brokenRanges, entry.id, previousId);
+        const anchor = anchored.get(entry.id);
+        if (anchor && anchor.hash !== entry.hash) anchorMismatches.push({ id: entry.id, anchoredAt: anchor.at, problem: 'rewritten' });
+        if (anchor) seen.add(entry.id);
         prevHash = entry.hash;
+        previousId = entry.id;
         afterId = entry.id;
       }
     }
-    return { valid: true, checked, firstBrokenId: null };
+    const lastId = previousId;
+    let truncated: AuditVerification['truncated'] = null;
+    for (const anchor of anchors) {
+      if (seen.has(anchor.id)) continue;
+      if (lastId === null || BigInt(anchor.id) > BigInt(lastId)) {
+        if (!truncated || BigInt(anchor.id) > BigInt(truncated.anchoredEntryId)) truncated = { lastEntryId: lastId, anchoredEntryId: anchor.id, anchoredAt: anchor.at };
+      } else if (!anchorMismatches.some((m) => m.id === anchor.id)) {
+        anchorMismatches.push({ id: anchor.id, anchoredAt: anchor.at, problem: 'missing' });
+      }
+    }
+    const problems = [
+      ...brokenRanges.map((r) => (r.fromId === r.toId ? `entry ${r.fromId} does not match its hash or link (rewritten, or entries before it removed)` : `entries ${r.fromId}..${r.toId} do not match their hashes or links (rewritten, or entries before them removed)`)),
+      ...anchorMismatches.map((m) => (m.problem === 'rewritten' ? `entry ${m.id} differs from its anchor of ${m.anchoredAt} (rewritten)` : `entry ${m.id}, anchored at ${m.anchoredAt}, is missing (removed)`)),
+      ...(truncated ? [`the chain ends at entry ${truncated.lastEntryId ?? 'none'} but entry ${truncated.anchoredEntryId} was anchored at ${truncated.anchoredAt}: the newest entries were removed`] : []),
+      ...anchorProblems,
+    ];
+    const latest = anchors.reduce<Anchor | null>((best, a) => (!best || BigInt(a.id) > BigInt(best.id) ? a : best), null);
+    return {
+      valid: brokenRanges.length === 0 && anchorMismatches.length === 0 && truncated === null,
+      checked,
+      firstBrokenId: brokenRanges[0]?.fromId ?? null,
+      brokenRanges,
+      anchorMismatches,
+      truncated,
+      anchors: { file: this.anchorFile.path, count: anchors.length, latestEntryId: latest?.id ?? null, latestAt: latest?.at ?? null },
+      keyId: this.masterKey.id,
+      problems,
+    };
   }
 }

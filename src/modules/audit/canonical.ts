@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -43,4 +43,34 @@ export function entryHash(prevHash: string, fields: HashedFields): string {
     clientAddress: fields.clientAddress ?? null,
   });
   return createHash('sha256').update(prevHash).update('\n').update(canonical).digest('hex');
+}
+
+/** What a version-2 entry hashes besides the version-1 fields. */
+export interface KeyedFields extends HashedFields {
+  actorVia: string | null;
+  chainVersion: number;
+}
+
+/**
+ * Version 2: HMAC-SHA256 with a key kept outside the database (derived from the master key)
+ * over the previous entry's hash and this entry's canonical form. Whoever can write the
+ * database but does not hold the key cannot recompute the chain after changing an entry.
+ */
+export function entryMac(key: Buffer, prevHash: string, fields: KeyedFields): string {
+  const canonical = canonicalJson({
+    v: 2,
+    id: String(fields.id),
+    at: new Date(fields.at).toISOString(),
+    actor: fields.actor,
+    actorRole: fields.actorRole ?? null,
+    actorVia: fields.actorVia ?? null,
+    action: fields.action,
+    target: fields.target ?? null,
+    parameters: fields.parameters ?? {},
+    outcome: fields.outcome,
+    errorCode: fields.errorCode ?? null,
+    requestId: fields.requestId ?? null,
+    clientAddress: fields.clientAddress ?? null,
+  });
+  return createHmac('sha256', key).update(prevHash).update('\n').update(canonical).digest('hex');
 }

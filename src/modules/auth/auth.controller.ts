@@ -1,14 +1,22 @@
 import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
-import { CurrentIdentity } from '../../common/current-identity.decorator';
-import { Identity } from '../../common/request-context';
+import { CurrentIdentity, CurrentRequest } from '../../common/current-identity.decorator';
+import { clientAddress, Identity, OpsRequest, viaOf } from '../../common/request-context';
 import { Public, RequireRight } from '../../guards/right.decorator';
-import { RightName, RIGHTS, roleHasRight } from '../../guards/rights';
+import { principalHasRight, RightName, RIGHTS } from '../../guards/rights';
 import { AuthService } from './auth.service';
 import { IdentityModel, LoginDto, LoginResponse } from './dto/auth.dto';
 
 export function identityView(identity: Identity): IdentityModel {
-  return { ...identity, rights: (Object.keys(RIGHTS) as RightName[]).filter((right) => roleHasRight(identity.role, right)) };
+  return {
+    kind: identity.kind,
+    id: identity.id,
+    username: identity.username,
+    role: identity.role,
+    userId: identity.userId,
+    via: viaOf(identity),
+    rights: (Object.keys(RIGHTS) as RightName[]).filter((right) => principalHasRight(identity, right)),
+  };
 }
 
 @ApiTags('auth')
@@ -21,9 +29,11 @@ export class AuthController {
   @Public({ action: 'auth.login' })
   @ApiOperation({ summary: 'Sign in with username and password; returns a short-lived access token (JWT)' })
   @ApiOkResponse({ type: LoginResponse })
-  @ApiTooManyRequestsResponse({ description: 'Account locked after repeated failures (Retry-After tells when to retry)' })
-  login(@Body() body: LoginDto): Promise<LoginResponse> {
-    return this.auth.login(body.username, body.password);
+  @ApiTooManyRequestsResponse({
+    description: 'Locked after repeated failures: this account from your address, your address, or (after failures from many addresses) the account; Retry-After tells when to retry',
+  })
+  login(@Body() body: LoginDto, @CurrentRequest() req: OpsRequest): Promise<LoginResponse> {
+    return this.auth.login(body.username, body.password, clientAddress(req));
   }
 
   @Get('me')

@@ -8,7 +8,7 @@ import { ApiTokenEntity } from './entities/api-token.entity';
 import { SigningKeyEntity } from './entities/signing-key.entity';
 import { UserEntity } from './entities/user.entity';
 import { SigningKeysService } from './signing-keys.service';
-import { TokensController } from './tokens.controller';
+import { TokenActions, TokensController } from './tokens.controller';
 import { TokensService } from './tokens.service';
 import { UsersController } from './users.controller';
 import { UsersService } from './users.service';
@@ -16,7 +16,7 @@ import { UsersService } from './users.service';
 @Module({
   imports: [TypeOrmModule.forFeature([UserEntity, ApiTokenEntity, SigningKeyEntity])],
   controllers: [AuthController, UsersController, TokensController],
-  providers: [AuthService, UsersService, TokensService, SigningKeysService, JwtStrategy, AuthResolver],
+  providers: [AuthService, UsersService, TokensService, TokenActions, SigningKeysService, JwtStrategy, AuthResolver],
   exports: [AuthService, UsersService, TokensService, JwtStrategy],
 })
 export class AuthModule {}

@@ -6,9 +6,8 @@ import { Identity } from '../../common/request-context';
 import { RequireRight } from '../../guards/right.decorator';
 import { identityView } from './auth.controller';
 import { AuthService } from './auth.service';
-import { ApiTokenModel, CreateApiTokenDto, CreatedApiTokenModel, CreateUserDto, IdentityModel, UpdateUserDto, UserModel } from './dto/auth.dto';
-import { DEFAULT_TOKEN_DAYS } from './tokens.controller';
-import { TokensService } from './tokens.service';
+import { ApiTokenModel, CreateApiTokenDto, CreatedApiTokenModel, CreateUserDto, IdentityModel, ParseUsernamePipe, UpdateUserDto, UserModel } from './dto/auth.dto';
+import { TokenActions } from './tokens.controller';
 import { toUserView, UsersService } from './users.service';
 
 @ObjectType('UserPage')
@@ -22,7 +21,7 @@ class ApiTokenPageModel extends PageOf(ApiTokenModel, 'ApiTokenPageBase') {}
 export class AuthResolver {
   constructor(
     private readonly usersService: UsersService,
-    private readonly tokensService: TokensService,
+    private readonly tokenActions: TokenActions,
     private readonly authService: AuthService,
   ) {}
 
@@ -58,22 +57,21 @@ export class AuthResolver {
     return toUserView(user);
   }
 
-  @Query(() => ApiTokenPageModel)
-  @RequireRight('tokens.manage')
-  apiTokens(@Args() page: PageArgs) {
-    return this.tokensService.list(page.limit, page.cursor);
+  @Query(() => ApiTokenPageModel, { description: 'Your API tokens; everyone\'s (or one owner\'s) with tokens.manage' })
+  @RequireRight('tokens.own')
+  apiTokens(@Args() page: PageArgs, @Args('owner', { type: () => String, nullable: true }, new ParseUsernamePipe('owner')) owner: string | undefined, @CurrentIdentity() identity: Identity) {
+    return this.tokenActions.list(identity, { limit: page.limit, cursor: page.cursor, owner: owner ?? undefined });
   }
 
   @Mutation(() => CreatedApiTokenModel)
-  @RequireRight('tokens.manage', { action: 'tokens.create' })
-  async createApiToken(@Args('input') input: CreateApiTokenDto, @CurrentIdentity() identity: Identity): Promise<CreatedApiTokenModel> {
-    const { token, view } = await this.tokensService.create({ name: input.name, role: input.role, expiresInDays: input.expiresInDays ?? DEFAULT_TOKEN_DAYS }, identity);
-    return { ...view, token };
+  @RequireRight('tokens.own', { action: 'tokens.create' })
+  createApiToken(@Args('input') input: CreateApiTokenDto, @CurrentIdentity() identity: Identity): Promise<CreatedApiTokenModel> {
+    return this.tokenActions.create(identity, input);
   }
 
   @Mutation(() => ApiTokenModel)
-  @RequireRight('tokens.manage', { action: 'tokens.revoke' })
+  @RequireRight('tokens.own', { action: 'tokens.revoke' })
   revokeApiToken(@Args('id', new ParseUuidPipe()) id: string, @CurrentIdentity() identity: Identity): Promise<ApiTokenModel> {
-    return this.tokensService.revoke(id, identity);
+    return this.tokenActions.revoke(identity, id);
   }
 }

@@ -6,7 +6,7 @@ import { Clock } from '../../common/clock';
 import { DomainError, ErrorCode } from '../../common/errors';
 import { decodeCursor, encodeCursor, Page, pageSize } from '../../common/pagination';
 import { Identity } from '../../common/request-context';
-import { Role } from '../../guards/rights';
+import { Role, roleCovers, SERVICE_SCOPES } from '../../guards/rights';
 import { ApiTokenEntity } from './entities/api-token.entity';
 
 /** API tokens look like `opsk_<43 base64url characters>`; the prefix tells them from JWTs. */
@@ -18,13 +18,26 @@ export interface ApiTokenView {
   id: string;
   name: string;
   prefix: string;
-  role: Role;
+  kind: 'user' | 'service';
+  role: Role | null;
+  scopes: string[];
+  /** The person the token belongs to and counts as (null for a service identity). */
+  owner: string | null;
+  ownerId: string | null;
   createdBy: string;
   createdAt: Date;
   expiresAt: Date;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
   status: 'active' | 'expired' | 'revoked';
+}
+
+export interface CreateTokenInput {
+  name: string;
+  kind: 'user' | 'service';
+  role?: Role;
+  scopes?: string[];
+  expiresInDays: number;
 }
 
 export function hashApiToken(token: string): string {
@@ -35,6 +48,12 @@ export function looksLikeApiToken(value: string): boolean {
   return value.startsWith(API_TOKEN_PREFIX);
 }
 
+/**
+ * API tokens. A person's token belongs to the person who made it and counts as them (the
+ * two-person rule, the audit trail); it never carries more rights than its owner, at
+ * creation and at every use (an owner disabled or demoted ends it). A service identity is
+ * a token of its own kind with explicit scopes, made by an admin, that can never approve.
+ */
 @Injectable()
 export class TokensService {
   constructor(
@@ -49,7 +68,11 @@ export class TokensService {
       id: token.id,
       name: token.name,
       prefix: token.prefix,
+      kind: token.kind,
       role: token.role,
+      scopes: token.scopes ?? [],
+      owner: token.owner?.username ?? null,
+      ownerId: token.ownerId,
       createdBy: token.createdBy,
       createdAt: token.createdAt,
       expiresAt: token.expiresAt,
@@ -59,57 +82,107 @@ export class TokensService {
     };
   }
 
-  /** Creates a token; the only time its value is ever shown is this return value. */
-  async create(input: { name: string; role: Role; expiresInDays: number }, creator: Identity): Promise<{ token: string; view: ApiTokenView }> {
+  /**
+   * Creates a token; the only time its value is ever shown is this return value. A person's
+   * token belongs to the signed-in creator and may not exceed the role they act with; only a
+   * password sign-in makes tokens (a leaked token cannot mint itself a longer-lived heir).
+   */
+  async create(input: CreateTokenInput, creator: Identity, mayManage: boolean): Promise<{ token: string; view: ApiTokenView }> {
+    if (creator.kind !== 'user' || !creator.userId || creator.role === 'service') {
+      throw new DomainError(ErrorCode.Forbidden, 'API tokens are created by a person signed in with a password, not through another token or a service identity', {
+        yourKind: creator.kind,
+      });
+    }
+    let role: Role | null = null;
+    let scopes: string[] = [];
+    let ownerId: string | null = creator.userId;
+    if (input.kind === 'service') {
+      if (!mayManage) {
+        throw new DomainError(ErrorCode.Forbidden, 'only an admin (tokens.manage) creates service identities', { requiredRight: 'tokens.manage', yourRole: creator.role });
+      }
+      if (input.role !== undefined) throw DomainError.validation([{ field: 'role', problem: 'a service identity has no role: give its scopes instead' }]);
+      scopes = [...new Set(input.scopes ?? [])];
+      if (scopes.length === 0) throw DomainError.validation([{ field: 'scopes', problem: `must name at least one of ${SERVICE_SCOPES.join(', ')}` }]);
+      ownerId = null;
+    } else {
+      if (input.scopes !== undefined) throw DomainError.validation([{ field: 'scopes', problem: 'only a service identity (kind: service) has scopes; a person\'s token has a role' }]);
+      if (input.role === undefined) throw DomainError.validation([{ field: 'role', problem: 'is required for a person\'s token' }]);
+      role = input.role;
+      if (!roleCovers(creator.role, role)) {
+        throw new DomainError(ErrorCode.Forbidden, `a token never carries more rights than its owner: ${creator.role} cannot make a ${role} token`, { yourRole: creator.role, requestedRole: role });
+      }
+    }
     const token = `${API_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const entity = this.repo.create({
       name: input.name,
-      role: input.role,
+      kind: input.kind,
+      role,
+      scopes,
+      ownerId,
       tokenHash: hashApiToken(token),
       prefix: token.slice(0, 12),
       createdBy: creator.username,
       expiresAt: new Date(this.clock.now().getTime() + input.expiresInDays * 86_400_000),
     });
     const saved = await this.repo.save(entity);
-    return { token, view: this.view(saved) };
+    return { token, view: this.view((await this.find(saved.id))!) };
   }
 
-  async list(limit?: number, cursor?: string): Promise<Page<ApiTokenView>> {
-    const size = pageSize(limit);
-    const after = decodeCursor(cursor, ['date', 'uuid']);
+  private find(id: string): Promise<ApiTokenEntity | null> {
+    return this.repo.findOne({ where: { id }, relations: { owner: true } });
+  }
+
+  /** Newest first; `ownerId` limits the list to one person's tokens. */
+  async list(filter: { limit?: number; cursor?: string; ownerId?: string }): Promise<Page<ApiTokenView>> {
+    const size = pageSize(filter.limit);
+    const after = decodeCursor(filter.cursor, ['date', 'uuid']);
     // Ordered and paged at millisecond precision (the cursor's), so no row is skipped.
     const qb = this.repo
       .createQueryBuilder('t')
+      .leftJoinAndSelect('t.owner', 'owner')
       .orderBy("date_trunc('milliseconds', t.created_at)", 'DESC')
       .addOrderBy('t.id', 'DESC')
       .limit(size + 1);
-    if (after) qb.where("(date_trunc('milliseconds', t.created_at), t.id) < (:at, :id)", { at: new Date(String(after[0])), id: String(after[1]) });
+    if (filter.ownerId) qb.andWhere('t.owner_id = :ownerId', { ownerId: filter.ownerId });
+    if (after) qb.andWhere("(date_trunc('milliseconds', t.created_at), t.id) < (:at, :id)", { at: new Date(String(after[0])), id: String(after[1]) });
     const rows = await qb.getMany();
     const items = rows.slice(0, size);
     const last = items[items.length - 1];
     return { items: items.map((t) => this.view(t)), nextCursor: rows.length > size ? encodeCursor([last.createdAt.toISOString(), last.id]) : null };
   }
 
-  async revoke(id: string, by: Identity): Promise<ApiTokenView> {
-    const token = await this.repo.findOne({ where: { id } });
-    if (!token) throw DomainError.notFound('API token', id);
+  /** Revokes a token: one's own, or anyone's with tokens.manage (others' tokens are a 404 otherwise). */
+  async revoke(id: string, by: Identity, mayManage: boolean): Promise<ApiTokenView> {
+    const token = await this.find(id);
+    if (!token || (!mayManage && (by.userId === null || token.ownerId !== by.userId))) throw DomainError.notFound('API token', id);
     if (token.revokedAt) throw new DomainError(ErrorCode.Conflict, `API token ${id} was already revoked at ${token.revokedAt.toISOString()}`, { id });
     token.revokedAt = this.clock.now();
     token.revokedBy = by.username;
-    return this.view(await this.repo.save(token));
+    await this.repo.save(token);
+    return this.view(token);
   }
 
-  /** The identity behind a presented API token, or a reason it is refused. */
+  /** The principal behind a presented API token, or the reason it is refused. */
   async authenticate(raw: string): Promise<Identity | { refused: string }> {
     if (!TOKEN_PATTERN.test(raw)) return { refused: 'malformed API token' };
-    const token = await this.repo.findOne({ where: { tokenHash: hashApiToken(raw) } });
+    const token = await this.repo.findOne({ where: { tokenHash: hashApiToken(raw) }, relations: { owner: true } });
     if (!token) return { refused: 'unknown API token' };
     const now = this.clock.now();
     if (token.revokedAt) return { refused: 'API token revoked' };
     if (token.expiresAt <= now) return { refused: 'API token expired' };
+    let identity: Identity;
+    if (token.kind === 'service') {
+      identity = { kind: 'service', id: token.id, username: `service:${token.name}`, role: 'service', userId: null, scopes: token.scopes, token: { id: token.id, name: token.name } };
+    } else {
+      const owner = token.owner;
+      if (!owner || !token.role) return { refused: 'the API token has no owner' };
+      if (owner.disabled) return { refused: `the API token's owner ${owner.username} is disabled` };
+      if (!roleCovers(owner.role, token.role)) return { refused: `the API token's role ${token.role} exceeds its owner's current role ${owner.role}` };
+      identity = { kind: 'token', id: token.id, username: owner.username, role: token.role, userId: owner.id, token: { id: token.id, name: token.name } };
+    }
     if (!token.lastUsedAt || now.getTime() - token.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
       await this.repo.update({ id: token.id }, { lastUsedAt: now });
     }
-    return { kind: 'token', id: token.id, username: `token:${token.name}`, role: token.role };
+    return identity;
   }
 }

@@ -1,9 +1,13 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import Redis from 'ioredis';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/errors';
 import { decodeCursor, encodeCursor, Page, pageSize } from '../../common/pagination';
 import { Role } from '../../guards/rights';
+import { AppConfig } from '../../config/app-config';
+import { APP_CONFIG } from '../../config/config.module';
+import { OPS_REDIS } from '../../infra/redis/redis.module';
 import { UserEntity } from './entities/user.entity';
 import { hashPassword, PASSWORD_MIN_LENGTH } from './password';
 
@@ -23,11 +27,41 @@ export function toUserView(user: UserEntity): UserView {
 const CACHE_MS = 5000;
 
 @Injectable()
-export class UsersService {
-  /** Short-lived cache for token verification; cleared on every change made here. */
+export class UsersService implements OnModuleInit, OnApplicationShutdown {
+  /**
+   * Short-lived cache for token verification; an entry is dropped on every change made here,
+   * on this replica at once and on the others through a Redis message (the few seconds of
+   * the cache bound it when that message is lost).
+   */
   private readonly cache = new Map<string, { user: UserEntity | null; until: number }>();
+  private subscriber?: Redis;
 
-  constructor(@InjectRepository(UserEntity) private readonly repo: Repository<UserEntity>) {}
+  constructor(
+    @InjectRepository(UserEntity) private readonly repo: Repository<UserEntity>,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(OPS_REDIS) private readonly redis: Redis,
+  ) {}
+
+  /** Pub/sub channels are not key-prefixed: the prefix keeps deployments apart. */
+  private get channel(): string {
+    return `${this.config.OPS_REDIS_PREFIX}user-changed`;
+  }
+
+  onModuleInit(): void {
+    this.subscriber = new Redis(this.config.OPS_REDIS_URL, { maxRetriesPerRequest: null, connectTimeout: 2000, retryStrategy: (times) => Math.min(times * 200, 2000) });
+    this.subscriber.on('error', () => undefined);
+    this.subscriber.on('message', (_channel: string, id: string) => this.cache.delete(id));
+    this.subscriber.subscribe(this.channel).catch(() => undefined);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.subscriber?.disconnect();
+  }
+
+  private forget(id: string): void {
+    this.cache.delete(id);
+    this.redis.publish(this.channel, id).catch(() => undefined);
+  }
 
   async create(input: { username: string; password: string; role: Role }): Promise<UserEntity> {
     if (input.password.length < PASSWORD_MIN_LENGTH) {
@@ -89,10 +123,14 @@ export class UsersService {
       }
       user.passwordHash = await hashPassword(change.password);
     }
+    // A new password, a disable or a new role ends every session: access tokens carry the
+    // session version and are refused once it moves on.
+    const endsSessions = change.password !== undefined || (change.role !== undefined && change.role !== user.role) || (change.disabled === true && !user.disabled);
     if (change.role !== undefined) user.role = change.role;
     if (change.disabled !== undefined) user.disabled = change.disabled;
+    if (endsSessions) user.sessionVersion += 1;
     const saved = await this.repo.save(user);
-    this.cache.delete(id);
+    this.forget(id);
     return saved;
   }
 

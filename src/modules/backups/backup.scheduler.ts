@@ -17,7 +17,7 @@ export const DAILY_BACKUP_SCHEDULER = 'daily-backup';
 export const WEEKLY_DRILL_SCHEDULER = 'weekly-restore-drill';
 
 /** Who scheduled runs are requested by (audited as such). */
-export const SCHEDULER_IDENTITY: Identity = { kind: 'token', id: SCHEDULER_USERNAME, username: SCHEDULER_USERNAME, role: Role.Admin };
+export const SCHEDULER_IDENTITY: Identity = { kind: 'system', id: SCHEDULER_USERNAME, username: SCHEDULER_USERNAME, role: Role.Admin, userId: null };
 
 /**
  * The backup schedules (cron entries of the inventory, in its time zone), through BullMQ job

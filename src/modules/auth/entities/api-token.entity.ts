@@ -1,10 +1,17 @@
-import { Check, Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, Unique } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, Unique } from 'typeorm';
 import { Role } from '../../../guards/rights';
+import { UserEntity } from './user.entity';
 
 @Entity({ name: 'api_tokens' })
 @Check('api_tokens_role_check', `role IN ('viewer', 'operator', 'support', 'senior_dev', 'dba', 'admin')`)
 @Unique('api_tokens_token_hash_key', ['tokenHash'])
+@Check('api_tokens_kind_check', `kind IN ('user', 'service')`)
+@Check(
+  'api_tokens_principal_check',
+  `(kind = 'user' AND role IS NOT NULL AND (owner_id IS NOT NULL OR revoked_at IS NOT NULL)) OR (kind = 'service' AND role IS NULL AND owner_id IS NULL AND cardinality(scopes) > 0)`,
+)
 @Index('api_tokens_created_at_idx', ['createdAt', 'id'])
+@Index('api_tokens_owner_idx', ['ownerId'])
 export class ApiTokenEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -20,8 +27,25 @@ export class ApiTokenEntity {
   @Column({ type: 'varchar', length: 16 })
   prefix: string;
 
-  @Column({ type: 'varchar', length: 20 })
-  role: Role;
+  /** A person's token (counts as its owner) or a service identity (scopes, no role, no owner). */
+  @Column({ type: 'varchar', length: 10, default: 'user' })
+  kind: 'user' | 'service';
+
+  /** The role a person's token acts with (never more than its owner's); null for services. */
+  @Column({ type: 'varchar', length: 20, nullable: true })
+  role: Role | null;
+
+  /** The person the token belongs to and counts as. */
+  @Column({ name: 'owner_id', type: 'uuid', nullable: true })
+  ownerId: string | null;
+
+  @ManyToOne(() => UserEntity, { nullable: true })
+  @JoinColumn({ name: 'owner_id', foreignKeyConstraintName: 'api_tokens_owner_id_fkey' })
+  owner?: UserEntity | null;
+
+  /** A service identity's rights. */
+  @Column({ type: 'text', array: true, default: () => "'{}'" })
+  scopes: string[];
 
   @Column({ name: 'created_by', type: 'varchar', length: 64 })
   createdBy: string;
