@@ -193,7 +193,7 @@ describe('the procedure runner', () => {
     expect(approved.status).toBe(200);
     const done = await until(id, ['succeeded', 'failed']);
     expect(done).toMatchObject({ status: 'succeeded', approvedBy: expect.any(String) });
-    const refusals = await withClient(t.database, (c) => c.query("SELECT count(*)::int AS n FROM audit_entries WHERE action = 'procedure.approve' AND outcome = 'failure'"));
+    const refusals = await withClient(t.database, (c) => c.query("SELECT count(*)::int AS n FROM audit_entries WHERE action = 'procedure.approve' AND outcome = 'denied'"));
     expect(refusals.rows[0].n).toBeGreaterThanOrEqual(2);
     // A rejection ends the run.
     const again = await request('test.restore', { confirm: 'erp_quty_karunia_prod' }, 'dba');

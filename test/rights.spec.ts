@@ -86,7 +86,7 @@ describe('escalation rights: every endpoint, every role (REST and GraphQL)', () 
     expect(res.body.details).toMatchObject({ requiredRight: 'checklist.run', level: 'P3', escalateTo: ['Support'], responseMinutes: 30 });
     expect(res.body.details.rolesWithRight).toEqual(['operator', 'support', 'senior_dev', 'dba', 'admin']);
     // Admin-level rights name the control plane's administrators.
-    const admin = await t.http().get('/api/v1/tokens').set('Authorization', `Bearer ${tokens.get(Role.Viewer)}`);
+    const admin = await t.http().get('/api/v1/users').set('Authorization', `Bearer ${tokens.get(Role.Viewer)}`);
     expect(admin.body.details.escalateTo).toEqual(['Control plane administrator']);
   });
 

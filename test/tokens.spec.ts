@@ -38,11 +38,13 @@ describe('API tokens for scripts', () => {
     const { body } = await create({ name: 'viewer-script', role: 'viewer' });
     const me = await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${body.token}`);
     expect(me.status).toBe(200);
-    expect(me.body).toMatchObject({ kind: 'token', username: 'token:viewer-script', role: 'viewer' });
-    // The token's role is what counts: a viewer token cannot manage tokens.
-    expect((await t.http().get('/api/v1/tokens').set('Authorization', `Bearer ${body.token}`)).status).toBe(403);
+    // It acts as the person who made it (the owner), with the token's role, and says through which token.
+    const owner = (await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${admin}`)).body;
+    expect(me.body).toMatchObject({ kind: 'token', username: owner.username, userId: owner.id, role: 'viewer', via: 'token:viewer-script' });
+    // The token's role is what counts: a viewer token of an admin cannot manage users.
+    expect((await t.http().get('/api/v1/users').set('Authorization', `Bearer ${body.token}`)).status).toBe(403);
     const gql = await t.gql(body.token, '{ me { username role } }');
-    expect(gql.body.data.me).toEqual({ username: 'token:viewer-script', role: 'viewer' });
+    expect(gql.body.data.me).toEqual({ username: owner.username, role: 'viewer' });
     const row = await withClient(t.database, (c) => c.query('SELECT last_used_at FROM api_tokens WHERE id = $1', [body.id]));
     expect(row.rows[0].last_used_at).not.toBeNull();
   });

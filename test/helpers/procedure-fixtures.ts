@@ -29,14 +29,18 @@ export const ran: string[] = [];
  * A P3 fixture with steps `one` (waits waitMs, observing ctx.signal unless `ignoreSignal`)
  * and `two` (quick); both lock `test:<id>`.
  */
-export function waitingProcedure(id: string, options: { ignoreSignal?: boolean; timeoutMs?: number; waitMs?: number; requiresApproval?: boolean } = {}): ProcedureDefinition<Params> {
+export function waitingProcedure(
+  id: string,
+  options: { ignoreSignal?: boolean; timeoutMs?: number; waitMs?: number; requiresApproval?: boolean; severity?: 'P1' | 'P2' | 'P3'; domain?: 'system' | 'database'; confirm?: string } = {},
+): ProcedureDefinition<Params> {
   const wait = (ctx: StepContext<Params>) => ctx.parameters.waitMs ?? options.waitMs ?? 100;
   return {
     id,
     title: `fixture ${id}`,
-    severity: 'P3',
-    domain: 'system',
+    severity: options.severity ?? 'P3',
+    domain: options.domain ?? 'system',
     parameters,
+    ...(options.confirm ? { confirmation: () => options.confirm! } : {}),
     locks: () => [`test:${id.replace(/\./g, '-')}`],
     requiresApproval: options.requiresApproval ?? false,
     steps: [

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { INestApplication } from '@nestjs/common';
@@ -50,9 +51,14 @@ let counter = 0;
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const database = options.shareWith?.database ?? (await createTestDatabase());
   const redisPrefix = options.shareWith?.redisPrefix ?? `t:${randomBytes(4).toString('hex')}:`;
+  // Each instance keeps its anchors and spool in a folder of its own; replicas share the master key.
+  const stateDir = mkdtempSync(join(tmpdir(), 'ops-test-'));
   const env: Record<string, string> = {
     OPS_DATABASE_URL: dbUrl(database),
     OPS_REDIS_PREFIX: redisPrefix,
+    OPS_MASTER_KEY: options.shareWith?.env?.OPS_MASTER_KEY ?? randomBytes(32).toString('base64url'),
+    OPS_AUDIT_ANCHOR_FILE: join(stateDir, 'audit-anchors.jsonl'),
+    OPS_AUDIT_SPOOL_DIR: join(stateDir, 'audit-spool'),
     OPS_LOG_LEVEL: 'info',
     OPS_RATE_LIMIT_PER_MINUTE: '0',
     OPS_GRAPHQL_INTROSPECTION: 'true',
@@ -112,6 +118,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     },
     async close() {
       await app.close();
+      rmSync(stateDir, { recursive: true, force: true });
       if (!options.shareWith) {
         await dropTestDatabase(database);
         const redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0');

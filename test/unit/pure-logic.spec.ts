@@ -2,14 +2,14 @@ import { Reflector } from '@nestjs/core';
 import { describe, it } from 'node:test';
 import { expect } from 'expect';
 import { lastValueFrom, timer, map } from 'rxjs';
-import { parse, validate, buildSchema, specifiedRules } from 'graphql';
+import { buildSchema, FragmentDefinitionNode, Kind, OperationDefinitionNode, parse, specifiedRules, validate } from 'graphql';
 import { DomainError } from '../../src/common/errors';
 import { decodeCursor, encodeCursor } from '../../src/common/pagination';
 import { isIsoDateTime } from '../../src/common/validation';
 import { maskSecrets, maskUrl } from '../../src/common/secrets';
 import { BoundedByHandler, TimeoutInterceptor } from '../../src/common/timeout.interceptor';
 import { loadAppConfig } from '../../src/config/app-config';
-import { operationLimits } from '../../src/graphql/limits';
+import { limitErrors, measureOperation, rootFieldNames } from '../../src/graphql/limits';
 import { DEFAULT_MATRIX, Level, Role, ROLES, RoleRights } from '../../src/guards/rights';
 import { canonicalJson, entryHash, GENESIS_HASH } from '../../src/modules/audit/canonical';
 
@@ -111,7 +111,13 @@ describe('ISO 8601 date-times', () => {
 
 describe('GraphQL limits', () => {
   const schema = buildSchema('type Node { id: ID, child: Node, children(limit: Int): [Node] } type Query { node: Node, nodes(limit: Int): [Node] }');
-  const check = (query: string, depth: number, cost: number) => validate(schema, parse(query), [...specifiedRules, operationLimits(depth, cost)]).map((e) => e.message);
+  const check = (query: string, depth: number, cost: number, variables?: Record<string, unknown>) => {
+    const document = parse(query);
+    expect(validate(schema, document, specifiedRules)).toEqual([]);
+    const fragments = Object.fromEntries(document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
+    const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)!;
+    return limitErrors(measureOperation(operation, fragments, variables), depth, cost).map((e) => e.message);
+  };
   it('counts depth through fragments and inline fragments', () => {
     expect(check('{ node { child { child { id } } } }', 3, 1000)).toEqual([]);
     expect(check('{ node { child { child { child { id } } } } }', 3, 1000)).toEqual(['query depth 4 exceeds the limit of 3']);
@@ -120,6 +126,19 @@ describe('GraphQL limits', () => {
   it('multiplies cost by page sizes', () => {
     expect(check('{ nodes(limit: 10) { id child { id } } }', 10, 1000)).toEqual([]);
     expect(check('{ nodes(limit: 100) { children(limit: 100) { id } } }', 10, 1000)).toEqual(['query cost 10101 exceeds the limit of 1000; ask for fewer fields or smaller pages']);
+  });
+  it('takes page sizes from variables and their defaults, not only from literals', () => {
+    const query = 'query($a: Int, $b: Int = 100) { nodes(limit: $a) { children(limit: $b) { id } } }';
+    expect(check(query, 10, 1000, { a: 100 })).toEqual(['query cost 10101 exceeds the limit of 1000; ask for fewer fields or smaller pages']);
+    expect(check(query, 10, 1000, { a: 2, b: 3 })).toEqual([]);
+    // An unset variable without a default counts as the resolvers' default page size (50).
+    expect(check('query($a: Int) { nodes(limit: $a) { id } }', 10, 50)).toEqual(['query cost 51 exceeds the limit of 50; ask for fewer fields or smaller pages']);
+  });
+  it('names the root fields through fragments (introspection and __typename-only requests)', () => {
+    const document = parse('{ ...R } fragment R on Query { __typename ... on Query { __schema { types { name } } } }');
+    const fragments = Object.fromEntries(document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
+    const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)!;
+    expect(rootFieldNames(operation, fragments)).toEqual(['__typename', '__schema']);
   });
 });
 
