@@ -14,6 +14,7 @@
  * Redis round trip is included), against its own database erp_ops_bench.
  */
 const { spawn } = require('node:child_process');
+const { benchState } = require('./bench-state');
 const { createServer } = require('node:net');
 const { openSync } = require('node:fs');
 const { join } = require('node:path');
@@ -62,6 +63,7 @@ async function startControlPlane(adapter) {
       OPS_HTTP_ADAPTER: adapter,
       OPS_DATABASE_URL: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/erp_ops_bench',
       OPS_REDIS_PREFIX: 'bench:',
+      ...benchState('erp_ops_bench'),
       OPS_JWT_SECRET: SECRET,
       OPS_BOOTSTRAP_ADMIN_USERNAME: 'bench',
       OPS_BOOTSTRAP_ADMIN_PASSWORD: PASSWORD,

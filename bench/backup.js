@@ -16,6 +16,7 @@
  *   npm run bench:backup   (BENCH_ROUNDS=3, BENCH_NODE_ARGS='--flag …' for the control plane's node, BENCH_DUMP_VIA=docker-exec|tcp, BENCH_LEVEL=1..9; needs the stand-in stack and `npm run stack:seed -- --scale large`)
  */
 const { join } = require('node:path');
+const { benchState } = require('./bench-state');
 const { readFileSync, mkdtempSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { execFileSync, spawn, spawnSync } = require('node:child_process');
 const { tmpdir } = require('node:os');
@@ -61,6 +62,7 @@ async function main() {
     OPS_INVENTORY: inventoryFile,
     OPS_DATABASE_URL: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/erp_ops_bench_backup',
     OPS_REDIS_PREFIX: `bench-backup:${process.pid}:`,
+    ...benchState('backup'),
     OPS_SCHEDULER: 'false',
     OPS_LOG_LEVEL: 'warn',
     OPS_RATE_LIMIT_PER_MINUTE: '0',

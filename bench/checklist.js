@@ -9,6 +9,7 @@
  *   npm run bench:checklist     (BENCH_RUNS=30; needs the stand-in stack: npm run stack:up)
  */
 const { join } = require('node:path');
+const { benchState } = require('./bench-state');
 const { readFileSync } = require('node:fs');
 const http = require('node:http');
 
@@ -41,7 +42,7 @@ async function main() {
   const { migrate } = dist('infra/database/migrator.js');
   const { ChecklistService } = dist('modules/health/checklist.service.js');
 
-  const env = { ...process.env, OPS_DATABASE_URL: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/erp_ops_bench', OPS_REDIS_PREFIX: 'bench:', OPS_SCHEDULER: 'false', OPS_LOG_LEVEL: 'warn' };
+  const env = { ...process.env, OPS_DATABASE_URL: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/erp_ops_bench', OPS_REDIS_PREFIX: 'bench:', ...benchState('erp_ops_bench'), OPS_SCHEDULER: 'false', OPS_LOG_LEVEL: 'warn' };
   const config = loadAppConfig(env);
   const file = join(ROOT, 'stack/ops.stack.yaml');
   const inventory = parseInventory(readFileSync(file, 'utf8'), file, env);

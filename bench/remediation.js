@@ -20,6 +20,7 @@
  *   npm run bench:remediation   (BENCH_ROUNDS=3; needs the stand-in stack: npm run stack:up)
  */
 const { join } = require('node:path');
+const { benchState } = require('./bench-state');
 const { readFileSync, mkdtempSync, rmSync, writeFileSync, renameSync } = require('node:fs');
 const { execFileSync, spawn } = require('node:child_process');
 const { tmpdir } = require('node:os');
@@ -145,6 +146,7 @@ async function main() {
     OPS_INVENTORY: inventoryFile,
     OPS_DATABASE_URL: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/erp_ops_bench_remediation',
     OPS_REDIS_PREFIX: `bench-remediation:${process.pid}:`,
+    ...benchState('remediation'),
     OPS_SCHEDULER: 'false',
     OPS_LOG_LEVEL: 'warn',
     OPS_RATE_LIMIT_PER_MINUTE: '0',

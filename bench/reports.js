@@ -29,6 +29,7 @@
  *   the stand-in's week)
  */
 const { join } = require('node:path');
+const { benchState } = require('./bench-state');
 const { readFileSync, writeFileSync, mkdirSync, rmSync, existsSync } = require('node:fs');
 const { execFileSync, spawn } = require('node:child_process');
 const http = require('node:http');
@@ -115,6 +116,7 @@ async function startControlPlane(promUrl, fresh) {
     OPS_INVENTORY: inventoryFile,
     OPS_DATABASE_URL: process.env.BENCH_DATABASE_URL ?? `postgres://postgres@127.0.0.1:5432/${DB}`,
     OPS_REDIS_PREFIX: `bench-reports:${process.pid}:`,
+    ...benchState('reports'),
     OPS_SCHEDULER: 'false',
     OPS_LOG_LEVEL: 'warn',
     OPS_RATE_LIMIT_PER_MINUTE: '0',
