@@ -52,7 +52,8 @@ describe('alerts on the stand-in stack', () => {
       const user = await t.createUser(role);
       users.set(who, { username: user.username, token: await t.login(user.username) });
     }
-    const made = await t.http().post('/api/v1/tokens').set('Authorization', as('admin')).send({ name: `alertmanager-${run}`, role: 'operator' });
+    // Alertmanager delivers as a service identity: it may deliver alerts and nothing else.
+    const made = await t.http().post('/api/v1/tokens').set('Authorization', as('admin')).send({ name: `alertmanager-${run}`, kind: 'service', scopes: ['alerts.receive'] });
     expect(made.status).toBe(201);
     apiToken = { name: made.body.name, token: made.body.token };
     viewerApiToken = (await t.http().post('/api/v1/tokens').set('Authorization', as('admin')).send({ name: `viewer-${run}`, role: 'viewer' })).body.token;
@@ -259,7 +260,7 @@ describe('alerts on the stand-in stack', () => {
     }
     expect(await runCount()).toBe(runsBefore);
     expect(await liveSilences()).toEqual(silencesBefore);
-    const denials = await count("SELECT count(*)::int AS n FROM audit_entries WHERE action = 'procedure.request' AND target = 'procedure:alerts.storm' AND outcome = 'failure' AND error_code = 'FORBIDDEN'");
+    const denials = await count("SELECT count(*)::int AS n FROM audit_entries WHERE action = 'procedure.request' AND target = 'procedure:alerts.storm' AND outcome = 'denied' AND error_code = 'FORBIDDEN'");
     expect(denials).toBe(4);
     const boundary = await request('alerts.storm', { parameters: { matchers: disk, duration: '30m' }, dryRun: true });
     expect([boundary.status, boundary.body.severity]).toEqual([201, 'P3']);
@@ -467,7 +468,7 @@ describe('alerts on the stand-in stack', () => {
       group_labels: { alertname: 'StormTestNoise', component: 'infrastructure' },
       alert_count: 4,
       alert_names: { StormTestNoise: 3, DiskSpaceAlmostFull: 1 },
-      received_by: `token:${apiToken.name}`,
+      received_by: `service:${apiToken.name}`,
       truncated_alerts: 0,
       external_url: 'http://127.0.0.1:19093',
     });
@@ -481,7 +482,7 @@ describe('alerts on the stand-in stack', () => {
     expect(row.alerts[3]).toMatchObject({ labels: testAlerts[3].labels, endsAt: '0001-01-01T00:00:00Z', startsAt: '2026-11-29T23:35:24.123456789Z' });
     const audit = (await withClient(t.database, (c) => c.query("SELECT actor, outcome, target FROM audit_entries WHERE action = 'alerts.webhook' ORDER BY id"))).rows;
     expect(audit).toHaveLength(4);
-    expect(audit[0]).toEqual({ actor: `token:${apiToken.name}`, outcome: 'success', target: `alert-notification:${firingId}` });
+    expect(audit[0]).toEqual({ actor: `service:${apiToken.name}`, outcome: 'success', target: `alert-notification:${firingId}` });
   });
 
   it('webhook: no token is 401, a viewer\'s token 403 (it cannot inject alerts); nothing stored', async () => {
@@ -534,7 +535,7 @@ describe('alerts on the stand-in stack', () => {
     const first = await get('/api/v1/alerts/notifications?limit=1');
     expect(first.status).toBe(200);
     expect(first.body.items).toHaveLength(1);
-    expect(first.body.items[0]).toMatchObject({ status: 'resolved', receiver: 'default', alertCount: 4, alertNames: { StormTestNoise: 3, DiskSpaceAlmostFull: 1 }, receivedBy: `token:${apiToken.name}` });
+    expect(first.body.items[0]).toMatchObject({ status: 'resolved', receiver: 'default', alertCount: 4, alertNames: { StormTestNoise: 3, DiskSpaceAlmostFull: 1 }, receivedBy: `service:${apiToken.name}` });
     expect(first.body.items[0].alerts[3]).toMatchObject({ alertname: 'DiskSpaceAlmostFull', status: 'resolved', remediation: 'disk.cleanup', endsAt: '2026-11-29T23:55:24Z' });
     expect(first.body.nextCursor).toBeTruthy();
     const second = await get(`/api/v1/alerts/notifications?limit=1&cursor=${first.body.nextCursor}`);

@@ -162,8 +162,8 @@ describe('disk.cleanup on the stand-in stack', () => {
     // The refusals are audited (the runner's level check: failure/FORBIDDEN); the 400s write nothing.
     const audit = await audited();
     expect(audit.map((a: any) => [a.outcome, a.error_code])).toEqual([
-      ['failure', 'FORBIDDEN'],
-      ['failure', 'FORBIDDEN'],
+      ['denied', 'FORBIDDEN'],
+      ['denied', 'FORBIDDEN'],
     ]);
   });
 

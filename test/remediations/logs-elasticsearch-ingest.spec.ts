@@ -149,8 +149,8 @@ describe('logs.elasticsearch-ingest on the stand-in stack', () => {
     expect(await names()).toEqual(before);
     expect(await runCount()).toBe(runs);
     expect((await audited()).map((a: any) => [a.outcome, a.error_code])).toEqual([
-      ['failure', 'FORBIDDEN'],
-      ['failure', 'FORBIDDEN'],
+      ['denied', 'FORBIDDEN'],
+      ['denied', 'FORBIDDEN'],
     ]);
   });
 

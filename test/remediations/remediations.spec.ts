@@ -139,7 +139,7 @@ describe('remediations: connection pool, latency, crash loop', () => {
       expect(await healthStatus('erp-backend')).toBe('healthy');
       expect(run.requestedBy).toMatch(/^dba/);
       const audit = await audited('db.connection-pool-exhausted');
-      expect(audit.filter((a) => a.outcome === 'failure' && a.error_code === 'FORBIDDEN').length).toBeGreaterThanOrEqual(2);
+      expect(audit.filter((a) => a.outcome === 'denied' && a.error_code === 'FORBIDDEN').length).toBeGreaterThanOrEqual(2);
       expect(audit.filter((a) => a.outcome === 'success').length).toBe(3); // two dry runs and the run
       busy.query('SELECT pg_cancel_backend(pg_backend_pid())').catch(() => undefined);
       await sleeping;
