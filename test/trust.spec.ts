@@ -119,6 +119,14 @@ describe('a person is a person: API tokens belong to their owner and count as th
     await t.http().patch(`/api/v1/users/${operator.id}`).set('Authorization', as('admin')).send({ disabled: false });
   });
 
+  it('no person can take a name the control plane acts under (the scheduler\'s runs have no requester to impersonate)', async () => {
+    for (const username of ['scheduler', 'system', 'anonymous']) {
+      const res = await t.http().post('/api/v1/users').set('Authorization', as('admin')).send({ username, password: PASSWORD, role: 'dba' });
+      expect(res.status).toBe(400);
+      expect(res.body.message).toMatch(/reserved for the control plane itself/);
+    }
+  });
+
   it('a token cannot make tokens (a leaked token cannot mint itself a longer-lived heir)', async () => {
     const admin = await makeToken('admin', { name: 'admin-script', role: 'admin' });
     const res = await t.http().post('/api/v1/tokens').set('Authorization', `Bearer ${admin.token}`).send({ name: 'heir', role: 'admin', expiresInDays: 365 });

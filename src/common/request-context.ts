@@ -27,6 +27,9 @@ export interface Identity {
   scopes?: string[];
 }
 
+/** Names the control plane itself acts under (audit entries, run records): no person may take them. */
+export const RESERVED_USERNAMES = ['scheduler', 'system', 'anonymous', 'unknown'];
+
 /** How an audit entry names the channel: `token:<name>` for a call through an API token. */
 export function viaOf(identity: Identity): string | null {
   return identity.token ? `token:${identity.token.name}` : null;

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { Clock } from '../common/clock';
 import { DomainError, ErrorCode } from '../common/errors';
 import { decodeCursor, encodeCursor, Page, pageSize } from '../common/pagination';
-import { Identity } from '../common/request-context';
+import { Identity, RESERVED_USERNAMES } from '../common/request-context';
 import { maskSecrets } from '../common/secrets';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG, INVENTORY } from '../config/config.module';
@@ -340,7 +340,9 @@ export class RunnerService implements OnModuleInit {
   /** Whether the run was requested by this person (through any of their identities: sign-in or API tokens). */
   private isRequester(run: RunEntity, identity: Identity): boolean {
     if (run.requestedById) return identity.userId === run.requestedById;
-    // Runs stored before people were tracked by id compare names.
+    // The scheduler's runs have no person behind them; runs stored before people were
+    // tracked by id compare names (reserved names are never a person's).
+    if (!identity.userId || RESERVED_USERNAMES.includes(run.requestedBy)) return false;
     return run.requestedBy === identity.username;
   }
 

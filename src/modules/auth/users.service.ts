@@ -4,6 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/errors';
 import { decodeCursor, encodeCursor, Page, pageSize } from '../../common/pagination';
+import { RESERVED_USERNAMES } from '../../common/request-context';
 import { Role } from '../../guards/rights';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
@@ -25,6 +26,7 @@ export function toUserView(user: UserEntity): UserView {
 }
 
 const CACHE_MS = 5000;
+
 
 @Injectable()
 export class UsersService implements OnModuleInit, OnApplicationShutdown {
@@ -68,6 +70,9 @@ export class UsersService implements OnModuleInit, OnApplicationShutdown {
       throw DomainError.validation([{ field: 'password', problem: `must be at least ${PASSWORD_MIN_LENGTH} characters` }]);
     }
     const username = input.username.toLowerCase();
+    if (RESERVED_USERNAMES.includes(username)) {
+      throw DomainError.validation([{ field: 'username', problem: `${username} is reserved for the control plane itself (${RESERVED_USERNAMES.join(', ')})` }]);
+    }
     if (await this.repo.exists({ where: { username } })) {
       throw new DomainError(ErrorCode.Conflict, `user ${username} already exists`, { username });
     }
