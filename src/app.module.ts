@@ -17,6 +17,7 @@ import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { Inventory } from './config/inventory.schema';
 import { operationLimits } from './graphql/limits';
+import { GRAPHQL_PARSE_OPTIONS } from './graphql/parse-options';
 import { graphqlWsOptions, subscriptionRequest } from './graphql/subscriptions';
 import { OpsAuthGuard } from './guards/auth.guard';
 import { RateLimiter } from './guards/rate-limiter';
@@ -67,6 +68,8 @@ export class AppModule {
           introspection: config.OPS_GRAPHQL_INTROSPECTION,
           playground: false,
           includeStacktraceInErrorResponses: false,
+          // The parser stops after a bounded number of tokens, so nesting cannot overflow the stack.
+          parseOptions: GRAPHQL_PARSE_OPTIONS,
           validationRules: [operationLimits(config.OPS_GRAPHQL_MAX_DEPTH, config.OPS_GRAPHQL_MAX_COST)],
           // Subscriptions over graphql-ws; their context carries a request-shaped object for the guard.
           subscriptions: { 'graphql-ws': graphqlWsOptions },
