@@ -70,6 +70,9 @@ export class AppModule {
           includeStacktraceInErrorResponses: false,
           // The parser stops after a bounded number of tokens, so nesting cannot overflow the stack.
           parseOptions: GRAPHQL_PARSE_OPTIONS,
+          // No automatic persisted queries (no client uses them): a hash that does not match its query
+          // was answered as INTERNAL_SERVER_ERROR, and the cache took queries from anyone.
+          persistedQueries: false,
           validationRules: [operationLimits(config.OPS_GRAPHQL_MAX_DEPTH, config.OPS_GRAPHQL_MAX_COST)],
           // Subscriptions over graphql-ws; their context carries a request-shaped object for the guard.
           subscriptions: { 'graphql-ws': graphqlWsOptions },
