@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import { INestApplication } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -23,6 +24,15 @@ function refusesContentType(method: string, headers: Record<string, string | str
 
 function requestIdFrom(header: unknown): string {
   return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+}
+
+/** Node's clientError for Express, answered as Fastify's default handler does. */
+function answerClientError(error: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Client Timeout'] : error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Exceeded maximum allowed HTTP header size'] : [400, 'Client Error'];
+  const body = JSON.stringify({ error: STATUS_CODES[status], message, statusCode: status });
+  if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+  socket.destroy();
 }
 
 /** The HTTP adapter (Fastify by default; see README for the measurement behind it). */
@@ -81,6 +91,9 @@ export async function configureHttp(app: INestApplication, config: AppConfig, in
 
   if (config.OPS_HTTP_ADAPTER === 'express') {
     const express = app as unknown as import('@nestjs/platform-express').NestExpressApplication;
+    // Requests Node's parser refuses (a request line or headers over 16 KB, malformed HTTP)
+    // get a JSON error as under Fastify (its default clientErrorHandler), not an empty answer.
+    (app.getHttpServer() as import('node:http').Server).on('clientError', answerClientError);
     express.set('trust proxy', config.OPS_TRUST_PROXY);
     express.disable('x-powered-by');
     express.use((req: any, res: any, next: () => void) => {
