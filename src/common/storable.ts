@@ -24,10 +24,10 @@ export function numberProblem(value: number): string | undefined {
   return undefined;
 }
 
-const UNSAFE_IN_PATH = /[\u0000-\u001f\u007f\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const UNSAFE_IN_PATH = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 const MAX_SEGMENT = 64;
 
-/** A key as it may be shown in a message or a log line: control characters and lone surrogates escaped (\u0000), long keys cut. */
+/** A key as it may be shown in a message or a log line: control and bidi characters and lone surrogates escaped (\u0000), long keys cut. */
 export function safeKey(key: string): string {
   const cut = key.length > MAX_SEGMENT ? `${key.slice(0, MAX_SEGMENT)}…` : key;
   return cut.replace(UNSAFE_IN_PATH, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);

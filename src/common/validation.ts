@@ -1,7 +1,7 @@
 import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
 import { ValidateBy, ValidationOptions } from 'class-validator';
 import { DomainError, FieldProblem } from './errors';
-import { findUnstorable } from './storable';
+import { findUnstorable, safeKey } from './storable';
 
 const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
@@ -24,7 +24,8 @@ export function IsIsoDateTime(options?: ValidationOptions): PropertyDecorator {
 function flatten(errors: ValidationError[], parent = ''): FieldProblem[] {
   const problems: FieldProblem[] = [];
   for (const error of errors) {
-    const field = parent ? `${parent}.${error.property}` : error.property;
+    // Unknown fields are named as sent: control characters escaped, long names cut.
+    const field = parent ? `${parent}.${safeKey(error.property)}` : safeKey(error.property);
     for (const [rule, message] of Object.entries(error.constraints ?? {})) {
       if (rule === 'whitelistValidation') problems.push({ field, problem: 'is not a known field' });
       else problems.push({ field, problem: message.startsWith(`${error.property} `) ? message.slice(error.property.length + 1) : message });
