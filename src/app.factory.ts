@@ -27,6 +27,8 @@ export async function createApp({ config, inventory, inventoryFile, logger, mast
     logger: new PinoNestLogger(log),
     bufferLogs: false,
     abortOnError: false,
+    // JSON bodies are parsed by our own parser (src/http/json-body.ts), registered in configureHttp.
+    bodyParser: false,
   });
   await configureHttp(app, config, inventory, log);
   app.enableShutdownHooks();

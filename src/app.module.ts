@@ -17,6 +17,7 @@ import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { Inventory } from './config/inventory.schema';
 import { graphqlGate } from './graphql/gate.plugin';
+import { GRAPHQL_PARSE_OPTIONS } from './graphql/parse-options';
 import { graphqlWsOptions, subscriptionRequest } from './graphql/subscriptions';
 import { OpsAuthGuard } from './guards/auth.guard';
 import { Authenticator } from './guards/authenticator';
@@ -74,6 +75,11 @@ export class AppModule {
             introspection: config.OPS_GRAPHQL_INTROSPECTION,
             playground: false,
             includeStacktraceInErrorResponses: false,
+            // The parser stops after a bounded number of tokens, so nesting cannot overflow the stack.
+            parseOptions: GRAPHQL_PARSE_OPTIONS,
+            // No automatic persisted queries (no client uses them): a hash that does not match its query
+            // was answered as INTERNAL_SERVER_ERROR, and the cache took queries from anyone.
+            persistedQueries: false,
             // Every operation (introspection and `{ __typename }` included) is identified, rate
             // limited and measured (depth, cost with its variables) before it executes.
             plugins: [graphqlGate(authenticator, config) as never],

@@ -49,14 +49,56 @@ const CASES: BadCase[] = [
   { name: 'a NUL character in a body field', method: 'post', path: '/api/v1/tokens', body: { name: 'a\u0000b', role: 'viewer' }, status: 400, mentions: /name: must not contain NUL characters/ },
   { name: 'a login with a NUL character', method: 'post', path: '/api/v1/auth/login', body: { username: 'adm\u0000in', password: 'whatever-it-is' }, status: 400, mentions: /username: must not contain NUL characters/ },
   { name: 'a login without a password', method: 'post', path: '/api/v1/auth/login', body: { username: 'admin' }, status: 400, mentions: /password: must be a string/ },
+
+  // Nesting and size, refused before the text becomes objects (the validation layer overflowed the stack: 500).
+  { name: 'a deeply nested field', method: 'post', path: '/api/v1/users', body: `{"username":${'['.repeat(5000)}${']'.repeat(5000)},"password":"long-enough-password","role":"viewer"}`, status: 400, mentions: /^body: nested deeper than 32 levels \(OPS_JSON_MAX_DEPTH\)$/ },
+  { name: 'a deeply nested login before sign-in', method: 'post', path: '/api/v1/auth/login', body: `{"username":"admin","password":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`, status: 400, mentions: /body: nested deeper than 32 levels/ },
+  { name: 'a deeply nested webhook', method: 'post', path: '/api/v1/alerts/webhook', body: `{"version":"4","alerts":[${'['.repeat(5000)}${']'.repeat(5000)}]}`, status: 400, mentions: /body: nested deeper than 32 levels/ },
+  { name: 'nesting of exactly 32 levels (parsed, then refused by the fields)', method: 'post', path: '/api/v1/users', body: `{"username":${'['.repeat(31)}${']'.repeat(31)}}`, status: 400, mentions: /username: must be a string/ },
+  { name: 'more object keys than allowed', method: 'post', path: '/api/v1/auth/login', body: `{${'"k":0,'.repeat(10_000)}"k":0}`, status: 400, mentions: /body: holds more than 10000 object keys \(OPS_JSON_MAX_KEYS\)/ },
+  { name: 'a __proto__ key', method: 'post', path: '/api/v1/tokens', body: '{"name":"x","role":"viewer","__proto__":{"role":"admin"}}', status: 400, mentions: /body: must not hold a "__proto__" key/ },
+  { name: 'an escaped __proto__ key before sign-in', method: 'post', path: '/api/v1/auth/login', body: '{"username":"admin","password":"x","\\u005f_proto__":{}}', status: 400, mentions: /body: must not hold a "__proto__" key/ },
+  { name: 'constructor.prototype', method: 'post', path: '/api/v1/users', body: '{"username":"x.ok","password":"long-enough-password","role":"viewer","constructor":{"prototype":{"isAdmin":true}}}', status: 400, mentions: /body: must not hold "constructor.prototype"/ },
+
+  // Text and numbers PostgreSQL cannot store, in keys and values (reached jsonb or bigint: 500).
+  { name: 'a lone surrogate in procedure parameters', method: 'post', path: '/api/v1/procedures/alerts.storm/runs', body: '{"parameters":{"matchers":[{"name":"alertname","value":"\\ud800"}],"duration":"30m"},"dryRun":true}', status: 400, mentions: /^parameters\.matchers\.0\.value: must be valid Unicode text \(a lone surrogate\)$/ },
+  { name: 'a NUL in a key of procedure parameters', method: 'post', path: '/api/v1/procedures/alerts.storm/runs', body: '{"parameters":{"matchers":[],"duration":"30m","a\\u0000b":1},"dryRun":true}', status: 400, mentions: /^parameters\.a\\u0000b: key must not contain NUL characters$/ },
+  { name: 'a lone surrogate in a webhook label', method: 'post', path: '/api/v1/alerts/webhook', body: { ...webhook(), alerts: [{ ...webhook().alerts[0], labels: { alertname: 'High\udfffCPU' } }] }, status: 400, mentions: /^alerts\.0\.labels\.alertname: must be valid Unicode text \(a lone surrogate\)$/ },
+  { name: 'a NUL in a webhook label name', method: 'post', path: '/api/v1/alerts/webhook', body: { ...webhook(), alerts: [{ ...webhook().alerts[0], labels: { 'a\u0000b': 'x' } }] }, status: 400, mentions: /^alerts\.0\.labels\.a\\u0000b: key must not contain NUL characters$/ },
+  { name: 'a webhook count beyond the integer column', method: 'post', path: '/api/v1/alerts/webhook', body: { ...webhook(), truncatedAlerts: 2 ** 53 - 1 }, status: 400, mentions: /truncatedAlerts: must be at most 2147483647/ },
+  { name: 'a number beyond 2^53', method: 'post', path: '/api/v1/alerts/webhook', body: `{"version":"4","truncatedAlerts":9223372036854775808}`, status: 400, mentions: /^truncatedAlerts: must be between -9007199254740991 and 9007199254740991$/ },
+  { name: 'a number that JSON turns into Infinity', method: 'post', path: '/api/v1/tokens', body: '{"name":"x","role":"viewer","expiresInDays":1e400}', status: 400, mentions: /^expiresInDays: must be a finite number$/ },
+  { name: 'a lone surrogate in a login before sign-in', method: 'post', path: '/api/v1/auth/login', body: '{"username":"adm\\ud800in","password":"whatever-it-is"}', status: 400, mentions: /^username: must be valid Unicode text \(a lone surrogate\)$/ },
+  { name: 'a NUL in a key of a login before sign-in', method: 'post', path: '/api/v1/auth/login', body: '{"username":"admin","password":"whatever-it-is","x\\u0000":1}', status: 400, mentions: /^x\\u0000: key must not contain NUL characters$/ },
+  { name: 'a retention period past any date', method: 'post', path: '/api/v1/backups/retention', body: { retentionDays: 2 ** 31 - 1, dryRun: true }, status: 400, mentions: /^retentionDays: must be a whole number of days from 1 to 3650/ },
+  { name: 'a connection threshold past PostgreSQL\'s', method: 'post', path: '/api/v1/procedures/db.connection-pool-exhausted/runs', body: { parameters: { threshold: 2 ** 53 - 1 }, dryRun: true }, status: 400, mentions: /parameters\.threshold: must be a whole number of connections from 1 to 262143/ },
+
+  // Cursors decoded into values PostgreSQL refuses.
+  { name: 'an audit cursor beyond bigint', method: 'get', path: `/api/v1/audit?cursor=${Buffer.from('["9223372036854775808"]').toString('base64url')}`, status: 400, mentions: /cursor: must be the nextCursor/ },
+  { name: 'a cursor of year 0000', method: 'get', path: `/api/v1/tokens?cursor=${Buffer.from(`["0000-01-01T00:00:00.000Z","${USER}"]`).toString('base64url')}`, status: 400, mentions: /cursor: must be the nextCursor/ },
+  { name: 'a cursor date that does not round-trip', method: 'get', path: `/api/v1/runs?cursor=${Buffer.from(`["2026-02-31T00:00:00.000Z","${USER}"]`).toString('base64url')}`, status: 400, mentions: /cursor: must be the nextCursor/ },
+  { name: 'a text cursor with a lone surrogate', method: 'get', path: `/api/v1/users?cursor=${Buffer.from('["\\ud800"]').toString('base64url')}`, status: 400, mentions: /cursor: must be the nextCursor/ },
 ];
+
+/** A valid Alertmanager webhook payload (version 4). */
+function webhook() {
+  return {
+    version: '4',
+    groupKey: '{}:{alertname="HighCPUUsage"}',
+    status: 'firing',
+    receiver: 'erp-ops',
+    alerts: [{ status: 'firing', labels: { alertname: 'HighCPUUsage' }, startsAt: '2026-01-19T02:00:00Z', endsAt: '0001-01-01T00:00:00Z', fingerprint: 'abc123' }],
+  };
+}
 
 describe('bad input: a clear 4xx naming the problem, and nothing written', () => {
   let t: TestApp;
   let admin: string;
   const counts = () =>
     withClient(t.database, async (c) => {
-      const r = await c.query('SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM api_tokens) AS tokens, (SELECT count(*) FROM audit_entries) AS audit');
+      const r = await c.query(
+        'SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM api_tokens) AS tokens, (SELECT count(*) FROM procedure_runs) AS runs, (SELECT count(*) FROM alert_notifications) AS notifications, (SELECT count(*) FROM audit_entries) AS audit',
+      );
       return r.rows[0];
     });
 
@@ -78,7 +120,9 @@ describe('bad input: a clear 4xx naming the problem, and nothing written', () =>
       expect(res.body.message).toMatch(c.mentions);
       expect(res.body.requestId).toBeTruthy();
       const afterCounts = await counts();
-      expect({ users: afterCounts.users, tokens: afterCounts.tokens }).toEqual({ users: before.users, tokens: before.tokens });
+      const { audit: _auditAfter, ...written } = afterCounts;
+      const { audit: _auditBefore, ...existing } = before;
+      expect(written).toEqual(existing);
       // Refused input is not an action: no audit entry either (a 404 on an existing route is audited as a failure).
       if (c.status !== 404) expect(afterCounts.audit).toBe(before.audit);
     });
@@ -102,6 +146,40 @@ describe('bad input: a clear 4xx naming the problem, and nothing written', () =>
     expect((await counts()).users).toBe(before.users);
   });
 
+  it('GraphQL: unstorable text and numbers in arguments are BAD_USER_INPUT naming the field, nothing written', async () => {
+    const before = await counts();
+    const run = 'mutation($input: RunRequestInput) { requestRun(procedureId: "alerts.storm", input: $input) { id } }';
+    const cases: [string, Record<string, unknown> | undefined, RegExp][] = [
+      [run, { input: { dryRun: true, parameters: { matchers: [{ name: 'alertname', value: '\ud800' }], duration: '30m' } } }, /^parameters\.matchers\.0\.value: must be valid Unicode text \(a lone surrogate\)$/],
+      [run, { input: { dryRun: true, parameters: { matchers: [], duration: '30m', 'a\u0000b': 1 } } }, /^parameters\.a\\u0000b: key must not contain NUL characters$/],
+      ['mutation { requestRun(procedureId: "alerts.storm", input: { dryRun: true, parameters: { matchers: [], duration: 1e400 } }) { id } }', undefined, /^parameters\.duration: must be a finite number$/],
+      ['mutation { requestRun(procedureId: "alerts.storm", input: { dryRun: true, parameters: { matchers: [], duration: 9007199254740993 } }) { id } }', undefined, /^parameters\.duration: must be between/],
+      [`mutation { requestRun(procedureId: "alerts.storm", input: { parameters: ${'['.repeat(400)}${']'.repeat(400)} }) { id } }`, undefined, /^parameters(\.0)+: is nested deeper than 64 levels$/],
+      ['query($c: String) { auditEntries(cursor: $c) { nextCursor } }', { c: Buffer.from('["9223372036854775808"]').toString('base64url') }, /cursor: must be the nextCursor/],
+      ['mutation { applyBackupRetention(input: { retentionDays: 2147483647, dryRun: true }) { run { id } } }', undefined, /^retentionDays: must be a whole number of days from 1 to 3650/],
+    ];
+    for (const [query, variables, message] of cases) {
+      const res = await t.gql(admin, query, variables);
+      expect({ code: res.body.errors?.[0]?.extensions?.code, message: res.body.errors?.[0]?.message }).toEqual({ code: 'BAD_USER_INPUT', message: expect.stringMatching(message) });
+    }
+    const { audit: _a, ...after } = await counts();
+    const { audit: _b, ...existing } = before;
+    expect(after).toEqual(existing);
+  });
+
+  it('GraphQL: documents nested beyond the parser\'s bound and persisted-query hashes are refused, never INTERNAL_SERVER_ERROR', async () => {
+    const deep = await t.gql(admin, `mutation { requestRun(procedureId: "x", input: { parameters: ${'['.repeat(5000)}${']'.repeat(5000)} }) { id } }`);
+    expect(deep.status).toBe(400);
+    expect(deep.body.errors[0]).toMatchObject({ message: expect.stringMatching(/Document contains more that 1000 tokens/), extensions: { code: 'GRAPHQL_PARSE_FAILED' } });
+    const selections = await t.gql(admin, `{ ${'me { '.repeat(3000)}id${' }'.repeat(3000)} }`);
+    expect(selections.body.errors[0].extensions.code).toBe('GRAPHQL_PARSE_FAILED');
+    const apq = await t.http().post('/graphql').set('Content-Type', 'application/json').send({ query: '{ me { id } }', extensions: { persistedQuery: { version: 1, sha256Hash: 'not-the-hash' } } });
+    expect(apq.status).toBeLessThan(500);
+    expect(apq.body.errors[0].extensions.code).not.toBe('INTERNAL_SERVER_ERROR');
+    const variables = await t.http().post('/graphql').set('Authorization', `Bearer ${admin}`).set('Content-Type', 'application/json').send(`{"query":"query($a: JSON) { me { id } }","variables":{"a":${'['.repeat(5000)}${']'.repeat(5000)}}}`);
+    expect({ status: variables.status, message: variables.body.message }).toEqual({ status: 400, message: 'body: nested deeper than 32 levels (OPS_JSON_MAX_DEPTH)' });
+  });
+
   it('never answers a client\'s mistake with a 500', async () => {
     const weird = [
       t.http().post('/api/v1/auth/login').set('Content-Type', 'application/json').send('null'),
@@ -112,4 +190,30 @@ describe('bad input: a clear 4xx naming the problem, and nothing written', () =>
     ];
     for (const res of await Promise.all(weird)) expect([res.status, res.status < 500]).toEqual([res.status, true]);
   });
+});
+
+describe('bad input under the Express adapter: the same JSON parser and limits', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp({ env: { OPS_HTTP_ADAPTER: 'express' } });
+  });
+  after(() => t.close());
+
+  const cases: [string, string, number, RegExp][] = [
+    ['deep', `{"username":${'['.repeat(5000)}${']'.repeat(5000)}}`, 400, /^body: nested deeper than 32 levels \(OPS_JSON_MAX_DEPTH\)$/],
+    ['many keys', `{${'"k":0,'.repeat(10_000)}"k":0}`, 400, /^body: holds more than 10000 object keys/],
+    ['__proto__', '{"__proto__":{"x":1}}', 400, /^body: must not hold a "__proto__" key$/],
+    ['NUL key', '{"username":"admin","password":"x","a\\u0000":1}', 400, /^a\\u0000: key must not contain NUL characters$/],
+    ['lone surrogate', '{"username":"\\ud800","password":"whatever-it-is"}', 400, /^username: must be valid Unicode text/],
+    ['malformed', '{"username":', 400, /^body: is not valid JSON$/],
+    ['too large', `{"username":"${'x'.repeat(200_000)}"}`, 413, /^body: is larger than the limit/],
+  ];
+  for (const [name, body, status, message] of cases) {
+    it(`${name} → ${status}`, async () => {
+      const res = await t.http().post('/api/v1/auth/login').set('Content-Type', 'application/json').send(body);
+      expect({ status: res.status, statusCode: res.body.statusCode }).toEqual({ status, statusCode: status });
+      expect(res.body.message).toMatch(message);
+      expect(res.body.requestId).toBeTruthy();
+    });
+  }
 });

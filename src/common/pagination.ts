@@ -2,6 +2,7 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { DomainError } from './errors';
+import { textProblem } from './storable';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
@@ -35,11 +36,23 @@ export function encodeCursor(values: (string | number)[]): string {
 
 export type CursorPart = 'integer' | 'date' | 'uuid' | 'text';
 
+/** PostgreSQL's bigint (audit ids): 19 digits may still be beyond it. */
+const BIGINT_MAX = 9223372036854775807n;
+
+/** Cursor dates are written by Date#toISOString: they must read back to the same text, years 1 to 9999 (PostgreSQL has no year 0). */
+function isCursorDate(v: unknown): boolean {
+  if (typeof v !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(v)) return false;
+  const date = new Date(v);
+  if (Number.isNaN(date.getTime())) return false;
+  const year = date.getUTCFullYear();
+  return year >= 1 && year <= 9999 && date.toISOString() === v;
+}
+
 const PART_CHECK: Record<CursorPart, (v: unknown) => boolean> = {
-  integer: (v) => typeof v === 'string' && /^\d{1,19}$/.test(v),
-  date: (v) => typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/.test(v) && !Number.isNaN(Date.parse(v)),
+  integer: (v) => typeof v === 'string' && /^\d{1,19}$/.test(v) && BigInt(v) <= BIGINT_MAX,
+  date: isCursorDate,
   uuid: (v) => typeof v === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v),
-  text: (v) => typeof v === 'string' && v.length <= 256 && !v.includes('\u0000'),
+  text: (v) => typeof v === 'string' && v.length <= 256 && textProblem(v) === undefined,
 };
 
 /** Decodes a cursor whose parts must have the given kinds; anything else is a 400. */

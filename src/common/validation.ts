@@ -1,6 +1,7 @@
 import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
 import { ValidateBy, ValidationOptions } from 'class-validator';
 import { DomainError, FieldProblem } from './errors';
+import { findUnstorable, safeKey } from './storable';
 
 const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
@@ -20,35 +21,11 @@ export function IsIsoDateTime(options?: ValidationOptions): PropertyDecorator {
   return ValidateBy({ name: 'isIsoDateTime', validator: { validate: isIsoDateTime, defaultMessage: () => 'must be an ISO 8601 date-time, for example 2026-01-19T00:00:00Z' } }, options);
 }
 
-/**
- * Parsed input (JSON bodies, query strings, GraphQL arguments): arrays, plain objects, objects
- * without a prototype and those of an empty one (Fastify's query string parser makes these).
- */
-function isPlainData(value: object): boolean {
-  if (Array.isArray(value)) return true;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null || Object.getPrototypeOf(proto) === null;
-}
-
-/**
- * The first string holding a NUL character (PostgreSQL cannot store it), as a dotted path.
- * Objects of a class (the raw request that @CurrentRequest hands a handler, DTO instances are
- * checked before they are made) are not walked: they are not what the client sent.
- */
-function findNul(value: unknown, path: string, depth = 0): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
-  if (depth > 10 || value === null || typeof value !== 'object' || !isPlainData(value)) return undefined;
-  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
-    const found = findNul(item, path ? `${path}.${key}` : key, depth + 1);
-    if (found) return found;
-  }
-  return undefined;
-}
-
 function flatten(errors: ValidationError[], parent = ''): FieldProblem[] {
   const problems: FieldProblem[] = [];
   for (const error of errors) {
-    const field = parent ? `${parent}.${error.property}` : error.property;
+    // Unknown fields are named as sent: control characters escaped, long names cut.
+    const field = parent ? `${parent}.${safeKey(error.property)}` : safeKey(error.property);
     for (const [rule, message] of Object.entries(error.constraints ?? {})) {
       if (rule === 'whitelistValidation') problems.push({ field, problem: 'is not a known field' });
       else problems.push({ field, problem: message.startsWith(`${error.property} `) ? message.slice(error.property.length + 1) : message });
@@ -75,8 +52,11 @@ export class OpsValidationPipe extends ValidationPipe {
   }
 
   override async transform(value: unknown, metadata: ArgumentMetadata) {
-    const nul = findNul(value, metadata.type === 'param' || metadata.type === 'custom' ? (metadata.data ?? '') : '');
-    if (nul !== undefined) throw DomainError.validation([{ field: nul || metadata.data || metadata.type, problem: 'must not contain NUL characters' }]);
+    // Text and numbers PostgreSQL cannot store (NUL, lone surrogates, in keys too; numbers not
+    // finite or not exact) are refused here, for every REST body, query and parameter and every
+    // GraphQL argument, before any DTO, schema or service sees them.
+    const unstorable = findUnstorable(value, metadata.type === 'param' || metadata.type === 'custom' ? (typeof metadata.data === 'string' ? metadata.data : '') : '');
+    if (unstorable !== undefined) throw DomainError.validation([{ field: unstorable.field || (typeof metadata.data === 'string' && metadata.data) || metadata.type, problem: unstorable.problem }]);
     if (metadata.type === 'body' && metadata.metatype && ![Object, String, Number, Boolean, Array].includes(metadata.metatype as never)) {
       if (value === undefined || value === null || typeof value !== 'object' || Array.isArray(value)) {
         throw DomainError.validation([{ field: 'body', problem: 'must be a JSON object (send Content-Type: application/json)' }]);

@@ -60,6 +60,10 @@ const envSchema = z.object({
   OPS_RATE_LIMIT_PER_MINUTE: int(600, 0, 1_000_000).default(600),
   OPS_BODY_LIMIT_BYTES: int(102400, 1024, 50 * 1024 * 1024).default(102400),
   OPS_REQUEST_TIMEOUT_MS: int(30000, 100, 600000).default(30000),
+  /** JSON bodies nested deeper are refused before they are parsed (400). */
+  OPS_JSON_MAX_DEPTH: int(32, 1, 64).default(32),
+  /** JSON bodies with more object keys in total are refused before they are parsed (400). */
+  OPS_JSON_MAX_KEYS: int(10000, 1, 10_000_000).default(10000),
   OPS_GRAPHQL_INTROSPECTION: bool(false).optional(),
   /** Introspection without a token (off by default: the schema is for signed-in callers). */
   OPS_GRAPHQL_PUBLIC_INTROSPECTION: bool(false).default(false),

@@ -27,9 +27,9 @@ export function inventoryPath(env: NodeJS.ProcessEnv = process.env, cwd = proces
   return existsSync(local) ? local : resolve(cwd, 'ops.example.yaml');
 }
 
-const URL_KEYS = ['backendHealth', 'backend', 'prometheus', 'alertmanager', 'elasticsearch', 'grafana', 'kibana', 'logstash'] as const;
+export const URL_KEYS = ['backendHealth', 'backend', 'prometheus', 'alertmanager', 'elasticsearch', 'grafana', 'kibana', 'logstash'] as const;
 
-function envName(key: string): string {
+export function envName(key: string): string {
   return `OPS_URL_${key.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}`;
 }
 

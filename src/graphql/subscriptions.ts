@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { getOperationAST, GraphQLError, parse } from 'graphql';
 import type { Context, SubscribePayload } from 'graphql-ws';
 import { OpsRequest } from '../common/request-context';
+import { GRAPHQL_PARSE_OPTIONS } from './parse-options';
 
 /** What graphql-ws hands the context function: the connection's init payload and its socket. */
 interface WsContext {
@@ -52,7 +53,7 @@ export const graphqlWsOptions = {
   onSubscribe: (_ctx: Context, _id: string, payload: SubscribePayload) => {
     let operation: string | undefined;
     try {
-      operation = getOperationAST(parse(payload.query), payload.operationName)?.operation;
+      operation = getOperationAST(parse(payload.query, GRAPHQL_PARSE_OPTIONS), payload.operationName)?.operation;
     } catch (error) {
       return [error instanceof GraphQLError ? error : new GraphQLError('the document is not valid GraphQL')];
     }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import { INestApplication } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -7,6 +8,7 @@ import { AppConfig } from '../config/app-config';
 import { Inventory } from '../config/inventory.schema';
 import { toDomainError } from '../common/exception.filter';
 import { MetricsService } from '../modules/system/metrics.service';
+import { JsonBodyLimits, parseJsonBody } from './json-body';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -24,6 +26,15 @@ function requestIdFrom(header: unknown): string {
   return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
 }
 
+/** Node's clientError for Express, answered as Fastify's default handler does. */
+function answerClientError(error: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Client Timeout'] : error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Exceeded maximum allowed HTTP header size'] : [400, 'Client Error'];
+  const body = JSON.stringify({ error: STATUS_CODES[status], message, statusCode: status });
+  if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+  socket.destroy();
+}
+
 /** The HTTP adapter (Fastify by default; see README for the measurement behind it). */
 export function createHttpAdapter(config: AppConfig): FastifyAdapter | ExpressAdapter {
   if (config.OPS_HTTP_ADAPTER === 'express') return new ExpressAdapter();
@@ -37,6 +48,10 @@ export function createHttpAdapter(config: AppConfig): FastifyAdapter | ExpressAd
     forceCloseConnections: 'idle',
     logger: false,
   });
+}
+
+function jsonLimits(config: AppConfig): JsonBodyLimits {
+  return { maxDepth: config.OPS_JSON_MAX_DEPTH, maxKeys: config.OPS_JSON_MAX_KEYS };
 }
 
 const SECURITY_HEADERS: Record<string, string> = {
@@ -76,9 +91,11 @@ export async function configureHttp(app: INestApplication, config: AppConfig, in
 
   if (config.OPS_HTTP_ADAPTER === 'express') {
     const express = app as unknown as import('@nestjs/platform-express').NestExpressApplication;
+    // Requests Node's parser refuses (a request line or headers over 16 KB, malformed HTTP)
+    // get a JSON error as under Fastify (its default clientErrorHandler), not an empty answer.
+    (app.getHttpServer() as import('node:http').Server).on('clientError', answerClientError);
     express.set('trust proxy', config.OPS_TRUST_PROXY);
     express.disable('x-powered-by');
-    express.useBodyParser('json', { limit: config.OPS_BODY_LIMIT_BYTES });
     express.use((req: any, res: any, next: () => void) => {
       const started = process.hrtime.bigint();
       req.id = requestIdFrom(req.headers['x-request-id']);
@@ -92,6 +109,19 @@ export async function configureHttp(app: INestApplication, config: AppConfig, in
       }
       next();
     });
+    // The body is read as text (body-parser: size limit → 413, charset) and handed to the same
+    // parser as Fastify's (the application is created with bodyParser: false).
+    express.useBodyParser('text', { type: 'application/json', limit: config.OPS_BODY_LIMIT_BYTES, defaultCharset: 'utf-8' });
+    const limits = jsonLimits(config);
+    express.use(function jsonParser(req: any, _res: any, next: (error?: unknown) => void) {
+      if (typeof req.body !== 'string') return next();
+      try {
+        req.body = parseJsonBody(req.body, limits);
+        next();
+      } catch (error) {
+        next(error);
+      }
+    });
     // Body parser errors (malformed JSON, too large) in the same shape as every other error.
     express.use((error: unknown, req: any, res: any, next: (e?: unknown) => void) => {
       if (res.headersSent) return next(error);
@@ -103,6 +133,16 @@ export async function configureHttp(app: INestApplication, config: AppConfig, in
   }
 
   const fastify = (app.getHttpAdapter() as FastifyAdapter).getInstance();
+  // The application is created with bodyParser: false; this is the only JSON parser.
+  const limits = jsonLimits(config);
+  fastify.removeContentTypeParser('application/json');
+  fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.OPS_BODY_LIMIT_BYTES }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string, limits));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
   fastify.addHook('onRequest', async (request, reply) => {
     (request as any).startedAt = process.hrtime.bigint();
     reply.header('X-Request-Id', request.id);

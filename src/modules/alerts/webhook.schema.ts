@@ -34,7 +34,12 @@ const webhookAlert = z.object({
 export const webhookPayload = z.object({
   version: z.literal('4', { error: 'must be "4" (Alertmanager\'s webhook payload version)' }),
   groupKey: z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }).max(4096, { error: 'must be at most 4096 characters' }),
-  truncatedAlerts: z.number({ error: 'must be a whole number ≥ 0' }).int({ error: 'must be a whole number ≥ 0' }).min(0, { error: 'must be a whole number ≥ 0' }).default(0),
+  truncatedAlerts: z
+    .number({ error: 'must be a whole number ≥ 0' })
+    .int({ error: 'must be a whole number ≥ 0' })
+    .min(0, { error: 'must be a whole number ≥ 0' })
+    .max(2_147_483_647, { error: 'must be at most 2147483647' })
+    .default(0),
   status,
   receiver: z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }).max(255, { error: 'must be at most 255 characters' }),
   groupLabels: labelSet.default({}),

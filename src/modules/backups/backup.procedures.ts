@@ -20,11 +20,16 @@ const backupId = z
 export const createParameters = z.object({}).strict();
 export const verifyParameters = z.object({ backupId }).strict();
 export const deleteParameters = z.object({ backupId }).strict();
+export const MAX_RETENTION_DAYS = 3650;
+export const MAX_KEEP_LAST = 10_000;
+export const RETENTION_DAYS_MESSAGE = `must be a whole number of days from 1 to ${MAX_RETENTION_DAYS}, for example 7`;
+export const KEEP_LAST_MESSAGE = `must be a whole number of backups from 1 to ${MAX_KEEP_LAST}, for example 3`;
+
 export const retentionParameters = z
   .object({
     mode: z.enum(['window', 'disk-pressure'], { error: 'must be window (the 7-day rolling window) or disk-pressure (keep only the last N)' }).default('window'),
-    retentionDays: z.number({ error: 'must be a whole number of days ≥ 1, for example 7' }).int({ error: 'must be a whole number of days ≥ 1, for example 7' }).min(1, { error: 'must be a whole number of days ≥ 1, for example 7' }).max(3650).optional(),
-    keepLast: z.number({ error: 'must be a whole number of backups ≥ 1, for example 3' }).int({ error: 'must be a whole number of backups ≥ 1, for example 3' }).min(1, { error: 'must be a whole number of backups ≥ 1, for example 3' }).max(10000).optional(),
+    retentionDays: z.number({ error: RETENTION_DAYS_MESSAGE }).int({ error: RETENTION_DAYS_MESSAGE }).min(1, { error: RETENTION_DAYS_MESSAGE }).max(MAX_RETENTION_DAYS, { error: RETENTION_DAYS_MESSAGE }).optional(),
+    keepLast: z.number({ error: KEEP_LAST_MESSAGE }).int({ error: KEEP_LAST_MESSAGE }).min(1, { error: KEEP_LAST_MESSAGE }).max(MAX_KEEP_LAST, { error: KEEP_LAST_MESSAGE }).optional(),
   })
   .strict();
 export const restoreParameters = z

@@ -6,6 +6,7 @@ import { PageArgs } from '../../common/graphql-page';
 import { PageQuery } from '../../common/pagination';
 import { GraphQLJSON } from '../../graphql/json.scalar';
 import { RunModel } from '../../procedures/procedures.dto';
+import { KEEP_LAST_MESSAGE, MAX_KEEP_LAST, MAX_RETENTION_DAYS, RETENTION_DAYS_MESSAGE } from './backup.procedures';
 
 const bool = ({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value);
 
@@ -125,17 +126,19 @@ export class RetentionDto extends BackupActionDto {
   @IsIn(['window', 'disk-pressure'], { message: 'must be window or disk-pressure' })
   mode?: 'window' | 'disk-pressure';
 
-  @ApiPropertyOptional({ minimum: 1, description: 'Default: the inventory\'s backups.retentionDays' })
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_RETENTION_DAYS, description: 'Default: the inventory\'s backups.retentionDays' })
   @Field(() => Int, { nullable: true })
   @IsOptional()
-  @IsInt({ message: 'must be a whole number of days ≥ 1, for example 7' })
-  @Min(1, { message: 'must be a whole number of days ≥ 1, for example 7' })
+  @IsInt({ message: RETENTION_DAYS_MESSAGE })
+  @Min(1, { message: RETENTION_DAYS_MESSAGE })
+  @Max(MAX_RETENTION_DAYS, { message: RETENTION_DAYS_MESSAGE })
   retentionDays?: number;
 
-  @ApiPropertyOptional({ minimum: 1, description: 'disk-pressure: default the inventory\'s backups.keepLastOnCleanup' })
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_KEEP_LAST, description: 'disk-pressure: default the inventory\'s backups.keepLastOnCleanup' })
   @Field(() => Int, { nullable: true })
   @IsOptional()
-  @IsInt({ message: 'must be a whole number of backups ≥ 1, for example 3' })
-  @Min(1, { message: 'must be a whole number of backups ≥ 1, for example 3' })
+  @IsInt({ message: KEEP_LAST_MESSAGE })
+  @Min(1, { message: KEEP_LAST_MESSAGE })
+  @Max(MAX_KEEP_LAST, { message: KEEP_LAST_MESSAGE })
   keepLast?: number;
 }

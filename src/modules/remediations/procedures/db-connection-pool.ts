@@ -6,11 +6,14 @@ import { RemediationDeps } from '../remediation-deps';
 
 const IDLE_STATES = new Set(['idle', 'idle in transaction', 'idle in transaction (aborted)']);
 const SQL_CALL = { timeoutMs: 15_000 };
+/** PostgreSQL's own ceiling of max_connections. */
+const MAX_CONNECTIONS = 262_143;
+const THRESHOLD_MESSAGE = `must be a whole number of connections from 1 to ${MAX_CONNECTIONS}, for example 150`;
 
 export const poolParameters = z
   .object({
     idleMinutes: z.number({ error: 'must be a number of minutes ≥ 0, for example 30' }).min(0, { error: 'must be a number of minutes ≥ 0, for example 30' }).max(1440, { error: 'must be at most 1440 minutes (a day)' }).optional(),
-    threshold: z.number({ error: 'must be a whole number of connections ≥ 1, for example 150' }).int({ error: 'must be a whole number of connections ≥ 1, for example 150' }).min(1, { error: 'must be a whole number of connections ≥ 1, for example 150' }).optional(),
+    threshold: z.number({ error: THRESHOLD_MESSAGE }).int({ error: THRESHOLD_MESSAGE }).min(1, { error: THRESHOLD_MESSAGE }).max(MAX_CONNECTIONS, { error: THRESHOLD_MESSAGE }).optional(),
     force: z.boolean({ error: 'must be true or false' }).default(false),
     restartBackend: z.boolean({ error: 'must be true or false' }).default(true),
   })
