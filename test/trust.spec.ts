@@ -10,7 +10,7 @@ import { ProcedureRegistry } from '../src/procedures/procedure-registry';
 import { withClient } from './helpers/db';
 import { requestFrom } from './helpers/from-address';
 import { waitingProcedure } from './helpers/procedure-fixtures';
-import { PASSWORD, startTestApp, TestApp } from './helpers/test-app';
+import { PASSWORD, Person, startTestApp, TestApp } from './helpers/test-app';
 
 const ERP_DB = 'erp_quty_karunia_prod';
 const JWT_SECRET = 'a-test-signing-secret-that-is-long-enough-0123456789';
@@ -22,22 +22,12 @@ async function audited(t: TestApp, where: string, params: unknown[] = []) {
 
 describe('a person is a person: API tokens belong to their owner and count as them', () => {
   let t: TestApp;
-  const people = new Map<string, { id: string; username: string; jwt: string }>();
+  let people: Map<string, Person>;
   const as = (who: string) => `Bearer ${people.get(who)!.jwt}`;
 
   before(async () => {
     t = await startTestApp();
-    for (const [who, role] of [
-      ['admin', Role.Admin],
-      ['admin2', Role.Admin],
-      ['senior', Role.SeniorDev],
-      ['dba', Role.Dba],
-      ['operator', Role.Operator],
-      ['viewer', Role.Viewer],
-    ] as const) {
-      const user = await t.createUser(role);
-      people.set(who, { ...user, jwt: await t.login(user.username) });
-    }
+    people = await t.people({ admin: Role.Admin, admin2: Role.Admin, senior: Role.SeniorDev, dba: Role.Dba, operator: Role.Operator, viewer: Role.Viewer });
   });
   after(() => t.close());
 
@@ -180,7 +170,7 @@ describe('a person is a person: API tokens belong to their owner and count as th
 
 describe('cancel, reject and approve need the rights the runbook implies', () => {
   let t: TestApp;
-  const people = new Map<string, { id: string; username: string; jwt: string }>();
+  let people: Map<string, Person>;
   const as = (who: string) => `Bearer ${people.get(who)!.jwt}`;
 
   before(async () => {
@@ -188,15 +178,7 @@ describe('cancel, reject and approve need the rights the runbook implies', () =>
     const registry = t.app.get(ProcedureRegistry);
     registry.register(waitingProcedure('test.p1sys', { requiresApproval: true, severity: 'P1', domain: 'system', confirm: ERP_DB }));
     registry.register(waitingProcedure('test.p1db.long', { severity: 'P1', domain: 'database', waitMs: 60_000 }));
-    for (const [who, role] of [
-      ['senior', Role.SeniorDev],
-      ['senior2', Role.SeniorDev],
-      ['dba', Role.Dba],
-      ['operator', Role.Operator],
-    ] as const) {
-      const user = await t.createUser(role);
-      people.set(who, { ...user, jwt: await t.login(user.username) });
-    }
+    people = await t.people({ senior: Role.SeniorDev, senior2: Role.SeniorDev, dba: Role.Dba, operator: Role.Operator });
   });
   after(() => t.close());
 

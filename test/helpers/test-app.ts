@@ -42,8 +42,17 @@ export interface TestApp {
   login(username: string, password?: string): Promise<string>;
   /** Creates a user of this role and returns an access token for it. */
   tokenFor(role: Role): Promise<string>;
+  /** Creates one signed-in user per name, of the role given, e.g. { admin: Role.Admin, dba: Role.Dba }. */
+  people(roles: Record<string, Role>): Promise<Map<string, Person>>;
   gql(token: string | undefined, query: string, variables?: Record<string, unknown>): Promise<request.Response>;
   close(): Promise<void>;
+}
+
+export interface Person {
+  id: string;
+  username: string;
+  /** An access token from the person's sign-in. */
+  jwt: string;
 }
 
 let counter = 0;
@@ -110,6 +119,14 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     async tokenFor(role) {
       const user = await testApp.createUser(role);
       return testApp.login(user.username);
+    },
+    async people(roles) {
+      const people = new Map<string, Person>();
+      for (const [who, role] of Object.entries(roles)) {
+        const user = await testApp.createUser(role);
+        people.set(who, { ...user, jwt: await testApp.login(user.username) });
+      }
+      return people;
     },
     gql(token, query, variables) {
       const req = http().post('/graphql').set('Content-Type', 'application/json');

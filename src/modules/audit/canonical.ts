@@ -27,9 +27,9 @@ export interface HashedFields {
   clientAddress: string | null;
 }
 
-/** SHA-256 over the previous entry's hash and this entry's canonical form. */
-export function entryHash(prevHash: string, fields: HashedFields): string {
-  const canonical = canonicalJson({
+/** The fields every chain version hashes, in their stored form. */
+function hashedObject(fields: HashedFields): Record<string, unknown> {
+  return {
     id: String(fields.id),
     at: new Date(fields.at).toISOString(),
     actor: fields.actor,
@@ -41,8 +41,12 @@ export function entryHash(prevHash: string, fields: HashedFields): string {
     errorCode: fields.errorCode ?? null,
     requestId: fields.requestId ?? null,
     clientAddress: fields.clientAddress ?? null,
-  });
-  return createHash('sha256').update(prevHash).update('\n').update(canonical).digest('hex');
+  };
+}
+
+/** Version 1: SHA-256 over the previous entry's hash and this entry's canonical form. */
+export function entryHash(prevHash: string, fields: HashedFields): string {
+  return createHash('sha256').update(prevHash).update('\n').update(canonicalJson(hashedObject(fields))).digest('hex');
 }
 
 /** What a version-2 entry hashes besides the version-1 fields. */
@@ -57,20 +61,6 @@ export interface KeyedFields extends HashedFields {
  * database but does not hold the key cannot recompute the chain after changing an entry.
  */
 export function entryMac(key: Buffer, prevHash: string, fields: KeyedFields): string {
-  const canonical = canonicalJson({
-    v: 2,
-    id: String(fields.id),
-    at: new Date(fields.at).toISOString(),
-    actor: fields.actor,
-    actorRole: fields.actorRole ?? null,
-    actorVia: fields.actorVia ?? null,
-    action: fields.action,
-    target: fields.target ?? null,
-    parameters: fields.parameters ?? {},
-    outcome: fields.outcome,
-    errorCode: fields.errorCode ?? null,
-    requestId: fields.requestId ?? null,
-    clientAddress: fields.clientAddress ?? null,
-  });
+  const canonical = canonicalJson({ ...hashedObject(fields), v: 2, actorVia: fields.actorVia ?? null });
   return createHmac('sha256', key).update(prevHash).update('\n').update(canonical).digest('hex');
 }
