@@ -32,6 +32,7 @@ export class OwnRedis {
     this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
     for (let i = 0; i < 100; i++) {
       const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      client.on('error', () => undefined);
       try {
         await client.connect();
         await client.ping();
@@ -43,6 +44,19 @@ export class OwnRedis {
       }
     }
     throw new Error(`redis-server did not start on ${this.port}`);
+  }
+
+  get pid(): number | undefined {
+    return this.child && this.child.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
+  }
+
+  /** Last resort (a failed test): synchronous, by PID. */
+  kill(): void {
+    try {
+      if (this.pid) this.child!.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
   }
 
   async stop(): Promise<void> {
