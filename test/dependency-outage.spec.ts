@@ -9,6 +9,7 @@ import { migrate } from '../src/infra/database/migrator';
 import { ProcedureDefinition } from '../src/procedures/procedure';
 import { ProcedureRegistry } from '../src/procedures/procedure-registry';
 import { Role } from '../src/guards/rights';
+import { onExit } from './helpers/on-exit';
 import { OwnPostgres } from './helpers/own-postgres';
 import { waitingProcedure } from './helpers/procedure-fixtures';
 import { OwnRedis } from './helpers/redis-server';
@@ -38,6 +39,7 @@ describe('its own PostgreSQL stopped and started under the running control plane
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'erp-outage-'));
     chmodSync(dir, 0o755);
+    onExit(() => rmSync(dir, { recursive: true, force: true }));
     [pg, redis] = await Promise.all([OwnPostgres.create(join(dir, 'pg')), OwnRedis.create()]);
     url = pg.url('ops');
     await ensureDatabase(url);

@@ -1,7 +1,8 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { onExit, pauseSync, running } from './on-exit';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -31,12 +32,14 @@ export class OwnDockerd {
 
   static async create(dir: string): Promise<OwnDockerd> {
     const engine = new OwnDockerd(dir);
+    onExit(() => engine.kill());
     await engine.start();
     return engine;
   }
 
   async start(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
+    const interfaces = new Set(readdirSync('/sys/class/net'));
     const log = openSync(join(this.dir, 'dockerd.log'), 'a');
     this.child = spawn(
       process.env.SOAK_DOCKERD ?? 'dockerd',
@@ -58,6 +61,12 @@ export class OwnDockerd {
       if (this.child.exitCode !== null) throw new Error(`own dockerd exited (${this.child.exitCode}): see ${join(this.dir, 'dockerd.log')}`);
       if (Date.now() > until) throw new Error(`own dockerd did not answer on ${this.socket} in 60 s`);
       await sleep(50);
+    }
+    // The machine's rule: no bridge (docker0, br-…) nor veth may appear.
+    const added = readdirSync('/sys/class/net').filter((i) => !interfaces.has(i) && /^(docker|br-|veth)/.test(i));
+    if (added.length) {
+      await this.stop();
+      throw new Error(`own dockerd created network interfaces ${added.join(', ')}; it must run with --bridge=none`);
     }
   }
 
@@ -84,6 +93,7 @@ export class OwnDockerd {
     await exited;
     clearTimeout(timer);
     this.killLeftovers();
+    this.unmountLeftovers();
   }
 
   /** Any process still running from our exec root (its containerd after a SIGKILL), by PID. */
@@ -100,13 +110,35 @@ export class OwnDockerd {
     }
   }
 
-  /** Last resort (a failed test): synchronous. */
+  /**
+   * dockerd bind-mounts its data root onto itself and unmounts it when it stops; after a SIGKILL
+   * the mount stays (and the folder cannot be removed): unmount what is left under our folder.
+   */
+  unmountLeftovers(): void {
+    const points = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((line) => line.split(' ')[4])
+      .filter((point) => point && (point === this.dir || point.startsWith(`${this.dir}/`)))
+      .sort((a, b) => b.length - a.length);
+    for (const point of points) spawnSync('umount', ['-l', point], { stdio: 'ignore' });
+  }
+
+  /**
+   * Last resort (a failed test, the process exiting): synchronous. SIGTERM first (dockerd then
+   * unmounts and stops its containerd), SIGKILL after 8 s, then whatever is left.
+   */
   kill(): void {
-    try {
-      this.child?.kill('SIGKILL');
-    } catch {
-      // already gone
+    const pid = this.pid;
+    if (running(pid)) {
+      try {
+        process.kill(pid!, 'SIGTERM');
+        for (let waited = 0; waited < 8000 && running(pid); waited += 50) pauseSync(50);
+        if (running(pid)) process.kill(pid!, 'SIGKILL');
+      } catch {
+        // gone
+      }
     }
     this.killLeftovers();
+    this.unmountLeftovers();
   }
 }

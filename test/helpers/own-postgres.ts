@@ -3,6 +3,7 @@ import { chownSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
+import { onExit } from './on-exit';
 import { freePort } from './redis-server';
 
 const run = promisify(execFile);
@@ -46,6 +47,7 @@ export class OwnPostgres {
   /** `dir` must be traversable by the postgres user (mode 0755). */
   static async create(dir: string): Promise<OwnPostgres> {
     const pg = new OwnPostgres(dir, await freePort());
+    onExit(() => pg.kill());
     const { uid, gid } = postgresIds();
     for (const d of [dir, pg.dataDir, pg.runDir]) mkdirSync(d, { recursive: true, mode: d === pg.dataDir ? 0o700 : 0o755 });
     chownSync(pg.dataDir, uid, gid);

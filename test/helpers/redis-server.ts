@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import Redis from 'ioredis';
+import { onExit } from './on-exit';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -20,6 +21,7 @@ export class OwnRedis {
 
   static async create(): Promise<OwnRedis> {
     const redis = new OwnRedis(await freePort());
+    onExit(() => redis.kill());
     await redis.start();
     return redis;
   }
