@@ -5,7 +5,8 @@
 #   3. the stand-in ERP stack in Docker (scripts/stack/ensure.sh: reuses a healthy one)
 #   4. the control plane's own suites (two files at a time), then the suites that use the
 #      stand-in stack (stack, integrations, health, backups, remediations, alerts: one file
-#      at a time, they flip its faults)
+#      at a time, they flip its faults), and the shortened soak (test/soak: its own PostgreSQL,
+#      Redis and Docker engine, restarted under load; it needs dockerd, hence this phase)
 # Ends with the line "tests: N passed, N failed". TEST_ONLY=control|stack runs one part.
 set -uo pipefail
 shopt -s nullglob   # a suite folder with no files yet adds nothing
@@ -34,7 +35,7 @@ fi
 if [ "$part" = all ] || [ "$part" = stack ]; then
   if bash scripts/stack/ensure.sh; then
     run_suites stack 1 dist/test/stack/*.spec.js dist/test/integrations/*.spec.js dist/test/health/*.spec.js dist/test/backups/*.spec.js \
-      dist/test/remediations/*.spec.js dist/test/alerts/*.spec.js dist/test/reports/*.spec.js || status=1
+      dist/test/remediations/*.spec.js dist/test/alerts/*.spec.js dist/test/reports/*.spec.js dist/test/soak/*.spec.js || status=1
   else
     echo "the stand-in stack did not come up" >&2
     printf 'ℹ pass 0\nℹ fail 1\n' > "$results/stack-up.out"

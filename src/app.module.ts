@@ -9,6 +9,7 @@ import { ReviewsModule } from './modules/reports/review/reviews.module';
 import { RemediationsModule } from './modules/remediations/remediations.module';
 import { ReportsModule } from './modules/reports/reports.module';
 import { AuditInterceptor } from './common/audit.interceptor';
+import { registerDependencyEndpoint } from './common/dependency-errors';
 import { Clock } from './common/clock';
 import { OpsExceptionFilter } from './common/exception.filter';
 import { TimeoutInterceptor } from './common/timeout.interceptor';
@@ -46,6 +47,9 @@ export interface AppModuleOptions {
 @Module({})
 export class AppModule {
   static forRoot({ config, inventory, inventoryFile, masterKey }: AppModuleOptions): DynamicModule {
+    // Socket errors against these name their dependency in the 503 (common/dependency-errors).
+    registerDependencyEndpoint('database', config.OPS_DATABASE_URL);
+    registerDependencyEndpoint('redis', config.OPS_REDIS_URL);
     return {
       module: AppModule,
       imports: [

@@ -44,6 +44,8 @@ describe('own health: liveness and readiness against a real Redis that stops and
     const login = await t.http().post('/api/v1/auth/login').send({ username: 'someone', password: 'whatever-it-is' });
     expect(login.status).toBe(503);
     expect(login.body.error).toBe('DEPENDENCY_UNAVAILABLE');
+    // Every 503 tells the client when to come back.
+    expect(login.headers['retry-after']).toBe('5');
     await redis.start();
     const up = await eventually(() => t.http().get('/health/ready'), (r) => r.status === 200);
     expect(up.status).toBe(200);

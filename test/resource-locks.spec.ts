@@ -69,4 +69,44 @@ describe('resource locks in the real Redis', () => {
     expect(await locks.holderOf('erp:kibana')).toBe('run-h');
     await next.release();
   });
+
+  it('takes a lease back when its key vanished (Redis restarted without its keys) while the holder still runs', async () => {
+    const lease = await locks.acquire(['erp:grafana'], 'run-i', 300);
+    await redis.del('lock:erp:grafana'); // what a restart without persistence does
+    expect(await locks.holderOf('erp:grafana')).toBeNull();
+    await sleep(250); // one heartbeat (every 100 ms here)
+    expect(await locks.holderOf('erp:grafana')).toBe('run-i');
+    expect(lease.held).toBe(true);
+    // …but never from another holder that took it meanwhile.
+    await redis.set('lock:erp:grafana', 'run-j', 'PX', 5000);
+    await sleep(250);
+    expect(await locks.holderOf('erp:grafana')).toBe('run-j');
+    expect(lease.held).toBe(false);
+    await lease.release();
+    await redis.del('lock:erp:grafana');
+  });
+
+  it('releases again in the background when Redis did not answer at the release', async () => {
+    // A Redis that fails the first release (unreachable for a moment) and answers the next.
+    let failures = 1;
+    const flaky = new Proxy(redis, {
+      get(target, prop, receiver) {
+        if (prop === 'eval') {
+          return (script: string, ...args: unknown[]) => {
+            if (/redis.call\('DEL'/.test(script) && failures-- > 0) return Promise.reject(new Error("Stream isn't writeable and enableOfflineQueue options is false"));
+            return (target.eval as (...a: unknown[]) => Promise<unknown>)(script, ...args);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const flakyLocks = new ResourceLocks(flaky as Redis);
+    const lease = await flakyLocks.acquire(['erp:logstash'], 'run-k', 30_000);
+    await expect(lease.release()).rejects.toThrow(/Stream isn't writeable/);
+    expect(await locks.holderOf('erp:logstash')).toBe('run-k');
+    await sleep(1500);
+    // Freed long before its 30 s lease would have expired.
+    expect(await locks.holderOf('erp:logstash')).toBeNull();
+  });
 });

@@ -63,16 +63,24 @@ export interface FieldProblem {
   problem: string;
 }
 
+/** Retry-After (seconds) of a code when the thrower gave none: every 503 tells the client when to come back. */
+const DEFAULT_RETRY_AFTER: Partial<Record<ErrorCode, number>> = {
+  [ErrorCode.DependencyUnavailable]: 5,
+};
+
 export class DomainError extends Error {
+  /** Seconds, sent as Retry-After (GraphQL: extensions.retryAfter). */
+  readonly retryAfter?: number;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly details?: Record<string, unknown>,
-    /** Seconds, sent as Retry-After. */
-    readonly retryAfter?: number,
+    retryAfter?: number,
   ) {
     super(message);
     this.name = 'DomainError';
+    this.retryAfter = retryAfter ?? DEFAULT_RETRY_AFTER[code];
   }
 
   get status(): number {

@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import { HttpAdapterHost } from '@nestjs/core';
 import { HeaderMap } from '@apollo/server';
 import { GraphQLError } from 'graphql';
+import { dependencyFailure, describeDependencyFailure } from './dependency-errors';
 import { DomainError, ErrorCode, GRAPHQL_CODE, HTTP_STATUS } from './errors';
 import { OpsRequest } from './request-context';
 
@@ -49,6 +50,10 @@ export function toDomainError(exception: unknown): DomainError {
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return new DomainError(STATUS_CODE[status] ?? ErrorCode.ValidationFailed, error.message ?? 'bad request');
   }
+  // Its own PostgreSQL or Redis away (restarting, connection dropped, pool cannot connect):
+  // 503 with Retry-After naming the dependency, not a 500.
+  const failure = dependencyFailure(exception);
+  if (failure) return new DomainError(ErrorCode.DependencyUnavailable, describeDependencyFailure(failure), { dependency: failure.dependency });
   return new DomainError(ErrorCode.Internal, 'internal error; the request id identifies it in the control plane\'s log');
 }
 

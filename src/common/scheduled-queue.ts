@@ -3,6 +3,7 @@ import { Job, JobsOptions, Queue, Worker } from 'bullmq';
 import Redis from 'ioredis';
 import { AppConfig } from '../config/app-config';
 import { closeQueueClients } from './bounded-close';
+import { throttledWarn } from './throttled-log';
 
 export interface ScheduleEntry {
   /** The BullMQ job scheduler's id (the same on every replica). */
@@ -48,12 +49,23 @@ export class ScheduledQueue {
     if (!config.OPS_SCHEDULER) return;
     this.connection = new Redis(config.OPS_REDIS_URL, { maxRetriesPerRequest: null });
     this.connection.on('error', () => undefined);
+    // A Redis that restarted without its keys lost the job schedulers: register them again
+    // on every reconnect (upserts, so a Redis that kept them is unchanged).
+    let connectedBefore = false;
+    this.connection.on('ready', () => {
+      if (connectedBefore && !this.closing) {
+        clearTimeout(this.retry);
+        void this.register();
+      }
+      connectedBefore = true;
+    });
     const prefix = `${config.OPS_REDIS_PREFIX}bull`;
     const name = this.options.queue;
     this.queue = new Queue(name, { connection: this.connection, prefix });
-    this.queue.on('error', (error) => logger.warn(`${name} queue: ${error.message}`));
+    const warn = throttledWarn((message) => logger.warn(message));
+    this.queue.on('error', (error) => warn(`${name} queue: ${error.message}`));
     this.worker = new Worker(name, (job) => this.options.process(job), { connection: this.connection, prefix, concurrency: 1, ...(this.options.lockDuration ? { lockDuration: this.options.lockDuration } : {}) });
-    this.worker.on('error', (error) => logger.warn(`${name} queue: ${error.message}`));
+    this.worker.on('error', (error) => warn(`${name} queue: ${error.message}`));
     void this.register();
   }
 

@@ -13,11 +13,17 @@ for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[1], 'PX', ARGV[2]) end
 return {}
 `;
 
-/** Extends the leases this holder still has; returns how many it had. */
+/**
+ * Extends the leases this holder still has, and takes back those that vanished (a Redis
+ * restarted without its keys) unless another holder took them meanwhile; returns how many
+ * it holds now.
+ */
 const EXTEND = `
 local n = 0
 for i, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then redis.call('PEXPIRE', key, ARGV[2]); n = n + 1 end
+  local holder = redis.call('GET', key)
+  if holder == ARGV[1] then redis.call('PEXPIRE', key, ARGV[2]); n = n + 1
+  elseif not holder then redis.call('SET', key, ARGV[1], 'PX', ARGV[2]); n = n + 1 end
 end
 return n
 `;
@@ -100,7 +106,19 @@ export class ResourceLocks {
       },
       async release() {
         clearInterval(heartbeat);
-        await redis.eval(RELEASE, keys.length, ...keys, holder);
+        try {
+          await redis.eval(RELEASE, keys.length, ...keys, holder);
+        } catch (error) {
+          // Redis away: try again in the background until the lease would have expired anyway,
+          // so that a run that ended does not hold its resources for the rest of its lease.
+          const until = Date.now() + leaseMs;
+          const retry = () => {
+            if (Date.now() > until) return;
+            redis.eval(RELEASE, keys.length, ...keys, holder).catch(() => setTimeout(retry, 1000).unref());
+          };
+          setTimeout(retry, 1000).unref();
+          throw error;
+        }
       },
     };
   }

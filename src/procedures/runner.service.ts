@@ -24,6 +24,8 @@ import { FINISHED, RunEntity, RunStatus, StepEntity } from './run.entity';
 /** A worker refreshes its runs' alive keys every third of this; a run without one was left by a dead worker. */
 export const ALIVE_TTL_MS = 15_000;
 const MAX_OUTPUT_BYTES = 65_536;
+/** A dry run still "running" this long after it started lost its process (dry runs live inside a request). */
+const DRY_RUN_ABANDONED_MS = 15 * 60_000;
 
 export interface RunRequest {
   parameters?: Record<string, unknown>;
@@ -178,25 +180,78 @@ export class RunnerService implements OnModuleInit {
       );
     });
     if (dryRun) await this.dryRun(definition, run, parameters);
-    else if (run.status === 'queued') await this.enqueue(run.id);
+    else if (run.status === 'queued') await this.enqueueOrFail(run.id);
     return this.get(run.id);
+  }
+
+  /**
+   * Queues a run; when the queue cannot take it (its Redis away) the run ends `failed` saying
+   * so, and the caller gets the 503: no run stays queued without a job, and none runs later
+   * behind the back of a client that was told it failed.
+   */
+  private async enqueueOrFail(runId: string): Promise<void> {
+    try {
+      await this.enqueue(runId);
+    } catch (error) {
+      const why = `not queued: ${(error as Error).message}`.slice(0, 2000);
+      await this.runs.update({ id: runId, status: 'queued' }, { status: 'failed', error: why, finishedAt: this.clock.now() }).catch(() => undefined);
+      await this.steps.update({ runId, status: 'pending' }, { status: 'cancelled' }).catch(() => undefined);
+      throw error;
+    }
   }
 
   /** Every plan(), no run(): exactly what a real run would touch. */
   private async dryRun(definition: ProcedureDefinition, run: RunEntity, parameters: unknown): Promise<void> {
     const controller = new AbortController();
     let failure: string | null = null;
-    for (const [position, step] of definition.steps.entries()) {
-      try {
-        const plan = await this.withTimeout(step.plan(this.context(run, parameters, controller.signal)), step.timeoutMs, `${step.id} plan`);
+    let outcome: { status: RunStatus; error: string | null } | undefined;
+    try {
+      for (const [position, step] of definition.steps.entries()) {
+        let plan: StepOutput;
+        try {
+          plan = await this.withTimeout(step.plan(this.context(run, parameters, controller.signal)), step.timeoutMs, `${step.id} plan`);
+        } catch (error) {
+          failure = `${step.id}: ${(error as Error).message}`;
+          await this.steps.update({ runId: run.id, position }, { status: 'failed', error: (error as Error).message.slice(0, 2000) });
+          break;
+        }
         await this.steps.update({ runId: run.id, position }, { status: 'planned', plan: bounded(plan) });
-      } catch (error) {
-        failure = `${step.id}: ${(error as Error).message}`;
-        await this.steps.update({ runId: run.id, position }, { status: 'failed', error: (error as Error).message.slice(0, 2000) });
-        break;
       }
+      outcome = { status: failure ? 'failed' : 'succeeded', error: failure };
+      await this.runs.update({ id: run.id }, { ...outcome, finishedAt: this.clock.now() });
+    } catch (error) {
+      // Its record could not be written (the database went away): the run must not stay
+      // "running"; its end is written as soon as the database answers again.
+      this.endLater(run.id, outcome ?? { status: 'failed', error: `the dry run stopped: its record could not be written (${(error as Error).message})`.slice(0, 2000) });
+      throw error;
     }
-    await this.runs.update({ id: run.id }, { status: failure ? 'failed' : 'succeeded', error: failure, finishedAt: this.clock.now() });
+  }
+
+  /**
+   * Writes a run's end in the background, again and again until the database takes it (for
+   * up to 10 minutes), unless the run ended otherwise meanwhile (e.g. the sweep found it).
+   */
+  private endLater(runId: string, end: { status: RunStatus; error: string | null }): void {
+    const finishedAt = this.clock.now();
+    const until = Date.now() + 600_000;
+    let delay = 500;
+    const attempt = () => {
+      this.dataSource
+        .transaction(async (m) => {
+          const updated = await m.update(RunEntity, { id: runId, status: 'running' }, { ...end, finishedAt });
+          if (updated.affected) await m.update(StepEntity, { runId, status: In(['pending', 'running']) }, { status: 'cancelled' });
+          return updated.affected;
+        })
+        .then(
+          (affected) => (affected ? this.publish(runId, { type: 'status', ...end }) : undefined),
+          (error: Error) => {
+            if (Date.now() > until) return this.logger.warn(`run ${runId} still shows running: its end (${end.status}) could not be written: ${error.message}`);
+            delay = Math.min(delay * 2, 10_000);
+            setTimeout(attempt, delay).unref();
+          },
+        );
+    };
+    setTimeout(attempt, delay).unref();
   }
 
   private context(run: RunEntity, parameters: unknown, signal: AbortSignal): StepContext<any> {
@@ -262,6 +317,9 @@ export class RunnerService implements OnModuleInit {
     alive.unref();
     await this.redis.set(`run-alive:${run.id}`, '1', 'PX', ALIVE_TTL_MS).catch(() => undefined);
     const remaining = (position: number) => In(definition.steps.map((_, i) => i).filter((i) => i > position));
+    // How the run ends; recorded only after its locks are free (finally), so that a run shown
+    // as ended never holds a resource (a client seeing "succeeded" may at once ask for another).
+    let ending: { status: RunStatus; error: string | null } | undefined;
     try {
       // Only a run still queued starts (it may have been cancelled meanwhile).
       const started = await this.runs.update({ id: run.id, status: 'queued' }, { status: 'running', startedAt: this.clock.now() });
@@ -272,7 +330,7 @@ export class RunnerService implements OnModuleInit {
         if (current?.cancelRequested || controller.signal.aborted) {
           await this.steps.update({ runId: run.id, position: In(definition.steps.map((_, i) => i).filter((i) => i >= position)) }, { status: 'cancelled' });
           const note = position > 0 ? await this.recover(run, 'cancelled') : null;
-          await this.finish(run.id, 'cancelled', note);
+          ending = { status: 'cancelled', error: note };
           return;
         }
         run.currentStep = step.id;
@@ -297,7 +355,7 @@ export class RunnerService implements OnModuleInit {
             await this.publish(run.id, { type: 'step', step: step.id, status: 'cancelled' });
             await this.steps.update({ runId: run.id, position: remaining(position) }, { status: 'cancelled' });
             const note = await this.recover(run, 'cancelled');
-            await this.finish(run.id, 'cancelled', `cancelled during ${step.id}${note ? `; ${note}` : ''}`);
+            ending = { status: 'cancelled', error: `cancelled during ${step.id}${note ? `; ${note}` : ''}` };
             return;
           }
           if (error instanceof EscalationError) {
@@ -307,17 +365,17 @@ export class RunnerService implements OnModuleInit {
             await this.steps.update({ runId: run.id, position }, { status: 'failed', error: message, output: bounded({ ...error.details, escalateTo: level.contacts, level: error.level }), finishedAt: this.clock.now() });
             await this.publish(run.id, { type: 'step', step: step.id, status: 'failed', error: message });
             await this.steps.update({ runId: run.id, position: remaining(position) }, { status: 'skipped' });
-            await this.finish(run.id, 'escalated', why);
+            ending = { status: 'escalated', error: why };
             return;
           }
           await this.steps.update({ runId: run.id, position }, { status: 'failed', error: message, finishedAt: this.clock.now() });
           await this.publish(run.id, { type: 'step', step: step.id, status: 'failed', error: message });
           await this.steps.update({ runId: run.id, position: remaining(position) }, { status: 'skipped' });
-          await this.finish(run.id, 'failed', `${step.id}: ${message}`);
+          ending = { status: 'failed', error: `${step.id}: ${message}` };
           return;
         }
       }
-      await this.finish(run.id, 'succeeded', null);
+      ending = { status: 'succeeded', error: null };
     } finally {
       clearInterval(alive);
       this.active.delete(run.id);
@@ -329,11 +387,18 @@ export class RunnerService implements OnModuleInit {
       controller.abort();
       await this.redis.del(`run-alive:${run.id}`).catch(() => undefined);
       await lease.release().catch(() => undefined);
+      if (ending) await this.finish(run.id, ending.status, ending.error);
     }
   }
 
   private async finish(runId: string, status: RunStatus, error: string | null): Promise<void> {
-    await this.runs.update({ id: runId }, { status, error, finishedAt: this.clock.now() });
+    try {
+      await this.runs.update({ id: runId }, { status, error, finishedAt: this.clock.now() });
+    } catch (failure) {
+      // The database went away as the run ended: its real end is written once it is back.
+      this.endLater(runId, { status, error });
+      throw failure;
+    }
     await this.publish(runId, { type: 'status', status, error });
   }
 
@@ -388,7 +453,15 @@ export class RunnerService implements OnModuleInit {
       return this.get(run.id);
     }
     const updated = await this.runs.update({ id: run.id, status: 'awaiting_approval' }, { status: 'queued', approvedBy: identity.username, approvedById: identity.userId, decidedAt: now });
-    if (updated.affected) await this.enqueue(run.id);
+    if (updated.affected) {
+      try {
+        await this.enqueue(run.id);
+      } catch (error) {
+        // Not queued: it awaits approval again (the approver is told with the 503).
+        await this.runs.update({ id: run.id, status: 'queued' }, { status: 'awaiting_approval', approvedBy: null, approvedById: null, decidedAt: null }).catch(() => undefined);
+        throw error;
+      }
+    }
     return this.get(run.id);
   }
 
@@ -466,12 +539,43 @@ export class RunnerService implements OnModuleInit {
     return expired;
   }
 
-  /** Runs left "running" by a worker that died become `interrupted` (at start and periodically). */
-  async sweepInterrupted(): Promise<number> {
+  /** Ids of runs queued (or approved) more than `olderThanMs` ago that are still queued. */
+  async staleQueued(olderThanMs: number): Promise<string[]> {
+    const before = new Date(this.clock.now().getTime() - olderThanMs);
+    const rows = await this.runs
+      .createQueryBuilder('r')
+      .select('r.id', 'id')
+      .where("r.status = 'queued'")
+      .andWhere('COALESCE(r.decided_at, r.created_at) < :before', { before })
+      .orderBy('r.created_at', 'ASC')
+      .limit(500)
+      .getRawMany<{ id: string }>();
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Runs left "running" by a worker that died become `interrupted` (at start and periodically).
+   * A run without its alive key is looked at again after one beat of its worker: a Redis that
+   * restarted without its keys shows every live run that way until the next beat, and such a
+   * run must neither be marked interrupted nor lose its locks while it runs.
+   */
+  async sweepInterrupted(confirmAfterMs = ALIVE_TTL_MS / 3 + 1000): Promise<number> {
+    // A dry run lives inside its request; one still "running" long after has lost its process.
+    const abandoned = await this.runs.update(
+      { status: 'running', dryRun: true, startedAt: LessThanOrEqual(new Date(this.clock.now().getTime() - DRY_RUN_ABANDONED_MS)) },
+      { status: 'interrupted', error: 'the dry run did not record its end (its process stopped)', finishedAt: this.clock.now() },
+    );
     const running = await this.runs.find({ where: { status: 'running', dryRun: false } });
-    let swept = 0;
+    const suspects: RunEntity[] = [];
     for (const run of running) {
-      if (await this.redis.exists(`run-alive:${run.id}`)) continue;
+      if (this.active.has(run.id)) continue; // executing in this process
+      if (!(await this.redis.exists(`run-alive:${run.id}`))) suspects.push(run);
+    }
+    let swept = abandoned.affected ?? 0;
+    if (!suspects.length) return swept;
+    await new Promise((r) => setTimeout(r, confirmAfterMs));
+    for (const run of suspects) {
+      if (this.active.has(run.id) || (await this.redis.exists(`run-alive:${run.id}`))) continue;
       const updated = await this.runs.update({ id: run.id, status: 'running' }, { status: 'interrupted', error: `the worker stopped during ${run.currentStep ?? 'the first step'}`, finishedAt: this.clock.now() });
       if (updated.affected) {
         swept++;

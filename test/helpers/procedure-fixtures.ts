@@ -70,3 +70,36 @@ export function waitingProcedure(
     ],
   };
 }
+
+type SlotParams = { slot: number; waitMs?: number };
+const slotParameters = z.object({ slot: z.number().int().min(0).max(9999), waitMs: z.number().int().min(0).max(60_000).optional() }).strict();
+
+/**
+ * A P3 fixture for load tests: one step that waits `waitMs` (default `options.waitMs`,
+ * observing ctx.signal) and locks `test:<id>-<slot>`, so that each client of a load test
+ * runs its own without 409s from the others.
+ */
+export function slottedProcedure(id: string, options: { waitMs?: number } = {}): ProcedureDefinition<SlotParams> {
+  const wait = (ctx: StepContext<SlotParams>) => ctx.parameters.waitMs ?? options.waitMs ?? 1000;
+  return {
+    id,
+    title: `fixture ${id}`,
+    severity: 'P3',
+    domain: 'system',
+    parameters: slotParameters,
+    locks: (p) => [`test:${id.replace(/\./g, '-')}-${p.slot}`],
+    requiresApproval: false,
+    steps: [
+      {
+        id: 'wait',
+        title: 'wait',
+        timeoutMs: 120_000,
+        plan: async (ctx) => ({ waitMs: wait(ctx) }),
+        run: async (ctx) => {
+          await waitOrAbort(wait(ctx), ctx.signal);
+          return { waited: wait(ctx) };
+        },
+      },
+    ],
+  };
+}

@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import Redis from 'ioredis';
+import { onExit } from './on-exit';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -20,6 +21,7 @@ export class OwnRedis {
 
   static async create(): Promise<OwnRedis> {
     const redis = new OwnRedis(await freePort());
+    onExit(() => redis.kill());
     await redis.start();
     return redis;
   }
@@ -32,6 +34,7 @@ export class OwnRedis {
     this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
     for (let i = 0; i < 100; i++) {
       const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      client.on('error', () => undefined);
       try {
         await client.connect();
         await client.ping();
@@ -43,6 +46,19 @@ export class OwnRedis {
       }
     }
     throw new Error(`redis-server did not start on ${this.port}`);
+  }
+
+  get pid(): number | undefined {
+    return this.child && this.child.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
+  }
+
+  /** Last resort (a failed test): synchronous, by PID. */
+  kill(): void {
+    try {
+      if (this.pid) this.child!.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
   }
 
   async stop(): Promise<void> {
