@@ -1,5 +1,6 @@
-import { appendFileSync, closeSync, fsyncSync, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { appendLineDurably } from '../../common/durable-append';
 import { MasterKey } from '../../infra/keys/master-key';
 
 /** One anchor: the chain's head (its newest entry's id and hash) at a moment, signed. */
@@ -43,13 +44,7 @@ export class AnchorFile {
   append(id: string, hash: string, at: Date): Anchor {
     const iso = at.toISOString();
     const anchor: Anchor = { at: iso, id, hash, keyId: this.masterKey.id, mac: this.mac(id, hash, iso) };
-    const fd = openSync(this.path, 'a', 0o600);
-    try {
-      appendFileSync(fd, `${JSON.stringify(anchor)}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    appendLineDurably(this.path, JSON.stringify(anchor));
     return anchor;
   }
 

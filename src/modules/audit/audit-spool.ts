@@ -1,5 +1,6 @@
-import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { appendLineDurably } from '../../common/durable-append';
 
 /** An entry as it will be inserted (already masked and bounded), with the time it happened. */
 export interface PendingEntry {
@@ -48,13 +49,7 @@ export class AuditSpool {
 
   add(entry: PendingEntry): void {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const fd = openSync(this.own, 'a', 0o600);
-    try {
-      appendFileSync(fd, `${JSON.stringify(entry)}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    appendLineDurably(this.own, JSON.stringify(entry));
   }
 
   /** The spool files this process may replay now (its own, and those of processes gone), claimed. */
