@@ -83,7 +83,16 @@ async function startControlPlane(adapter) {
   if (!res.ok) throw new Error(`login failed: ${res.status} ${await res.text()}`);
   const { accessToken } = await res.json();
   const me = await (await fetch(`${base}/api/v1/auth/me`, { headers: { authorization: `Bearer ${accessToken}` } })).json();
-  return { base, token: accessToken, me, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
+  return {
+    base,
+    token: accessToken,
+    me,
+    stop: () =>
+      new Promise((r) => {
+        child.once('exit', r);
+        child.kill('SIGTERM');
+      }),
+  };
 }
 
 /** The baseline, in its own process (bench/bare-auth-server.js), like the control plane. */
@@ -94,7 +103,14 @@ function startBare(body) {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     child.stdout.once('data', (chunk) =>
-      resolve({ base: `http://127.0.0.1:${String(chunk).trim()}`, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) }),
+      resolve({
+        base: `http://127.0.0.1:${String(chunk).trim()}`,
+        stop: () =>
+          new Promise((r) => {
+            child.once('exit', r);
+            child.kill('SIGTERM');
+          }),
+      }),
     );
     child.once('error', reject);
   });
@@ -116,8 +132,14 @@ async function main() {
     const bare = await startBare(cp.me);
     try {
       // Warm both up, then measure the baseline and the control plane back to back.
-      await load(bare.base, cp.token).then(() => undefined, () => undefined);
-      await load(cp.base, cp.token).then(() => undefined, () => undefined);
+      await load(bare.base, cp.token).then(
+        () => undefined,
+        () => undefined,
+      );
+      await load(cp.base, cp.token).then(
+        () => undefined,
+        () => undefined,
+      );
       const baseline = await load(bare.base, cp.token);
       const measured = await load(cp.base, cp.token);
       const non2xx = measured.non2xx + measured.errors;
@@ -134,7 +156,9 @@ async function main() {
       await cp.stop();
     }
   }
-  console.log(`GET /api/v1/auth/me with a JWT, ${CONNECTIONS} connections, ${SECONDS} s each (autocannon), baseline = bare Fastify verifying the same JWT`);
+  console.log(
+    `GET /api/v1/auth/me with a JWT, ${CONNECTIONS} connections, ${SECONDS} s each (autocannon), baseline = bare Fastify verifying the same JWT`,
+  );
   for (const [adapter, r] of Object.entries(results)) {
     console.log(
       `${adapter.padEnd(8)} control plane ${r.rps.toFixed(0).padStart(6)} req/s, p99 ${String(r.p99).padStart(4)} ms | bare ${r.bareRps.toFixed(0).padStart(6)} req/s, p99 ${r.bareP99} ms | ratio ${r.ratio.toFixed(2)} (target >= 0.6)${r.non2xx ? ` | ${r.non2xx} non-2xx!` : ''}`,

@@ -48,7 +48,8 @@ const rssOf = (pid) => {
 
 async function main() {
   const size = Number(psql(`SELECT pg_database_size('${DB}')`));
-  if (size < 500 * 1048576) throw new Error(`the ERP database is ${mb(size)}: seed the large fixture first (npm run stack:seed -- --scale large)`);
+  if (size < 500 * 1048576)
+    throw new Error(`the ERP database is ${mb(size)}: seed the large fixture first (npm run stack:seed -- --scale large)`);
   const dir = mkdtempSync(join(tmpdir(), 'erp-bench-backups-'));
   // The control plane as it runs in production: its own process (node dist/src/main.js).
   let text = readFileSync(join(ROOT, 'stack/ops.stack.yaml'), 'utf8').replace(/directory: .*/, `directory: ${dir}`);
@@ -72,12 +73,18 @@ async function main() {
   const username = `bench${Date.now()}`;
   const password = 'bench-password-123456';
   execFileSync('node', [join(ROOT, 'dist/src/cli/migrate.js')], { env, stdio: 'ignore' });
-  execFileSync('node', [join(ROOT, 'dist/src/cli/user.js'), 'create', '--username', username, '--role', 'admin', '--password-stdin'], { env, input: `${password}\n`, stdio: ['pipe', 'ignore', 'inherit'] });
+  execFileSync('node', [join(ROOT, 'dist/src/cli/user.js'), 'create', '--username', username, '--role', 'admin', '--password-stdin'], {
+    env,
+    input: `${password}\n`,
+    stdio: ['pipe', 'ignore', 'inherit'],
+  });
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn('node', [...nodeArgs, join(ROOT, 'dist/src/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
-    const ok = await new Promise((resolve) => http.get(`${base}/health`, { agent: false }, (r) => (r.resume(), resolve(r.statusCode === 200))).on('error', () => resolve(false)));
+    const ok = await new Promise((resolve) =>
+      http.get(`${base}/health`, { agent: false }, (r) => (r.resume(), resolve(r.statusCode === 200))).on('error', () => resolve(false)),
+    );
     if (ok) break;
     if (i > 150) throw new Error('the control plane did not start');
     await new Promise((r) => setTimeout(r, 200));
@@ -85,18 +92,22 @@ async function main() {
   // One connection per call (no keep-alive to go stale during the long baseline runs).
   const call = (method, path, headers, body) =>
     new Promise((resolve, reject) => {
-      const req = http.request(`${base}${path}`, { method, agent: false, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (text += c));
-        res.on('end', () => {
-          try {
-            resolve(JSON.parse(text));
-          } catch {
-            reject(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 200)}`));
-          }
-        });
-      });
+      const req = http.request(
+        `${base}${path}`,
+        { method, agent: false, headers: { 'content-type': 'application/json', ...headers } },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c) => (text += c));
+          res.on('end', () => {
+            try {
+              resolve(JSON.parse(text));
+            } catch {
+              reject(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 200)}`));
+            }
+          });
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -104,7 +115,9 @@ async function main() {
   const api = (method, path) => call(method, path, { authorization: `Bearer ${token}` }, method === 'POST' ? '{}' : undefined);
   const inventory = { backups: { dumpVia: /dumpVia: (\S+)/.exec(text)[1], compressionLevel: /compressionLevel: (\S+)/.exec(text)[1] } };
 
-  console.log(`ERP database ${mb(size)} (large seed), ${ROUNDS} rounds, dumps via ${inventory.backups.dumpVia}, gzip -${inventory.backups.compressionLevel}`);
+  console.log(
+    `ERP database ${mb(size)} (large seed), ${ROUNDS} rounds, dumps via ${inventory.backups.dumpVia}, gzip -${inventory.backups.compressionLevel}`,
+  );
   const ours = [];
   const runbook = [];
   const floor = [];
@@ -132,9 +145,13 @@ async function main() {
         ours.push(wall);
         peaks.push(peak);
         last = result.backup;
-        console.log(`  round ${round}: control plane ${(wall / 1000).toFixed(1)} s (${mb(last.sizeBytes)} file), peak RSS ${mb(peak)} (before ${mb(rssBefore)})`);
+        console.log(
+          `  round ${round}: control plane ${(wall / 1000).toFixed(1)} s (${mb(last.sizeBytes)} file), peak RSS ${mb(peak)} (before ${mb(rssBefore)})`,
+        );
       }
-      console.log(`  round ${round}: runbook pg_dump | gzip ${(runbook[runbook.length - 1] / 1000).toFixed(1)} s (${mb(statSync(`${dir}/runbook.sql.gz`).size)} file)`);
+      console.log(
+        `  round ${round}: runbook pg_dump | gzip ${(runbook[runbook.length - 1] / 1000).toFixed(1)} s (${mb(statSync(`${dir}/runbook.sql.gz`).size)} file)`,
+      );
       floor.push(sh(`docker exec erp-postgres pg_dump -U postgres ${DB} > /dev/null`));
     }
     // Restore: our drill's measured restore against zcat | psql -1 into an empty database.
@@ -144,15 +161,28 @@ async function main() {
       restores.push(verified.backup.drillDurationMs);
       psql('DROP DATABASE IF EXISTS bench_restore WITH (FORCE)');
       psql('CREATE DATABASE bench_restore');
-      baselineRestores.push(sh(`zcat ${dir}/${last.fileName} | docker exec -i erp-postgres psql -X -q -U postgres -v ON_ERROR_STOP=1 -1 -d bench_restore > /dev/null`));
+      baselineRestores.push(
+        sh(
+          `zcat ${dir}/${last.fileName} | docker exec -i erp-postgres psql -X -q -U postgres -v ON_ERROR_STOP=1 -1 -d bench_restore > /dev/null`,
+        ),
+      );
       psql('DROP DATABASE IF EXISTS bench_restore WITH (FORCE)');
-      console.log(`  restore round ${round}: drill ${(restores[round - 1] / 1000).toFixed(1)} s, zcat | psql -1 ${(baselineRestores[round - 1] / 1000).toFixed(1)} s`);
+      console.log(
+        `  restore round ${round}: drill ${(restores[round - 1] / 1000).toFixed(1)} s, zcat | psql -1 ${(baselineRestores[round - 1] / 1000).toFixed(1)} s`,
+      );
     }
     const r = median(ours) / median(runbook);
-    console.log(`backup: control plane median ${(median(ours) / 1000).toFixed(1)} s, runbook pg_dump | gzip ${(median(runbook) / 1000).toFixed(1)} s, floor pg_dump > /dev/null ${(median(floor) / 1000).toFixed(1)} s`);
-    console.log(`backup wall-time ratio (control plane / runbook): ${r.toFixed(2)} (target <= 0.6; floor / runbook = ${(median(floor) / median(runbook)).toFixed(2)})`);
+    console.log(
+      `backup: control plane median ${(median(ours) / 1000).toFixed(1)} s, runbook pg_dump | gzip ${(median(runbook) / 1000).toFixed(1)} s, floor pg_dump > /dev/null ${(median(floor) / 1000).toFixed(1)} s`,
+    );
+    console.log(
+      `backup wall-time ratio (control plane / runbook): ${r.toFixed(2)} (target <= 0.6; floor / runbook = ${(median(floor) / median(runbook)).toFixed(2)})`,
+    );
     console.log(`control plane peak RSS during a backup: ${mb(Math.max(...peaks))} (target < 200 MB) for a ${mb(size)} database`);
-    if (restores.length) console.log(`restore ratio (drill restore / zcat | psql -1): ${(median(restores) / median(baselineRestores)).toFixed(2)} (median ${(median(restores) / 1000).toFixed(1)} s vs ${(median(baselineRestores) / 1000).toFixed(1)} s; target <= 1.1)`);
+    if (restores.length)
+      console.log(
+        `restore ratio (drill restore / zcat | psql -1): ${(median(restores) / median(baselineRestores)).toFixed(2)} (median ${(median(restores) / 1000).toFixed(1)} s vs ${(median(baselineRestores) / 1000).toFixed(1)} s; target <= 1.1)`,
+      );
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));

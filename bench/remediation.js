@@ -44,7 +44,9 @@ const bash = (script, env = {}) =>
     const child = spawn('bash', ['-o', 'pipefail', '-c', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c) => (stderr += c));
-    child.on('exit', (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`script failed (exit ${code}): ${stderr.slice(-2000)}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(performance.now() - started) : reject(new Error(`script failed (exit ${code}): ${stderr.slice(-2000)}`)),
+    );
   });
 const inspect = (c, format) => execFileSync('docker', ['inspect', '-f', format, c], { encoding: 'utf8' }).trim();
 const setFault = (service, state) => {
@@ -61,7 +63,12 @@ async function waitUntil(what, fn, ms = 180_000) {
     await sleep(250);
   }
 }
-const allUp = () => SERVICES.every((s) => inspect(`erp-${s}`, '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}') === (HEALTHCHECKED.includes(s) ? 'running healthy' : 'running'));
+const allUp = () =>
+  SERVICES.every(
+    (s) =>
+      inspect(`erp-${s}`, '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}') ===
+      (HEALTHCHECKED.includes(s) ? 'running healthy' : 'running'),
+  );
 
 /** The stack is whole again before each measurement (and the backend's crash backoff reset). */
 async function settle() {
@@ -126,7 +133,12 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'erp-bench-remediation-'));
   // Notification sinks: a real SMTP server and a webhook receiver, both on 127.0.0.1.
   let mails = 0;
-  const smtp = new SMTPServer({ authOptional: true, disabledCommands: ['STARTTLS'], logger: false, onData: (s, _x, cb) => (s.resume(), s.on('end', () => (mails++, cb()))) });
+  const smtp = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData: (s, _x, cb) => (s.resume(), s.on('end', () => (mails++, cb()))),
+  });
   await new Promise((r) => smtp.listen(0, '127.0.0.1', r));
   const smtpPort = smtp.server.address().port;
   let chats = 0;
@@ -152,27 +164,47 @@ async function main() {
     OPS_RATE_LIMIT_PER_MINUTE: '0',
     OPS_PORT: String(port),
   };
-  execFileSync('psql', ['-X', '-q', 'postgres://postgres@127.0.0.1:5432/postgres', '-c', 'DROP DATABASE IF EXISTS erp_ops_bench_remediation WITH (FORCE)', '-c', 'CREATE DATABASE erp_ops_bench_remediation'], { stdio: 'ignore' });
+  execFileSync(
+    'psql',
+    [
+      '-X',
+      '-q',
+      'postgres://postgres@127.0.0.1:5432/postgres',
+      '-c',
+      'DROP DATABASE IF EXISTS erp_ops_bench_remediation WITH (FORCE)',
+      '-c',
+      'CREATE DATABASE erp_ops_bench_remediation',
+    ],
+    { stdio: 'ignore' },
+  );
   const username = `bench${Date.now()}`;
   const password = 'bench-password-123456';
   execFileSync('node', [join(ROOT, 'dist/src/cli/migrate.js')], { env, stdio: 'ignore' });
-  execFileSync('node', [join(ROOT, 'dist/src/cli/user.js'), 'create', '--username', username, '--role', 'admin', '--password-stdin'], { env, input: `${password}\n`, stdio: ['pipe', 'ignore', 'inherit'] });
+  execFileSync('node', [join(ROOT, 'dist/src/cli/user.js'), 'create', '--username', username, '--role', 'admin', '--password-stdin'], {
+    env,
+    input: `${password}\n`,
+    stdio: ['pipe', 'ignore', 'inherit'],
+  });
   const child = spawn('node', [join(ROOT, 'dist/src/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const base = `http://127.0.0.1:${port}`;
   const call = (method, path, headers = {}, body) =>
     new Promise((resolve, reject) => {
-      const req = http.request(`${base}${path}`, { method, agent: false, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
-        let t = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (t += c));
-        res.on('end', () => {
-          try {
-            resolve({ status: res.statusCode, body: JSON.parse(t) });
-          } catch {
-            resolve({ status: res.statusCode, body: t });
-          }
-        });
-      });
+      const req = http.request(
+        `${base}${path}`,
+        { method, agent: false, headers: { 'content-type': 'application/json', ...headers } },
+        (res) => {
+          let t = '';
+          res.setEncoding('utf8');
+          res.on('data', (c) => (t += c));
+          res.on('end', () => {
+            try {
+              resolve({ status: res.statusCode, body: JSON.parse(t) });
+            } catch {
+              resolve({ status: res.statusCode, body: t });
+            }
+          });
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -183,26 +215,30 @@ async function main() {
   /** Resolves when the run's event stream (SSE) reports its final status. */
   const ended = (runId) =>
     new Promise((resolve, reject) => {
-      const req = http.get(`${base}/api/v1/runs/${runId}/events`, { agent: false, headers: { ...auth, accept: 'text/event-stream' } }, (res) => {
-        let buffer = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => {
-          buffer += chunk;
-          for (let at = buffer.indexOf('\n\n'); at >= 0; at = buffer.indexOf('\n\n')) {
-            const event = buffer.slice(0, at);
-            buffer = buffer.slice(at + 2);
-            const data = /^data: (.*)$/m.exec(event)?.[1];
-            if (!data) continue;
-            const parsed = JSON.parse(data);
-            const status = /^event: snapshot$/m.test(event) ? parsed.status : /^event: status$/m.test(event) ? parsed.status : null;
-            if (['succeeded', 'failed', 'escalated', 'cancelled', 'interrupted'].includes(status)) {
-              req.destroy();
-              resolve(status);
+      const req = http.get(
+        `${base}/api/v1/runs/${runId}/events`,
+        { agent: false, headers: { ...auth, accept: 'text/event-stream' } },
+        (res) => {
+          let buffer = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk) => {
+            buffer += chunk;
+            for (let at = buffer.indexOf('\n\n'); at >= 0; at = buffer.indexOf('\n\n')) {
+              const event = buffer.slice(0, at);
+              buffer = buffer.slice(at + 2);
+              const data = /^data: (.*)$/m.exec(event)?.[1];
+              if (!data) continue;
+              const parsed = JSON.parse(data);
+              const status = /^event: snapshot$/m.test(event) ? parsed.status : /^event: status$/m.test(event) ? parsed.status : null;
+              if (['succeeded', 'failed', 'escalated', 'cancelled', 'interrupted'].includes(status)) {
+                req.destroy();
+                resolve(status);
+              }
             }
-          }
-        });
-        res.on('end', () => resolve(null));
-      });
+          });
+          res.on('end', () => resolve(null));
+        },
+      );
       req.on('error', (e) => (e.code === 'ECONNRESET' ? undefined : reject(e)));
     });
 
@@ -255,7 +291,9 @@ async function main() {
           const { ms: wall, run } = await viaControlPlane('emergency.outage');
           const verify = run.steps.find((s) => s.stepId === 'verify');
           ms = wall;
-          console.log(`  round ${round}: emergency.outage control plane ${secs(ms)} (checklist attempts ${verify.output.attempts}, waited for ${verify.output.waitedFor.join(' ') || 'nothing'}; steps ${run.steps.map((s) => `${s.stepId} ${((new Date(s.finishedAt) - new Date(s.startedAt)) / 1000).toFixed(1)}`).join(', ')})`);
+          console.log(
+            `  round ${round}: emergency.outage control plane ${secs(ms)} (checklist attempts ${verify.output.attempts}, waited for ${verify.output.waitedFor.join(' ') || 'nothing'}; steps ${run.steps.map((s) => `${s.stepId} ${((new Date(s.finishedAt) - new Date(s.startedAt)) / 1000).toFixed(1)}`).join(', ')})`,
+          );
         } else {
           ms = await bash(RUNBOOK_OUTAGE, scriptEnv);
           console.log(`  round ${round}: emergency.outage runbook script ${secs(ms)}`);
@@ -268,7 +306,9 @@ async function main() {
       ['outage', 'emergency.outage'],
     ]) {
       const r = results[name];
-      console.log(`${label}: control plane median ${secs(median(r.ours))}, runbook script ${secs(median(r.runbook))}; ratio ${(median(r.ours) / median(r.runbook)).toFixed(2)} (target <= 1.0)`);
+      console.log(
+        `${label}: control plane median ${secs(median(r.ours))}, runbook script ${secs(median(r.runbook))}; ratio ${(median(r.ours) / median(r.runbook)).toFixed(2)} (target <= 1.0)`,
+      );
     }
     console.log(`notifications received: ${mails} mails, ${chats} chat messages`);
   } finally {

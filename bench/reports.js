@@ -73,14 +73,27 @@ async function waitUntil(what, fn, ms = 120_000) {
 }
 
 /** YYYY-MM-DD of an instant in Jakarta, and date arithmetic on such strings. */
-const localDate = (ms) => new Intl.DateTimeFormat('en-CA', { timeZone: TZ, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(ms));
+const localDate = (ms) =>
+  new Intl.DateTimeFormat('en-CA', { timeZone: TZ, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(ms));
 const addDays = (date, n) => new Date(Date.parse(`${date}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
 
 function startPrometheus() {
   const config = join(WORK, 'prometheus.yml');
   // As the stand-in's: 15 s scrapes of the backend (so that up{instance="127.0.0.1:18000"} exists).
-  writeFileSync(config, 'global:\n  scrape_interval: 15s\n  evaluation_interval: 15s\nscrape_configs:\n  - job_name: erp-backend\n    static_configs:\n      - targets: [\'127.0.0.1:18000\']\n');
-  const child = spawn('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${PROM_DATA}`, '--storage.tsdb.retention.time=120d', `--web.listen-address=127.0.0.1:${PROM_PORT}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  writeFileSync(
+    config,
+    "global:\n  scrape_interval: 15s\n  evaluation_interval: 15s\nscrape_configs:\n  - job_name: erp-backend\n    static_configs:\n      - targets: ['127.0.0.1:18000']\n",
+  );
+  const child = spawn(
+    'prometheus',
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${PROM_DATA}`,
+      '--storage.tsdb.retention.time=120d',
+      `--web.listen-address=127.0.0.1:${PROM_PORT}`,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let log = '';
   child.stderr.on('data', (c) => (log = (log + c).slice(-4000)));
   child.log = () => log;
@@ -93,7 +106,10 @@ const cpuMs = (pid) => {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 };
 
-const stop = (child) => (child && child.exitCode === null && child.signalCode === null ? new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))) : undefined);
+const stop = (child) =>
+  child && child.exitCode === null && child.signalCode === null
+    ? new Promise((r) => (child.once('exit', r), child.kill('SIGTERM')))
+    : undefined;
 
 /** Whether the stand-in's Prometheus holds the default week (loaded within maxAgeMs). */
 function checkDefaultWeek(maxAgeMs = 30 * 60_000) {
@@ -125,15 +141,35 @@ async function startControlPlane(promUrl, fresh) {
   const username = 'bench-reports';
   const password = 'bench-password-123456';
   if (fresh) {
-    execFileSync('psql', ['-X', '-q', 'postgres://postgres@127.0.0.1:5432/postgres', '-c', `DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`, '-c', `CREATE DATABASE ${DB}`], { stdio: 'ignore' });
+    execFileSync(
+      'psql',
+      [
+        '-X',
+        '-q',
+        'postgres://postgres@127.0.0.1:5432/postgres',
+        '-c',
+        `DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`,
+        '-c',
+        `CREATE DATABASE ${DB}`,
+      ],
+      { stdio: 'ignore' },
+    );
     execFileSync('node', [join(DIST, 'src/cli/migrate.js')], { env, stdio: 'ignore' });
-    execFileSync('node', [join(DIST, 'src/cli/user.js'), 'create', '--username', username, '--role', 'admin', '--password-stdin'], { env, input: `${password}\n`, stdio: ['pipe', 'ignore', 'inherit'] });
+    execFileSync('node', [join(DIST, 'src/cli/user.js'), 'create', '--username', username, '--role', 'admin', '--password-stdin'], {
+      env,
+      input: `${password}\n`,
+      stdio: ['pipe', 'ignore', 'inherit'],
+    });
   }
   const child = spawn('node', [join(DIST, 'src/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitUntil('the control plane', async () => (await request(`${base}/health`)).status === 200, 60_000);
-    const login = await request(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+    const login = await request(`${base}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password }),
+    });
     return { child, base, auth: { authorization: `Bearer ${JSON.parse(login.text).accessToken}` } };
   } catch (error) {
     await stop(child);
@@ -152,7 +188,11 @@ async function measure({ child, base, auth }, promUrl, promPid, periods) {
   const report = async (body) => {
     const c = cpu();
     const t = performance.now();
-    const res = await request(`${base}/admin/reports/performance`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body) });
+    const res = await request(`${base}/admin/reports/performance`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify(body),
+    });
     const ms = performance.now() - t;
     const cpuUsed = used(c);
     if (res.status !== 201) throw new Error(`report ${JSON.stringify(body)}: ${res.status} ${res.text.slice(0, 500)}`);
@@ -161,12 +201,27 @@ async function measure({ child, base, auth }, promUrl, promPid, periods) {
   // The plain client: one keep-alive connection, one request per query, one after another.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const one = async (q, via) => {
-    const form = new URLSearchParams({ query: q.promql, start: String(Date.parse(q.start) / 1000), end: String(Date.parse(q.end) / 1000), step: String(q.stepSeconds) }).toString();
+    const form = new URLSearchParams({
+      query: q.promql,
+      start: String(Date.parse(q.start) / 1000),
+      end: String(Date.parse(q.end) / 1000),
+      step: String(q.stepSeconds),
+    }).toString();
     const t1 = performance.now();
-    const res = await request(`${promUrl}/api/v1/query_range`, { method: 'POST', agent: via, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(form) }, body: form });
+    const res = await request(`${promUrl}/api/v1/query_range`, {
+      method: 'POST',
+      agent: via,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(form) },
+      body: form,
+    });
     if (res.status !== 200) throw new Error(`query_range ${q.promql}: ${res.status} ${res.text.slice(0, 300)}`);
     const data = JSON.parse(res.text).data;
-    return { promql: q.promql, ms: performance.now() - t1, series: data.result.length, points: data.result.reduce((s, r) => s + r.values.length, 0) };
+    return {
+      promql: q.promql,
+      ms: performance.now() - t1,
+      series: data.result.length,
+      points: data.result.reduce((s, r) => s + r.values.length, 0),
+    };
   };
   const replay = async (queries) => {
     const c = cpu();
@@ -184,7 +239,12 @@ async function measure({ child, base, auth }, promUrl, promPid, periods) {
   // Reads of the control plane's own tables: a report of the backups section alone.
   const dbOnly = async (body) => (await report({ ...body, include: ['backups'] })).doc.durationMs;
 
-  const results = Object.fromEntries(Object.keys(periods).map((p) => [p, { report: [], duration: [], promPhase: [], replay: [], dbOnly: [], together: [], cpu: [], last: null }]));
+  const results = Object.fromEntries(
+    Object.keys(periods).map((p) => [
+      p,
+      { report: [], duration: [], promPhase: [], replay: [], dbOnly: [], together: [], cpu: [], last: null },
+    ]),
+  );
   const once = async (name, round) => {
     const body = { ...periods[name], include: SECTIONS };
     const r = await report(body);
@@ -217,11 +277,22 @@ async function measure({ child, base, auth }, promUrl, promPid, periods) {
   };
 
   const names = Object.keys(periods);
-  console.log(`periods (${TZ}): ${names.map((n) => `${n} ${periods[n].start_date} .. ${periods[n].end_date}`).join(', ')}; ${ROUNDS} rounds after a warm-up`);
+  console.log(
+    `periods (${TZ}): ${names.map((n) => `${n} ${periods[n].start_date} .. ${periods[n].end_date}`).join(', ')}; ${ROUNDS} rounds after a warm-up`,
+  );
   for (const name of Object.keys(periods)) {
     const { doc } = await once(name, 'warm-up');
     const c = doc.dataCoverage;
-    console.log(`    ${name}: coverage ${c.ratio} (${c.presentSamples}/${c.expectedSamples} samples, ${c.gaps.length} gaps${c.gaps.length ? `: ${c.gaps.slice(0, 3).map((g) => `${g.from}..${g.to}`).join(', ')}` : ''}), coverage step ${doc.source.coverageStepSeconds} s, ${doc.source.expectedSamplesPerCoverageStep} samples expected per step; requests ${doc.summary.requests}, p95 ${doc.summary.p95Seconds} s, error rate ${doc.summary.errorRatePercent} %; notes: ${doc.summary.notes.join(' ') || 'none'}`);
+    console.log(
+      `    ${name}: coverage ${c.ratio} (${c.presentSamples}/${c.expectedSamples} samples, ${c.gaps.length} gaps${
+        c.gaps.length
+          ? `: ${c.gaps
+              .slice(0, 3)
+              .map((g) => `${g.from}..${g.to}`)
+              .join(', ')}`
+          : ''
+      }), coverage step ${doc.source.coverageStepSeconds} s, ${doc.source.expectedSamplesPerCoverageStep} samples expected per step; requests ${doc.summary.requests}, p95 ${doc.summary.p95Seconds} s, error rate ${doc.summary.errorRatePercent} %; notes: ${doc.summary.notes.join(' ') || 'none'}`,
+    );
   }
   for (let round = 1; round <= ROUNDS; round++) {
     const order = round % 2 ? names : [...names].reverse();
@@ -240,9 +311,18 @@ async function measure({ child, base, auth }, promUrl, promPid, periods) {
     );
     const slow = [...x.last.replay.each].sort((a, b) => b.ms - a.ms);
     const c = x.cpu;
-    console.log(`   CPU (medians): during the report control plane ${median(c.map((v) => v.cp))} ms + Prometheus ${median(c.map((v) => v.prom))} ms; Prometheus during the plain client ${median(c.map((v) => v.promPlain))} ms; the plain client's queries all at once ${secs(median(x.together))} (${(median(x.together) / median(x.replay)).toFixed(2)} of one after another)`);
-    console.log(`   plain client, slowest: ${slow.slice(0, 3).map((q) => `${q.ms.toFixed(0)} ms ${q.promql.slice(0, 70)} (${q.series} series, ${q.points} points)`).join('; ')}`);
-    console.log(`   report's queries: ${x.last.doc.source.queries.map((q) => `${q.durationMs} ms ${q.points} points ${q.promql.slice(0, 60)}`).join('; ')}`);
+    console.log(
+      `   CPU (medians): during the report control plane ${median(c.map((v) => v.cp))} ms + Prometheus ${median(c.map((v) => v.prom))} ms; Prometheus during the plain client ${median(c.map((v) => v.promPlain))} ms; the plain client's queries all at once ${secs(median(x.together))} (${(median(x.together) / median(x.replay)).toFixed(2)} of one after another)`,
+    );
+    console.log(
+      `   plain client, slowest: ${slow
+        .slice(0, 3)
+        .map((q) => `${q.ms.toFixed(0)} ms ${q.promql.slice(0, 70)} (${q.series} series, ${q.points} points)`)
+        .join('; ')}`,
+    );
+    console.log(
+      `   report's queries: ${x.last.doc.source.queries.map((q) => `${q.durationMs} ms ${q.points} points ${q.promql.slice(0, 60)}`).join('; ')}`,
+    );
   }
 }
 
@@ -268,14 +348,20 @@ async function main() {
     } else {
       mkdirSync(WORK, { recursive: true });
       const t0 = Date.now();
-      execFileSync('node', [join(ROOT, 'scripts/stack/history.js'), '--days', String(HISTORY_DAYS), '--step', String(HISTORY_STEP), '--data-dir', PROM_DATA], { stdio: ['ignore', 'inherit', 'inherit'] });
+      execFileSync(
+        'node',
+        [join(ROOT, 'scripts/stack/history.js'), '--days', String(HISTORY_DAYS), '--step', String(HISTORY_STEP), '--data-dir', PROM_DATA],
+        { stdio: ['ignore', 'inherit', 'inherit'] },
+      );
       const loadMs = Date.now() - t0;
       prom = startPrometheus();
       promPid = prom.pid;
-      await waitUntil('the benchmark\'s Prometheus', async () => (await request(`${PROM}/-/ready`)).status === 200, 180_000);
+      await waitUntil("the benchmark's Prometheus", async () => (await request(`${PROM}/-/ready`)).status === 200, 180_000);
       const tsdbBytes = Number(execFileSync('du', ['-sb', PROM_DATA], { encoding: 'utf8' }).split('\t')[0]);
       const history = JSON.parse(readFileSync(join(WORK, 'history.json'), 'utf8'));
-      console.log(`history: ${HISTORY_DAYS} days at ${HISTORY_STEP} s (+ heartbeat at 15 s) ${history.startIso} .. ${history.endIso}, loaded in ${(loadMs / 1000).toFixed(0)} s, TSDB ${(tsdbBytes / 1e6).toFixed(0)} MB`);
+      console.log(
+        `history: ${HISTORY_DAYS} days at ${HISTORY_STEP} s (+ heartbeat at 15 s) ${history.startIso} .. ${history.endIso}, loaded in ${(loadMs / 1000).toFixed(0)} s, TSDB ${(tsdbBytes / 1e6).toFixed(0)} MB`,
+      );
     }
     cp = await startControlPlane(promUrl, true);
     await measure(cp, promUrl, promPid, { '7-day': week, '90-day': { start_date: addDays(today, -90), end_date: addDays(today, -1) } });
@@ -289,7 +375,7 @@ async function main() {
       const present = checkDefaultWeek(12 * 3600_000);
       if (present.ok) console.log(`\nthe stand-in's Prometheus holds the default week: ${present.text}`);
       else {
-        console.log('\nloading the default week into the stand-in\'s Prometheus (node scripts/stack/history.js)');
+        console.log("\nloading the default week into the stand-in's Prometheus (node scripts/stack/history.js)");
         execFileSync('node', [join(ROOT, 'scripts/stack/history.js')], { stdio: ['ignore', 'inherit', 'inherit'] });
       }
       const check = checkDefaultWeek(12 * 3600_000);
@@ -304,9 +390,9 @@ async function main() {
   // The same 7 days against the stand-in's Prometheus and its default week (15 s samples; the
   // week starts 7 × 24 h before now, so the first local day is only partly covered).
   if (defaultWeek && process.env.BENCH_STANDIN_WEEK !== '0') {
-    console.log('\nthe 7-day period against the stand-in\'s Prometheus (the default week, every series at 15 s):');
+    console.log("\nthe 7-day period against the stand-in's Prometheus (the default week, every series at 15 s):");
     const standIn = 'http://127.0.0.1:19090';
-    await waitUntil('the stand-in\'s Prometheus', async () => (await request(`${standIn}/-/ready`)).status === 200, 120_000);
+    await waitUntil("the stand-in's Prometheus", async () => (await request(`${standIn}/-/ready`)).status === 200, 120_000);
     const pid = Number(execFileSync('docker', ['inspect', '-f', '{{.State.Pid}}', 'erp-prometheus'], { encoding: 'utf8' }).trim());
     cp = await startControlPlane(standIn, false);
     try {

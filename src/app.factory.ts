@@ -22,14 +22,22 @@ export interface CreateAppOptions {
 export async function createApp({ config, inventory, inventoryFile, logger, masterKey }: CreateAppOptions): Promise<INestApplication> {
   const log = logger ?? createLogger(config.OPS_LOG_LEVEL);
   const key = masterKey ?? loadMasterKey(config);
-  if (key.generated) log.warn({ file: key.source, keyId: key.id }, 'generated the master key (audit chain, signing keys): back this file up; every replica needs the same key');
-  const app = await NestFactory.create(AppModule.forRoot({ config, inventory, inventoryFile, masterKey: key }), createHttpAdapter(config) as any, {
-    logger: new PinoNestLogger(log),
-    bufferLogs: false,
-    abortOnError: false,
-    // JSON bodies are parsed by our own parser (src/http/json-body.ts), registered in configureHttp.
-    bodyParser: false,
-  });
+  if (key.generated)
+    log.warn(
+      { file: key.source, keyId: key.id },
+      'generated the master key (audit chain, signing keys): back this file up; every replica needs the same key',
+    );
+  const app = await NestFactory.create(
+    AppModule.forRoot({ config, inventory, inventoryFile, masterKey: key }),
+    createHttpAdapter(config) as any,
+    {
+      logger: new PinoNestLogger(log),
+      bufferLogs: false,
+      abortOnError: false,
+      // JSON bodies are parsed by our own parser (src/http/json-body.ts), registered in configureHttp.
+      bodyParser: false,
+    },
+  );
   await configureHttp(app, config, inventory, log);
   app.enableShutdownHooks();
   await app.init();

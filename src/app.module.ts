@@ -89,7 +89,9 @@ export class AppModule {
             plugins: [graphqlGate(authenticator, config) as never],
             // Subscriptions over graphql-ws; their context carries a request-shaped object for the guard.
             subscriptions: { 'graphql-ws': graphqlWsOptions },
-            context: (ctx: { req?: unknown; request?: unknown; extra?: unknown }) => ({ req: ctx.req ?? ctx.request ?? subscriptionRequest(ctx as never) }),
+            context: (ctx: { req?: unknown; request?: unknown; extra?: unknown }) => ({
+              req: ctx.req ?? ctx.request ?? subscriptionRequest(ctx as never),
+            }),
           }),
         }),
         SystemModule,

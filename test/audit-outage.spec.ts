@@ -40,11 +40,22 @@ describe('an audit write that fails after the mutation succeeded', () => {
     let answer;
     try {
       await holder.query('SELECT pg_advisory_lock($1)', [CHAIN_LOCK]);
-      const pending = t.http().post('/api/v1/procedures/test.audited/runs').set('Authorization', `Bearer ${token}`).set('X-Request-Id', requestId).send({ dryRun: true }).then((r) => r);
+      const pending = t
+        .http()
+        .post('/api/v1/procedures/test.audited/runs')
+        .set('Authorization', `Bearer ${token}`)
+        .set('X-Request-Id', requestId)
+        .send({ dryRun: true })
+        .then((r) => r);
       // The write waits for the chain lock in its own session: end that session, as pg_ctl stop -m fast would.
       let pid: number | undefined;
       for (let i = 0; i < 200 && !pid; i++) {
-        pid = (await holder.query("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND wait_event = 'advisory'", [t.database])).rows[0]?.pid;
+        pid = (
+          await holder.query(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
+            [t.database],
+          )
+        ).rows[0]?.pid;
         if (!pid) await sleep(25);
       }
       expect(pid).toBeDefined();
@@ -58,11 +69,17 @@ describe('an audit write that fails after the mutation succeeded', () => {
     // The spool is replayed every few seconds: the entry appears (bounded wait), once.
     let entries: unknown[] = [];
     for (let i = 0; i < 100 && entries.length === 0; i++) {
-      entries = await withClient(t.database, async (c) => (await c.query('SELECT action, outcome FROM audit_entries WHERE request_id = $1', [requestId])).rows);
+      entries = await withClient(
+        t.database,
+        async (c) => (await c.query('SELECT action, outcome FROM audit_entries WHERE request_id = $1', [requestId])).rows,
+      );
       if (entries.length === 0) await sleep(200);
     }
     expect(entries).toEqual([{ action: 'procedure.request', outcome: 'success' }]);
-    const verify = await t.http().get('/api/v1/audit/verify').set('Authorization', `Bearer ${await t.tokenFor(Role.Admin)}`);
+    const verify = await t
+      .http()
+      .get('/api/v1/audit/verify')
+      .set('Authorization', `Bearer ${await t.tokenFor(Role.Admin)}`);
     expect(verify.body).toMatchObject({ valid: true, brokenRanges: [] });
   });
 });

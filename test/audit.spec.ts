@@ -22,10 +22,15 @@ describe('audit trail: append-only, hash-chained, verifiable', () => {
   });
   after(() => t.close());
 
-  const audit = (query: Record<string, string | number> = {}) => t.http().get('/api/v1/audit').query(query).set('Authorization', `Bearer ${admin}`);
+  const audit = (query: Record<string, string | number> = {}) =>
+    t.http().get('/api/v1/audit').query(query).set('Authorization', `Bearer ${admin}`);
 
   it('writes an entry for each change, with parameters but never secrets', async () => {
-    const created = await t.http().post('/api/v1/users').set('Authorization', `Bearer ${admin}`).send({ username: 'new.nina', password: 'a-very-secret-password', role: 'operator' });
+    const created = await t
+      .http()
+      .post('/api/v1/users')
+      .set('Authorization', `Bearer ${admin}`)
+      .send({ username: 'new.nina', password: 'a-very-secret-password', role: 'operator' });
     expect(created.status).toBe(201);
     const token = await t.http().post('/api/v1/tokens').set('Authorization', `Bearer ${admin}`).send({ name: 'audited', role: 'viewer' });
     const res = await audit({ action: 'users.create' });
@@ -68,7 +73,10 @@ describe('audit trail: append-only, hash-chained, verifiable', () => {
     const ids: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: { body: { items: { id: string }[]; nextCursor: string | null } } = await audit({ limit: 3, ...(cursor ? { cursor } : {}) });
+      const page: { body: { items: { id: string }[]; nextCursor: string | null } } = await audit({
+        limit: 3,
+        ...(cursor ? { cursor } : {}),
+      });
       ids.push(...page.body.items.map((e) => e.id));
       cursor = page.body.nextCursor;
     } while (cursor);
@@ -103,7 +111,7 @@ describe('audit trail: append-only, hash-chained, verifiable', () => {
     });
   });
 
-  it('verifies the chain, and finds an entry altered behind the application\'s back', async () => {
+  it("verifies the chain, and finds an entry altered behind the application's back", async () => {
     const good = await t.http().get('/api/v1/audit/verify').set('Authorization', `Bearer ${admin}`);
     expect(good.body).toMatchObject({ valid: true, firstBrokenId: null });
     expect(good.body.checked).toBeGreaterThan(5);
@@ -124,7 +132,12 @@ describe('audit trail: append-only, hash-chained, verifiable', () => {
     const other = await startTestApp();
     try {
       const token = await other.tokenFor(Role.Admin);
-      for (let i = 0; i < 3; i++) await other.http().post('/api/v1/tokens').set('Authorization', `Bearer ${token}`).send({ name: `n${i}`, role: 'viewer' });
+      for (let i = 0; i < 3; i++)
+        await other
+          .http()
+          .post('/api/v1/tokens')
+          .set('Authorization', `Bearer ${token}`)
+          .send({ name: `n${i}`, role: 'viewer' });
       const rows = await withClient(other.database, (c) => c.query('SELECT id FROM audit_entries ORDER BY id'));
       const middle = rows.rows[Math.floor(rows.rows.length / 2)].id as string;
       const next = rows.rows[Math.floor(rows.rows.length / 2) + 1].id as string;
@@ -141,7 +154,7 @@ describe('audit trail: append-only, hash-chained, verifiable', () => {
   });
 });
 
-describe('audit trail against the database\'s owner: a keyed chain and anchors outside the database', () => {
+describe("audit trail against the database's owner: a keyed chain and anchors outside the database", () => {
   let t: TestApp;
   let admin: string;
 
@@ -152,7 +165,11 @@ describe('audit trail against the database\'s owner: a keyed chain and anchors o
   after(() => t.close());
 
   const verify = async () => (await t.http().get('/api/v1/audit/verify').set('Authorization', `Bearer ${admin}`)).body;
-  const head = async () => (await withClient(t.database, (c) => c.query('SELECT id::text AS id, hash FROM audit_entries ORDER BY id DESC LIMIT 1'))).rows[0] as { id: string; hash: string };
+  const head = async () =>
+    (await withClient(t.database, (c) => c.query('SELECT id::text AS id, hash FROM audit_entries ORDER BY id DESC LIMIT 1'))).rows[0] as {
+      id: string;
+      hash: string;
+    };
   const metric = async (name: string) => {
     const text = (await t.http().get('/metrics')).text;
     const line = text.split('\n').find((l) => l.startsWith(`${name} `));
@@ -172,18 +189,26 @@ describe('audit trail against the database\'s owner: a keyed chain and anchors o
       await sql(c);
     });
   const mutate = async (n: number) => {
-    for (let i = 0; i < n; i++) await t.http().post('/api/v1/tokens').set('Authorization', `Bearer ${admin}`).send({ name: `x${Date.now()}${i}`, role: 'viewer' });
+    for (let i = 0; i < n; i++)
+      await t
+        .http()
+        .post('/api/v1/tokens')
+        .set('Authorization', `Bearer ${admin}`)
+        .send({ name: `x${Date.now()}${i}`, role: 'viewer' });
   };
 
   it('anchors the head outside the database: a signed line in the anchor file, a log line and /metrics', async () => {
     await mutate(2);
     const last = await head();
     await anchoredUpTo(last.id);
-    const lines = readFileSync(t.env.OPS_AUDIT_ANCHOR_FILE, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(t.env.OPS_AUDIT_ANCHOR_FILE, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.at(-1)).toMatchObject({ id: last.id, hash: last.hash, mac: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(await metric('ops_audit_anchor_hash48')).toBe(Number.parseInt(last.hash.slice(0, 12), 16));
     expect(t.logs.some((l) => l.includes('audit chain anchored') && l.includes(last.hash))).toBe(true);
-    expect((await verify())).toMatchObject({ valid: true, truncated: null, anchorMismatches: [], brokenRanges: [] });
+    expect(await verify()).toMatchObject({ valid: true, truncated: null, anchorMismatches: [], brokenRanges: [] });
   });
 
   it('names a truncated tail: the newest entries deleted by a superuser with the trigger bypassed (session_replication_role)', async () => {
@@ -203,7 +228,12 @@ describe('audit trail against the database\'s owner: a keyed chain and anchors o
     const other = await startTestApp();
     try {
       const token = await other.tokenFor(Role.Admin);
-      for (let i = 0; i < 6; i++) await other.http().post('/api/v1/tokens').set('Authorization', `Bearer ${token}`).send({ name: `r${i}`, role: 'viewer' });
+      for (let i = 0; i < 6; i++)
+        await other
+          .http()
+          .post('/api/v1/tokens')
+          .set('Authorization', `Bearer ${token}`)
+          .send({ name: `r${i}`, role: 'viewer' });
       const entries = (await withClient(other.database, (c) => c.query('SELECT * FROM audit_entries ORDER BY id'))).rows;
       const victim = entries[Math.floor(entries.length / 2)];
       for (const variant of ['sha256', 'guessed-key'] as const) {
@@ -215,12 +245,28 @@ describe('audit trail against the database\'s owner: a keyed chain and anchors o
           const guessed = randomBytes(32);
           for (const row of rows) {
             const fields = {
-              id: row.id, at: row.at, actor: row.actor, actorRole: row.actor_role, actorVia: row.actor_via, action: row.action, target: row.target,
+              id: row.id,
+              at: row.at,
+              actor: row.actor,
+              actorRole: row.actor_role,
+              actorVia: row.actor_via,
+              action: row.action,
+              target: row.target,
               parameters: row.id === victim.id ? { ...row.parameters, role: 'admin', forged: true } : row.parameters,
-              outcome: row.outcome, errorCode: row.error_code, requestId: row.request_id, clientAddress: row.client_address, chainVersion: 2,
+              outcome: row.outcome,
+              errorCode: row.error_code,
+              requestId: row.request_id,
+              clientAddress: row.client_address,
+              chainVersion: 2,
             };
             const hash = variant === 'sha256' ? entryHash(prev, fields) : entryMac(guessed, prev, fields);
-            await c.query('UPDATE audit_entries SET parameters = $2, prev_hash = $3, hash = $4, chain_version = $5 WHERE id = $1', [row.id, fields.parameters, prev, hash, variant === 'sha256' ? 1 : 2]);
+            await c.query('UPDATE audit_entries SET parameters = $2, prev_hash = $3, hash = $4, chain_version = $5 WHERE id = $1', [
+              row.id,
+              fields.parameters,
+              prev,
+              hash,
+              variant === 'sha256' ? 1 : 2,
+            ]);
             prev = hash;
           }
         });
@@ -242,17 +288,35 @@ describe('audit trail against the database\'s owner: a keyed chain and anchors o
     const rows = (await withClient(t.database, (c) => c.query('SELECT * FROM signing_keys'))).rows;
     expect(rows.length).toBeGreaterThan(0);
     expect(Object.keys(rows[0])).not.toContain('secret');
-    const user = (await withClient(t.database, (c) => c.query("SELECT id, username, session_version FROM users WHERE role = 'admin' LIMIT 1"))).rows[0];
+    const user = (
+      await withClient(t.database, (c) => c.query("SELECT id, username, session_version FROM users WHERE role = 'admin' LIMIT 1"))
+    ).rows[0];
     const mint = (secret: string, kid: string) =>
-      jwt.sign({ sub: user.id, sv: user.session_version, username: user.username, role: 'admin' }, secret, { algorithm: 'HS256', keyid: kid, expiresIn: 300, issuer: 'erp-ops-control-plane', audience: 'erp-ops' });
+      jwt.sign({ sub: user.id, sv: user.session_version, username: user.username, role: 'admin' }, secret, {
+        algorithm: 'HS256',
+        keyid: kid,
+        expiresIn: 300,
+        issuer: 'erp-ops-control-plane',
+        audience: 'erp-ops',
+      });
     for (const row of rows) {
-      const forged = await t.http().get('/api/v1/users').set('Authorization', `Bearer ${mint(row.secret_enc, row.kid)}`);
+      const forged = await t
+        .http()
+        .get('/api/v1/users')
+        .set('Authorization', `Bearer ${mint(row.secret_enc, row.kid)}`);
       expect(forged.status).toBe(401);
     }
     // With the master key (kept outside the database) the same row does sign: the key is the only way.
     const key = new MasterKey(Buffer.from(t.env.OPS_MASTER_KEY), 'test');
     const secret = key.decrypt('signing-keys', rows[0].secret_enc, rows[0].kid)!;
-    expect((await t.http().get('/api/v1/users').set('Authorization', `Bearer ${mint(secret, rows[0].kid)}`)).status).toBe(200);
+    expect(
+      (
+        await t
+          .http()
+          .get('/api/v1/users')
+          .set('Authorization', `Bearer ${mint(secret, rows[0].kid)}`)
+      ).status,
+    ).toBe(200);
   });
 
   it('loses nothing while its database refuses connections: the entry waits in the spool and joins the chain when it can', async () => {
@@ -262,20 +326,28 @@ describe('audit trail against the database\'s owner: a keyed chain and anchors o
       const requestId = `spool-${Date.now()}`;
       await withClient('postgres', async (c) => {
         await c.query(`ALTER DATABASE "${other.database}" ALLOW_CONNECTIONS false`);
-        await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [other.database]);
+        await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [
+          other.database,
+        ]);
       });
       try {
         // Refused without a token: the guard's denial is an audit entry, and the database is gone.
         const res = await other.http().get('/api/v1/users').set('X-Request-Id', requestId);
         expect(res.status).toBe(401);
-        const spooled = readdirSync(other.env.OPS_AUDIT_SPOOL_DIR).map((f) => readFileSync(join(other.env.OPS_AUDIT_SPOOL_DIR, f), 'utf8')).join('');
+        const spooled = readdirSync(other.env.OPS_AUDIT_SPOOL_DIR)
+          .map((f) => readFileSync(join(other.env.OPS_AUDIT_SPOOL_DIR, f), 'utf8'))
+          .join('');
         expect(spooled).toContain(requestId);
       } finally {
         await withClient('postgres', (c) => c.query(`ALTER DATABASE "${other.database}" ALLOW_CONNECTIONS true`));
       }
       let found: unknown[] = [];
       for (let end = Date.now() + 20_000; Date.now() < end && found.length === 0; await new Promise((r) => setTimeout(r, 200))) {
-        found = (await withClient(other.database, (c) => c.query('SELECT outcome, error_code FROM audit_entries WHERE request_id = $1', [requestId]))).rows;
+        found = (
+          await withClient(other.database, (c) =>
+            c.query('SELECT outcome, error_code FROM audit_entries WHERE request_id = $1', [requestId]),
+          )
+        ).rows;
       }
       expect(found).toEqual([{ outcome: 'denied', error_code: 'UNAUTHENTICATED' }]);
       const res = (await other.http().get('/api/v1/audit/verify').set('Authorization', `Bearer ${token}`)).body;

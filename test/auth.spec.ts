@@ -51,7 +51,10 @@ describe('sign-in (real PostgreSQL and Redis)', () => {
     const replica = await startTestApp({ shareWith: t });
     try {
       for (let i = 0; i < 5; i++) {
-        const res = await t.http().post('/api/v1/auth/login').send({ username: user.username, password: `wrong-${i}` });
+        const res = await t
+          .http()
+          .post('/api/v1/auth/login')
+          .send({ username: user.username, password: `wrong-${i}` });
         expect(res.status).toBe(401);
       }
       // The right password, on the other replica: locked.
@@ -79,7 +82,12 @@ describe('sign-in (real PostgreSQL and Redis)', () => {
   it('counts concurrent attempts before checking them: a burst gets at most 5 password checks', async () => {
     const user = await t.createUser(Role.Viewer, 'burst.bob');
     const burst = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => t.http().post('/api/v1/auth/login').send({ username: user.username, password: `guess-number-${i}` })),
+      Array.from({ length: 30 }, (_, i) =>
+        t
+          .http()
+          .post('/api/v1/auth/login')
+          .send({ username: user.username, password: `guess-number-${i}` }),
+      ),
     );
     const statuses = burst.map((r) => r.status);
     expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(5);
@@ -105,10 +113,24 @@ describe('sign-in (real PostgreSQL and Redis)', () => {
     const now = () => Math.floor(Date.now() / 1000);
     const claims = () => ({ sub: userId, sv: 0, username: 'tok.tina', role: 'admin' });
     const sign = (payload: object, options: jwt.SignOptions, key = secret) =>
-      jwt.sign(payload, key, { algorithm: 'HS256', issuer: 'erp-ops-control-plane', audience: 'erp-ops', keyid: kid, expiresIn: 600, ...options });
+      jwt.sign(payload, key, {
+        algorithm: 'HS256',
+        issuer: 'erp-ops-control-plane',
+        audience: 'erp-ops',
+        keyid: kid,
+        expiresIn: 600,
+        ...options,
+      });
 
     it('accepts a valid token (the control for the cases below)', async () => {
-      expect((await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${sign(claims(), {})}`)).status).toBe(200);
+      expect(
+        (
+          await t
+            .http()
+            .get('/api/v1/auth/me')
+            .set('Authorization', `Bearer ${sign(claims(), {})}`)
+        ).status,
+      ).toBe(200);
     });
 
     const cases: [string, () => string, RegExp][] = [
@@ -116,27 +138,51 @@ describe('sign-in (real PostgreSQL and Redis)', () => {
         'alg: none',
         () => {
           const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT', kid })).toString('base64url');
-          const body = Buffer.from(JSON.stringify({ ...claims(), iss: 'erp-ops-control-plane', aud: 'erp-ops', exp: now() + 600 })).toString('base64url');
+          const body = Buffer.from(
+            JSON.stringify({ ...claims(), iss: 'erp-ops-control-plane', aud: 'erp-ops', exp: now() + 600 }),
+          ).toString('base64url');
           return `${header}.${body}.`;
         },
         /./,
       ],
       ['a wrong signature', () => sign(claims(), {}, 'another-secret-that-is-long-enough-to-sign'), /invalid signature/],
       ['an unknown key id', () => sign(claims(), { keyid: 'not-a-key' }), /unknown signing key/],
-      ['an expired token', () => jwt.sign({ ...claims(), exp: now() - 60 }, secret, { algorithm: 'HS256', issuer: 'erp-ops-control-plane', audience: 'erp-ops', keyid: kid }), /expired/],
+      [
+        'an expired token',
+        () =>
+          jwt.sign({ ...claims(), exp: now() - 60 }, secret, {
+            algorithm: 'HS256',
+            issuer: 'erp-ops-control-plane',
+            audience: 'erp-ops',
+            keyid: kid,
+          }),
+        /expired/,
+      ],
       ['a token not yet valid', () => sign(claims(), { notBefore: 3600 }), /not yet valid/],
       ['another audience', () => sign(claims(), { audience: 'erp-backend' }), /audience/],
       ['another issuer', () => sign(claims(), { issuer: 'someone-else' }), /issuer/],
-      ['HS512 instead of HS256', () => jwt.sign(claims(), secret, { algorithm: 'HS512', issuer: 'erp-ops-control-plane', audience: 'erp-ops', keyid: kid, expiresIn: 600 }), /algorithm/],
+      [
+        'HS512 instead of HS256',
+        () =>
+          jwt.sign(claims(), secret, {
+            algorithm: 'HS512',
+            issuer: 'erp-ops-control-plane',
+            audience: 'erp-ops',
+            keyid: kid,
+            expiresIn: 600,
+          }),
+        /algorithm/,
+      ],
       ['garbage', () => 'not.a.jwt', /./],
     ];
 
-    for (const [name, make, reason] of cases) it(name, async () => {
-      const res = await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${make()}`);
-      expect(res.status).toBe(401);
-      expect(res.body.error).toBe('UNAUTHENTICATED');
-      expect(res.body.message).toMatch(reason);
-    });
+    for (const [name, make, reason] of cases)
+      it(name, async () => {
+        const res = await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${make()}`);
+        expect(res.status).toBe(401);
+        expect(res.body.error).toBe('UNAUTHENTICATED');
+        expect(res.body.message).toMatch(reason);
+      });
 
     it('GraphQL refuses the same tokens with UNAUTHENTICATED', async () => {
       const res = await t.gql(sign(claims(), { audience: 'erp-backend' }), '{ me { username } }');

@@ -64,9 +64,19 @@ describe('dependency failures become 503 with Retry-After naming the dependency'
   });
 
   it('pg errors of other kinds are not dependency failures (a unique violation stays a 500)', () => {
-    const duplicate = Object.assign(new DatabaseError('duplicate key value violates unique constraint', 100, 'error'), { code: '23505', severity: 'ERROR' });
-    expect(mapped(new QueryFailedError('INSERT …', [], duplicate))).toMatchObject({ status: 500, code: ErrorCode.Internal, retryAfter: undefined });
-    const shutdown = Object.assign(new DatabaseError('the database system is shutting down', 100, 'error'), { code: '57P03', severity: 'FATAL' });
+    const duplicate = Object.assign(new DatabaseError('duplicate key value violates unique constraint', 100, 'error'), {
+      code: '23505',
+      severity: 'ERROR',
+    });
+    expect(mapped(new QueryFailedError('INSERT …', [], duplicate))).toMatchObject({
+      status: 500,
+      code: ErrorCode.Internal,
+      retryAfter: undefined,
+    });
+    const shutdown = Object.assign(new DatabaseError('the database system is shutting down', 100, 'error'), {
+      code: '57P03',
+      severity: 'FATAL',
+    });
     expect(mapped(shutdown)).toEqual(unavailable('database'));
     expect(mapped(new Error('Connection terminated unexpectedly'))).toEqual(unavailable('database'));
     expect(mapped(new Error('timeout exceeded when trying to connect'))).toEqual(unavailable('database'));
@@ -88,7 +98,11 @@ describe('dependency failures become 503 with Retry-After naming the dependency'
     expect(mapped(new Error('Connection is closed.'))).toEqual(unavailable('redis'));
     expect(mapped(new Error('Command timed out'))).toEqual(unavailable('redis'));
     registerDependencyEndpoint('redis', `redis://127.0.0.1:${port}/0`);
-    const refused = Object.assign(new Error(`connect ECONNREFUSED 127.0.0.1:${port}`), { code: 'ECONNREFUSED', address: '127.0.0.1', port });
+    const refused = Object.assign(new Error(`connect ECONNREFUSED 127.0.0.1:${port}`), {
+      code: 'ECONNREFUSED',
+      address: '127.0.0.1',
+      port,
+    });
     expect(mapped(refused)).toEqual(unavailable('redis'));
   });
 

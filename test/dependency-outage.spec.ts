@@ -65,11 +65,21 @@ describe('its own PostgreSQL stopped and started under the running control plane
       const started = Date.now();
       const rest = await t.http().get('/api/v1/runs').set('Authorization', `Bearer ${token}`);
       expect(Date.now() - started).toBeLessThan(6000);
-      expect({ status: rest.status, error: rest.body.error, dependency: rest.body.details?.dependency }).toEqual({ status: 503, error: 'DEPENDENCY_UNAVAILABLE', dependency: 'database' });
+      expect({ status: rest.status, error: rest.body.error, dependency: rest.body.details?.dependency }).toEqual({
+        status: 503,
+        error: 'DEPENDENCY_UNAVAILABLE',
+        dependency: 'database',
+      });
       expect(rest.headers['retry-after']).toBe('5');
       expect(rest.body.message).toMatch(/cannot reach its database/);
       const gql = await t.gql(token, '{ runs(limit: 1) { items { id } } }');
-      expect(gql.body.errors[0].extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', errorCode: 'DEPENDENCY_UNAVAILABLE', status: 503, retryAfter: 5, details: { dependency: 'database' } });
+      expect(gql.body.errors[0].extensions).toMatchObject({
+        code: 'SERVICE_UNAVAILABLE',
+        errorCode: 'DEPENDENCY_UNAVAILABLE',
+        status: 503,
+        retryAfter: 5,
+        details: { dependency: 'database' },
+      });
       const ready = await t.http().get('/health/ready');
       expect(ready.status).toBe(503);
     } finally {
@@ -86,7 +96,12 @@ describe('its own PostgreSQL stopped and started under the running control plane
   });
 
   it('does not leave a dry run "running" when the database went away while it planned: its end is written once it is back', async () => {
-    const pending = t.http().post('/api/v1/procedures/test.slow-plan/runs').set('Authorization', `Bearer ${token}`).send({ dryRun: true }).then((r) => r);
+    const pending = t
+      .http()
+      .post('/api/v1/procedures/test.slow-plan/runs')
+      .set('Authorization', `Bearer ${token}`)
+      .send({ dryRun: true })
+      .then((r) => r);
     let id: string | undefined;
     const db = new Client({ connectionString: url });
     await db.connect();
@@ -113,7 +128,9 @@ describe('its own PostgreSQL stopped and started under the running control plane
         if (row?.status !== 'running') break;
       }
       expect(row).toMatchObject({ status: 'failed', error: expect.stringMatching(/dry run stopped: its record could not be written/) });
-      const steps = (await check.query('SELECT status FROM procedure_steps WHERE run_id = $1 ORDER BY position', [id])).rows.map((r) => r.status);
+      const steps = (await check.query('SELECT status FROM procedure_steps WHERE run_id = $1 ORDER BY position', [id])).rows.map(
+        (r) => r.status,
+      );
       expect(steps).not.toContain('pending');
       expect(steps).not.toContain('running');
     } finally {

@@ -42,10 +42,18 @@ describe('hardening expected of an ops API', () => {
     expect((await t.http().get('/nope')).headers['x-frame-options']).toBe('DENY');
   });
 
-  it('allows CORS only for the inventory\'s admin-panel origins', async () => {
-    const allowed = await t.http().options('/api/v1/auth/me').set('Origin', 'https://erp.yourdomain.com').set('Access-Control-Request-Method', 'GET');
+  it("allows CORS only for the inventory's admin-panel origins", async () => {
+    const allowed = await t
+      .http()
+      .options('/api/v1/auth/me')
+      .set('Origin', 'https://erp.yourdomain.com')
+      .set('Access-Control-Request-Method', 'GET');
     expect(allowed.headers['access-control-allow-origin']).toBe('https://erp.yourdomain.com');
-    const denied = await t.http().options('/api/v1/auth/me').set('Origin', 'https://evil.example').set('Access-Control-Request-Method', 'GET');
+    const denied = await t
+      .http()
+      .options('/api/v1/auth/me')
+      .set('Origin', 'https://evil.example')
+      .set('Access-Control-Request-Method', 'GET');
     expect(denied.headers['access-control-allow-origin']).toBeUndefined();
   });
 
@@ -53,7 +61,10 @@ describe('hardening expected of an ops API', () => {
     const token = await t.tokenFor(Role.Admin);
     const deep = await t.gql(token, '{ auditEntries { items { parameters } } me { username } a: me { username } }');
     expect(deep.body.errors).toBeUndefined();
-    const tooDeep = await t.gql(token, 'fragment F on AuditPage { items { id } } { auditEntries { ...F items { id } } users { items { username } } inventory { services { name } } }');
+    const tooDeep = await t.gql(
+      token,
+      'fragment F on AuditPage { items { id } } { auditEntries { ...F items { id } } users { items { username } } inventory { services { name } } }',
+    );
     expect(tooDeep.body.errors).toBeUndefined();
     const costly = await t.gql(token, '{ auditEntries(limit: 200) { items { id actor action outcome } } }');
     expect(costly.status).toBe(400);
@@ -78,7 +89,11 @@ describe('hardening expected of an ops API', () => {
   it('never writes a password, an access token or an API token to the log', async () => {
     const user = await t.createUser(Role.Admin);
     const login = await t.http().post('/api/v1/auth/login').send({ username: user.username, password: PASSWORD });
-    const made = await t.http().post('/api/v1/tokens').set('Authorization', `Bearer ${login.body.accessToken}`).send({ name: 'logged', role: 'viewer' });
+    const made = await t
+      .http()
+      .post('/api/v1/tokens')
+      .set('Authorization', `Bearer ${login.body.accessToken}`)
+      .send({ name: 'logged', role: 'viewer' });
     await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${made.body.token}`);
     await t.http().post('/api/v1/auth/login').send({ username: user.username, password: 'wrong-password-123' });
     const logs = t.logs.join('');
@@ -102,7 +117,11 @@ describe('rate limit per client, counted in Redis', () => {
       // A different name each time, so the sign-in lockout never answers instead of the rate limit;
       // and the rate limit's one-minute window must not turn over in the middle of the test.
       let attempt = 0;
-      const login = () => t.http().post('/api/v1/auth/login').send({ username: `nobody.here${attempt++}`, password: 'not-a-password' });
+      const login = () =>
+        t
+          .http()
+          .post('/api/v1/auth/login')
+          .send({ username: `nobody.here${attempt++}`, password: 'not-a-password' });
       const intoMinute = Date.now() % 60_000;
       if (intoMinute > 45_000) await new Promise((r) => setTimeout(r, 60_500 - intoMinute));
       for (let i = 0; i < 7; i++) statuses.push((await login()).status);
@@ -152,11 +171,25 @@ describe('the Express adapter (kept for the adapter measurement) behaves the sam
       const me = await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${token}`);
       expect(me.status).toBe(200);
       expect(me.headers['x-frame-options']).toBe('DENY');
-      const malformed = await t.http().post('/api/v1/tokens').set('Authorization', `Bearer ${token}`).set('Content-Type', 'application/json').send('{"name":');
+      const malformed = await t
+        .http()
+        .post('/api/v1/tokens')
+        .set('Authorization', `Bearer ${token}`)
+        .set('Content-Type', 'application/json')
+        .send('{"name":');
       expect([malformed.status, malformed.body.message]).toEqual([400, 'body: is not valid JSON']);
-      const big = await t.http().post('/api/v1/tokens').set('Authorization', `Bearer ${token}`).send({ name: 'x', role: 'viewer', pad: 'x'.repeat(200_000) });
+      const big = await t
+        .http()
+        .post('/api/v1/tokens')
+        .set('Authorization', `Bearer ${token}`)
+        .send({ name: 'x', role: 'viewer', pad: 'x'.repeat(200_000) });
       expect(big.status).toBe(413);
-      const form = await t.http().post('/api/v1/tokens').set('Authorization', `Bearer ${token}`).set('Content-Type', 'application/x-www-form-urlencoded').send('name=x&role=viewer');
+      const form = await t
+        .http()
+        .post('/api/v1/tokens')
+        .set('Authorization', `Bearer ${token}`)
+        .set('Content-Type', 'application/x-www-form-urlencoded')
+        .send('name=x&role=viewer');
       expect(form.status).toBe(415);
       const gql = await t.gql(token, '{ me { username } }');
       expect(gql.body.data.me.username).toBeTruthy();

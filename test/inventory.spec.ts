@@ -38,7 +38,12 @@ describe('inventory: served with secrets masked, validated at boot', () => {
     expect(doc.notifications.chatWebhookUrl).toBe('https://hooks.example.com/****');
     expect(doc.urls.prometheus).toBe('http://127.0.0.1:19090');
     expect(res.body.services).toHaveLength(10);
-    expect(res.body.services.find((s: { name: string }) => s.name === 'nginx')).toEqual({ name: 'nginx', container: 'erp-nginx', healthcheck: false, tier: 2 });
+    expect(res.body.services.find((s: { name: string }) => s.name === 'nginx')).toEqual({
+      name: 'nginx',
+      container: 'erp-nginx',
+      healthcheck: false,
+      tier: 2,
+    });
     expect(doc.escalation.P1.responseMinutes).toBe(5);
     const gql = await t.gql(viewer, '{ inventory { composeProject document } }');
     expect(gql.body.data.inventory.composeProject).toBe('erp');
@@ -52,7 +57,11 @@ describe('inventory: served with secrets masked, validated at boot', () => {
       const dir = mkdtempSync(join(tmpdir(), 'ops-inv-'));
       const file = join(dir, 'ops.yaml');
       writeFileSync(file, inventory);
-      return spawnSync(process.execPath, [main], { env: { ...process.env, OPS_INVENTORY: file, OPS_PORT: '0', ...env }, encoding: 'utf8', timeout: 20000 });
+      return spawnSync(process.execPath, [main], {
+        env: { ...process.env, OPS_INVENTORY: file, OPS_PORT: '0', ...env },
+        encoding: 'utf8',
+        timeout: 20000,
+      });
     };
     const example = readFileSync(join(projectRoot(), 'ops.example.yaml'), 'utf8');
 

@@ -29,7 +29,9 @@ describe('own database: migrations and entities agree', () => {
     const again = await migrate(dbUrl(database));
     expect(again.applied).toEqual([]);
     expect(again.alreadyApplied).toBeGreaterThan(0);
-    await withClient(database, (c) => c.query("UPDATE ops_schema_migrations SET checksum = repeat('0', 64) WHERE name = '0001_foundation.sql'"));
+    await withClient(database, (c) =>
+      c.query("UPDATE ops_schema_migrations SET checksum = repeat('0', 64) WHERE name = '0001_foundation.sql'"),
+    );
     await expect(migrate(dbUrl(database))).rejects.toThrow(/0001_foundation.sql was changed after it was applied/);
   });
 

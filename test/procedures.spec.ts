@@ -13,7 +13,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Procedures made for these tests: they touch nothing but a record of what they did. */
 const touched: string[] = [];
-function fixture(id: string, options: Partial<ProcedureDefinition> & { stepMs?: number; failAt?: string } = {}): ProcedureDefinition<{ label?: string; waitMs?: number }> {
+function fixture(
+  id: string,
+  options: Partial<ProcedureDefinition> & { stepMs?: number; failAt?: string } = {},
+): ProcedureDefinition<{ label?: string; waitMs?: number }> {
   const step = (stepId: string) => ({
     id: stepId,
     title: `step ${stepId}`,
@@ -72,7 +75,8 @@ describe('the procedure runner', () => {
   });
   after(() => t.close());
 
-  const request = (id: string, body: object, who = 'operator') => t.http().post(`/api/v1/procedures/${id}/runs`).set('Authorization', as(who)).send(body);
+  const request = (id: string, body: object, who = 'operator') =>
+    t.http().post(`/api/v1/procedures/${id}/runs`).set('Authorization', as(who)).send(body);
   const get = (runId: string) => t.http().get(`/api/v1/runs/${runId}`).set('Authorization', as('viewer'));
   const until = async (runId: string, statuses: string[], ms = 10000) => {
     const end = Date.now() + ms;
@@ -87,7 +91,13 @@ describe('the procedure runner', () => {
   it('lists the procedures with their severity and who may request them', async () => {
     const res = await t.http().get('/api/v1/procedures').set('Authorization', as('viewer'));
     const restore = res.body.find((p: { id: string }) => p.id === 'test.restore');
-    expect(restore).toMatchObject({ severity: 'P1', domain: 'database', requiresApproval: true, confirmation: true, roles: ['dba', 'admin'] });
+    expect(restore).toMatchObject({
+      severity: 'P1',
+      domain: 'database',
+      requiresApproval: true,
+      confirmation: true,
+      roles: ['dba', 'admin'],
+    });
   });
 
   it('a dry run plans every step and runs none', async () => {
@@ -112,7 +122,9 @@ describe('the procedure runner', () => {
       ['succeeded', { did: 'two' }],
     ]);
     expect(touched).toEqual(expect.arrayContaining([`${res.body.id}:one`, `${res.body.id}:two`]));
-    const audit = await withClient(t.database, (c) => c.query("SELECT actor, target, outcome FROM audit_entries WHERE action = 'procedure.request'"));
+    const audit = await withClient(t.database, (c) =>
+      c.query("SELECT actor, target, outcome FROM audit_entries WHERE action = 'procedure.request'"),
+    );
     expect(audit.rows).toEqual(expect.arrayContaining([expect.objectContaining({ target: 'procedure:test.simple', outcome: 'success' })]));
   });
 
@@ -150,10 +162,16 @@ describe('the procedure runner', () => {
     expect((await t.http().post(`/api/v1/runs/${res.body.id}/cancel`).set('Authorization', as('operator'))).status).toBe(409);
   });
 
-  it('checks each procedure\'s own level: an operator cannot run a P2 procedure (403 naming whom to escalate to), a viewer none', async () => {
+  it("checks each procedure's own level: an operator cannot run a P2 procedure (403 naming whom to escalate to), a viewer none", async () => {
     const p2 = await request('test.p2', {});
     expect(p2.status).toBe(403);
-    expect(p2.body.details).toMatchObject({ procedure: 'test.p2', level: 'P2', yourRole: 'operator', escalateTo: ['Support + Senior Dev', 'Senior Dev'], responseMinutes: 15 });
+    expect(p2.body.details).toMatchObject({
+      procedure: 'test.p2',
+      level: 'P2',
+      yourRole: 'operator',
+      escalateTo: ['Support + Senior Dev', 'Senior Dev'],
+      responseMinutes: 15,
+    });
     expect((await request('test.simple', {}, 'viewer')).status).toBe(403);
     expect((await request('test.p2', {}, 'senior')).status).toBe(201);
   });
@@ -193,7 +211,9 @@ describe('the procedure runner', () => {
     expect(approved.status).toBe(200);
     const done = await until(id, ['succeeded', 'failed']);
     expect(done).toMatchObject({ status: 'succeeded', approvedBy: expect.any(String) });
-    const refusals = await withClient(t.database, (c) => c.query("SELECT count(*)::int AS n FROM audit_entries WHERE action = 'procedure.approve' AND outcome = 'denied'"));
+    const refusals = await withClient(t.database, (c) =>
+      c.query("SELECT count(*)::int AS n FROM audit_entries WHERE action = 'procedure.approve' AND outcome = 'denied'"),
+    );
     expect(refusals.rows[0].n).toBeGreaterThanOrEqual(2);
     // A rejection ends the run.
     const again = await request('test.restore', { confirm: 'erp_quty_karunia_prod' }, 'dba');

@@ -34,7 +34,10 @@ describe('own health: liveness and readiness against a real Redis that stops and
 
   it('turns 503 naming Redis when Redis stops, stays live, and is ready again when Redis returns', async () => {
     await redis.stop();
-    const down = await eventually(() => t.http().get('/health/ready'), (r) => r.status === 503);
+    const down = await eventually(
+      () => t.http().get('/health/ready'),
+      (r) => r.status === 503,
+    );
     expect(down.status).toBe(503);
     expect(down.body.dependencies.redis.status).toBe('down');
     expect(down.body.dependencies.database.status).toBe('up');
@@ -47,7 +50,10 @@ describe('own health: liveness and readiness against a real Redis that stops and
     // Every 503 tells the client when to come back.
     expect(login.headers['retry-after']).toBe('5');
     await redis.start();
-    const up = await eventually(() => t.http().get('/health/ready'), (r) => r.status === 200);
+    const up = await eventually(
+      () => t.http().get('/health/ready'),
+      (r) => r.status === 200,
+    );
     expect(up.status).toBe(200);
     expect(up.body.dependencies.redis.status).toBe('up');
   });

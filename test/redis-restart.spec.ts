@@ -44,7 +44,8 @@ describe('its own Redis restarted (without its keys) under the running control p
   let token: string;
   let client: Redis;
   const auth = () => `Bearer ${token}`;
-  const runStatus = (id: string) => withClient(t.database, async (c) => (await c.query('SELECT status, error FROM procedure_runs WHERE id = $1', [id])).rows[0]);
+  const runStatus = (id: string) =>
+    withClient(t.database, async (c) => (await c.query('SELECT status, error FROM procedure_runs WHERE id = $1', [id])).rows[0]);
 
   before(async () => {
     redis = await OwnRedis.create();
@@ -70,19 +71,38 @@ describe('its own Redis restarted (without its keys) under the running control p
     await redis.stop();
     try {
       const started = Date.now();
-      const res = await t.http().post('/api/v1/procedures/test.lockless/runs').set('Authorization', auth()).send({ parameters: { slot: 1 } });
+      const res = await t
+        .http()
+        .post('/api/v1/procedures/test.lockless/runs')
+        .set('Authorization', auth())
+        .send({ parameters: { slot: 1 } });
       expect(Date.now() - started).toBeLessThan(5000);
-      expect({ status: res.status, error: res.body.error, dependency: res.body.details?.dependency }).toEqual({ status: 503, error: 'DEPENDENCY_UNAVAILABLE', dependency: 'redis' });
+      expect({ status: res.status, error: res.body.error, dependency: res.body.details?.dependency }).toEqual({
+        status: 503,
+        error: 'DEPENDENCY_UNAVAILABLE',
+        dependency: 'redis',
+      });
       expect(res.headers['retry-after']).toBe('5');
-      const rows = await withClient(t.database, async (c) => (await c.query("SELECT status, error FROM procedure_runs WHERE procedure_id = 'test.lockless'")).rows);
+      const rows = await withClient(
+        t.database,
+        async (c) => (await c.query("SELECT status, error FROM procedure_runs WHERE procedure_id = 'test.lockless'")).rows,
+      );
       expect(rows).toEqual([{ status: 'failed', error: expect.stringMatching(/^not queued: the run could not be queued/) }]);
       // A run that needs a lock is refused by the lock check, also with 503 (it was a 500).
-      const locked = await t.http().post('/api/v1/procedures/test.slot/runs').set('Authorization', auth()).send({ parameters: { slot: 1 } });
+      const locked = await t
+        .http()
+        .post('/api/v1/procedures/test.slot/runs')
+        .set('Authorization', auth())
+        .send({ parameters: { slot: 1 } });
       expect([locked.status, locked.body.details?.dependency, locked.headers['retry-after']]).toEqual([503, 'redis', '5']);
     } finally {
       await redis.start();
     }
-    await until(() => t.http().get('/health/ready'), (r) => r.status === 200, 15_000);
+    await until(
+      () => t.http().get('/health/ready'),
+      (r) => r.status === 200,
+      15_000,
+    );
   });
 
   it('queues again the runs whose jobs a restart lost, and they run', async () => {
@@ -106,10 +126,18 @@ describe('its own Redis restarted (without its keys) under the running control p
   });
 
   it('does not mark a live run interrupted when its alive key vanished, and its worker keeps its lock', async () => {
-    const res = await t.http().post('/api/v1/procedures/test.slot/runs').set('Authorization', auth()).send({ parameters: { slot: 30, waitMs: 14_000 } });
+    const res = await t
+      .http()
+      .post('/api/v1/procedures/test.slot/runs')
+      .set('Authorization', auth())
+      .send({ parameters: { slot: 30, waitMs: 14_000 } });
     expect(res.status).toBe(201);
     const id = res.body.id as string;
-    await until(() => runStatus(id), (r) => r.status === 'running', 10_000);
+    await until(
+      () => runStatus(id),
+      (r) => r.status === 'running',
+      10_000,
+    );
     await sleep(200);
     // What a restart without persistence does to the run's keys (the replicas keep running).
     await client.del(`run-alive:${id}`, 'lock:test:test-slot-30');
@@ -117,8 +145,18 @@ describe('its own Redis restarted (without its keys) under the running control p
     expect(swept).toEqual([0, 0]);
     expect((await runStatus(id)).status).toBe('running');
     // The lease's heartbeat (every 10 s here) takes the lock back.
-    expect(await until(() => client.get('lock:test:test-slot-30'), (holder) => holder === id, 12_000)).toBe(id);
-    const done = await until(() => runStatus(id), (r) => r.status !== 'running', 15_000);
+    expect(
+      await until(
+        () => client.get('lock:test:test-slot-30'),
+        (holder) => holder === id,
+        12_000,
+      ),
+    ).toBe(id);
+    const done = await until(
+      () => runStatus(id),
+      (r) => r.status !== 'running',
+      15_000,
+    );
     expect(done.status).toBe('succeeded');
     expect(await client.get('lock:test:test-slot-30')).toBeNull();
   });
@@ -135,11 +173,18 @@ describe('its own Redis restarted (without its keys) under the running control p
       logger: new Logger('restart-test'),
       what: 'restart test',
     });
-    const probe = new Queue('restart-test', { connection: { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null }, prefix: `${prefix}bull` });
+    const probe = new Queue('restart-test', {
+      connection: { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null },
+      prefix: `${prefix}bull`,
+    });
     probe.on('error', () => undefined);
     try {
       scheduled.start();
-      const count = () => probe.getJobSchedulers().then((s) => s.length, () => -1);
+      const count = () =>
+        probe.getJobSchedulers().then(
+          (s) => s.length,
+          () => -1,
+        );
       expect(await until(count, (n) => n === 1, 10_000)).toBe(1);
       await redis.stop();
       await redis.start();

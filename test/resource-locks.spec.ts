@@ -46,7 +46,7 @@ describe('resource locks in the real Redis', () => {
     await held.release();
   });
 
-  it('keeps a lease alive with its heartbeat, and lets a dead holder\'s lease expire', async () => {
+  it("keeps a lease alive with its heartbeat, and lets a dead holder's lease expire", async () => {
     const alive = await locks.acquire(['erp:redis'], 'run-e', 300);
     await sleep(900); // three leases long: the heartbeat extended it
     expect(await locks.holderOf('erp:redis')).toBe('run-e');
@@ -93,7 +93,8 @@ describe('resource locks in the real Redis', () => {
       get(target, prop, receiver) {
         if (prop === 'eval') {
           return (script: string, ...args: unknown[]) => {
-            if (/redis.call\('DEL'/.test(script) && failures-- > 0) return Promise.reject(new Error("Stream isn't writeable and enableOfflineQueue options is false"));
+            if (/redis.call\('DEL'/.test(script) && failures-- > 0)
+              return Promise.reject(new Error("Stream isn't writeable and enableOfflineQueue options is false"));
             return (target.eval as (...a: unknown[]) => Promise<unknown>)(script, ...args);
           };
         }

@@ -31,16 +31,24 @@ describe('escalation rights: every endpoint, every role (REST and GraphQL)', () 
     const all = declaredRights(t.app);
     expect(all.length).toBeGreaterThan(10);
     expect(all.filter((d) => d.right === 'UNDECLARED')).toEqual([]);
-    expect(all.filter((d) => d.right === 'public').map((d) => d.endpoint).sort()).toEqual(['GET /health', 'GET /health/ready', 'GET /metrics', 'POST /api/v1/auth/login']);
+    expect(
+      all
+        .filter((d) => d.right === 'public')
+        .map((d) => d.endpoint)
+        .sort(),
+    ).toEqual(['GET /health', 'GET /health/ready', 'GET /metrics', 'POST /api/v1/auth/login']);
   });
 
-  it('denies each role below a REST route\'s right with 403 naming the right and whom to escalate to', async () => {
+  it("denies each role below a REST route's right with 403 naming the right and whom to escalate to", async () => {
     let denials = 0;
     for (const d of declaredRights(t.app).filter((d) => d.transport === 'rest' && d.right !== 'public')) {
       const right = d.right as keyof typeof RIGHTS;
       const path = d.path!.replace(/:[a-zA-Z]+/g, '00000000-0000-4000-8000-000000000000');
       for (const role of ROLES) {
-        const call = t.http()[d.method!.toLowerCase() as 'get'](path).set('Authorization', `Bearer ${tokens.get(role)}`);
+        const call = t
+          .http()
+          [d.method!.toLowerCase() as 'get'](path)
+          .set('Authorization', `Bearer ${tokens.get(role)}`);
         const res = ['POST', 'PATCH', 'PUT'].includes(d.method!) ? await call.send({}) : await call;
         const where = `${d.endpoint} as ${role}: ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`;
         if (roleHasRight(role, right)) {
@@ -57,7 +65,7 @@ describe('escalation rights: every endpoint, every role (REST and GraphQL)', () 
     expect(denials).toBeGreaterThan(0);
   });
 
-  it('denies each role below a GraphQL field\'s right with FORBIDDEN naming the right', async () => {
+  it("denies each role below a GraphQL field's right with FORBIDDEN naming the right", async () => {
     let denials = 0;
     for (const d of declaredRights(t.app).filter((d) => d.transport === 'graphql')) {
       const right = d.right as keyof typeof RIGHTS;
@@ -80,22 +88,32 @@ describe('escalation rights: every endpoint, every role (REST and GraphQL)', () 
     expect(denials).toBeGreaterThan(0);
   });
 
-  it('names the inventory\'s escalation contacts and response time for a denied P-level right', async () => {
-    const res = await t.http().post('/api/v1/checklists').set('Authorization', `Bearer ${tokens.get(Role.Viewer)}`);
+  it("names the inventory's escalation contacts and response time for a denied P-level right", async () => {
+    const res = await t
+      .http()
+      .post('/api/v1/checklists')
+      .set('Authorization', `Bearer ${tokens.get(Role.Viewer)}`);
     expect(res.status).toBe(403);
     expect(res.body.details).toMatchObject({ requiredRight: 'checklist.run', level: 'P3', escalateTo: ['Support'], responseMinutes: 30 });
     expect(res.body.details.rolesWithRight).toEqual(['operator', 'support', 'senior_dev', 'dba', 'admin']);
     // Admin-level rights name the control plane's administrators.
-    const admin = await t.http().get('/api/v1/users').set('Authorization', `Bearer ${tokens.get(Role.Viewer)}`);
+    const admin = await t
+      .http()
+      .get('/api/v1/users')
+      .set('Authorization', `Bearer ${tokens.get(Role.Viewer)}`);
     expect(admin.body.details.escalateTo).toEqual(['Control plane administrator']);
   });
 
   it('audits every denial with the actor, the action and the right', async () => {
     const rows = await withClient(t.database, (c) =>
-      c.query("SELECT actor, actor_role, action, parameters, error_code FROM audit_entries WHERE outcome = 'denied' AND actor_role = 'viewer'"),
+      c.query(
+        "SELECT actor, actor_role, action, parameters, error_code FROM audit_entries WHERE outcome = 'denied' AND actor_role = 'viewer'",
+      ),
     );
     expect(rows.rows.length).toBeGreaterThan(3);
-    expect(rows.rows.some((r) => r.action === 'GET /api/v1/users' && r.parameters.right === 'users.manage' && r.error_code === 'FORBIDDEN')).toBe(true);
+    expect(
+      rows.rows.some((r) => r.action === 'GET /api/v1/users' && r.parameters.right === 'users.manage' && r.error_code === 'FORBIDDEN'),
+    ).toBe(true);
     expect(rows.rows.some((r) => r.action === 'graphql.Query.users')).toBe(true);
   });
 });

@@ -32,7 +32,11 @@ describe('the end of a run and its locks', () => {
 
   it('frees the locks before the end is recorded and published, so the next run is never refused by an ended one', async () => {
     for (let round = 0; round < 5; round++) {
-      const asked = await t.http().post('/api/v1/procedures/test.ending/runs').set('Authorization', `Bearer ${token}`).send({ parameters: { slot: 1 } });
+      const asked = await t
+        .http()
+        .post('/api/v1/procedures/test.ending/runs')
+        .set('Authorization', `Bearer ${token}`)
+        .send({ parameters: { slot: 1 } });
       expect(asked.status).toBe(201);
       const id = asked.body.id as string;
       await events.subscribe(`run-events:${id}`);

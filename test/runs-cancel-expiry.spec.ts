@@ -41,7 +41,8 @@ describe('cancelling a running step, and approval expiry', () => {
     await t.close();
   });
 
-  const request = (id: string, body: object, who = 'operator') => t.http().post(`/api/v1/procedures/${id}/runs`).set('Authorization', as(who)).send(body);
+  const request = (id: string, body: object, who = 'operator') =>
+    t.http().post(`/api/v1/procedures/${id}/runs`).set('Authorization', as(who)).send(body);
   const get = (runId: string) => t.http().get(`/api/v1/runs/${runId}`).set('Authorization', as('viewer'));
   const until = async (runId: string, match: (run: any) => boolean, ms = 10000) => {
     const end = Date.now() + ms;
@@ -54,9 +55,9 @@ describe('cancelling a running step, and approval expiry', () => {
   };
   /** The instance whose worker executes the run, and the other one. */
   const executorOf = (runId: string): [TestApp, TestApp] =>
-    ((t.app.get(RunnerService) as unknown as { active: Map<string, unknown> }).active.has(runId) ? [t, replica] : [replica, t]);
+    (t.app.get(RunnerService) as unknown as { active: Map<string, unknown> }).active.has(runId) ? [t, replica] : [replica, t];
 
-  it('aborts the running step\'s signal at once, from another replica: step and rest cancelled, run cancelled, lock released', async () => {
+  it("aborts the running step's signal at once, from another replica: step and rest cancelled, run cancelled, lock released", async () => {
     const res = await request('test.observes', {});
     expect(res.status).toBe(201);
     const id = res.body.id;
@@ -96,7 +97,10 @@ describe('cancelling a running step, and approval expiry', () => {
     const took = Date.now() - asked;
     expect(done.status).toBe('cancelled');
     expect(took).toBeLessThan(4000); // the timeout (1.5 s), not the step's 6 s
-    expect(done.steps[0]).toMatchObject({ status: 'cancelled', error: 'cancelled; the step did not stop on its signal: one timed out after 1500 ms' });
+    expect(done.steps[0]).toMatchObject({
+      status: 'cancelled',
+      error: 'cancelled; the step did not stop on its signal: one timed out after 1500 ms',
+    });
     expect(done.steps[1].status).toBe('cancelled');
     await sleep(200);
     expect(ran.filter((x) => x === `${id}:two`)).toEqual([]);
@@ -126,11 +130,25 @@ describe('cancelling a running step, and approval expiry', () => {
     expect(await t.app.get(RunnerService).sweepExpired()).toBe(1);
     expect(await replica.app.get(RunnerService).sweepExpired()).toBe(0); // once, whichever replica sweeps
     const run = (await get(id)).body;
-    expect(run).toMatchObject({ status: 'expired', error: `no approval before ${asked.body.approvalExpiresAt}`, finishedAt: expect.any(String) });
+    expect(run).toMatchObject({
+      status: 'expired',
+      error: `no approval before ${asked.body.approvalExpiresAt}`,
+      finishedAt: expect.any(String),
+    });
     await stream.ended;
     expect(stream.events[stream.events.length - 1]).toMatchObject({ event: 'status', data: { status: 'expired' } });
-    const audit = await withClient(t.database, (c) => c.query("SELECT actor, actor_role, target, outcome, parameters FROM audit_entries WHERE action = 'procedure.expire'"));
-    expect(audit.rows).toEqual([{ actor: 'system', actor_role: null, target: id, outcome: 'success', parameters: expect.objectContaining({ procedure: 'test.approved' }) }]);
+    const audit = await withClient(t.database, (c) =>
+      c.query("SELECT actor, actor_role, target, outcome, parameters FROM audit_entries WHERE action = 'procedure.expire'"),
+    );
+    expect(audit.rows).toEqual([
+      {
+        actor: 'system',
+        actor_role: null,
+        target: id,
+        outcome: 'success',
+        parameters: expect.objectContaining({ procedure: 'test.approved' }),
+      },
+    ]);
     const late = await t.http().post(`/api/v1/runs/${id}/approve`).set('Authorization', as('senior'));
     expect(late.status).toBe(409);
     const verify = await t.http().get('/api/v1/audit/verify').set('Authorization', as('viewer'));

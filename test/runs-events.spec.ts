@@ -18,7 +18,13 @@ const RUN_FIELDS = 'id procedureId status dryRun error requestedBy steps { posit
 
 /** Subscribes over graphql-ws; resolves with every event, or rejects with the error or close event. */
 async function subscribe(url: string, connectionParams: Record<string, unknown> | undefined, runId: string) {
-  const client = createClient({ url: url.replace(/^http/, 'ws') + '/graphql', webSocketImpl: WebSocket, connectionParams, retryAttempts: 0, lazy: true });
+  const client = createClient({
+    url: url.replace(/^http/, 'ws') + '/graphql',
+    webSocketImpl: WebSocket,
+    connectionParams,
+    retryAttempts: 0,
+    lazy: true,
+  });
   const events: any[] = [];
   try {
     for await (const result of client.iterate<{ runEvents: any }>({ query: SUBSCRIPTION, variables: { id: runId } })) {
@@ -59,8 +65,17 @@ describe('run events (SSE and GraphQL) and the runner over GraphQL', () => {
     await t.close();
   });
 
-  const request = (id: string, body: object, who = 'operator') => t.http().post(`/api/v1/procedures/${id}/runs`).set('Authorization', `Bearer ${as(who)}`).send(body);
-  const get = (runId: string) => t.http().get(`/api/v1/runs/${runId}`).set('Authorization', `Bearer ${as('viewer')}`);
+  const request = (id: string, body: object, who = 'operator') =>
+    t
+      .http()
+      .post(`/api/v1/procedures/${id}/runs`)
+      .set('Authorization', `Bearer ${as(who)}`)
+      .send(body);
+  const get = (runId: string) =>
+    t
+      .http()
+      .get(`/api/v1/runs/${runId}`)
+      .set('Authorization', `Bearer ${as('viewer')}`);
   const until = async (runId: string, statuses: string[], ms = 10000) => {
     const end = Date.now() + ms;
     let res = await get(runId);
@@ -90,7 +105,14 @@ describe('run events (SSE and GraphQL) and the runner over GraphQL', () => {
       const stream = await openSse(`${t.url}/api/v1/runs/${res.body.id}/events`, as('viewer'));
       expect(stream.status).toBe(200);
       await stream.waitFor((e) => e.event === 'snapshot');
-      expect((await t.http().post(`/api/v1/runs/${res.body.id}/approve`).set('Authorization', `Bearer ${as('senior')}`)).status).toBe(200);
+      expect(
+        (
+          await t
+            .http()
+            .post(`/api/v1/runs/${res.body.id}/approve`)
+            .set('Authorization', `Bearer ${as('senior')}`)
+        ).status,
+      ).toBe(200);
       expect(stream.headers['content-type']).toMatch(/^text\/event-stream/);
       expect(stream.headers['x-request-id']).toBeTruthy();
       expect(stream.headers['x-content-type-options']).toBe('nosniff');
@@ -99,10 +121,25 @@ describe('run events (SSE and GraphQL) and the runner over GraphQL', () => {
       expect(first.event).toBe('snapshot');
       const snapshot = (await get(res.body.id)).body;
       expect(Object.keys(first.data).sort()).toEqual(Object.keys(snapshot).sort());
-      expect(first.data).toMatchObject({ id: res.body.id, procedureId: 'test.approved', status: 'awaiting_approval', steps: expect.any(Array) });
+      expect(first.data).toMatchObject({
+        id: res.body.id,
+        procedureId: 'test.approved',
+        status: 'awaiting_approval',
+        steps: expect.any(Array),
+      });
       expect(stream.events.map((e) => e.id)).toEqual(stream.events.map((_, i) => String(i + 1)));
-      const seen = rest.map((e) => [e.event, e.data.step ?? e.data.status, e.data.step ? e.data.status : undefined].filter(Boolean).join(' '));
-      expect(seen).toEqual(['status running', 'step one running', 'progress one', 'step one succeeded', 'step two running', 'step two succeeded', 'status succeeded']);
+      const seen = rest.map((e) =>
+        [e.event, e.data.step ?? e.data.status, e.data.step ? e.data.status : undefined].filter(Boolean).join(' '),
+      );
+      expect(seen).toEqual([
+        'status running',
+        'step one running',
+        'progress one',
+        'step one succeeded',
+        'step two running',
+        'step two succeeded',
+        'status succeeded',
+      ]);
       expect(rest[rest.length - 1]).toMatchObject({ event: 'status', data: { runId: res.body.id, status: 'succeeded' } });
       // It lasted past OPS_REQUEST_TIMEOUT_MS (1 s) and was kept alive by comments.
       expect(stream.comments.filter((c) => c === 'keep-alive').length).toBeGreaterThanOrEqual(3);
@@ -114,7 +151,9 @@ describe('run events (SSE and GraphQL) and the runner over GraphQL', () => {
       expect(res.body.status).toBe('succeeded');
       const stream = await openSse(`${t.url}/api/v1/runs/${res.body.id}/events`, as('viewer'));
       await stream.ended;
-      expect(stream.events).toEqual([{ event: 'snapshot', id: '1', data: expect.objectContaining({ id: res.body.id, status: 'succeeded' }) }]);
+      expect(stream.events).toEqual([
+        { event: 'snapshot', id: '1', data: expect.objectContaining({ id: res.body.id, status: 'succeeded' }) },
+      ]);
     });
 
     it('unsubscribes when the client goes away', async () => {
@@ -126,7 +165,10 @@ describe('run events (SSE and GraphQL) and the runner over GraphQL', () => {
       const end = Date.now() + 3000;
       while ((await subscribers(res.body.id)) > 0 && Date.now() < end) await sleep(50);
       expect(await subscribers(res.body.id)).toBe(0);
-      await t.http().post(`/api/v1/runs/${res.body.id}/cancel`).set('Authorization', `Bearer ${as('operator')}`);
+      await t
+        .http()
+        .post(`/api/v1/runs/${res.body.id}/cancel`)
+        .set('Authorization', `Bearer ${as('operator')}`);
       await until(res.body.id, ['cancelled']);
     });
 
@@ -140,7 +182,10 @@ describe('run events (SSE and GraphQL) and the runner over GraphQL', () => {
       await replica.close();
       await stream.ended;
       expect(Date.now() - started).toBeLessThan(3000);
-      await t.http().post(`/api/v1/runs/${res.body.id}/cancel`).set('Authorization', `Bearer ${as('operator')}`);
+      await t
+        .http()
+        .post(`/api/v1/runs/${res.body.id}/cancel`)
+        .set('Authorization', `Bearer ${as('operator')}`);
       await until(res.body.id, ['cancelled', 'interrupted']);
     });
   });
@@ -148,24 +193,54 @@ describe('run events (SSE and GraphQL) and the runner over GraphQL', () => {
   describe('GraphQL', () => {
     it('lists procedures and runs, and reads a run as REST does', async () => {
       const made = await request('test.wait', { dryRun: true, parameters: { waitMs: 7 } });
-      const res = await t.gql(as('viewer'), `query ($id: String!) {
+      const res = await t.gql(
+        as('viewer'),
+        `query ($id: String!) {
         procedures { id severity domain requiresApproval confirmation roles }
         runs(procedure: "test.wait", status: "succeeded", limit: 1) { items { id status steps { stepId } } nextCursor }
         run(id: $id) { ${RUN_FIELDS} }
-      }`, { id: made.body.id });
+      }`,
+        { id: made.body.id },
+      );
       expect(res.body.errors).toBeUndefined();
-      expect(res.body.data.procedures).toEqual(expect.arrayContaining([{ id: 'test.wait', severity: 'P3', domain: 'system', requiresApproval: false, confirmation: false, roles: ['operator', 'support', 'senior_dev', 'dba', 'admin'] }]));
+      expect(res.body.data.procedures).toEqual(
+        expect.arrayContaining([
+          {
+            id: 'test.wait',
+            severity: 'P3',
+            domain: 'system',
+            requiresApproval: false,
+            confirmation: false,
+            roles: ['operator', 'support', 'senior_dev', 'dba', 'admin'],
+          },
+        ]),
+      );
       expect(res.body.data.runs.items).toEqual([{ id: made.body.id, status: 'succeeded', steps: null }]);
       expect(typeof res.body.data.runs.nextCursor).toBe('string');
       const rest = (await get(made.body.id)).body;
       expect(res.body.data.run).toEqual({
-        id: rest.id, procedureId: 'test.wait', status: 'succeeded', dryRun: true, error: null, requestedBy: rest.requestedBy,
-        steps: rest.steps.map((s: any) => ({ position: s.position, stepId: s.stepId, status: s.status, plan: s.plan, output: s.output, error: s.error })),
+        id: rest.id,
+        procedureId: 'test.wait',
+        status: 'succeeded',
+        dryRun: true,
+        error: null,
+        requestedBy: rest.requestedBy,
+        steps: rest.steps.map((s: any) => ({
+          position: s.position,
+          stepId: s.stepId,
+          status: s.status,
+          plan: s.plan,
+          output: s.output,
+          error: s.error,
+        })),
       });
     });
 
     it('requests, approves, rejects and cancels runs with the same rights and audit entries as REST', async () => {
-      const requested = await t.gql(as('operator'), `mutation { requestRun(procedureId: "test.wait", input: { parameters: { waitMs: 3000 } }) { id status } }`);
+      const requested = await t.gql(
+        as('operator'),
+        `mutation { requestRun(procedureId: "test.wait", input: { parameters: { waitMs: 3000 } }) { id status } }`,
+      );
       expect(requested.body.errors).toBeUndefined();
       const id = requested.body.data.requestRun.id;
       await until(id, ['running']);
@@ -176,14 +251,23 @@ describe('run events (SSE and GraphQL) and the runner over GraphQL', () => {
       const asked = await t.gql(as('operator'), `mutation { requestRun(procedureId: "test.approved") { id status approvalExpiresAt } }`);
       expect(asked.body.data.requestRun).toMatchObject({ status: 'awaiting_approval', approvalExpiresAt: expect.any(String) });
       const self = await t.gql(as('operator'), `mutation { approveRun(id: "${asked.body.data.requestRun.id}") { id } }`);
-      expect(self.body.errors[0]).toMatchObject({ message: expect.stringMatching(/^a second, different person must approve this run \(two-person rule\)/), extensions: { code: 'FORBIDDEN', status: 403 } });
-      const approved = await t.gql(as('senior'), `mutation { approveRun(id: "${asked.body.data.requestRun.id}") { id status approvedBy } }`);
+      expect(self.body.errors[0]).toMatchObject({
+        message: expect.stringMatching(/^a second, different person must approve this run \(two-person rule\)/),
+        extensions: { code: 'FORBIDDEN', status: 403 },
+      });
+      const approved = await t.gql(
+        as('senior'),
+        `mutation { approveRun(id: "${asked.body.data.requestRun.id}") { id status approvedBy } }`,
+      );
       expect(approved.body.data.approveRun.status).toBe('queued');
       await until(asked.body.data.requestRun.id, ['succeeded']);
       const again = await t.gql(as('operator'), `mutation { requestRun(procedureId: "test.approved", input: { dryRun: false }) { id } }`);
       const rejected = await t.gql(as('senior'), `mutation { rejectRun(id: "${again.body.data.requestRun.id}") { status error } }`);
       expect(rejected.body.data.rejectRun).toMatchObject({ status: 'rejected' });
-      expect((await t.gql(as('viewer'), `mutation { cancelRun(id: "${id}") { id } }`)).body.errors[0].extensions).toMatchObject({ code: 'FORBIDDEN', status: 403 });
+      expect((await t.gql(as('viewer'), `mutation { cancelRun(id: "${id}") { id } }`)).body.errors[0].extensions).toMatchObject({
+        code: 'FORBIDDEN',
+        status: 403,
+      });
 
       const audit = await withClient(t.database, (c) =>
         c.query("SELECT action, target, outcome, error_code FROM audit_entries WHERE action LIKE 'procedure.%' ORDER BY id"),
@@ -204,12 +288,42 @@ describe('run events (SSE and GraphQL) and the runner over GraphQL', () => {
         [`{ run(id: "nope") { id } }`, 'BAD_USER_INPUT', 400, 'id: must be a UUID'],
         [`{ run(id: "${UNKNOWN}") { id } }`, 'NOT_FOUND', 404, `run ${UNKNOWN} does not exist`],
         [`{ runs(status: "sleeping") { nextCursor } }`, 'BAD_USER_INPUT', 400, /^status: must be one of queued, /],
-        [`{ runs(procedure: "../etc") { nextCursor } }`, 'BAD_USER_INPUT', 400, 'procedure: must be a procedure id, for example backup.create'],
-        [`mutation { requestRun(procedureId: "no.such-procedure") { id } }`, 'NOT_FOUND', 404, 'procedure no.such-procedure does not exist; GET /api/v1/procedures lists them'],
-        [`mutation { requestRun(procedureId: "../etc") { id } }`, 'BAD_USER_INPUT', 400, 'procedureId: must be a procedure id, for example backup.create'],
-        [`mutation { requestRun(procedureId: "test.wait", input: { parameters: { path: "/etc/passwd" } }) { id } }`, 'BAD_USER_INPUT', 400, 'parameters: unknown parameter(s) path'],
-        [`mutation { requestRun(procedureId: "test.wait", input: { parameters: { waitMs: -5 } }) { id } }`, 'BAD_USER_INPUT', 400, /^parameters\.waitMs: /],
-        [`mutation { requestRun(procedureId: "test.wait", input: { parameters: "x" }) { id } }`, 'BAD_USER_INPUT', 400, 'parameters: must be a JSON object'],
+        [
+          `{ runs(procedure: "../etc") { nextCursor } }`,
+          'BAD_USER_INPUT',
+          400,
+          'procedure: must be a procedure id, for example backup.create',
+        ],
+        [
+          `mutation { requestRun(procedureId: "no.such-procedure") { id } }`,
+          'NOT_FOUND',
+          404,
+          'procedure no.such-procedure does not exist; GET /api/v1/procedures lists them',
+        ],
+        [
+          `mutation { requestRun(procedureId: "../etc") { id } }`,
+          'BAD_USER_INPUT',
+          400,
+          'procedureId: must be a procedure id, for example backup.create',
+        ],
+        [
+          `mutation { requestRun(procedureId: "test.wait", input: { parameters: { path: "/etc/passwd" } }) { id } }`,
+          'BAD_USER_INPUT',
+          400,
+          'parameters: unknown parameter(s) path',
+        ],
+        [
+          `mutation { requestRun(procedureId: "test.wait", input: { parameters: { waitMs: -5 } }) { id } }`,
+          'BAD_USER_INPUT',
+          400,
+          /^parameters\.waitMs: /,
+        ],
+        [
+          `mutation { requestRun(procedureId: "test.wait", input: { parameters: "x" }) { id } }`,
+          'BAD_USER_INPUT',
+          400,
+          'parameters: must be a JSON object',
+        ],
         [`mutation { approveRun(id: "${UNKNOWN}") { id } }`, 'NOT_FOUND', 404, `run ${UNKNOWN} does not exist`],
         [`mutation { cancelRun(id: "x") { id } }`, 'BAD_USER_INPUT', 400, 'id: must be a UUID'],
       ];
@@ -237,7 +351,11 @@ describe('run events (SSE and GraphQL) and the runner over GraphQL', () => {
       expect(gqlTail.length).toBeGreaterThan(0);
       expect(sseAll.slice(-gqlTail.length)).toEqual(gqlTail);
 
-      const created = await t.http().post('/api/v1/tokens').set('Authorization', `Bearer ${as('admin')}`).send({ name: 'events-reader', role: 'viewer' });
+      const created = await t
+        .http()
+        .post('/api/v1/tokens')
+        .set('Authorization', `Bearer ${as('admin')}`)
+        .send({ name: 'events-reader', role: 'viewer' });
       expect(created.status).toBe(201);
       const ended = await subscribe(t.url, { Authorization: `Bearer ${created.body.token}` }, res.body.id);
       expect(ended).toEqual([expect.objectContaining({ id: 1, type: 'snapshot', data: expect.objectContaining({ status: 'succeeded' }) })]);
@@ -247,22 +365,38 @@ describe('run events (SSE and GraphQL) and the runner over GraphQL', () => {
       const none = await subscribe(t.url, undefined, UNKNOWN).catch((e) => e);
       expect({ code: none.code, reason: none.reason }).toEqual({ code: 4401, reason: expect.stringContaining('Authorization') });
       const bad = await subscribe(t.url, { Authorization: 'Bearer not-a-token' }, UNKNOWN).catch((e) => e);
-      expect(bad[0]).toMatchObject({ message: expect.stringMatching(/^access token refused/), extensions: { code: 'UNAUTHENTICATED', status: 401 } });
+      expect(bad[0]).toMatchObject({
+        message: expect.stringMatching(/^access token refused/),
+        extensions: { code: 'UNAUTHENTICATED', status: 401 },
+      });
       const revoked = await subscribe(t.url, { Authorization: 'Bearer opsk_not_a_real_token' }, UNKNOWN).catch((e) => e);
       expect(revoked[0].extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
       const unknown = await subscribe(t.url, { Authorization: `Bearer ${as('viewer')}` }, UNKNOWN).catch((e) => e);
       expect(unknown[0]).toMatchObject({ message: `run ${UNKNOWN} does not exist`, extensions: { code: 'NOT_FOUND', status: 404 } });
       const badId = await subscribe(t.url, { Authorization: `Bearer ${as('viewer')}` }, 'nope').catch((e) => e);
       expect(badId[0]).toMatchObject({ message: 'runId: must be a UUID', extensions: { code: 'BAD_USER_INPUT', status: 400 } });
-      const client = createClient({ url: t.url.replace(/^http/, 'ws') + '/graphql', webSocketImpl: WebSocket, connectionParams: { Authorization: `Bearer ${as('viewer')}` }, retryAttempts: 0 });
+      const client = createClient({
+        url: t.url.replace(/^http/, 'ws') + '/graphql',
+        webSocketImpl: WebSocket,
+        connectionParams: { Authorization: `Bearer ${as('viewer')}` },
+        retryAttempts: 0,
+      });
       const query = await (async () => {
         for await (const result of client.iterate({ query: '{ procedures { id } }' })) return result;
       })().catch((e) => e);
       await client.dispose();
-      expect(query[0]).toMatchObject({ message: 'operation: a query is sent as POST /graphql; this WebSocket serves subscriptions only', extensions: { code: 'BAD_USER_INPUT', status: 400 } });
+      expect(query[0]).toMatchObject({
+        message: 'operation: a query is sent as POST /graphql; this WebSocket serves subscriptions only',
+        extensions: { code: 'BAD_USER_INPUT', status: 400 },
+      });
       const overHttp = await t.gql(as('viewer'), `subscription { runEvents(runId: "${UNKNOWN}") { id } }`);
-      expect(overHttp.body.errors[0]).toMatchObject({ message: expect.stringMatching(/^runEvents: is a subscription: use graphql-ws/), extensions: { code: 'BAD_USER_INPUT', status: 400 } });
-      const denied = await withClient(t.database, (c) => c.query("SELECT count(*)::int AS n FROM audit_entries WHERE outcome = 'denied' AND action = 'graphql.Subscription.runEvents'"));
+      expect(overHttp.body.errors[0]).toMatchObject({
+        message: expect.stringMatching(/^runEvents: is a subscription: use graphql-ws/),
+        extensions: { code: 'BAD_USER_INPUT', status: 400 },
+      });
+      const denied = await withClient(t.database, (c) =>
+        c.query("SELECT count(*)::int AS n FROM audit_entries WHERE outcome = 'denied' AND action = 'graphql.Subscription.runEvents'"),
+      );
       expect(denied.rows[0].n).toBeGreaterThanOrEqual(2);
     });
   });

@@ -34,13 +34,19 @@ describe('API tokens for scripts', () => {
     expect(JSON.stringify(list.body)).not.toContain(res.body.token);
   });
 
-  it('authenticates exactly like a JWT, with the token\'s role, and records its last use', async () => {
+  it("authenticates exactly like a JWT, with the token's role, and records its last use", async () => {
     const { body } = await create({ name: 'viewer-script', role: 'viewer' });
     const me = await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${body.token}`);
     expect(me.status).toBe(200);
     // It acts as the person who made it (the owner), with the token's role, and says through which token.
     const owner = (await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${admin}`)).body;
-    expect(me.body).toMatchObject({ kind: 'token', username: owner.username, userId: owner.id, role: 'viewer', via: 'token:viewer-script' });
+    expect(me.body).toMatchObject({
+      kind: 'token',
+      username: owner.username,
+      userId: owner.id,
+      role: 'viewer',
+      via: 'token:viewer-script',
+    });
     // The token's role is what counts: a viewer token of an admin cannot manage users.
     expect((await t.http().get('/api/v1/users').set('Authorization', `Bearer ${body.token}`)).status).toBe(403);
     const gql = await t.gql(body.token, '{ me { username role } }');
@@ -68,15 +74,22 @@ describe('API tokens for scripts', () => {
     const expired = await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${body.token}`);
     expect(expired.status).toBe(401);
     expect(expired.body.message).toMatch(/expired/);
-    const unknown = await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer opsk_${'A'.repeat(43)}`);
+    const unknown = await t
+      .http()
+      .get('/api/v1/auth/me')
+      .set('Authorization', `Bearer opsk_${'A'.repeat(43)}`);
     expect(unknown.status).toBe(401);
     expect(unknown.body.message).toMatch(/unknown API token/);
   });
 
   it('creates and revokes through GraphQL as well', async () => {
-    const created = await t.gql(admin, 'mutation($input: CreateApiTokenInput!) { createApiToken(input: $input) { id token role status } }', {
-      input: { name: 'gql-made', role: 'support' },
-    });
+    const created = await t.gql(
+      admin,
+      'mutation($input: CreateApiTokenInput!) { createApiToken(input: $input) { id token role status } }',
+      {
+        input: { name: 'gql-made', role: 'support' },
+      },
+    );
     expect(created.body.errors).toBeUndefined();
     const { id, token } = created.body.data.createApiToken;
     expect((await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${token}`)).body.role).toBe('support');

@@ -16,7 +16,12 @@ const ERP_DB = 'erp_quty_karunia_prod';
 const JWT_SECRET = 'a-test-signing-secret-that-is-long-enough-0123456789';
 
 async function audited(t: TestApp, where: string, params: unknown[] = []) {
-  const res = await withClient(t.database, (c) => c.query(`SELECT actor, actor_role, actor_via, action, outcome, error_code, parameters FROM audit_entries WHERE ${where} ORDER BY id`, params));
+  const res = await withClient(t.database, (c) =>
+    c.query(
+      `SELECT actor, actor_role, actor_via, action, outcome, error_code, parameters FROM audit_entries WHERE ${where} ORDER BY id`,
+      params,
+    ),
+  );
   return res.rows;
 }
 
@@ -27,7 +32,14 @@ describe('a person is a person: API tokens belong to their owner and count as th
 
   before(async () => {
     t = await startTestApp();
-    people = await t.people({ admin: Role.Admin, admin2: Role.Admin, senior: Role.SeniorDev, dba: Role.Dba, operator: Role.Operator, viewer: Role.Viewer });
+    people = await t.people({
+      admin: Role.Admin,
+      admin2: Role.Admin,
+      senior: Role.SeniorDev,
+      dba: Role.Dba,
+      operator: Role.Operator,
+      viewer: Role.Viewer,
+    });
   });
   after(() => t.close());
 
@@ -38,7 +50,11 @@ describe('a person is a person: API tokens belong to their owner and count as th
   };
 
   it('an admin cannot approve their own emergency.data-corruption run with an API token they made for themselves', async () => {
-    const asked = await t.http().post('/api/v1/procedures/emergency.data-corruption/runs').set('Authorization', as('admin')).send({ confirm: ERP_DB });
+    const asked = await t
+      .http()
+      .post('/api/v1/procedures/emergency.data-corruption/runs')
+      .set('Authorization', as('admin'))
+      .send({ confirm: ERP_DB });
     expect(asked.status).toBe(201);
     expect(asked.body).toMatchObject({ status: 'awaiting_approval', requestedBy: people.get('admin')!.username });
     // The second identity of the same person: a token of the dba role, made by the admin.
@@ -54,7 +70,9 @@ describe('a person is a person: API tokens belong to their owner and count as th
     // Audited as denied, naming the person and the token they acted through.
     const denials = await audited(t, "action = 'procedure.approve' AND outcome = 'denied'");
     expect(denials).toEqual(
-      expect.arrayContaining([expect.objectContaining({ actor: people.get('admin')!.username, actor_via: 'token:my-dba-self', error_code: 'FORBIDDEN' })]),
+      expect.arrayContaining([
+        expect.objectContaining({ actor: people.get('admin')!.username, actor_via: 'token:my-dba-self', error_code: 'FORBIDDEN' }),
+      ]),
     );
     // A real second person of the complementary role decides; rejecting it keeps the test from acting on anything.
     const rejected = await t.http().post(`/api/v1/runs/${asked.body.id}/reject`).set('Authorization', as('dba'));
@@ -63,10 +81,16 @@ describe('a person is a person: API tokens belong to their owner and count as th
   });
 
   it('two tokens of one person are one person: requested through one, approved through the other, refused', async () => {
-    t.app.get(ProcedureRegistry).register(waitingProcedure('test.p1db', { requiresApproval: true, severity: 'P1', domain: 'database', confirm: ERP_DB }));
+    t.app
+      .get(ProcedureRegistry)
+      .register(waitingProcedure('test.p1db', { requiresApproval: true, severity: 'P1', domain: 'database', confirm: ERP_DB }));
     const first = await makeToken('dba', { name: 'dba-script-a', role: 'dba' });
     const second = await makeToken('dba', { name: 'dba-script-b', role: 'dba' });
-    const asked = await t.http().post('/api/v1/procedures/test.p1db/runs').set('Authorization', `Bearer ${first.token}`).send({ confirm: ERP_DB });
+    const asked = await t
+      .http()
+      .post('/api/v1/procedures/test.p1db/runs')
+      .set('Authorization', `Bearer ${first.token}`)
+      .send({ confirm: ERP_DB });
     expect(asked.status).toBe(201);
     expect(asked.body.requestedBy).toBe(people.get('dba')!.username);
     const refused = await t.http().post(`/api/v1/runs/${asked.body.id}/approve`).set('Authorization', `Bearer ${second.token}`);
@@ -83,7 +107,9 @@ describe('a person is a person: API tokens belong to their owner and count as th
     const tooHigh = await t.http().post('/api/v1/tokens').set('Authorization', as('senior')).send({ name: 'want-dba', role: 'dba' });
     expect(tooHigh.status).toBe(403);
     expect(tooHigh.body.message).toMatch(/never carries more rights than its owner: senior_dev cannot make a dba token/);
-    expect((await t.http().post('/api/v1/tokens').set('Authorization', as('viewer')).send({ name: 'want-op', role: 'operator' })).status).toBe(403);
+    expect(
+      (await t.http().post('/api/v1/tokens').set('Authorization', as('viewer')).send({ name: 'want-op', role: 'operator' })).status,
+    ).toBe(403);
     const own = await makeToken('operator', { name: 'op-script', role: 'operator' });
     expect((await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${own.token}`)).body).toMatchObject({
       kind: 'token',
@@ -94,7 +120,9 @@ describe('a person is a person: API tokens belong to their owner and count as th
     });
     // The owner demoted to viewer: the operator token stops working.
     const operator = people.get('operator')!;
-    expect((await t.http().patch(`/api/v1/users/${operator.id}`).set('Authorization', as('admin')).send({ role: 'viewer' })).status).toBe(200);
+    expect((await t.http().patch(`/api/v1/users/${operator.id}`).set('Authorization', as('admin')).send({ role: 'viewer' })).status).toBe(
+      200,
+    );
     const demoted = await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${own.token}`);
     expect(demoted.status).toBe(401);
     expect(demoted.body.message).toMatch(/role operator exceeds its owner's current role viewer/);
@@ -109,9 +137,13 @@ describe('a person is a person: API tokens belong to their owner and count as th
     await t.http().patch(`/api/v1/users/${operator.id}`).set('Authorization', as('admin')).send({ disabled: false });
   });
 
-  it('no person can take a name the control plane acts under (the scheduler\'s runs have no requester to impersonate)', async () => {
+  it("no person can take a name the control plane acts under (the scheduler's runs have no requester to impersonate)", async () => {
     for (const username of ['scheduler', 'system', 'anonymous']) {
-      const res = await t.http().post('/api/v1/users').set('Authorization', as('admin')).send({ username, password: PASSWORD, role: 'dba' });
+      const res = await t
+        .http()
+        .post('/api/v1/users')
+        .set('Authorization', as('admin'))
+        .send({ username, password: PASSWORD, role: 'dba' });
       expect(res.status).toBe(400);
       expect(res.body.message).toMatch(/reserved for the control plane itself/);
     }
@@ -119,7 +151,11 @@ describe('a person is a person: API tokens belong to their owner and count as th
 
   it('a token cannot make tokens (a leaked token cannot mint itself a longer-lived heir)', async () => {
     const admin = await makeToken('admin', { name: 'admin-script', role: 'admin' });
-    const res = await t.http().post('/api/v1/tokens').set('Authorization', `Bearer ${admin.token}`).send({ name: 'heir', role: 'admin', expiresInDays: 365 });
+    const res = await t
+      .http()
+      .post('/api/v1/tokens')
+      .set('Authorization', `Bearer ${admin.token}`)
+      .send({ name: 'heir', role: 'admin', expiresInDays: 365 });
     expect(res.status).toBe(403);
     expect(res.body.message).toMatch(/created by a person signed in with a password/);
   });
@@ -131,16 +167,44 @@ describe('a person is a person: API tokens belong to their owner and count as th
     expect(list.status).toBe(200);
     expect(list.body.items.map((i: { id: string }) => i.id)).toEqual([mine.id]);
     expect(list.body.items[0]).toMatchObject({ owner: people.get('viewer')!.username, ownerId: people.get('viewer')!.id, kind: 'user' });
-    expect((await t.http().get('/api/v1/tokens').query({ owner: people.get('admin2')!.username }).set('Authorization', as('viewer'))).status).toBe(403);
+    expect(
+      (
+        await t
+          .http()
+          .get('/api/v1/tokens')
+          .query({ owner: people.get('admin2')!.username })
+          .set('Authorization', as('viewer'))
+      ).status,
+    ).toBe(403);
     expect((await t.http().delete(`/api/v1/tokens/${theirs.id}`).set('Authorization', as('viewer'))).status).toBe(404);
-    const all = await t.http().get('/api/v1/tokens').query({ owner: people.get('admin2')!.username }).set('Authorization', as('admin'));
+    const all = await t
+      .http()
+      .get('/api/v1/tokens')
+      .query({ owner: people.get('admin2')!.username })
+      .set('Authorization', as('admin'));
     expect(all.body.items.map((i: { owner: string }) => i.owner)).toEqual([people.get('admin2')!.username]);
     expect((await t.http().delete(`/api/v1/tokens/${mine.id}`).set('Authorization', as('viewer'))).status).toBe(200);
   });
 
   it('a service identity delivers alerts and nothing else, and can never approve', async () => {
-    expect((await t.http().post('/api/v1/tokens').set('Authorization', as('senior')).send({ name: 'am', kind: 'service', scopes: ['alerts.receive'] })).status).toBe(403);
-    expect((await t.http().post('/api/v1/tokens').set('Authorization', as('admin')).send({ name: 'am', kind: 'service', scopes: ['procedures.run'] })).status).toBe(400);
+    expect(
+      (
+        await t
+          .http()
+          .post('/api/v1/tokens')
+          .set('Authorization', as('senior'))
+          .send({ name: 'am', kind: 'service', scopes: ['alerts.receive'] })
+      ).status,
+    ).toBe(403);
+    expect(
+      (
+        await t
+          .http()
+          .post('/api/v1/tokens')
+          .set('Authorization', as('admin'))
+          .send({ name: 'am', kind: 'service', scopes: ['procedures.run'] })
+      ).status,
+    ).toBe(400);
     const service = await makeToken('admin', { name: 'alertmanager', kind: 'service', scopes: ['alerts.receive'] });
     expect(service.owner).toBeNull();
     const delivered = await t
@@ -152,13 +216,28 @@ describe('a person is a person: API tokens belong to their owner and count as th
         groupKey: '{}:{alertname="X"}',
         status: 'firing',
         receiver: 'ops',
-        alerts: [{ status: 'firing', labels: { alertname: 'X' }, startsAt: '2026-01-19T02:00:00Z', endsAt: '0001-01-01T00:00:00Z', fingerprint: 'abc123' }],
+        alerts: [
+          {
+            status: 'firing',
+            labels: { alertname: 'X' },
+            startsAt: '2026-01-19T02:00:00Z',
+            endsAt: '0001-01-01T00:00:00Z',
+            fingerprint: 'abc123',
+          },
+        ],
       });
     expect(delivered.status).toBe(200);
-    expect((await audited(t, "action = 'alerts.webhook' AND outcome = 'success'"))[0]).toMatchObject({ actor: 'service:alertmanager', actor_role: 'service' });
+    expect((await audited(t, "action = 'alerts.webhook' AND outcome = 'success'"))[0]).toMatchObject({
+      actor: 'service:alertmanager',
+      actor_role: 'service',
+    });
     t.app.get(ProcedureRegistry).register(waitingProcedure('test.p3approval', { requiresApproval: true }));
     const asked = await t.http().post('/api/v1/procedures/test.p3approval/runs').set('Authorization', as('operator')).send({});
-    for (const path of [`/api/v1/runs/${asked.body.id}/approve`, `/api/v1/runs/${asked.body.id}/reject`, `/api/v1/runs/${asked.body.id}/cancel`]) {
+    for (const path of [
+      `/api/v1/runs/${asked.body.id}/approve`,
+      `/api/v1/runs/${asked.body.id}/reject`,
+      `/api/v1/runs/${asked.body.id}/cancel`,
+    ]) {
       const res = await t.http().post(path).set('Authorization', `Bearer ${service.token}`);
       expect(res.status).toBe(403);
       expect(res.body.message).toMatch(/service identity service:alertmanager may only alerts.receive/);
@@ -182,7 +261,8 @@ describe('cancel, reject and approve need the rights the runbook implies', () =>
   });
   after(() => t.close());
 
-  const ask = (id: string, who: string, body: object = { confirm: ERP_DB }) => t.http().post(`/api/v1/procedures/${id}/runs`).set('Authorization', as(who)).send(body);
+  const ask = (id: string, who: string, body: object = { confirm: ERP_DB }) =>
+    t.http().post(`/api/v1/procedures/${id}/runs`).set('Authorization', as(who)).send(body);
   const status = async (id: string) => (await t.http().get(`/api/v1/runs/${id}`).set('Authorization', as('operator'))).body.status;
 
   it('an operator (P3) cannot cancel a P1 run, nor can a role one level too low; the requester and a P1 holder can; every refusal is audited denied', async () => {
@@ -208,7 +288,11 @@ describe('cancel, reject and approve need the rights the runbook implies', () =>
     expect(bySenior.body.status).toBe('cancelled');
     // The requester may withdraw their own request, also through their token.
     const again = await ask('test.p1sys', 'senior');
-    const token = await t.http().post('/api/v1/tokens').set('Authorization', as('senior')).send({ name: 'senior-script', role: 'operator' });
+    const token = await t
+      .http()
+      .post('/api/v1/tokens')
+      .set('Authorization', as('senior'))
+      .send({ name: 'senior-script', role: 'operator' });
     const own = await t.http().post(`/api/v1/runs/${again.body.id}/cancel`).set('Authorization', `Bearer ${token.body.token}`);
     expect(own.status).toBe(200);
     expect(own.body.status).toBe('cancelled');
@@ -218,7 +302,7 @@ describe('cancel, reject and approve need the rights the runbook implies', () =>
     const asked = await ask('test.p1db.long', 'dba', {});
     expect(asked.status).toBe(201);
     const id = asked.body.id;
-    for (let end = Date.now() + 10_000; Date.now() < end && (await status(id)) !== 'running'; ) await new Promise((r) => setTimeout(r, 50));
+    for (let end = Date.now() + 10_000; Date.now() < end && (await status(id)) !== 'running';) await new Promise((r) => setTimeout(r, 50));
     expect(await status(id)).toBe('running');
     const refused = await t.http().post(`/api/v1/runs/${id}/cancel`).set('Authorization', as('senior'));
     expect(refused.status).toBe(403);
@@ -324,7 +408,11 @@ describe('GraphQL: every operation goes through the guard, and variables count',
     const other = await startTestApp({ env: { OPS_GRAPHQL_INTROSPECTION: 'true', OPS_GRAPHQL_PUBLIC_INTROSPECTION: 'true' } });
     try {
       const admin = await other.tokenFor(Role.Admin);
-      const service = await other.http().post('/api/v1/tokens').set('Authorization', `Bearer ${admin}`).send({ name: 'am', kind: 'service', scopes: ['alerts.receive'] });
+      const service = await other
+        .http()
+        .post('/api/v1/tokens')
+        .set('Authorization', `Bearer ${admin}`)
+        .send({ name: 'am', kind: 'service', scopes: ['alerts.receive'] });
       const refused = await other.gql(service.body.token, '{ __schema { queryType { name } } }');
       expect(refused.status).toBe(403);
       expect(refused.body.errors[0].message).toMatch(/graphql.introspect/);
@@ -339,7 +427,8 @@ describe('GraphQL: every operation goes through the guard, and variables count',
 
 describe('lockout without a denial-of-service lever (real client addresses on the loopback)', () => {
   let t: TestApp;
-  const login = (from: string, username: string, password: string) => requestFrom(from, t.url, 'POST', '/api/v1/auth/login', { username, password });
+  const login = (from: string, username: string, password: string) =>
+    requestFrom(from, t.url, 'POST', '/api/v1/auth/login', { username, password });
 
   before(async () => {
     t = await startTestApp({

@@ -23,13 +23,21 @@ Without --password-stdin a random password is generated and printed once.`;
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { username: { type: 'string' }, address: { type: 'string' }, role: { type: 'string' }, 'password-stdin': { type: 'boolean' }, help: { type: 'boolean' } },
+    options: {
+      username: { type: 'string' },
+      address: { type: 'string' },
+      role: { type: 'string' },
+      'password-stdin': { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
   });
   const command = positionals[0];
   if (values.help || !command) {
@@ -37,9 +45,11 @@ async function main(): Promise<void> {
     process.exit(command ? 0 : 64);
   }
   const needsUser = command !== 'list' && !(command === 'unlock' && values.address);
-  if (values.address !== undefined && parseCidr(values.address)?.prefix !== (values.address.includes(':') ? 128 : 32)) throw new Error(`--address must be one IP address, for example 10.0.0.5\n${USAGE}`);
+  if (values.address !== undefined && parseCidr(values.address)?.prefix !== (values.address.includes(':') ? 128 : 32))
+    throw new Error(`--address must be one IP address, for example 10.0.0.5\n${USAGE}`);
   if (needsUser && !values.username) throw new Error(`--username is required\n${USAGE}`);
-  if ((command === 'create' || command === 'set-role') && !isRole(values.role)) throw new Error(`--role must be one of ${ROLES.join(', ')}`);
+  if ((command === 'create' || command === 'set-role') && !isRole(values.role))
+    throw new Error(`--role must be one of ${ROLES.join(', ')}`);
 
   const { config, loaded } = loadForCli();
   await prepareDatabase(config);
@@ -90,7 +100,8 @@ async function main(): Promise<void> {
         let cursor: string | undefined;
         do {
           const page = await users.list(200, cursor);
-          for (const u of page.items) process.stdout.write(`${u.username.padEnd(32)} ${u.role.padEnd(11)} ${u.disabled ? 'disabled' : 'active'}\n`);
+          for (const u of page.items)
+            process.stdout.write(`${u.username.padEnd(32)} ${u.role.padEnd(11)} ${u.disabled ? 'disabled' : 'active'}\n`);
           cursor = page.nextCursor ?? undefined;
         } while (cursor);
         break;

@@ -31,7 +31,9 @@ export class AuditInterceptor implements NestInterceptor {
     const mutation = this.mutationParameters(context);
     if (!mutation) return next.handle();
     const req = requestOf(context);
-    const action = this.reflector.getAllAndOverride<string | undefined>(AUDIT_ACTION_KEY, [context.getHandler(), context.getClass()]) ?? describeRoute(context);
+    const action =
+      this.reflector.getAllAndOverride<string | undefined>(AUDIT_ACTION_KEY, [context.getHandler(), context.getClass()]) ??
+      describeRoute(context);
     const write = (outcome: 'success' | 'failure' | 'denied', errorCode?: string) =>
       this.audit.recordSafely({
         actor: req.identity ?? { username: actorFromBody(mutation) ?? 'anonymous' },

@@ -15,7 +15,11 @@ interface QueueClient {
  * Shuts a BullMQ worker and queue down: a job in progress may finish (a while), then the
  * connections are dropped whatever Redis does.
  */
-export async function closeQueueClients(clients: { worker?: QueueClient; queue?: QueueClient; connection?: { disconnect(): void } }): Promise<void> {
+export async function closeQueueClients(clients: {
+  worker?: QueueClient;
+  queue?: QueueClient;
+  connection?: { disconnect(): void };
+}): Promise<void> {
   await closeWithin(clients.worker?.close(), 5000);
   await closeWithin(clients.worker?.disconnect());
   await closeWithin(clients.queue?.close());

@@ -42,16 +42,24 @@ function connectionSqlState(code: unknown): boolean {
 
 const DATABASE_MESSAGES: [RegExp, string][] = [
   [/^Connection terminated/i, 'connection terminated'],
-  [/timeout exceeded when trying to connect/i, 'no connection within the pool\'s connect timeout'],
+  [/timeout exceeded when trying to connect/i, "no connection within the pool's connect timeout"],
   [/Client has encountered a connection error and is not queryable/i, 'connection error'],
   [/Client was closed and is not queryable/i, 'connection closed'],
   [/Query read timeout/i, 'query read timeout'],
-  [/the database system is (starting up|shutting down|in recovery mode|not yet accepting connections)/i, 'the database system is restarting'],
+  [
+    /the database system is (starting up|shutting down|in recovery mode|not yet accepting connections)/i,
+    'the database system is restarting',
+  ],
   [/terminating connection due to administrator command/i, 'the server ended the session'],
   [/Database connection provided by a query runner was already released/i, 'connection lost during a transaction'],
   [/Query runner already released/i, 'connection lost during a transaction'],
 ];
-const DATABASE_ERROR_NAMES = new Set(['QueryRunnerAlreadyReleasedError', 'ConnectionIsNotSetError', 'CannotExecuteNotConnectedError', 'CannotConnectAlreadyConnectedError']);
+const DATABASE_ERROR_NAMES = new Set([
+  'QueryRunnerAlreadyReleasedError',
+  'ConnectionIsNotSetError',
+  'CannotExecuteNotConnectedError',
+  'CannotConnectAlreadyConnectedError',
+]);
 
 const REDIS_MESSAGES: [RegExp, string][] = [
   [/Stream isn't writeable and enableOfflineQueue options is false/i, 'not connected'],
@@ -63,7 +71,18 @@ const REDIS_MESSAGES: [RegExp, string][] = [
 ];
 const REDIS_ERROR_NAMES = new Set(['MaxRetriesPerRequestError']);
 
-const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED', 'ENOTCONN', 'EAI_AGAIN', 'ENOTFOUND']);
+const SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNABORTED',
+  'ENOTCONN',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+]);
 
 interface ErrorLike {
   name?: unknown;
@@ -110,6 +129,11 @@ export function dependencyFailure(error: unknown, depth = 0): DependencyFailure 
 
 /** The operator's sentence for a dependency failure. */
 export function describeDependencyFailure(failure: DependencyFailure): string {
-  const what = failure.dependency === 'database' ? 'its database (PostgreSQL)' : failure.dependency === 'redis' ? 'its Redis' : 'its database or Redis';
+  const what =
+    failure.dependency === 'database'
+      ? 'its database (PostgreSQL)'
+      : failure.dependency === 'redis'
+        ? 'its Redis'
+        : 'its database or Redis';
   return `the control plane cannot reach ${what} right now (${failure.reason}); try again in a few seconds`;
 }

@@ -28,18 +28,31 @@ export function toDomainError(exception: unknown): DomainError {
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
     const response = exception.getResponse() as { message?: string | string[] } | string;
-    const message = typeof response === 'string' ? response : Array.isArray(response.message) ? response.message.join('; ') : (response.message ?? exception.message);
+    const message =
+      typeof response === 'string'
+        ? response
+        : Array.isArray(response.message)
+          ? response.message.join('; ')
+          : (response.message ?? exception.message);
     if (status === 404) return new DomainError(ErrorCode.NotFound, message || 'no such route');
     return new DomainError(STATUS_CODE[status] ?? (status >= 500 ? ErrorCode.Internal : ErrorCode.ValidationFailed), message);
   }
   const error = exception as { statusCode?: number; status?: number; code?: string; type?: string; message?: string };
   const status = error?.statusCode ?? error?.status;
   // Body parser errors of Fastify (FST_ERR_CTP_*) and Express (body-parser's type).
-  if (error?.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error?.type === 'entity.parse.failed' || (exception instanceof SyntaxError && status === 400)) {
-    return new DomainError(ErrorCode.ValidationFailed, 'body: is not valid JSON', { problems: [{ field: 'body', problem: 'is not valid JSON' }] });
+  if (
+    error?.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
+    error?.type === 'entity.parse.failed' ||
+    (exception instanceof SyntaxError && status === 400)
+  ) {
+    return new DomainError(ErrorCode.ValidationFailed, 'body: is not valid JSON', {
+      problems: [{ field: 'body', problem: 'is not valid JSON' }],
+    });
   }
   if (error?.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
-    return new DomainError(ErrorCode.ValidationFailed, 'body: is empty although Content-Type is application/json', { problems: [{ field: 'body', problem: 'is empty' }] });
+    return new DomainError(ErrorCode.ValidationFailed, 'body: is empty although Content-Type is application/json', {
+      problems: [{ field: 'body', problem: 'is empty' }],
+    });
   }
   if (error?.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error?.type === 'entity.too.large' || status === 413) {
     return new DomainError(ErrorCode.PayloadTooLarge, 'body: is larger than the limit of this API (OPS_BODY_LIMIT_BYTES)');
@@ -53,8 +66,9 @@ export function toDomainError(exception: unknown): DomainError {
   // Its own PostgreSQL or Redis away (restarting, connection dropped, pool cannot connect):
   // 503 with Retry-After naming the dependency, not a 500.
   const failure = dependencyFailure(exception);
-  if (failure) return new DomainError(ErrorCode.DependencyUnavailable, describeDependencyFailure(failure), { dependency: failure.dependency });
-  return new DomainError(ErrorCode.Internal, 'internal error; the request id identifies it in the control plane\'s log');
+  if (failure)
+    return new DomainError(ErrorCode.DependencyUnavailable, describeDependencyFailure(failure), { dependency: failure.dependency });
+  return new DomainError(ErrorCode.Internal, "internal error; the request id identifies it in the control plane's log");
 }
 
 /**
@@ -70,7 +84,14 @@ export function toGraphQLError(error: DomainError, http = false): GraphQLError {
       status: HTTP_STATUS[error.code],
       ...(error.details ? { details: error.details } : {}),
       ...(error.retryAfter ? { retryAfter: error.retryAfter } : {}),
-      ...(http ? { http: { status: HTTP_STATUS[error.code], headers: new HeaderMap(error.retryAfter ? [['retry-after', String(error.retryAfter)]] : []) } } : {}),
+      ...(http
+        ? {
+            http: {
+              status: HTTP_STATUS[error.code],
+              headers: new HeaderMap(error.retryAfter ? [['retry-after', String(error.retryAfter)]] : []),
+            },
+          }
+        : {}),
     },
   });
 }

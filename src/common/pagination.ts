@@ -17,7 +17,7 @@ export class PageQuery {
   @Max(MAX_PAGE_SIZE, { message: `must be at most ${MAX_PAGE_SIZE}` })
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'Opaque cursor from the previous page\'s nextCursor' })
+  @ApiPropertyOptional({ description: "Opaque cursor from the previous page's nextCursor" })
   @IsOptional()
   @IsString()
   @Matches(/^[A-Za-z0-9_-]{1,200}$/, { message: 'must be the nextCursor of a previous page' })
@@ -60,7 +60,8 @@ export function decodeCursor(cursor: string | undefined, parts: CursorPart[]): s
   if (!cursor) return undefined;
   try {
     const values = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(values) && values.length === parts.length && values.every((v, i) => PART_CHECK[parts[i]](v))) return values as string[];
+    if (Array.isArray(values) && values.length === parts.length && values.every((v, i) => PART_CHECK[parts[i]](v)))
+      return values as string[];
   } catch {
     // fall through
   }

@@ -64,7 +64,12 @@ export class ScheduledQueue {
     this.queue = new Queue(name, { connection: this.connection, prefix });
     const warn = throttledWarn((message) => logger.warn(message));
     this.queue.on('error', (error) => warn(`${name} queue: ${error.message}`));
-    this.worker = new Worker(name, (job) => this.options.process(job), { connection: this.connection, prefix, concurrency: 1, ...(this.options.lockDuration ? { lockDuration: this.options.lockDuration } : {}) });
+    this.worker = new Worker(name, (job) => this.options.process(job), {
+      connection: this.connection,
+      prefix,
+      concurrency: 1,
+      ...(this.options.lockDuration ? { lockDuration: this.options.lockDuration } : {}),
+    });
     this.worker.on('error', (error) => warn(`${name} queue: ${error.message}`));
     void this.register();
   }
@@ -74,7 +79,11 @@ export class ScheduledQueue {
     const { schedules, timeZone, logger, what } = this.options;
     try {
       for (const s of schedules) {
-        await this.queue.upsertJobScheduler(s.id, { pattern: s.pattern, tz: timeZone }, { name: s.jobName, data: {}, opts: { removeOnComplete: 100, removeOnFail: 100, ...s.opts } });
+        await this.queue.upsertJobScheduler(
+          s.id,
+          { pattern: s.pattern, tz: timeZone },
+          { name: s.jobName, data: {}, opts: { removeOnComplete: 100, removeOnFail: 100, ...s.opts } },
+        );
       }
       logger.log(`${what} scheduled: ${schedules.map((s) => `${s.jobName} "${s.pattern}"`).join(', ')} (${timeZone})`);
     } catch (error) {

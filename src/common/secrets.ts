@@ -49,7 +49,8 @@ export function maskCredentialsInText(text: string): string {
  */
 export function maskSecrets<T>(value: T, depth = 0): T {
   if (depth > 8) return '[too deep]' as unknown as T;
-  if (typeof value === 'string') return (hasUrlCredentials(value) ? maskCredentialsInText(maskUrl(value)) : maskCredentialsInText(value)) as unknown as T;
+  if (typeof value === 'string')
+    return (hasUrlCredentials(value) ? maskCredentialsInText(maskUrl(value)) : maskCredentialsInText(value)) as unknown as T;
   if (Array.isArray(value)) return value.map((item) => maskSecrets(item, depth + 1)) as unknown as T;
   if (value && typeof value === 'object' && !(value instanceof Date)) {
     const out: Record<string, unknown> = {};

@@ -24,7 +24,8 @@ export function numberProblem(value: number): string | undefined {
   return undefined;
 }
 
-const UNSAFE_IN_PATH = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const UNSAFE_IN_PATH =
+  /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 const MAX_SEGMENT = 64;
 
 /** A key as it may be shown in a message or a log line: control and bidi characters and lone surrogates escaped (\u0000), long keys cut. */
@@ -67,7 +68,9 @@ interface Found {
 function walk(value: unknown, depth: number): Found | undefined {
   if (typeof value === 'string') {
     const problem = textProblem(value);
-    return problem === undefined ? undefined : { at: [], problem: problem === 'NUL characters' ? 'must not contain NUL characters' : `must be valid Unicode text (${problem})` };
+    return problem === undefined
+      ? undefined
+      : { at: [], problem: problem === 'NUL characters' ? 'must not contain NUL characters' : `must be valid Unicode text (${problem})` };
   }
   if (typeof value === 'number') {
     const problem = numberProblem(value);
@@ -88,7 +91,10 @@ function walk(value: unknown, depth: number): Found | undefined {
   for (const key of Object.keys(value)) {
     const problem = textProblem(key);
     if (problem !== undefined) {
-      return { at: [safeKey(key)], problem: problem === 'NUL characters' ? 'key must not contain NUL characters' : `key must be valid Unicode text (${problem})` };
+      return {
+        at: [safeKey(key)],
+        problem: problem === 'NUL characters' ? 'key must not contain NUL characters' : `key must be valid Unicode text (${problem})`,
+      };
     }
     const found = walk((value as Record<string, unknown>)[key], depth + 1);
     if (found) {

@@ -27,7 +27,9 @@ export class TimeoutInterceptor implements NestInterceptor {
     return next.handle().pipe(
       timeout(ms),
       catchError((error) =>
-        throwError(() => (error instanceof TimeoutError ? new DomainError(ErrorCode.RequestTimeout, `the request did not finish within ${ms} ms`) : error)),
+        throwError(() =>
+          error instanceof TimeoutError ? new DomainError(ErrorCode.RequestTimeout, `the request did not finish within ${ms} ms`) : error,
+        ),
       ),
     );
   }

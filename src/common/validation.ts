@@ -18,7 +18,13 @@ export function isIsoDateTime(value: unknown): boolean {
 }
 
 export function IsIsoDateTime(options?: ValidationOptions): PropertyDecorator {
-  return ValidateBy({ name: 'isIsoDateTime', validator: { validate: isIsoDateTime, defaultMessage: () => 'must be an ISO 8601 date-time, for example 2026-01-19T00:00:00Z' } }, options);
+  return ValidateBy(
+    {
+      name: 'isIsoDateTime',
+      validator: { validate: isIsoDateTime, defaultMessage: () => 'must be an ISO 8601 date-time, for example 2026-01-19T00:00:00Z' },
+    },
+    options,
+  );
 }
 
 function flatten(errors: ValidationError[], parent = ''): FieldProblem[] {
@@ -55,8 +61,14 @@ export class OpsValidationPipe extends ValidationPipe {
     // Text and numbers PostgreSQL cannot store (NUL, lone surrogates, in keys too; numbers not
     // finite or not exact) are refused here, for every REST body, query and parameter and every
     // GraphQL argument, before any DTO, schema or service sees them.
-    const unstorable = findUnstorable(value, metadata.type === 'param' || metadata.type === 'custom' ? (typeof metadata.data === 'string' ? metadata.data : '') : '');
-    if (unstorable !== undefined) throw DomainError.validation([{ field: unstorable.field || (typeof metadata.data === 'string' && metadata.data) || metadata.type, problem: unstorable.problem }]);
+    const unstorable = findUnstorable(
+      value,
+      metadata.type === 'param' || metadata.type === 'custom' ? (typeof metadata.data === 'string' ? metadata.data : '') : '',
+    );
+    if (unstorable !== undefined)
+      throw DomainError.validation([
+        { field: unstorable.field || (typeof metadata.data === 'string' && metadata.data) || metadata.type, problem: unstorable.problem },
+      ]);
     if (metadata.type === 'body' && metadata.metatype && ![Object, String, Number, Boolean, Array].includes(metadata.metatype as never)) {
       if (value === undefined || value === null || typeof value !== 'object' || Array.isArray(value)) {
         throw DomainError.validation([{ field: 'body', problem: 'must be a JSON object (send Content-Type: application/json)' }]);

@@ -24,11 +24,17 @@ const dbUrl = z.string().refine((v) => /^postgres(ql)?:\/\/.+\/[^/?]+/.test(v), 
 });
 
 /** A comma-separated list of IP addresses or CIDR ranges (IPv4 or IPv6). */
-const addressList = z
-  .string()
-  .refine((v) => v.split(',').map((s) => s.trim()).filter(Boolean).every((entry) => parseCidr(entry) !== null), {
+const addressList = z.string().refine(
+  (v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .every((entry) => parseCidr(entry) !== null),
+  {
     error: 'must be IP addresses or CIDR ranges separated by commas, for example 10.0.0.5,192.168.10.0/24',
-  });
+  },
+);
 
 const envSchema = z.object({
   OPS_HOST: z.string().min(1).default('127.0.0.1'),
@@ -39,7 +45,10 @@ const envSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, { error: 'must be a Redis URL, for example redis://127.0.0.1:6379/0' })
     .default('redis://127.0.0.1:6379/0'),
-  OPS_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,40}$/, { error: 'must be a short key prefix, for example ops:' }).default('ops:'),
+  OPS_REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]{1,40}$/, { error: 'must be a short key prefix, for example ops:' })
+    .default('ops:'),
   OPS_MIGRATE_ON_START: bool(true).default(true),
   OPS_JWT_SECRET: z.string().min(32, { error: 'must be at least 32 characters (it signs the access tokens)' }).optional(),
   OPS_JWT_TTL_SECONDS: int(900, 60, 86400).default(900),
@@ -54,7 +63,10 @@ const envSchema = z.object({
   OPS_LOGIN_LOCK_SECONDS: int(900, 1, 86400).default(900),
   /** Addresses (IPs or CIDR ranges, comma-separated) that a locked account can still sign in from. */
   OPS_LOGIN_TRUSTED_ADDRESSES: addressList.default(''),
-  OPS_BOOTSTRAP_ADMIN_USERNAME: z.string().regex(/^[a-z][a-z0-9_.-]{2,63}$/).default('admin'),
+  OPS_BOOTSTRAP_ADMIN_USERNAME: z
+    .string()
+    .regex(/^[a-z][a-z0-9_.-]{2,63}$/)
+    .default('admin'),
   OPS_BOOTSTRAP_ADMIN_PASSWORD: z.string().min(12, { error: 'must be at least 12 characters' }).optional(),
   OPS_BOOTSTRAP_PASSWORD_FILE: z.string().min(1).default('.ops-admin-password'),
   OPS_RATE_LIMIT_PER_MINUTE: int(600, 0, 1_000_000).default(600),
@@ -77,7 +89,10 @@ const envSchema = z.object({
   /** The weekly report's mail is retried by the queue after this (then twice as long). */
   OPS_REPORT_RETRY_DELAY_MS: int(60000, 100, 3_600_000).default(60000),
   /** The key kept outside the database (audit chain HMAC, signing keys at rest); else the file. */
-  OPS_MASTER_KEY: z.string().min(32, { error: 'must be at least 32 characters, for example the output of openssl rand -base64 32' }).optional(),
+  OPS_MASTER_KEY: z
+    .string()
+    .min(32, { error: 'must be at least 32 characters, for example the output of openssl rand -base64 32' })
+    .optional(),
   OPS_MASTER_KEY_FILE: z.string().min(1).default('.ops-master-key'),
   /** Where the audit chain's head is anchored (append-only JSON lines), and how often. */
   OPS_AUDIT_ANCHOR_FILE: z.string().min(1).default('.ops-audit-anchors.jsonl'),

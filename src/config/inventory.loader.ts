@@ -27,7 +27,16 @@ export function inventoryPath(env: NodeJS.ProcessEnv = process.env, cwd = proces
   return existsSync(local) ? local : resolve(cwd, 'ops.example.yaml');
 }
 
-export const URL_KEYS = ['backendHealth', 'backend', 'prometheus', 'alertmanager', 'elasticsearch', 'grafana', 'kibana', 'logstash'] as const;
+export const URL_KEYS = [
+  'backendHealth',
+  'backend',
+  'prometheus',
+  'alertmanager',
+  'elasticsearch',
+  'grafana',
+  'kibana',
+  'logstash',
+] as const;
 
 export function envName(key: string): string {
   return `OPS_URL_${key.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}`;
@@ -104,7 +113,9 @@ export function loadInventory(env: NodeJS.ProcessEnv = process.env, cwd = proces
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new InventoryError(file, [`cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; set OPS_INVENTORY to the inventory file, for example OPS_INVENTORY=/etc/erp-ops/ops.yaml`]);
+    throw new InventoryError(file, [
+      `cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; set OPS_INVENTORY to the inventory file, for example OPS_INVENTORY=/etc/erp-ops/ops.yaml`,
+    ]);
   }
   return { file, inventory: parseInventory(text, file, env) };
 }

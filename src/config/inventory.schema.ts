@@ -7,18 +7,16 @@ import { z } from 'zod';
  */
 
 const url = (example: string, protocols: string[]) =>
-  z
-    .string({ error: `must be a URL, for example ${example}` })
-    .refine(
-      (value) => {
-        try {
-          return protocols.includes(new URL(value).protocol.replace(/:$/, ''));
-        } catch {
-          return false;
-        }
-      },
-      { error: `must be a ${protocols.join(' or ')} URL, for example ${example}` },
-    );
+  z.string({ error: `must be a URL, for example ${example}` }).refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol.replace(/:$/, ''));
+      } catch {
+        return false;
+      }
+    },
+    { error: `must be a ${protocols.join(' or ')} URL, for example ${example}` },
+  );
 
 const httpUrl = (example: string) => url(example, ['http', 'https']);
 
@@ -32,23 +30,21 @@ const band = (exampleWarn: number, exampleFail: number) =>
     .refine((b) => b.warn <= b.fail, { error: `warn must not be above fail, for example { warn: ${exampleWarn}, fail: ${exampleFail} }` });
 
 const cron = (example: string) =>
-  z
-    .string({ error: `must be a cron expression, for example "${example}"` })
-    .regex(/^(\S+\s+){4,5}\S+$/, { error: `must be a cron expression of five fields (or six, with seconds first), for example "${example}"` });
+  z.string({ error: `must be a cron expression, for example "${example}"` }).regex(/^(\S+\s+){4,5}\S+$/, {
+    error: `must be a cron expression of five fields (or six, with seconds first), for example "${example}"`,
+  });
 
-const timeZone = z
-  .string({ error: 'must be an IANA time zone, for example Asia/Jakarta' })
-  .refine(
-    (tz) => {
-      try {
-        new Intl.DateTimeFormat('en-US', { timeZone: tz });
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    { error: 'must be an IANA time zone, for example Asia/Jakarta' },
-  );
+const timeZone = z.string({ error: 'must be an IANA time zone, for example Asia/Jakarta' }).refine(
+  (tz) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: 'must be an IANA time zone, for example Asia/Jakarta' },
+);
 
 export const severitySchema = z.enum(['P1', 'P2', 'P3']);
 export type Severity = z.infer<typeof severitySchema>;
@@ -56,7 +52,10 @@ export type Severity = z.infer<typeof severitySchema>;
 const escalationLevel = (minutes: number, contact: string) =>
   z
     .object({
-      responseMinutes: z.number({ error: `must be a number of minutes, for example ${minutes}` }).int().positive(),
+      responseMinutes: z
+        .number({ error: `must be a number of minutes, for example ${minutes}` })
+        .int()
+        .positive(),
       situations: z.array(z.string()).default([]),
       contacts: z.array(z.string().min(1), { error: `must be a list of contacts, for example ["${contact}"]` }).min(1, {
         error: `must name at least one contact, for example ["${contact}"]`,
@@ -77,7 +76,12 @@ const serviceSchema = z
      * Start order when services are recreated (emergency.outage, like compose's depends_on):
      * lower tiers first: 0 database and cache, 1 backend and the rest, 2 the proxy.
      */
-    tier: z.number({ error: 'must be a whole number 0-9 (0 starts first), for example 1' }).int({ error: 'must be a whole number 0-9 (0 starts first), for example 1' }).min(0).max(9).default(1),
+    tier: z
+      .number({ error: 'must be a whole number 0-9 (0 starts first), for example 1' })
+      .int({ error: 'must be a whole number 0-9 (0 starts first), for example 1' })
+      .min(0)
+      .max(9)
+      .default(1),
   })
   .strict();
 
@@ -85,8 +89,14 @@ const integrityCheckSchema = z
   .object({
     name: z.string({ error: 'must name the check, for example "products without id"' }).min(1).max(100),
     sql: z
-      .string({ error: 'must be one SELECT returning a number (the rows that are wrong), for example SELECT count(*) FROM products WHERE id IS NULL' })
-      .regex(/^\s*(select|with)\s/i, { error: 'must be one SELECT returning a number (the rows that are wrong), for example SELECT count(*) FROM products WHERE id IS NULL' })
+      .string({
+        error:
+          'must be one SELECT returning a number (the rows that are wrong), for example SELECT count(*) FROM products WHERE id IS NULL',
+      })
+      .regex(/^\s*(select|with)\s/i, {
+        error:
+          'must be one SELECT returning a number (the rows that are wrong), for example SELECT count(*) FROM products WHERE id IS NULL',
+      })
       .refine((sql) => !sql.replace(/;\s*$/, '').includes(';'), { error: 'must be a single statement (no ;)' }),
   })
   .strict();
@@ -98,7 +108,9 @@ export const inventorySchema = z
       .object({
         composeProject: z.string({ error: 'must be the compose project name, for example erp' }).min(1),
         services: z
-          .array(serviceSchema, { error: 'must be a list of services, for example [{ name: postgres, container: erp-postgres, healthcheck: true }]' })
+          .array(serviceSchema, {
+            error: 'must be a list of services, for example [{ name: postgres, container: erp-postgres, healthcheck: true }]',
+          })
           .min(1, { error: 'must list at least one service, for example [{ name: postgres, container: erp-postgres, healthcheck: true }]' })
           .refine((list) => new Set(list.map((s) => s.name)).size === list.length, { error: 'service names must be unique' })
           .refine((list) => new Set(list.map((s) => s.container)).size === list.length, { error: 'container names must be unique' }),
@@ -124,7 +136,9 @@ export const inventorySchema = z
           .regex(/^[a-z_][a-z0-9_]*$/, { error: 'must be a table name of the public schema, for example products' })
           .default('products'),
         /** emergency.data-corruption's integrity checks (read-only, one number each: the rows that are wrong). */
-        integrityChecks: z.array(integrityCheckSchema).default([{ name: 'products without id', sql: 'SELECT count(*) FROM products WHERE id IS NULL' }]),
+        integrityChecks: z
+          .array(integrityCheckSchema)
+          .default([{ name: 'products without id', sql: 'SELECT count(*) FROM products WHERE id IS NULL' }]),
       })
       .strict(),
     /** Defaults of the remediation procedures (each can be overridden per run by a parameter). */
@@ -142,7 +156,13 @@ export const inventorySchema = z
         outageRecoverySeconds: z.number().int().min(5).max(3600).default(300),
       })
       .strict()
-      .default({ idleConnectionMinutes: 30, backendRecoverySeconds: 60, backendRestartPauseSeconds: 5, outageRestartSeconds: 120, outageRecoverySeconds: 300 }),
+      .default({
+        idleConnectionMinutes: 30,
+        backendRecoverySeconds: 60,
+        backendRestartPauseSeconds: 5,
+        outageRestartSeconds: 120,
+        outageRecoverySeconds: 300,
+      }),
     erpRedis: z.object({ url: url('redis://localhost:6379/0', ['redis', 'rediss']) }).strict(),
     urls: z
       .object({
@@ -164,19 +184,32 @@ export const inventorySchema = z
           .refine((n) => n.includes('{YYYY}') && n.includes('{MM}') && n.includes('{DD}'), {
             error: 'must contain the tokens {YYYY}, {MM} and {DD}, for example "erp_backup_{YYYY}-{MM}-{DD}_{HH}00.sql.gz"',
           })
-          .refine((n) => !n.includes('/'), { error: 'must be a file name without "/", for example "erp_backup_{YYYY}-{MM}-{DD}_{HH}00.sql.gz"' }),
+          .refine((n) => !n.includes('/'), {
+            error: 'must be a file name without "/", for example "erp_backup_{YYYY}-{MM}-{DD}_{HH}00.sql.gz"',
+          }),
         retentionDays: z.number({ error: 'must be a number of days, for example 7' }).int().positive().default(7),
         keepLastOnCleanup: z.number({ error: 'must be a number of backups, for example 3' }).int().positive().default(3),
         /** Where pg_dump and psql run: in the database's container (docker exec, as the runbook does) or here over TCP. */
         dumpVia: z.enum(['docker-exec', 'tcp'], { error: 'must be docker-exec or tcp' }).default('docker-exec'),
         /** The compose service of the database container (docker-exec). */
-        service: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, { error: 'must be a compose service name, for example postgres' }).default('postgres'),
+        service: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9_.-]*$/, { error: 'must be a compose service name, for example postgres' })
+          .default('postgres'),
         /** Directory of pg_dump and psql for tcp (empty: from PATH); their major version must not be older than the server's. */
-        pgBinDir: z.string().regex(/^(\/.*)?$/, { error: 'must be an absolute path, for example /usr/lib/postgresql/15/bin' }).default(''),
+        pgBinDir: z
+          .string()
+          .regex(/^(\/.*)?$/, { error: 'must be an absolute path, for example /usr/lib/postgresql/15/bin' })
+          .default(''),
         /** gzip level 1–9 (default 3: on 2 cores gzip -6 costs twice the CPU of the dump itself for 9 % smaller files; gzip's own default is 6). */
         compressionLevel: z.number({ error: 'must be a gzip level 1–9, for example 3' }).int().min(1).max(9).default(3),
         /** gzip members compressed at once (0: one per core). */
-        compressionThreads: z.number({ error: 'must be a number of threads, for example 0 (one per core)' }).int().min(0).max(64).default(0),
+        compressionThreads: z
+          .number({ error: 'must be a number of threads, for example 0 (one per core)' })
+          .int()
+          .min(0)
+          .max(64)
+          .default(0),
         /** Server for restore drills (scratch databases); default the ERP's own server. */
         drillDatabaseUrl: url('postgres://postgres@localhost:5432/postgres', ['postgres', 'postgresql']).optional(),
         /** How long a restore waits for the backend to be healthy again. */
@@ -190,14 +223,17 @@ export const inventorySchema = z
         /** Case-insensitive regular expression of an error line (runbook: grep -i error). */
         pattern: z
           .string()
-          .refine((p) => {
-            try {
-              new RegExp(p, 'i');
-              return true;
-            } catch {
-              return false;
-            }
-          }, { error: 'must be a regular expression, for example "error"' })
+          .refine(
+            (p) => {
+              try {
+                new RegExp(p, 'i');
+                return true;
+              } catch {
+                return false;
+              }
+            },
+            { error: 'must be a regular expression, for example "error"' },
+          )
           .default('error'),
         /** Only lines newer than this many seconds count (0: every one of the last `tail` lines). */
         windowSeconds: z.number().int().min(0).default(0),
@@ -206,7 +242,12 @@ export const inventorySchema = z
         /** Index pattern of the ERP's logs in Elasticsearch. */
         indexPattern: z.string().min(1).default('erp-*'),
         /** logs.elasticsearch-ingest deletes indices whose name's date is older than this many days (runbook: 30). */
-        retentionDays: z.number({ error: 'must be a whole number of days ≥ 1, for example 30' }).int({ error: 'must be a whole number of days ≥ 1, for example 30' }).min(1, { error: 'must be a whole number of days ≥ 1, for example 30' }).max(3650).default(30),
+        retentionDays: z
+          .number({ error: 'must be a whole number of days ≥ 1, for example 30' })
+          .int({ error: 'must be a whole number of days ≥ 1, for example 30' })
+          .min(1, { error: 'must be a whole number of days ≥ 1, for example 30' })
+          .max(3650)
+          .default(30),
       })
       .strict()
       .default({ tail: 50, pattern: 'error', windowSeconds: 0, flowWindowSeconds: 600, indexPattern: 'erp-*', retentionDays: 30 }),
@@ -214,9 +255,17 @@ export const inventorySchema = z
     cleanup: z
       .object({
         /** Directory of the log archives logs_backup_YYYYMMDD_HHMMSS.txt (runbook: /archives); created when missing. */
-        archiveDirectory: z.string({ error: 'must be an absolute path, for example /archives' }).regex(/^\//, { error: 'must be an absolute path, for example /archives' }).default('/archives'),
+        archiveDirectory: z
+          .string({ error: 'must be an absolute path, for example /archives' })
+          .regex(/^\//, { error: 'must be an absolute path, for example /archives' })
+          .default('/archives'),
         /** How many of each service's last log lines are archived (runbook: docker-compose logs --tail 10000). */
-        logLines: z.number({ error: 'must be a number of lines 1–10000, for example 10000' }).int({ error: 'must be a number of lines 1–10000, for example 10000' }).min(1, { error: 'must be a number of lines 1–10000, for example 10000' }).max(10000, { error: 'must be a number of lines 1–10000, for example 10000' }).default(10000),
+        logLines: z
+          .number({ error: 'must be a number of lines 1–10000, for example 10000' })
+          .int({ error: 'must be a number of lines 1–10000, for example 10000' })
+          .min(1, { error: 'must be a number of lines 1–10000, for example 10000' })
+          .max(10000, { error: 'must be a number of lines 1–10000, for example 10000' })
+          .default(10000),
       })
       .strict()
       .default({ archiveDirectory: '/archives', logLines: 10000 }),
@@ -286,7 +335,9 @@ export const inventorySchema = z
         /** Sender address of the e-mails (a host without a dot, like localhost, is allowed). */
         fromEmail: z
           .string({ error: 'must be an e-mail address, for example erp-ops@qutykarunia.com' })
-          .regex(/^[^\s@<>()",;:]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/, { error: 'must be an e-mail address, for example erp-ops@qutykarunia.com' })
+          .regex(/^[^\s@<>()",;:]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/, {
+            error: 'must be an e-mail address, for example erp-ops@qutykarunia.com',
+          })
           .default('erp-ops@localhost'),
         /** Display name of the sender. */
         fromName: z.string().max(100).default('ERP ops'),
@@ -302,7 +353,11 @@ export const inventorySchema = z
   .strict()
   .superRefine((inv, ctx) => {
     if (inv.backups.dumpVia === 'docker-exec' && !inv.stack.services.some((s) => s.name === inv.backups.service)) {
-      ctx.addIssue({ code: 'custom', path: ['backups', 'service'], message: `must name one of stack.services (${inv.stack.services.map((s) => s.name).join(', ')}) for dumpVia docker-exec, for example postgres` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['backups', 'service'],
+        message: `must name one of stack.services (${inv.stack.services.map((s) => s.name).join(', ')}) for dumpVia docker-exec, for example postgres`,
+      });
     }
   });
 

@@ -17,7 +17,10 @@ const INTROSPECTION_FIELDS = new Set(['__schema', '__type']);
  * with the operation's variables, so a page size sent as `$limit` counts like a literal.
  * Resolvers then reuse the identity through the global guard, which checks each field's right.
  */
-export function graphqlGate(authenticator: Authenticator, config: Pick<AppConfig, 'OPS_GRAPHQL_MAX_DEPTH' | 'OPS_GRAPHQL_MAX_COST' | 'OPS_GRAPHQL_PUBLIC_INTROSPECTION'>): ApolloServerPlugin<{ req?: OpsRequest }> {
+export function graphqlGate(
+  authenticator: Authenticator,
+  config: Pick<AppConfig, 'OPS_GRAPHQL_MAX_DEPTH' | 'OPS_GRAPHQL_MAX_COST' | 'OPS_GRAPHQL_PUBLIC_INTROSPECTION'>,
+): ApolloServerPlugin<{ req?: OpsRequest }> {
   return {
     async requestDidStart() {
       return {
@@ -25,7 +28,8 @@ export function graphqlGate(authenticator: Authenticator, config: Pick<AppConfig
           const req = contextValue.req;
           if (!req) throw toGraphQLError(new DomainError(ErrorCode.Unauthenticated, 'a bearer token is required'), true);
           const fragments: Record<string, FragmentDefinitionNode> = {};
-          for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
+          for (const definition of document.definitions)
+            if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
           try {
             const roots = operation ? rootFieldNames(operation, fragments) : [];
             const introspection = roots.some((name) => INTROSPECTION_FIELDS.has(name));
@@ -38,7 +42,11 @@ export function graphqlGate(authenticator: Authenticator, config: Pick<AppConfig
               if (introspection) await authenticator.authorize(req, identity, 'graphql.introspect', action);
             }
             if (operation) {
-              const [tooBig] = limitErrors(measureOperation(operation, fragments, request.variables), config.OPS_GRAPHQL_MAX_DEPTH, config.OPS_GRAPHQL_MAX_COST);
+              const [tooBig] = limitErrors(
+                measureOperation(operation, fragments, request.variables),
+                config.OPS_GRAPHQL_MAX_DEPTH,
+                config.OPS_GRAPHQL_MAX_COST,
+              );
               if (tooBig) throw tooBig;
             }
           } catch (error) {

@@ -33,7 +33,11 @@ function pageSizeOf(value: ValueNode | undefined, operation: OperationDefinition
  * sizes (`limit` argument, from literals or variables) of the lists around it; meta fields
  * (`__typename`, introspection) cost nothing here (the gate checks who may introspect).
  */
-export function measureOperation(operation: OperationDefinitionNode, fragments: Record<string, FragmentDefinitionNode>, variables: Variables): Measure {
+export function measureOperation(
+  operation: OperationDefinitionNode,
+  fragments: Record<string, FragmentDefinitionNode>,
+  variables: Variables,
+): Measure {
   const walk = (selectionSet: SelectionSetNode, depth: number, multiplier: number, seen: Set<string>): Measure => {
     let maxDepth = depth;
     let cost = 0;
@@ -73,7 +77,8 @@ export function rootFieldNames(operation: OperationDefinitionNode, fragments: Re
     for (const selection of selectionSet.selections) {
       if (selection.kind === Kind.FIELD) names.push(selection.name.value);
       else if (selection.kind === Kind.INLINE_FRAGMENT) collect(selection.selectionSet, seen);
-      else if (!seen.has(selection.name.value) && fragments[selection.name.value]) collect(fragments[selection.name.value].selectionSet, new Set([...seen, selection.name.value]));
+      else if (!seen.has(selection.name.value) && fragments[selection.name.value])
+        collect(fragments[selection.name.value].selectionSet, new Set([...seen, selection.name.value]));
     }
   };
   collect(operation.selectionSet, new Set());
@@ -84,7 +89,11 @@ export function rootFieldNames(operation: OperationDefinitionNode, fragments: Re
 export function limitErrors(measure: Measure, maxDepth: number, maxCost: number): GraphQLError[] {
   const errors: GraphQLError[] = [];
   const extensions = { code: 'BAD_USER_INPUT', errorCode: 'GRAPHQL_LIMIT_EXCEEDED', status: 400, http: { status: 400 } };
-  if (measure.depth > maxDepth) errors.push(new GraphQLError(`query depth ${measure.depth} exceeds the limit of ${maxDepth}`, { extensions }));
-  if (measure.cost > maxCost) errors.push(new GraphQLError(`query cost ${measure.cost} exceeds the limit of ${maxCost}; ask for fewer fields or smaller pages`, { extensions }));
+  if (measure.depth > maxDepth)
+    errors.push(new GraphQLError(`query depth ${measure.depth} exceeds the limit of ${maxDepth}`, { extensions }));
+  if (measure.cost > maxCost)
+    errors.push(
+      new GraphQLError(`query cost ${measure.cost} exceeds the limit of ${maxCost}; ask for fewer fields or smaller pages`, { extensions }),
+    );
   return errors;
 }

@@ -30,11 +30,22 @@ function describeJwtFailure(failure: unknown): string {
 /** A refusal of the token itself (as opposed to the control plane failing to check it). */
 function isTokenFailure(failure: unknown): boolean {
   const name = (failure as { name?: string } | undefined)?.name;
-  return failure === undefined || name === 'JsonWebTokenError' || name === 'TokenExpiredError' || name === 'NotBeforeError' || failure instanceof Error === false;
+  return (
+    failure === undefined ||
+    name === 'JsonWebTokenError' ||
+    name === 'TokenExpiredError' ||
+    name === 'NotBeforeError' ||
+    failure instanceof Error === false
+  );
 }
 
 function unavailable(): DomainError {
-  return new DomainError(ErrorCode.DependencyUnavailable, 'the token could not be checked: the control plane cannot reach its database; try again shortly', { dependency: 'postgres' }, 5);
+  return new DomainError(
+    ErrorCode.DependencyUnavailable,
+    'the token could not be checked: the control plane cannot reach its database; try again shortly',
+    { dependency: 'postgres' },
+    5,
+  );
 }
 
 function bearer(req: OpsRequest): string | undefined {
@@ -87,7 +98,11 @@ export class Authenticator {
     if (!token) {
       await this.consumeAnonymous(req);
       await this.deny(req, { username: 'anonymous' }, action, ErrorCode.Unauthenticated, 'NO_TOKEN');
-      throw new DomainError(ErrorCode.Unauthenticated, 'a bearer token is required: sign in at POST /api/v1/auth/login or use an API token, and send "Authorization: Bearer <token>"', { reason: 'no token' });
+      throw new DomainError(
+        ErrorCode.Unauthenticated,
+        'a bearer token is required: sign in at POST /api/v1/auth/login or use an API token, and send "Authorization: Bearer <token>"',
+        { reason: 'no token' },
+      );
     }
     if (looksLikeApiToken(token)) {
       let result: Identity | { refused: string };
@@ -119,26 +134,44 @@ export class Authenticator {
     if (principalHasRight(identity, right)) return;
     const def: RightDefinition = RIGHTS[right];
     const level = def.level;
-    const escalateTo = level === 'admin' || level === 'read' ? this.inventory.escalation.controlPlaneAdmins : this.inventory.escalation[level].contacts;
+    const escalateTo =
+      level === 'admin' || level === 'read' ? this.inventory.escalation.controlPlaneAdmins : this.inventory.escalation[level].contacts;
     await this.deny(req, identity, action, ErrorCode.Forbidden, 'RIGHT_REQUIRED', { right });
     if (identity.role === 'service') {
-      throw new DomainError(ErrorCode.Forbidden, `the service identity ${identity.username} may only ${(identity.scopes ?? []).join(', ') || 'nothing'}: the right ${right} is not among its scopes`, {
-        requiredRight: right,
-        yourScopes: identity.scopes ?? [],
-      });
+      throw new DomainError(
+        ErrorCode.Forbidden,
+        `the service identity ${identity.username} may only ${(identity.scopes ?? []).join(', ') || 'nothing'}: the right ${right} is not among its scopes`,
+        {
+          requiredRight: right,
+          yourScopes: identity.scopes ?? [],
+        },
+      );
     }
-    throw new DomainError(ErrorCode.Forbidden, `${identity.role} may not ${def.description.toLowerCase()}: the right ${right} (${level}, ${def.domain}) is required; escalate to ${escalateTo.join(', ')}`, {
-      requiredRight: right,
-      level,
-      domain: def.domain,
-      yourRole: identity.role,
-      rolesWithRight: rolesWithRight(right),
-      escalateTo,
-      ...(level === 'P1' || level === 'P2' || level === 'P3' ? { responseMinutes: this.inventory.escalation[level].responseMinutes } : {}),
-    });
+    throw new DomainError(
+      ErrorCode.Forbidden,
+      `${identity.role} may not ${def.description.toLowerCase()}: the right ${right} (${level}, ${def.domain}) is required; escalate to ${escalateTo.join(', ')}`,
+      {
+        requiredRight: right,
+        level,
+        domain: def.domain,
+        yourRole: identity.role,
+        rolesWithRight: rolesWithRight(right),
+        escalateTo,
+        ...(level === 'P1' || level === 'P2' || level === 'P3'
+          ? { responseMinutes: this.inventory.escalation[level].responseMinutes }
+          : {}),
+      },
+    );
   }
 
-  deny(req: OpsRequest, actor: Identity | { username: string }, action: string, code: ErrorCode, reason: string, extra: Record<string, unknown> = {}): Promise<void> {
+  deny(
+    req: OpsRequest,
+    actor: Identity | { username: string },
+    action: string,
+    code: ErrorCode,
+    reason: string,
+    extra: Record<string, unknown> = {},
+  ): Promise<void> {
     return this.audit.recordSafely({
       actor,
       action,

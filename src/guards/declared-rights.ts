@@ -3,6 +3,9 @@ import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { PUBLIC_KEY, RIGHT_KEY } from './right.decorator';
 import { RightName, RIGHTS, rolesWithRight } from './rights';
 
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- Nest's metadata targets are any function
+type AnyFunction = Function;
+
 export interface DeclaredRight {
   /** `GET /api/v1/auth/me` or `Query.me` / `Mutation.createApiToken`. */
   endpoint: string;
@@ -40,18 +43,18 @@ export function declaredRights(app: INestApplicationContext): DeclaredRight[] {
   const scanner = app.get(MetadataScanner);
   const reflector = app.get(Reflector);
   const out: DeclaredRight[] = [];
-  const rightOf = (handler: Function, owner: Function): DeclaredRight['right'] => {
+  const rightOf = (handler: AnyFunction, owner: AnyFunction): DeclaredRight['right'] => {
     if (reflector.getAllAndOverride<boolean>(PUBLIC_KEY, [handler, owner])) return 'public';
     return reflector.getAllAndOverride<RightName>(RIGHT_KEY, [handler, owner]) ?? 'UNDECLARED';
   };
   const roles = (right: DeclaredRight['right']) => (right === 'public' ? ['anyone'] : right === 'UNDECLARED' ? [] : rolesWithRight(right));
 
   for (const wrapper of discovery.getControllers()) {
-    const type = wrapper.metatype as Function | undefined;
+    const type = wrapper.metatype as AnyFunction | undefined;
     if (!type || !wrapper.instance) continue;
     const base = Reflect.getMetadata(PATH_METADATA, type) as string | undefined;
     for (const name of scanner.getAllMethodNames(Object.getPrototypeOf(wrapper.instance))) {
-      const handler = wrapper.instance[name] as Function;
+      const handler = wrapper.instance[name] as AnyFunction;
       const path = Reflect.getMetadata(PATH_METADATA, handler) as string | undefined;
       const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
       if (path === undefined || method === undefined) continue;
@@ -63,10 +66,10 @@ export function declaredRights(app: INestApplicationContext): DeclaredRight[] {
   }
   for (const wrapper of discovery.getProviders()) {
     const instance = wrapper.instance as Record<string, unknown> | undefined;
-    const type = wrapper.metatype as Function | undefined;
+    const type = wrapper.metatype as AnyFunction | undefined;
     if (!instance || !type || typeof instance !== 'object') continue;
     for (const name of scanner.getAllMethodNames(Object.getPrototypeOf(instance))) {
-      const handler = instance[name] as Function;
+      const handler = instance[name] as AnyFunction;
       const kind = Reflect.getMetadata(RESOLVER_TYPE_METADATA, handler) as string | undefined;
       if (kind !== 'Query' && kind !== 'Mutation' && kind !== 'Subscription') continue;
       const field = (Reflect.getMetadata(RESOLVER_NAME_METADATA, handler) as string | undefined) ?? name;

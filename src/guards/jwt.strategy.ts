@@ -18,11 +18,7 @@ import { SigningKeysService } from '../modules/auth/signing-keys.service';
 export class JwtStrategy {
   private readonly strategy: Strategy;
 
-  constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
-    keys: SigningKeysService,
-    auth: AuthService,
-  ) {
+  constructor(@Inject(APP_CONFIG) config: AppConfig, keys: SigningKeysService, auth: AuthService) {
     this.strategy = new Strategy(
       {
         jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),

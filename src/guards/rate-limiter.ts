@@ -39,7 +39,12 @@ export class RateLimiter {
     }
     if (count > limit) {
       const retryAfter = Math.max(1, Math.ceil(((window + 1) * 60_000 - now) / 1000));
-      throw new DomainError(ErrorCode.RateLimited, `rate limit of ${limit} requests per minute exceeded; retry in ${retryAfter} s`, { limit }, retryAfter);
+      throw new DomainError(
+        ErrorCode.RateLimited,
+        `rate limit of ${limit} requests per minute exceeded; retry in ${retryAfter} s`,
+        { limit },
+        retryAfter,
+      );
     }
   }
 }

@@ -40,27 +40,51 @@ export interface RightDefinition {
 
 /** Every right the control plane knows, by dotted name. New features add theirs here. */
 export const RIGHTS = {
-  'auth.self': { level: 'read', domain: 'system', description: 'See one\'s own identity' },
+  'auth.self': { level: 'read', domain: 'system', description: "See one's own identity" },
   'inventory.read': { level: 'read', domain: 'system', description: 'Read the inventory (secrets masked)' },
   'audit.read': { level: 'read', domain: 'system', description: 'Read and verify the audit trail' },
-  'health.read': { level: 'read', domain: 'system', description: 'Read the ERP stack\'s health and checklist history' },
+  'health.read': { level: 'read', domain: 'system', description: "Read the ERP stack's health and checklist history" },
   'checklist.run': { level: 'P3', domain: 'system', description: 'Run the daily startup checklist now' },
   'procedures.read': { level: 'read', domain: 'system', description: 'List procedures and read runs' },
-  'procedures.run': { level: 'P3', domain: 'system', description: 'Request, approve and cancel procedure runs (each procedure checks its own level)' },
+  'procedures.run': {
+    level: 'P3',
+    domain: 'system',
+    description: 'Request, approve and cancel procedure runs (each procedure checks its own level)',
+  },
   'backups.read': { level: 'read', domain: 'database', description: 'Read the backup catalog (and files on disk it does not know)' },
   'backups.create': { level: 'P3', domain: 'database', description: 'Back up the ERP database now (backup.create)' },
   'backups.verify': { level: 'P3', domain: 'database', description: 'Verify a backup with a restore drill (backup.verify)' },
-  'backups.delete': { level: 'P2', domain: 'database', description: 'Delete backups and apply retention (backup.delete, backup.retention)' },
-  'backups.restore': { level: 'P1', domain: 'database', description: 'Request a restore of the ERP database (backup.restore; a second person approves)' },
+  'backups.delete': {
+    level: 'P2',
+    domain: 'database',
+    description: 'Delete backups and apply retention (backup.delete, backup.retention)',
+  },
+  'backups.restore': {
+    level: 'P1',
+    domain: 'database',
+    description: 'Request a restore of the ERP database (backup.restore; a second person approves)',
+  },
   'alerts.read': { level: 'read', domain: 'system', description: 'Read firing alerts, silences and received alert notifications' },
-  'alerts.receive': { level: 'P3', domain: 'system', description: 'Deliver Alertmanager webhook notifications (POST /api/v1/alerts/webhook)' },
+  'alerts.receive': {
+    level: 'P3',
+    domain: 'system',
+    description: 'Deliver Alertmanager webhook notifications (POST /api/v1/alerts/webhook)',
+  },
   'reports.read': { level: 'read', domain: 'system', description: 'Read stored performance reports (GET /admin/reports/performance)' },
-  'reports.create': { level: 'P3', domain: 'system', description: 'Generate a performance report from Prometheus and the control plane\'s records (report.performance.create)' },
+  'reports.create': {
+    level: 'P3',
+    domain: 'system',
+    description: "Generate a performance report from Prometheus and the control plane's records (report.performance.create)",
+  },
   'reviews.read': { level: 'read', domain: 'system', description: 'Read the Daily Performance Reviews' },
   'reviews.create': { level: 'P3', domain: 'system', description: 'Generate the Daily Performance Review now' },
   'users.manage': { level: 'admin', domain: 'system', description: 'Create, change, disable and unlock users' },
-  'tokens.own': { level: 'read', domain: 'system', description: 'Create, list and revoke one\'s own API tokens (never with more rights than one\'s own role)' },
-  'tokens.manage': { level: 'admin', domain: 'system', description: 'List and revoke everyone\'s API tokens and create service identities' },
+  'tokens.own': {
+    level: 'read',
+    domain: 'system',
+    description: "Create, list and revoke one's own API tokens (never with more rights than one's own role)",
+  },
+  'tokens.manage': { level: 'admin', domain: 'system', description: "List and revoke everyone's API tokens and create service identities" },
   'graphql.introspect': { level: 'read', domain: 'system', description: 'Read the GraphQL schema (introspection)' },
 } as const satisfies Record<string, RightDefinition>;
 
@@ -86,7 +110,12 @@ export function rightDefinition(right: RightName): RightDefinition {
 }
 
 /** Whether a role may exercise an action of this level on this domain (procedures use it). */
-export function roleHasLevel(role: PrincipalRole, level: Exclude<Level, 'admin'>, domain: Domain, matrix: Record<Role, RoleRights> = DEFAULT_MATRIX): boolean {
+export function roleHasLevel(
+  role: PrincipalRole,
+  level: Exclude<Level, 'admin'>,
+  domain: Domain,
+  matrix: Record<Role, RoleRights> = DEFAULT_MATRIX,
+): boolean {
   const granted = role === 'service' ? undefined : matrix[role];
   if (!granted) return false;
   return granted.admin || LEVEL_RANK[granted[domain]] >= LEVEL_RANK[level];

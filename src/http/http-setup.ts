@@ -16,7 +16,8 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** A request that carries a body must say it is JSON (form posts are refused: no CSRF by simple request). */
 function refusesContentType(method: string, headers: Record<string, string | string[] | undefined>): boolean {
   if (!BODY_METHODS.has(method)) return false;
-  const hasBody = (headers['content-length'] !== undefined && headers['content-length'] !== '0') || headers['transfer-encoding'] !== undefined;
+  const hasBody =
+    (headers['content-length'] !== undefined && headers['content-length'] !== '0') || headers['transfer-encoding'] !== undefined;
   if (!hasBody) return false;
   const type = String(headers['content-type'] ?? '').toLowerCase();
   return !/^application\/(graphql-response\+)?json\b/.test(type);
@@ -29,9 +30,17 @@ function requestIdFrom(header: unknown): string {
 /** Node's clientError for Express, answered as Fastify's default handler does. */
 function answerClientError(error: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, message] = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Client Timeout'] : error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Exceeded maximum allowed HTTP header size'] : [400, 'Client Error'];
+  const [status, message] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Client Timeout']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Exceeded maximum allowed HTTP header size']
+        : [400, 'Client Error'];
   const body = JSON.stringify({ error: STATUS_CODES[status], message, statusCode: status });
-  if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+    );
   socket.destroy();
 }
 
@@ -80,7 +89,16 @@ export async function configureHttp(app: INestApplication, config: AppConfig, in
   });
   const errorBody = (error: unknown, id: string) => {
     const domain = toDomainError(error);
-    return { status: domain.status, body: { statusCode: domain.status, error: domain.code, message: domain.message, ...(domain.details ? { details: domain.details } : {}), requestId: id } };
+    return {
+      status: domain.status,
+      body: {
+        statusCode: domain.status,
+        error: domain.code,
+        message: domain.message,
+        ...(domain.details ? { details: domain.details } : {}),
+        requestId: id,
+      },
+    };
   };
   const unsupported = () => toDomainError(Object.assign(new Error('unsupported media type'), { statusCode: 415 }));
   const finish = (method: string, route: string | undefined, url: string, status: number, started: bigint, id: string) => {
@@ -101,7 +119,16 @@ export async function configureHttp(app: INestApplication, config: AppConfig, in
       req.id = requestIdFrom(req.headers['x-request-id']);
       res.setHeader('X-Request-Id', req.id);
       for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
-      res.on('finish', () => finish(req.method, req.route?.path ? `${req.baseUrl}${req.route.path}` : undefined, req.originalUrl, res.statusCode, started, req.id));
+      res.on('finish', () =>
+        finish(
+          req.method,
+          req.route?.path ? `${req.baseUrl}${req.route.path}` : undefined,
+          req.originalUrl,
+          res.statusCode,
+          started,
+          req.id,
+        ),
+      );
       if (refusesContentType(req.method, req.headers)) {
         const { status, body } = errorBody(unsupported(), req.id);
         res.status(status).json(body);
@@ -136,13 +163,17 @@ export async function configureHttp(app: INestApplication, config: AppConfig, in
   // The application is created with bodyParser: false; this is the only JSON parser.
   const limits = jsonLimits(config);
   fastify.removeContentTypeParser('application/json');
-  fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.OPS_BODY_LIMIT_BYTES }, (_request, body, done) => {
-    try {
-      done(null, parseJsonBody(body as string, limits));
-    } catch (error) {
-      done(error as Error, undefined);
-    }
-  });
+  fastify.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit: config.OPS_BODY_LIMIT_BYTES },
+    (_request, body, done) => {
+      try {
+        done(null, parseJsonBody(body as string, limits));
+      } catch (error) {
+        done(error as Error, undefined);
+      }
+    },
+  );
   fastify.addHook('onRequest', async (request, reply) => {
     (request as any).startedAt = process.hrtime.bigint();
     reply.header('X-Request-Id', request.id);
@@ -153,6 +184,13 @@ export async function configureHttp(app: INestApplication, config: AppConfig, in
     }
   });
   fastify.addHook('onResponse', async (request, reply) => {
-    finish(request.method, request.routeOptions?.url, request.url, reply.statusCode, (request as any).startedAt ?? process.hrtime.bigint(), request.id);
+    finish(
+      request.method,
+      request.routeOptions?.url,
+      request.url,
+      reply.statusCode,
+      (request as any).startedAt ?? process.hrtime.bigint(),
+      request.id,
+    );
   });
 }

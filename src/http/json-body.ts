@@ -20,11 +20,15 @@ function refused(problem: string): DomainError {
 }
 
 export function invalidJson(): DomainError {
-  return new DomainError(ErrorCode.ValidationFailed, 'body: is not valid JSON', { problems: [{ field: 'body', problem: 'is not valid JSON' }] });
+  return new DomainError(ErrorCode.ValidationFailed, 'body: is not valid JSON', {
+    problems: [{ field: 'body', problem: 'is not valid JSON' }],
+  });
 }
 
 export function emptyJson(): DomainError {
-  return new DomainError(ErrorCode.ValidationFailed, 'body: is empty although Content-Type is application/json', { problems: [{ field: 'body', problem: 'is empty' }] });
+  return new DomainError(ErrorCode.ValidationFailed, 'body: is empty although Content-Type is application/json', {
+    problems: [{ field: 'body', problem: 'is empty' }],
+  });
 }
 
 /** A key as written (between its quotes), decoded only when it holds an escape. */

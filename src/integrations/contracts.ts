@@ -122,7 +122,10 @@ export interface DockerPort {
    */
   recreateContainer(container: string, options: CallOptions & { graceSeconds?: number }): Promise<string>;
   /** Containers of the whole engine (GET /containers/json), e.g. { all: true, filters: { status: ['exited'] } }; size: with their writable layer's size. */
-  listContainers(query: { all?: boolean; filters?: Record<string, string[]>; size?: boolean }, options: CallOptions): Promise<ContainerSummary[]>;
+  listContainers(
+    query: { all?: boolean; filters?: Record<string, string[]>; size?: boolean },
+    options: CallOptions,
+  ): Promise<ContainerSummary[]>;
   /** DELETE /containers/{id}, never forced: a running container is refused (409); its volumes are kept. */
   removeContainer(container: string, options: CallOptions): Promise<void>;
   /** Images (GET /images/json); dangling: only untagged images (the engine's dangling=true filter). */
@@ -206,7 +209,8 @@ export interface QcSummary {
   /** Per local day (oldest first), every day of the trend range, empty days included. */
   defectTrend: { day: string; inspections: number; failed: number; inspectedQty: number; defectQty: number }[];
   /** Seconds from an item's arrival at QC to its inspection, when qc_inspections has both times; else why not. */
-  responseTime: { startColumn: string; endColumn: string; count: number; averageSeconds: number | null; p95Seconds: number | null } | { note: string };
+  responseTime:
+    { startColumn: string; endColumn: string; count: number; averageSeconds: number | null; p95Seconds: number | null } | { note: string };
 }
 
 export interface TargetDatabasePort {
@@ -284,7 +288,11 @@ export interface PrometheusPort {
   /** Instant query; vector results as numbers. */
   query(promql: string, options: CallOptions & { time?: Date }): Promise<PromSample[]>;
   /** Range query; each series' evaluation times (unix seconds) and values side by side. */
-  queryRange(promql: string, range: { start: Date; end: Date; stepSeconds: number }, options: CallOptions): Promise<{ metric: Record<string, string>; times: Float64Array; values: Float64Array }[]>;
+  queryRange(
+    promql: string,
+    range: { start: Date; end: Date; stepSeconds: number },
+    options: CallOptions,
+  ): Promise<{ metric: Record<string, string>; times: Float64Array; values: Float64Array }[]>;
 }
 
 // ---- elasticsearch/ -----------------------------------------------------------------------
@@ -442,5 +450,8 @@ export interface NotificationDelivery {
 
 export interface NotifierPort {
   /** Sends on every configured channel of the audience; never throws (failures are in the result). */
-  send(message: NotificationMessage, options?: { signal?: AbortSignal; timeoutMs?: number; retries?: number }): Promise<NotificationDelivery[]>;
+  send(
+    message: NotificationMessage,
+    options?: { signal?: AbortSignal; timeoutMs?: number; retries?: number },
+  ): Promise<NotificationDelivery[]>;
 }

@@ -15,7 +15,8 @@ export class ParseProcedureIdPipe implements PipeTransform<string, string> {
   constructor(private readonly name = 'id') {}
 
   transform(value: string): string {
-    if (typeof value !== 'string' || !/^[a-z][a-z0-9.-]{1,99}$/.test(value)) throw DomainError.validation([{ field: this.name, problem: 'must be a procedure id, for example backup.create' }]);
+    if (typeof value !== 'string' || !/^[a-z][a-z0-9.-]{1,99}$/.test(value))
+      throw DomainError.validation([{ field: this.name, problem: 'must be a procedure id, for example backup.create' }]);
     return value;
   }
 }
@@ -39,9 +40,16 @@ export class ProceduresController {
 
   @Post('procedures/:id/runs')
   @RequireRight('procedures.run', { action: 'procedure.request' })
-  @ApiOperation({ summary: 'Request a run (dryRun: plan only). Real runs are queued, or wait for approval when the procedure needs a second person' })
+  @ApiOperation({
+    summary: 'Request a run (dryRun: plan only). Real runs are queued, or wait for approval when the procedure needs a second person',
+  })
   @ApiCreatedResponse({ type: RunModel })
-  request(@Param('id', new ParseProcedureIdPipe()) id: string, @Body() body: CreateRunDto, @CurrentIdentity() identity: Identity, @CurrentRequest() req: OpsRequest): Promise<RunModel> {
+  request(
+    @Param('id', new ParseProcedureIdPipe()) id: string,
+    @Body() body: CreateRunDto,
+    @CurrentIdentity() identity: Identity,
+    @CurrentRequest() req: OpsRequest,
+  ): Promise<RunModel> {
     req.auditTarget = `procedure:${id}`;
     return this.runner.request(id, body, identity);
   }
@@ -65,11 +73,18 @@ export class ProceduresController {
   @Get('runs/:id/events')
   @RequireRight('procedures.read')
   @ApiOperation({
-    summary: 'The run\'s events as Server-Sent Events: a `snapshot` (the run, as GET /runs/{id}), then every status, step and progress event; ends after a final status',
-    description: 'Each event is `event: <type>`, `data: <json>`, `id: <n>`; a `: keep-alive` comment every 15 s. A run that already ended gives its snapshot and the end of the stream.',
+    summary:
+      "The run's events as Server-Sent Events: a `snapshot` (the run, as GET /runs/{id}), then every status, step and progress event; ends after a final status",
+    description:
+      'Each event is `event: <type>`, `data: <json>`, `id: <n>`; a `: keep-alive` comment every 15 s. A run that already ended gives its snapshot and the end of the stream.',
   })
   @ApiProduces('text/event-stream')
-  @ApiOkResponse({ description: 'The event stream', content: { 'text/event-stream': { schema: { type: 'string', example: 'event: snapshot\ndata: {"id":"…","status":"running",…}\nid: 1\n\n' } } } })
+  @ApiOkResponse({
+    description: 'The event stream',
+    content: {
+      'text/event-stream': { schema: { type: 'string', example: 'event: snapshot\ndata: {"id":"…","status":"running",…}\nid: 1\n\n' } },
+    },
+  })
   @ApiNotFoundResponse({ description: 'No such run (before the stream starts)' })
   async events(@Param('id', new ParseUuidPipe()) id: string, @Res() reply: object): Promise<void> {
     const feed = await this.runner.events(id);
@@ -98,8 +113,9 @@ export class ProceduresController {
   @HttpCode(200)
   @RequireRight('procedures.run', { action: 'procedure.cancel' })
   @ApiOperation({
-    summary: 'Cancel a run: at once when it has not started; a running run\'s current step is aborted (its signal) and the rest cancelled',
-    description: 'Allowed to the run\'s requester (any of their identities) and to roles holding the run\'s level in its procedure\'s domain (a P1 database run: dba, admin); others get 403 naming whom to escalate to.',
+    summary: "Cancel a run: at once when it has not started; a running run's current step is aborted (its signal) and the rest cancelled",
+    description:
+      "Allowed to the run's requester (any of their identities) and to roles holding the run's level in its procedure's domain (a P1 database run: dba, admin); others get 403 naming whom to escalate to.",
   })
   @ApiOkResponse({ type: RunModel })
   cancel(@Param('id', new ParseUuidPipe()) id: string, @CurrentIdentity() identity: Identity): Promise<RunModel> {

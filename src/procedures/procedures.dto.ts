@@ -5,15 +5,30 @@ import { PageArgs } from '../common/graphql-page';
 import { PageQuery } from '../common/pagination';
 import { GraphQLJSON } from '../graphql/json.scalar';
 
-const STATUSES = ['queued', 'awaiting_approval', 'running', 'succeeded', 'failed', 'cancelled', 'rejected', 'expired', 'interrupted', 'escalated'] as const;
+const STATUSES = [
+  'queued',
+  'awaiting_approval',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'rejected',
+  'expired',
+  'interrupted',
+  'escalated',
+] as const;
 const STATUS_MESSAGE = `must be one of ${STATUSES.join(', ')}`;
 const PROCEDURE_ID = /^[a-z][a-z0-9.-]{1,99}$/;
 const PROCEDURE_MESSAGE = 'must be a procedure id, for example backup.create';
 
 @InputType('RunRequestInput')
 export class CreateRunDto {
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'The procedure\'s parameters (GET /api/v1/procedures lists them)' })
-  @Field(() => GraphQLJSON, { nullable: true, description: 'The procedure\'s parameters (a JSON object)' })
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    description: "The procedure's parameters (GET /api/v1/procedures lists them)",
+  })
+  @Field(() => GraphQLJSON, { nullable: true, description: "The procedure's parameters (a JSON object)" })
   @IsOptional()
   @IsObject({ message: 'must be a JSON object' })
   parameters?: Record<string, unknown>;
@@ -24,8 +39,8 @@ export class CreateRunDto {
   @IsBoolean({ message: 'must be true or false' })
   dryRun?: boolean;
 
-  @ApiPropertyOptional({ description: 'P1 procedures: the target\'s name, typed out (e.g. the database name)' })
-  @Field(() => String, { nullable: true, description: 'P1 procedures: the target\'s name, typed out' })
+  @ApiPropertyOptional({ description: "P1 procedures: the target's name, typed out (e.g. the database name)" })
+  @Field(() => String, { nullable: true, description: "P1 procedures: the target's name, typed out" })
   @IsOptional()
   @IsString({ message: 'must be a string' })
   @MaxLength(200)
@@ -66,7 +81,10 @@ export class StepModel {
   @ApiProperty({ type: 'object', additionalProperties: true, nullable: true, description: 'What it would touch / touched' })
   @Field(() => GraphQLJSON, { nullable: true, description: 'What it would touch / touched' })
   plan: Record<string, unknown> | null;
-  @ApiProperty({ type: 'object', additionalProperties: true, nullable: true }) @Field(() => GraphQLJSON, { nullable: true }) output: Record<string, unknown> | null;
+  @ApiProperty({ type: 'object', additionalProperties: true, nullable: true }) @Field(() => GraphQLJSON, { nullable: true }) output: Record<
+    string,
+    unknown
+  > | null;
   @ApiProperty({ nullable: true, type: String }) @Field(() => String, { nullable: true }) error: string | null;
 }
 
@@ -87,7 +105,9 @@ export class RunModel {
   @ApiProperty() @Field() createdAt: Date;
   @ApiProperty({ nullable: true, type: Date }) @Field(() => Date, { nullable: true }) startedAt: Date | null;
   @ApiProperty({ nullable: true, type: Date }) @Field(() => Date, { nullable: true }) finishedAt: Date | null;
-  @ApiPropertyOptional({ type: [StepModel] }) @Field(() => [StepModel], { nullable: true, description: 'Only on a single run' }) steps?: StepModel[];
+  @ApiPropertyOptional({ type: [StepModel] })
+  @Field(() => [StepModel], { nullable: true, description: 'Only on a single run' })
+  steps?: StepModel[];
 }
 
 export class RunPage {
@@ -103,10 +123,20 @@ export class ProcedureModel {
   @ApiProperty({ enum: ['system', 'database'] }) @Field() domain: string;
   @ApiProperty() @Field() requiresApproval: boolean;
   @ApiProperty({ description: 'A real run needs `confirm`' }) @Field({ description: 'A real run needs `confirm`' }) confirmation: boolean;
-  @ApiProperty({ type: [String], description: 'Roles that may request it' }) @Field(() => [String], { description: 'Roles that may request it' }) roles: string[];
-  @ApiProperty({ type: 'object', additionalProperties: true, description: 'Its parameters, as JSON Schema' }) @Field(() => GraphQLJSON, { description: 'Its parameters, as JSON Schema' }) parameters: Record<string, unknown>;
-  @ApiProperty({ description: 'Some parameters raise the level (e.g. a longer silence, an optional restart): the run records the level it needed' }) @Field({ description: 'Some parameters raise the level: the run records the level it needed' }) levelDependsOnParameters: boolean;
-  @ApiProperty({ type: [Object], description: 'Its steps (id, title, timeoutMs)' }) @Field(() => GraphQLJSON, { description: 'Its steps (id, title, timeoutMs)' }) steps: { id: string; title: string; timeoutMs: number }[];
+  @ApiProperty({ type: [String], description: 'Roles that may request it' })
+  @Field(() => [String], { description: 'Roles that may request it' })
+  roles: string[];
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'Its parameters, as JSON Schema' })
+  @Field(() => GraphQLJSON, { description: 'Its parameters, as JSON Schema' })
+  parameters: Record<string, unknown>;
+  @ApiProperty({
+    description: 'Some parameters raise the level (e.g. a longer silence, an optional restart): the run records the level it needed',
+  })
+  @Field({ description: 'Some parameters raise the level: the run records the level it needed' })
+  levelDependsOnParameters: boolean;
+  @ApiProperty({ type: [Object], description: 'Its steps (id, title, timeoutMs)' })
+  @Field(() => GraphQLJSON, { description: 'Its steps (id, title, timeoutMs)' })
+  steps: { id: string; title: string; timeoutMs: number }[];
 }
 
 @ObjectType('RunEvent')
@@ -114,5 +144,8 @@ export class RunEventModel {
   @Field(() => Int, { description: 'Position in this stream, from 1 (the SSE id)' }) id: number;
   @Field({ description: 'snapshot (the run, first), status, step, progress' }) type: string;
   @Field() runId: string;
-  @Field(() => GraphQLJSON, { description: 'The event (the SSE data); for a snapshot, the run with its steps' }) data: Record<string, unknown>;
+  @Field(() => GraphQLJSON, { description: 'The event (the SSE data); for a snapshot, the run with its steps' }) data: Record<
+    string,
+    unknown
+  >;
 }

@@ -15,7 +15,12 @@ import { RunnerService } from './runner.service';
 /** Over HTTP a subscription has no event to resolve: say where it is served instead of a null error. */
 function eventOrRefusal(event?: RunEvent): RunEvent {
   if (event) return event;
-  const error = DomainError.validation([{ field: 'runEvents', problem: 'is a subscription: use graphql-ws (WebSocket, subprotocol graphql-transport-ws) at /graphql, not an HTTP request' }]);
+  const error = DomainError.validation([
+    {
+      field: 'runEvents',
+      problem: 'is a subscription: use graphql-ws (WebSocket, subprotocol graphql-transport-ws) at /graphql, not an HTTP request',
+    },
+  ]);
   throw new GraphQLError(error.message, { extensions: { code: GRAPHQL_CODE[error.code], errorCode: error.code, status: error.status } });
 }
 
@@ -74,14 +79,19 @@ export class ProceduresResolver {
     return this.runner.approve(id, identity, false);
   }
 
-  @Mutation(() => RunModel, { description: 'Cancel a run (a running step is aborted): its requester, or a role with the run\'s level in its domain' })
+  @Mutation(() => RunModel, {
+    description: "Cancel a run (a running step is aborted): its requester, or a role with the run's level in its domain",
+  })
   @RequireRight('procedures.run', { action: 'procedure.cancel' })
   cancelRun(@Args('id', new ParseUuidPipe()) id: string, @CurrentIdentity() identity: Identity, @CurrentRequest() req: OpsRequest) {
     req.auditTarget = id;
     return this.runner.cancel(id, identity);
   }
 
-  @Subscription(() => RunEventModel, { description: 'The run\'s events (as the SSE stream): a snapshot, then each event until it ends', resolve: eventOrRefusal })
+  @Subscription(() => RunEventModel, {
+    description: "The run's events (as the SSE stream): a snapshot, then each event until it ends",
+    resolve: eventOrRefusal,
+  })
   @RequireRight('procedures.read')
   runEvents(@Args('runId', new ParseUuidPipe('runId')) runId: string): Promise<RunEventFeed> {
     return this.runner.events(runId);

@@ -82,20 +82,26 @@ export class ResourceLocks {
     const refused = (await this.redis.eval(ACQUIRE, keys.length, ...keys, holder, String(leaseMs))) as string[];
     if (refused.length) {
       const resource = names[Number(refused[0]) - 1];
-      throw new DomainError(ErrorCode.Conflict, `${resource} is held by run ${refused[1]}; wait for it to end or cancel it`, { resource, heldBy: refused[1] });
+      throw new DomainError(ErrorCode.Conflict, `${resource} is held by run ${refused[1]}; wait for it to end or cancel it`, {
+        resource,
+        heldBy: refused[1],
+      });
     }
     let held = true;
-    const heartbeat = setInterval(() => {
-      this.redis.eval(EXTEND, keys.length, ...keys, holder, String(leaseMs)).then(
-        (n) => {
-          if (Number(n) < keys.length) {
-            held = false;
-            this.logger.warn(`run ${holder} lost its lease on ${names.join(', ')}`);
-          }
-        },
-        (error: Error) => this.logger.warn(`lease heartbeat of run ${holder} failed: ${error.message}`),
-      );
-    }, Math.max(50, Math.floor(leaseMs / 3)));
+    const heartbeat = setInterval(
+      () => {
+        this.redis.eval(EXTEND, keys.length, ...keys, holder, String(leaseMs)).then(
+          (n) => {
+            if (Number(n) < keys.length) {
+              held = false;
+              this.logger.warn(`run ${holder} lost its lease on ${names.join(', ')}`);
+            }
+          },
+          (error: Error) => this.logger.warn(`lease heartbeat of run ${holder} failed: ${error.message}`),
+        );
+      },
+      Math.max(50, Math.floor(leaseMs / 3)),
+    );
     heartbeat.unref();
     const redis = this.redis;
     return {

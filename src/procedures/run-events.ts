@@ -101,7 +101,11 @@ export class RunEvents implements OnModuleInit, OnModuleDestroy, OnApplicationSh
 
   private connection(): Redis {
     if (!this.subscriber) {
-      this.subscriber = new Redis(this.config.OPS_REDIS_URL, { maxRetriesPerRequest: null, connectTimeout: 2000, retryStrategy: (times) => Math.min(times * 200, 2000) });
+      this.subscriber = new Redis(this.config.OPS_REDIS_URL, {
+        maxRetriesPerRequest: null,
+        connectTimeout: 2000,
+        retryStrategy: (times) => Math.min(times * 200, 2000),
+      });
       this.subscriber.on('error', () => undefined);
       this.subscriber.on('message', (channel: string, message: string) => {
         for (const listener of this.listeners.get(channel) ?? []) listener(message);
@@ -136,11 +140,16 @@ export class RunEvents implements OnModuleInit, OnModuleDestroy, OnApplicationSh
     try {
       await Promise.race([
         this.subscribing.get(channel),
-        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${confirmWithinMs} ms`)), confirmWithinMs))),
+        new Promise(
+          (_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${confirmWithinMs} ms`)), confirmWithinMs)),
+        ),
       ]);
     } catch (error) {
       stop();
-      throw new DomainError(ErrorCode.DependencyUnavailable, `the event stream could not be opened: the control plane's Redis did not answer (${(error as Error).message}); try again shortly`);
+      throw new DomainError(
+        ErrorCode.DependencyUnavailable,
+        `the event stream could not be opened: the control plane's Redis did not answer (${(error as Error).message}); try again shortly`,
+      );
     } finally {
       clearTimeout(timer);
     }
@@ -153,6 +162,7 @@ export class RunEvents implements OnModuleInit, OnModuleDestroy, OnApplicationSh
    */
   async open(runId: string, snapshot: () => Promise<{ status: RunStatus }>): Promise<RunEventFeed> {
     const early: string[] = [];
+    // eslint-disable-next-line prefer-const -- set once the snapshot is in; deliver() reads it before
     let feed: RunEventFeed | undefined;
     const deliver = (message: string) => {
       if (!feed) return void early.push(message);
@@ -188,7 +198,8 @@ export class RunEvents implements OnModuleInit, OnModuleDestroy, OnApplicationSh
    * GraphQL module closes it early in shutdown), else the close would wait for them.
    */
   onModuleInit(): void {
-    const server = this.adapterHost.httpAdapter?.getInstance?.() as { addHook?: (name: 'preClose', hook: () => Promise<void>) => void } | undefined;
+    const server = this.adapterHost.httpAdapter?.getInstance?.() as
+      { addHook?: (name: 'preClose', hook: () => Promise<void>) => void } | undefined;
     server?.addHook?.('preClose', async () => this.endAll());
   }
 

@@ -1,11 +1,15 @@
 import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 
-export type RunStatus = 'queued' | 'awaiting_approval' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'rejected' | 'expired' | 'interrupted' | 'escalated';
+export type RunStatus =
+  'queued' | 'awaiting_approval' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'rejected' | 'expired' | 'interrupted' | 'escalated';
 export const FINISHED: RunStatus[] = ['succeeded', 'failed', 'cancelled', 'rejected', 'expired', 'interrupted', 'escalated'];
 export type StepStatus = 'pending' | 'planned' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
 
 @Entity({ name: 'procedure_runs' })
-@Check('procedure_runs_status_check', `status IN ('queued', 'awaiting_approval', 'running', 'succeeded', 'failed', 'cancelled', 'rejected', 'expired', 'interrupted', 'escalated')`)
+@Check(
+  'procedure_runs_status_check',
+  `status IN ('queued', 'awaiting_approval', 'running', 'succeeded', 'failed', 'cancelled', 'rejected', 'expired', 'interrupted', 'escalated')`,
+)
 @Index('procedure_runs_created_at_idx', ['createdAt', 'id'])
 @Index('procedure_runs_status_idx', ['status'])
 export class RunEntity {

@@ -100,7 +100,9 @@ export class RunnerService implements OnModuleInit {
   }
 
   onModuleInit(): void {
-    this.runEvents.listen(this.cancelChannel, (runId) => this.abortLocal(runId)).catch((error: Error) => this.logger.warn(`cancel channel: ${error.message}`));
+    this.runEvents
+      .listen(this.cancelChannel, (runId) => this.abortLocal(runId))
+      .catch((error: Error) => this.logger.warn(`cancel channel: ${error.message}`));
   }
 
   private abortLocal(runId: string): void {
@@ -121,11 +123,22 @@ export class RunnerService implements OnModuleInit {
     if (roleHasLevel(identity.role, severity, definition.domain)) return;
     const level = this.inventory.escalation[severity];
     const roles = ROLES.filter((r) => roleHasLevel(r, severity, definition.domain));
-    const why = severity === definition.severity ? `it is a ${severity} ${definition.domain} procedure` : `with these parameters it is a ${severity} ${definition.domain} action (the procedure is ${definition.severity} otherwise)`;
+    const why =
+      severity === definition.severity
+        ? `it is a ${severity} ${definition.domain} procedure`
+        : `with these parameters it is a ${severity} ${definition.domain} action (the procedure is ${definition.severity} otherwise)`;
     throw new DomainError(
       ErrorCode.Forbidden,
       `${identity.role} may not run ${definition.id}: ${why}; escalate to ${level.contacts.join(', ')}`,
-      { procedure: definition.id, level: severity, domain: definition.domain, yourRole: identity.role, rolesWithRight: roles, escalateTo: level.contacts, responseMinutes: level.responseMinutes },
+      {
+        procedure: definition.id,
+        level: severity,
+        domain: definition.domain,
+        yourRole: identity.role,
+        rolesWithRight: roles,
+        escalateTo: level.contacts,
+        responseMinutes: level.responseMinutes,
+      },
     );
   }
 
@@ -140,14 +153,20 @@ export class RunnerService implements OnModuleInit {
     if (!dryRun && definition.confirmation) {
       const expected = definition.confirmation(parameters, this.inventory);
       if (body.confirm !== expected) {
-        throw DomainError.validation([{ field: 'confirm', problem: `must equal "${expected}" (the target's name) to confirm this ${definition.severity} action` }]);
+        throw DomainError.validation([
+          { field: 'confirm', problem: `must equal "${expected}" (the target's name) to confirm this ${definition.severity} action` },
+        ]);
       }
     }
     const resources = definition.locks(parameters, this.inventory);
     if (!dryRun) {
       for (const resource of resources) {
         const holder = await this.locks.holderOf(resource);
-        if (holder) throw new DomainError(ErrorCode.Conflict, `${resource} is held by run ${holder}; wait for it to end or cancel it`, { resource, heldBy: holder });
+        if (holder)
+          throw new DomainError(ErrorCode.Conflict, `${resource} is held by run ${holder}; wait for it to end or cancel it`, {
+            resource,
+            heldBy: holder,
+          });
       }
     }
     const now = this.clock.now();
@@ -164,7 +183,8 @@ export class RunnerService implements OnModuleInit {
       approvedBy: null,
       approvedById: null,
       decidedAt: null,
-      approvalExpiresAt: !dryRun && definition.requiresApproval ? new Date(now.getTime() + this.config.OPS_APPROVAL_TTL_SECONDS * 1000) : null,
+      approvalExpiresAt:
+        !dryRun && definition.requiresApproval ? new Date(now.getTime() + this.config.OPS_APPROVAL_TTL_SECONDS * 1000) : null,
       cancelRequested: false,
       currentStep: null,
       error: null,
@@ -194,7 +214,9 @@ export class RunnerService implements OnModuleInit {
       await this.enqueue(runId);
     } catch (error) {
       const why = `not queued: ${(error as Error).message}`.slice(0, 2000);
-      await this.runs.update({ id: runId, status: 'queued' }, { status: 'failed', error: why, finishedAt: this.clock.now() }).catch(() => undefined);
+      await this.runs
+        .update({ id: runId, status: 'queued' }, { status: 'failed', error: why, finishedAt: this.clock.now() })
+        .catch(() => undefined);
       await this.steps.update({ runId, status: 'pending' }, { status: 'cancelled' }).catch(() => undefined);
       throw error;
     }
@@ -222,7 +244,13 @@ export class RunnerService implements OnModuleInit {
     } catch (error) {
       // Its record could not be written (the database went away): the run must not stay
       // "running"; its end is written as soon as the database answers again.
-      this.endLater(run.id, outcome ?? { status: 'failed', error: `the dry run stopped: its record could not be written (${(error as Error).message})`.slice(0, 2000) });
+      this.endLater(
+        run.id,
+        outcome ?? {
+          status: 'failed',
+          error: `the dry run stopped: its record could not be written (${(error as Error).message})`.slice(0, 2000),
+        },
+      );
       throw error;
     }
   }
@@ -245,7 +273,8 @@ export class RunnerService implements OnModuleInit {
         .then(
           (affected) => (affected ? this.publish(runId, { type: 'status', ...end }) : undefined),
           (error: Error) => {
-            if (Date.now() > until) return this.logger.warn(`run ${runId} still shows running: its end (${end.status}) could not be written: ${error.message}`);
+            if (Date.now() > until)
+              return this.logger.warn(`run ${runId} still shows running: its end (${end.status}) could not be written: ${error.message}`);
             delay = Math.min(delay * 2, 10_000);
             setTimeout(attempt, delay).unref();
           },
@@ -284,7 +313,9 @@ export class RunnerService implements OnModuleInit {
   }
 
   async publish(runId: string, event: Record<string, unknown>): Promise<void> {
-    await this.redis.publish(`run-events:${runId}`, JSON.stringify({ runId, at: this.clock.now().toISOString(), ...event })).catch(() => undefined);
+    await this.redis
+      .publish(`run-events:${runId}`, JSON.stringify({ runId, at: this.clock.now().toISOString(), ...event }))
+      .catch(() => undefined);
   }
 
   /** The worker's entry: locks, steps in order, records; never leaves a run "running". */
@@ -328,7 +359,10 @@ export class RunnerService implements OnModuleInit {
       for (const [position, step] of definition.steps.entries()) {
         const current = await this.runs.findOne({ where: { id: run.id } });
         if (current?.cancelRequested || controller.signal.aborted) {
-          await this.steps.update({ runId: run.id, position: In(definition.steps.map((_, i) => i).filter((i) => i >= position)) }, { status: 'cancelled' });
+          await this.steps.update(
+            { runId: run.id, position: In(definition.steps.map((_, i) => i).filter((i) => i >= position)) },
+            { status: 'cancelled' },
+          );
           const note = position > 0 ? await this.recover(run, 'cancelled') : null;
           ending = { status: 'cancelled', error: note };
           return;
@@ -343,14 +377,23 @@ export class RunnerService implements OnModuleInit {
         try {
           const plan = await this.withTimeout(step.plan(ctx), step.timeoutMs, `${step.id} plan`, stepTimeout);
           let output = await this.withTimeout(step.run(ctx), step.timeoutMs, step.id, stepTimeout);
-          if (step.verify) output = { ...output, verified: await this.withTimeout(step.verify(ctx, output), step.timeoutMs, `${step.id} verify`, stepTimeout) };
-          await this.steps.update({ runId: run.id, position }, { status: 'succeeded', plan: bounded(plan), output: bounded(output), finishedAt: this.clock.now() });
+          if (step.verify)
+            output = {
+              ...output,
+              verified: await this.withTimeout(step.verify(ctx, output), step.timeoutMs, `${step.id} verify`, stepTimeout),
+            };
+          await this.steps.update(
+            { runId: run.id, position },
+            { status: 'succeeded', plan: bounded(plan), output: bounded(output), finishedAt: this.clock.now() },
+          );
           await this.publish(run.id, { type: 'step', step: step.id, status: 'succeeded' });
         } catch (error) {
           const message = String((error as Error)?.message ?? error).slice(0, 2000);
           if (controller.signal.aborted) {
             // Cancelled: the step stopped on its signal, or ignored it until its timeout.
-            const why = stepTimeout.signal.aborted ? `cancelled; the step did not stop on its signal: ${message}` : 'cancelled while running';
+            const why = stepTimeout.signal.aborted
+              ? `cancelled; the step did not stop on its signal: ${message}`
+              : 'cancelled while running';
             await this.steps.update({ runId: run.id, position }, { status: 'cancelled', error: why, finishedAt: this.clock.now() });
             await this.publish(run.id, { type: 'step', step: step.id, status: 'cancelled' });
             await this.steps.update({ runId: run.id, position: remaining(position) }, { status: 'cancelled' });
@@ -361,8 +404,19 @@ export class RunnerService implements OnModuleInit {
           if (error instanceof EscalationError) {
             // The procedure could not fix it: whom to call, and what to hand them.
             const level = this.inventory.escalation[error.level];
-            const why = `${message}; escalate to ${level.contacts.join(', ')} (${error.level}, ${level.responseMinutes} min)`.slice(0, 2000);
-            await this.steps.update({ runId: run.id, position }, { status: 'failed', error: message, output: bounded({ ...error.details, escalateTo: level.contacts, level: error.level }), finishedAt: this.clock.now() });
+            const why = `${message}; escalate to ${level.contacts.join(', ')} (${error.level}, ${level.responseMinutes} min)`.slice(
+              0,
+              2000,
+            );
+            await this.steps.update(
+              { runId: run.id, position },
+              {
+                status: 'failed',
+                error: message,
+                output: bounded({ ...error.details, escalateTo: level.contacts, level: error.level }),
+                finishedAt: this.clock.now(),
+              },
+            );
             await this.publish(run.id, { type: 'step', step: step.id, status: 'failed', error: message });
             await this.steps.update({ runId: run.id, position: remaining(position) }, { status: 'skipped' });
             ending = { status: 'escalated', error: why };
@@ -420,31 +474,54 @@ export class RunnerService implements OnModuleInit {
     const verb = approve ? 'approve' : 'reject';
     const run = await this.getRun(runId);
     if (!identity.userId || identity.role === 'service') {
-      throw new DomainError(ErrorCode.Forbidden, `a ${identity.kind} identity (${identity.username}) cannot ${verb} runs: a second person must`, { yourKind: identity.kind });
+      throw new DomainError(
+        ErrorCode.Forbidden,
+        `a ${identity.kind} identity (${identity.username}) cannot ${verb} runs: a second person must`,
+        { yourKind: identity.kind },
+      );
     }
     if (this.isRequester(run, identity)) {
-      throw new DomainError(ErrorCode.Forbidden, `a second, different person must ${verb} this run (two-person rule); ${identity.username} requested it${identity.token ? ` and acts here through the API token ${identity.token.name}` : ''}`, {
-        requestedBy: run.requestedBy,
-      });
+      throw new DomainError(
+        ErrorCode.Forbidden,
+        `a second, different person must ${verb} this run (two-person rule); ${identity.username} requested it${identity.token ? ` and acts here through the API token ${identity.token.name}` : ''}`,
+        {
+          requestedBy: run.requestedBy,
+        },
+      );
     }
     if (!mayApprove(run.requestedRole as never, identity.role)) {
       const needed = ROLES.filter((r) => mayApprove(run.requestedRole as never, r) && r !== 'admin');
-      throw new DomainError(ErrorCode.Forbidden, `a request by a ${run.requestedRole} is approved or rejected by the complementary role: ${needed.join(' or ')}`, {
-        requestedRole: run.requestedRole,
-        approverRoles: needed,
-        yourRole: identity.role,
-      });
+      throw new DomainError(
+        ErrorCode.Forbidden,
+        `a request by a ${run.requestedRole} is approved or rejected by the complementary role: ${needed.join(' or ')}`,
+        {
+          requestedRole: run.requestedRole,
+          approverRoles: needed,
+          yourRole: identity.role,
+        },
+      );
     }
-    if (run.status !== 'awaiting_approval') throw new DomainError(ErrorCode.Conflict, `run ${runId} is ${run.status}, not awaiting approval`, { status: run.status });
+    if (run.status !== 'awaiting_approval')
+      throw new DomainError(ErrorCode.Conflict, `run ${runId} is ${run.status}, not awaiting approval`, { status: run.status });
     if (run.approvalExpiresAt && run.approvalExpiresAt <= this.clock.now()) {
       await this.expire(run);
-      throw new DomainError(ErrorCode.Conflict, `the approval of run ${runId} expired at ${run.approvalExpiresAt.toISOString()}; request it again`);
+      throw new DomainError(
+        ErrorCode.Conflict,
+        `the approval of run ${runId} expired at ${run.approvalExpiresAt.toISOString()}; request it again`,
+      );
     }
     const now = this.clock.now();
     if (!approve) {
       const updated = await this.runs.update(
         { id: run.id, status: 'awaiting_approval' },
-        { status: 'rejected', approvedBy: identity.username, approvedById: identity.userId, decidedAt: now, finishedAt: now, error: `rejected by ${identity.username}` },
+        {
+          status: 'rejected',
+          approvedBy: identity.username,
+          approvedById: identity.userId,
+          decidedAt: now,
+          finishedAt: now,
+          error: `rejected by ${identity.username}`,
+        },
       );
       if (updated.affected) {
         await this.steps.update({ runId: run.id, status: 'pending' }, { status: 'cancelled' });
@@ -452,13 +529,18 @@ export class RunnerService implements OnModuleInit {
       }
       return this.get(run.id);
     }
-    const updated = await this.runs.update({ id: run.id, status: 'awaiting_approval' }, { status: 'queued', approvedBy: identity.username, approvedById: identity.userId, decidedAt: now });
+    const updated = await this.runs.update(
+      { id: run.id, status: 'awaiting_approval' },
+      { status: 'queued', approvedBy: identity.username, approvedById: identity.userId, decidedAt: now },
+    );
     if (updated.affected) {
       try {
         await this.enqueue(run.id);
       } catch (error) {
         // Not queued: it awaits approval again (the approver is told with the 503).
-        await this.runs.update({ id: run.id, status: 'queued' }, { status: 'awaiting_approval', approvedBy: null, approvedById: null, decidedAt: null }).catch(() => undefined);
+        await this.runs
+          .update({ id: run.id, status: 'queued' }, { status: 'awaiting_approval', approvedBy: null, approvedById: null, decidedAt: null })
+          .catch(() => undefined);
         throw error;
       }
     }
@@ -479,7 +561,15 @@ export class RunnerService implements OnModuleInit {
     throw new DomainError(
       ErrorCode.Forbidden,
       `${identity.role === 'service' ? `the service identity ${identity.username}` : identity.role} may not cancel run ${run.id}: it is a ${severity} ${domain} run requested by ${run.requestedBy}; its requester or a role with ${severity} ${domain} rights may cancel it; escalate to ${level.contacts.join(', ')}`,
-      { level: severity, domain, yourRole: identity.role, rolesWithRight: ROLES.filter((r) => roleHasLevel(r, severity, domain)), requestedBy: run.requestedBy, escalateTo: level.contacts, responseMinutes: level.responseMinutes },
+      {
+        level: severity,
+        domain,
+        yourRole: identity.role,
+        rolesWithRight: ROLES.filter((r) => roleHasLevel(r, severity, domain)),
+        requestedBy: run.requestedBy,
+        escalateTo: level.contacts,
+        responseMinutes: level.responseMinutes,
+      },
     );
   }
 
@@ -499,13 +589,17 @@ export class RunnerService implements OnModuleInit {
   async cancel(runId: string, identity: Identity): Promise<RunView> {
     const run = await this.getRun(runId);
     this.checkCancel(run, identity);
-    if (FINISHED.includes(run.status)) throw new DomainError(ErrorCode.Conflict, `run ${runId} already ended (${run.status})`, { status: run.status });
+    if (FINISHED.includes(run.status))
+      throw new DomainError(ErrorCode.Conflict, `run ${runId} already ended (${run.status})`, { status: run.status });
     if (run.status === 'running') {
       await this.runs.update({ id: run.id }, { cancelRequested: true });
       await this.redis.publish(this.cancelChannel, run.id).catch(() => undefined);
     } else {
       const now = this.clock.now();
-      const updated = await this.runs.update({ id: run.id, status: run.status }, { status: 'cancelled', cancelRequested: true, finishedAt: now });
+      const updated = await this.runs.update(
+        { id: run.id, status: run.status },
+        { status: 'cancelled', cancelRequested: true, finishedAt: now },
+      );
       if (!updated.affected) return this.cancel(runId, identity); // it started (or ended) meanwhile
       await this.steps.update({ runId: run.id, status: 'pending' }, { status: 'cancelled' });
       await this.publish(run.id, { type: 'status', status: 'cancelled', error: null });
@@ -576,14 +670,25 @@ export class RunnerService implements OnModuleInit {
     await new Promise((r) => setTimeout(r, confirmAfterMs));
     for (const run of suspects) {
       if (this.active.has(run.id) || (await this.redis.exists(`run-alive:${run.id}`))) continue;
-      const updated = await this.runs.update({ id: run.id, status: 'running' }, { status: 'interrupted', error: `the worker stopped during ${run.currentStep ?? 'the first step'}`, finishedAt: this.clock.now() });
+      const updated = await this.runs.update(
+        { id: run.id, status: 'running' },
+        { status: 'interrupted', error: `the worker stopped during ${run.currentStep ?? 'the first step'}`, finishedAt: this.clock.now() },
+      );
       if (updated.affected) {
         swept++;
         await this.steps.update({ runId: run.id, status: In(['running', 'pending']) }, { status: 'cancelled' });
         const note = await this.recover(run, 'interrupted');
-        if (note) await this.runs.update({ id: run.id }, { error: `the worker stopped during ${run.currentStep ?? 'the first step'}; ${note}`.slice(0, 2000) });
+        if (note)
+          await this.runs.update(
+            { id: run.id },
+            { error: `the worker stopped during ${run.currentStep ?? 'the first step'}; ${note}`.slice(0, 2000) },
+          );
         await this.locks.release(this.resourcesOf(run), run.id);
-        await this.publish(run.id, { type: 'status', status: 'interrupted', error: `the worker stopped during ${run.currentStep ?? 'the first step'}` });
+        await this.publish(run.id, {
+          type: 'status',
+          status: 'interrupted',
+          error: `the worker stopped during ${run.currentStep ?? 'the first step'}`,
+        });
       }
     }
     return swept;
@@ -632,7 +737,11 @@ export class RunnerService implements OnModuleInit {
 
   async list(filter: { status?: RunStatus; procedureId?: string; limit?: number; cursor?: string }): Promise<Page<RunEntity>> {
     const size = pageSize(filter.limit);
-    const qb = this.runs.createQueryBuilder('r').orderBy('r.createdAt', 'DESC').addOrderBy('r.id', 'DESC').take(size + 1);
+    const qb = this.runs
+      .createQueryBuilder('r')
+      .orderBy('r.createdAt', 'DESC')
+      .addOrderBy('r.id', 'DESC')
+      .take(size + 1);
     if (filter.status) qb.andWhere('r.status = :status', { status: filter.status });
     if (filter.procedureId) qb.andWhere('r.procedure_id = :procedureId', { procedureId: filter.procedureId });
     const after = decodeCursor(filter.cursor, ['date', 'uuid']);
@@ -658,4 +767,3 @@ export class RunnerService implements OnModuleInit {
     };
   }
 }
-

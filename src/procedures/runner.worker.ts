@@ -85,10 +85,18 @@ export class RunnerWorker implements OnModuleInit, OnApplicationBootstrap, OnApp
 
   private async add(runId: string): Promise<void> {
     try {
-      await withTimeout(this.queue!.add('run', { runId }, { jobId: runId, removeOnComplete: 1000, removeOnFail: 1000, attempts: 1 }), ENQUEUE_TIMEOUT_MS, 'the job queue');
+      await withTimeout(
+        this.queue!.add('run', { runId }, { jobId: runId, removeOnComplete: 1000, removeOnFail: 1000, attempts: 1 }),
+        ENQUEUE_TIMEOUT_MS,
+        'the job queue',
+      );
     } catch (error) {
       const failure = dependencyFailure(error) ?? { dependency: 'redis' as const, reason: (error as Error).message };
-      throw new DomainError(ErrorCode.DependencyUnavailable, `the run could not be queued: ${describeDependencyFailure({ ...failure, dependency: 'redis' })}`, { dependency: 'redis' });
+      throw new DomainError(
+        ErrorCode.DependencyUnavailable,
+        `the run could not be queued: ${describeDependencyFailure({ ...failure, dependency: 'redis' })}`,
+        { dependency: 'redis' },
+      );
     }
   }
 
@@ -98,7 +106,11 @@ export class RunnerWorker implements OnModuleInit, OnApplicationBootstrap, OnApp
    * just before this start have expired, then every 30 s.
    */
   onApplicationBootstrap(): void {
-    this.worker = new Worker(PROCEDURES_QUEUE, (job) => this.runner.execute(String(job.data.runId)), { connection: this.connection!, prefix: this.prefix, concurrency: 4 });
+    this.worker = new Worker(PROCEDURES_QUEUE, (job) => this.runner.execute(String(job.data.runId)), {
+      connection: this.connection!,
+      prefix: this.prefix,
+      concurrency: 4,
+    });
     this.worker.on('error', (error) => this.warn(`procedures worker: ${error.message}`));
     void this.sweep();
     this.recheck = setTimeout(() => void this.sweep(), ALIVE_TTL_MS + 1000);

@@ -13,7 +13,13 @@ export function containerOf(inventory: Inventory, service: string): string {
  * Waits until the backend container runs (healthy, when it has a healthcheck) and its health
  * URL answers 2xx, for at most `seconds` (default backups.backendHealthySeconds).
  */
-export async function waitBackendHealthy(inventory: Inventory, docker: DockerPort, http: HttpProbePort, signal: AbortSignal, seconds = inventory.backups.backendHealthySeconds): Promise<Record<string, unknown>> {
+export async function waitBackendHealthy(
+  inventory: Inventory,
+  docker: DockerPort,
+  http: HttpProbePort,
+  signal: AbortSignal,
+  seconds = inventory.backups.backendHealthySeconds,
+): Promise<Record<string, unknown>> {
   const name = containerOf(inventory, 'backend');
   const hasHealthcheck = inventory.stack.services.find((s) => s.name === 'backend')?.healthcheck ?? false;
   const started = Date.now();
@@ -28,7 +34,8 @@ export async function waitBackendHealthy(inventory: Inventory, docker: DockerPor
         http.get(inventory.urls.backendHealth, { timeoutMs: 3000 }).catch((e: Error) => ({ status: 0, error: e.message })),
       ]);
       const healthy = info.state === 'running' && (!hasHealthcheck || info.health === 'healthy');
-      if (healthy && probe.status >= 200 && probe.status < 300) return { container: name, state: info.state, health: info.health, healthUrlStatus: probe.status, waitedMs: Date.now() - started };
+      if (healthy && probe.status >= 200 && probe.status < 300)
+        return { container: name, state: info.state, health: info.health, healthUrlStatus: probe.status, waitedMs: Date.now() - started };
       last = `container ${info.state}/${info.health}, ${inventory.urls.backendHealth} → ${probe.status || (probe as { error?: string }).error}`;
     } catch (error) {
       last = (error as Error).message;

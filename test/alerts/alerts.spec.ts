@@ -33,10 +33,22 @@ describe('alerts on the stand-in stack', () => {
   const madeSilences: string[] = [];
   const started = Date.now();
   const testAlerts: AmAlertInput[] = [
-    { labels: { alertname: 'StormTestNoise', test_run: run, instance: 'a', severity: 'warning', component: 'infrastructure' }, annotations: { summary: 'noise a' } },
-    { labels: { alertname: 'StormTestNoise', test_run: run, instance: 'b', severity: 'warning', component: 'infrastructure' }, annotations: { summary: 'noise b' } },
-    { labels: { alertname: 'StormTestNoise', test_run: run, instance: 'c', severity: 'warning', component: 'infrastructure' }, annotations: { summary: 'noise c' } },
-    { labels: { alertname: 'DiskSpaceAlmostFull', test_run: run, instance: 'a', severity: 'warning', component: 'infrastructure' }, annotations: { summary: 'disk' } },
+    {
+      labels: { alertname: 'StormTestNoise', test_run: run, instance: 'a', severity: 'warning', component: 'infrastructure' },
+      annotations: { summary: 'noise a' },
+    },
+    {
+      labels: { alertname: 'StormTestNoise', test_run: run, instance: 'b', severity: 'warning', component: 'infrastructure' },
+      annotations: { summary: 'noise b' },
+    },
+    {
+      labels: { alertname: 'StormTestNoise', test_run: run, instance: 'c', severity: 'warning', component: 'infrastructure' },
+      annotations: { summary: 'noise c' },
+    },
+    {
+      labels: { alertname: 'DiskSpaceAlmostFull', test_run: run, instance: 'a', severity: 'warning', component: 'infrastructure' },
+      annotations: { summary: 'disk' },
+    },
   ].map((a) => ({ ...a, startsAt: new Date(started - MINUTE).toISOString(), endsAt: new Date(started + 15 * MINUTE).toISOString() }));
 
   before(async () => {
@@ -53,21 +65,41 @@ describe('alerts on the stand-in stack', () => {
       users.set(who, { username: user.username, token: await t.login(user.username) });
     }
     // Alertmanager delivers as a service identity: it may deliver alerts and nothing else.
-    const made = await t.http().post('/api/v1/tokens').set('Authorization', as('admin')).send({ name: `alertmanager-${run}`, kind: 'service', scopes: ['alerts.receive'] });
+    const made = await t
+      .http()
+      .post('/api/v1/tokens')
+      .set('Authorization', as('admin'))
+      .send({ name: `alertmanager-${run}`, kind: 'service', scopes: ['alerts.receive'] });
     expect(made.status).toBe(201);
     apiToken = { name: made.body.name, token: made.body.token };
-    viewerApiToken = (await t.http().post('/api/v1/tokens').set('Authorization', as('admin')).send({ name: `viewer-${run}`, role: 'viewer' })).body.token;
+    viewerApiToken = (
+      await t
+        .http()
+        .post('/api/v1/tokens')
+        .set('Authorization', as('admin'))
+        .send({ name: `viewer-${run}`, role: 'viewer' })
+    ).body.token;
     await am.postAlerts(testAlerts, T);
-    await waitFor('the 4 test alerts to be active', async () => {
-      const l = await am.alerts({ filter: [filter] }, T);
-      return l.length === 4 && l.every((a) => a.status.state === 'active');
-    }, 15_000, 200);
+    await waitFor(
+      'the 4 test alerts to be active',
+      async () => {
+        const l = await am.alerts({ filter: [filter] }, T);
+        return l.length === 4 && l.every((a) => a.status.state === 'active');
+      },
+      15_000,
+      200,
+    );
   });
 
   after(async () => {
     for (const id of madeSilences) await am.expireSilence(id, T).catch(() => undefined);
     const end = new Date().toISOString();
-    await am.postAlerts(testAlerts.map((a) => ({ ...a, endsAt: end })), T).catch(() => undefined);
+    await am
+      .postAlerts(
+        testAlerts.map((a) => ({ ...a, endsAt: end })),
+        T,
+      )
+      .catch(() => undefined);
     await t?.close();
   });
 
@@ -81,15 +113,25 @@ describe('alerts on the stand-in stack', () => {
     }
   };
   const until = async (id: string, statuses = ['succeeded', 'failed', 'escalated', 'cancelled']) =>
-    waitFor(`run ${id} to end`, async () => {
-      const r = (await get(`/api/v1/runs/${id}`)).body;
-      return statuses.includes(r.status) ? r : null;
-    }, 60_000, 200);
-  const count = async (sql: string, params: unknown[] = []) => (await withClient(t.database, (c) => c.query(sql, params))).rows[0].n as number;
+    waitFor(
+      `run ${id} to end`,
+      async () => {
+        const r = (await get(`/api/v1/runs/${id}`)).body;
+        return statuses.includes(r.status) ? r : null;
+      },
+      60_000,
+      200,
+    );
+  const count = async (sql: string, params: unknown[] = []) =>
+    (await withClient(t.database, (c) => c.query(sql, params))).rows[0].n as number;
   const runCount = () => count('SELECT count(*)::int AS n FROM procedure_runs');
   const silenceRows = () => count('SELECT count(*)::int AS n FROM alert_silences');
   /** Ids of Alertmanager's silences that are not expired. */
-  const liveSilences = async () => (await am.silences(T)).filter((s) => s.status.state !== 'expired').map((s) => s.id).sort();
+  const liveSilences = async () =>
+    (await am.silences(T))
+      .filter((s) => s.status.state !== 'expired')
+      .map((s) => s.id)
+      .sort();
   const mineNow = () => am.alerts({ filter: [filter] }, T);
   const noise = [mine, { name: 'alertname', value: 'StormTestNoise' }];
 
@@ -102,7 +144,14 @@ describe('alerts on the stand-in stack', () => {
       ['DiskSpaceAlmostFull', 1, 1, 0, 'disk.cleanup'],
     ]);
     const disk = res.body.groups[1].alerts[0];
-    expect(disk).toMatchObject({ alertname: 'DiskSpaceAlmostFull', state: 'active', silencedBy: [], inhibitedBy: [], remediation: 'disk.cleanup', annotations: { summary: 'disk' } });
+    expect(disk).toMatchObject({
+      alertname: 'DiskSpaceAlmostFull',
+      state: 'active',
+      silencedBy: [],
+      inhibitedBy: [],
+      remediation: 'disk.cleanup',
+      annotations: { summary: 'disk' },
+    });
     expect(disk.labels).toEqual(testAlerts[3].labels);
     expect(disk.fingerprint).toMatch(/^[0-9a-f]{16}$/);
     expect(Date.parse(disk.startsAt)).toBe(started - MINUTE);
@@ -111,7 +160,11 @@ describe('alerts on the stand-in stack', () => {
     const all = await get('/api/v1/alerts');
     expect(all.body.firing).toBeGreaterThanOrEqual(4);
     expect(all.body.groups.find((g: any) => g.alertname === 'StormTestNoise').count).toBeGreaterThanOrEqual(3);
-    const gql = await t.gql(users.get('viewer')!.token, `query($f: [String!]) { alerts(filter: $f) { firing groups { alertname count remediation alerts { fingerprint state labels silencedBy remediation } } silences { id } } }`, { f: [filter] });
+    const gql = await t.gql(
+      users.get('viewer')!.token,
+      `query($f: [String!]) { alerts(filter: $f) { firing groups { alertname count remediation alerts { fingerprint state labels silencedBy remediation } } silences { id } } }`,
+      { f: [filter] },
+    );
     expect(gql.body.errors).toBeUndefined();
     expect(gql.body.data.alerts.firing).toBe(4);
     expect(gql.body.data.alerts.groups.map((g: any) => [g.alertname, g.count, g.remediation])).toEqual([
@@ -144,7 +197,10 @@ describe('alerts on the stand-in stack', () => {
 
   it('Alertmanager unreachable: 503 naming Alertmanager and what failed (REST and GraphQL)', async () => {
     const port = await closedPort();
-    const down = await startTestApp({ inventoryFile: STACK_INVENTORY, inventoryPatch: (doc) => (doc.urls.alertmanager = `http://127.0.0.1:${port}`) });
+    const down = await startTestApp({
+      inventoryFile: STACK_INVENTORY,
+      inventoryPatch: (doc) => (doc.urls.alertmanager = `http://127.0.0.1:${port}`),
+    });
     try {
       const token = await down.tokenFor(Role.Viewer);
       const res = await down.http().get('/api/v1/alerts').set('Authorization', `Bearer ${token}`);
@@ -165,7 +221,10 @@ describe('alerts on the stand-in stack', () => {
 
   it('alerts.storm dry run: plans exactly the matching alerts and the silence; nothing is created', async () => {
     const silencesBefore = await liveSilences();
-    const fingerprints = (await mineNow()).filter((a) => a.labels.alertname === 'StormTestNoise').map((a) => a.fingerprint).sort();
+    const fingerprints = (await mineNow())
+      .filter((a) => a.labels.alertname === 'StormTestNoise')
+      .map((a) => a.fingerprint)
+      .sort();
     const res = await request('alerts.storm', { parameters: { matchers: noise, duration: '20m' }, dryRun: true });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ status: 'succeeded', dryRun: true, severity: 'P3', requestedBy: users.get('operator')!.username });
@@ -179,10 +238,12 @@ describe('alerts on the stand-in stack', () => {
       ['StormTestNoise', 'b', 'active'],
       ['StormTestNoise', 'c', 'active'],
     ]);
-    expect(count.plan.groups).toEqual(expect.arrayContaining([
-      expect.objectContaining({ alertname: 'StormTestNoise', matched: 3 }),
-      expect.objectContaining({ alertname: 'DiskSpaceAlmostFull', matched: 0 }),
-    ]));
+    expect(count.plan.groups).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ alertname: 'StormTestNoise', matched: 3 }),
+        expect.objectContaining({ alertname: 'DiskSpaceAlmostFull', matched: 0 }),
+      ]),
+    );
     expect(count.plan.firing).toBeGreaterThanOrEqual(4);
     expect(silence.status).toBe('planned');
     expect(silence.plan).toMatchObject({
@@ -192,7 +253,9 @@ describe('alerts on the stand-in stack', () => {
       level: 'P3',
       refusedBecause: null,
     });
-    expect(silence.plan.comment).toBe(`erp-ops run ${res.body.id}: alert storm: test_run="${run}", alertname="StormTestNoise" silenced for 20m`);
+    expect(silence.plan.comment).toBe(
+      `erp-ops run ${res.body.id}: alert storm: test_run="${run}", alertname="StormTestNoise" silenced for 20m`,
+    );
     expect(Date.parse(silence.plan.endsAt) - Date.parse(silence.plan.startsAt)).toBe(20 * MINUTE);
     // Nothing changed.
     expect(await liveSilences()).toEqual(silencesBefore);
@@ -212,7 +275,11 @@ describe('alerts on the stand-in stack', () => {
     madeSilences.push(silenceId);
     expect(silenceId).toMatch(/^[0-9a-f-]{36}$/);
     expect(stormRun.steps[0].output.wouldSilence).toBe(3);
-    expect(step.output).toMatchObject({ createdBy: users.get('operator')!.username, silenced: 3, verified: { silenceId, state: 'active', suppressed: 3 } });
+    expect(step.output).toMatchObject({
+      createdBy: users.get('operator')!.username,
+      silenced: 3,
+      verified: { silenceId, state: 'active', suppressed: 3 },
+    });
     // In the real Alertmanager.
     const silence = await am.silence(silenceId, T);
     expect(silence.status.state).toBe('active');
@@ -235,14 +302,39 @@ describe('alerts on the stand-in stack', () => {
     expect(overview).toMatchObject({ firing: 4, active: 1, suppressed: 3 });
     expect(overview.groups[0]).toMatchObject({ alertname: 'StormTestNoise', suppressed: 3 });
     const listed = overview.silences.find((s: any) => s.id === silenceId);
-    expect(listed).toMatchObject({ state: 'active', createdByControlPlane: true, runId: stormRun.id, createdBy: users.get('operator')!.username, matchersText: `test_run="${run}", alertname="StormTestNoise"` });
+    expect(listed).toMatchObject({
+      state: 'active',
+      createdByControlPlane: true,
+      runId: stormRun.id,
+      createdBy: users.get('operator')!.username,
+      matchersText: `test_run="${run}", alertname="StormTestNoise"`,
+    });
     expect(overview.silences.filter((s: any) => s.createdByControlPlane === false).every((s: any) => s.runId === null)).toBe(true);
     // Recorded: the run, the silence row, the audit entry.
-    const row = (await withClient(t.database, (c) => c.query('SELECT run_id, created_by, comment, expired_at FROM alert_silences WHERE silence_id = $1', [silenceId]))).rows[0];
+    const row = (
+      await withClient(t.database, (c) =>
+        c.query('SELECT run_id, created_by, comment, expired_at FROM alert_silences WHERE silence_id = $1', [silenceId]),
+      )
+    ).rows[0];
     expect(row).toEqual({ run_id: stormRun.id, created_by: users.get('operator')!.username, comment: silence.comment, expired_at: null });
-    const runRow = (await withClient(t.database, (c) => c.query('SELECT procedure_id, requested_by, status, severity FROM procedure_runs WHERE id = $1', [stormRun.id]))).rows[0];
-    expect(runRow).toEqual({ procedure_id: 'alerts.storm', requested_by: users.get('operator')!.username, status: 'succeeded', severity: 'P3' });
-    const audit = (await withClient(t.database, (c) => c.query("SELECT actor, outcome FROM audit_entries WHERE action = 'procedure.request' AND target = 'procedure:alerts.storm' AND outcome = 'success'"))).rows;
+    const runRow = (
+      await withClient(t.database, (c) =>
+        c.query('SELECT procedure_id, requested_by, status, severity FROM procedure_runs WHERE id = $1', [stormRun.id]),
+      )
+    ).rows[0];
+    expect(runRow).toEqual({
+      procedure_id: 'alerts.storm',
+      requested_by: users.get('operator')!.username,
+      status: 'succeeded',
+      severity: 'P3',
+    });
+    const audit = (
+      await withClient(t.database, (c) =>
+        c.query(
+          "SELECT actor, outcome FROM audit_entries WHERE action = 'procedure.request' AND target = 'procedure:alerts.storm' AND outcome = 'success'",
+        ),
+      )
+    ).rows;
     expect(audit.map((a: any) => a.actor)).toEqual([users.get('operator')!.username, users.get('operator')!.username]);
   });
 
@@ -260,7 +352,9 @@ describe('alerts on the stand-in stack', () => {
     }
     expect(await runCount()).toBe(runsBefore);
     expect(await liveSilences()).toEqual(silencesBefore);
-    const denials = await count("SELECT count(*)::int AS n FROM audit_entries WHERE action = 'procedure.request' AND target = 'procedure:alerts.storm' AND outcome = 'denied' AND error_code = 'FORBIDDEN'");
+    const denials = await count(
+      "SELECT count(*)::int AS n FROM audit_entries WHERE action = 'procedure.request' AND target = 'procedure:alerts.storm' AND outcome = 'denied' AND error_code = 'FORBIDDEN'",
+    );
     expect(denials).toBe(4);
     const boundary = await request('alerts.storm', { parameters: { matchers: disk, duration: '30m' }, dryRun: true });
     expect([boundary.status, boundary.body.severity]).toEqual([201, 'P3']);
@@ -275,7 +369,10 @@ describe('alerts on the stand-in stack', () => {
     const silence = await am.silence(id, T);
     expect(silence.createdBy).toBe(users.get('senior')!.username);
     expect(Math.round((Date.parse(silence.endsAt) - Date.parse(silence.startsAt)) / MINUTE)).toBe(45);
-    expect((await mineNow()).find((a) => a.labels.alertname === 'DiskSpaceAlmostFull')!.status).toMatchObject({ state: 'suppressed', silencedBy: [id] });
+    expect((await mineNow()).find((a) => a.labels.alertname === 'DiskSpaceAlmostFull')!.status).toMatchObject({
+      state: 'suppressed',
+      silencedBy: [id],
+    });
 
     // Removed again by the storm run's id.
     const undo = await request('alerts.unsilence', { parameters: { runId: done.id } });
@@ -296,7 +393,10 @@ describe('alerts on the stand-in stack', () => {
       [{ name: 'alertname', value: 'StormTestNoise', isEqual: false }],
       // x="" matches every alert without the label x; a character class or an optional first
       // character narrows nothing; a pathological regex is judged by its text, never run.
-      [{ name: 'alertname', value: '.+', isRegex: true }, { name: 'zz', value: '' }],
+      [
+        { name: 'alertname', value: '.+', isRegex: true },
+        { name: 'zz', value: '' },
+      ],
       [{ name: 'alertname', value: '[A-Z].*', isRegex: true }],
       [{ name: 'alertname', value: 'H?.*', isRegex: true }],
       [{ name: 'alertname', value: '(?:(?:a|a)*b)|.*', isRegex: true }],
@@ -325,7 +425,10 @@ describe('alerts on the stand-in stack', () => {
     }
     expect(await liveSilences()).toEqual(silencesBefore);
     // A match-all regex next to a narrowing matcher is an ordinary P3 silence.
-    const narrowed = await request('alerts.storm', { parameters: { matchers: [mine, { name: 'alertname', value: '.*', isRegex: true }], duration: '10m' }, dryRun: true });
+    const narrowed = await request('alerts.storm', {
+      parameters: { matchers: [mine, { name: 'alertname', value: '.*', isRegex: true }], duration: '10m' },
+      dryRun: true,
+    });
     expect([narrowed.status, narrowed.body.severity, narrowed.body.steps[0].plan.wouldSilence]).toEqual([201, 'P3', 4]);
   });
 
@@ -341,8 +444,14 @@ describe('alerts on the stand-in stack', () => {
       [{ matchers: noise, duration: 2.5 }, /parameters\.duration: must be a duration/],
       [{ matchers: noise }, /parameters\.duration: must be a duration/],
       [{ matchers: [{ name: '1bad', value: 'x' }], duration: '10m' }, /parameters\.matchers\.0\.name: must be a label name/],
-      [{ matchers: [mine, { name: 'alertname', value: '(', isRegex: true }], duration: '10m' }, /parameters\.matchers\.1\.value: is not a regular expression/],
-      [{ matchers: [{ name: 'alertname', value: 'x', isRegex: 'yes' }], duration: '10m' }, /parameters\.matchers\.0\.isRegex: must be true or false/],
+      [
+        { matchers: [mine, { name: 'alertname', value: '(', isRegex: true }], duration: '10m' },
+        /parameters\.matchers\.1\.value: is not a regular expression/,
+      ],
+      [
+        { matchers: [{ name: 'alertname', value: 'x', isRegex: 'yes' }], duration: '10m' },
+        /parameters\.matchers\.0\.isRegex: must be true or false/,
+      ],
       [{ matchers: [{ name: 'alertname', value: 'x', op: '=' }], duration: '10m' }, /parameters\.matchers\.0: unknown parameter\(s\) op/],
       [{ matchers: 'alertname=x', duration: '10m' }, /parameters\.matchers: must be a list of matchers/],
       [{ duration: '10m' }, /parameters\.matchers: must be a list of matchers/],
@@ -371,7 +480,7 @@ describe('alerts on the stand-in stack', () => {
     expect(await count('SELECT count(*)::int AS n FROM audit_entries')).toBe(auditBefore);
   });
 
-  it('alerts.unsilence expires the storm\'s silence (dry run first); the alerts are active again; unknown silences fail the run', async () => {
+  it("alerts.unsilence expires the storm's silence (dry run first); the alerts are active again; unknown silences fail the run", async () => {
     const plan = await request('alerts.unsilence', { parameters: { silenceId }, dryRun: true });
     expect(plan.status).toBe(201);
     expect(plan.body.steps[0].plan).toMatchObject({
@@ -388,13 +497,27 @@ describe('alerts on the stand-in stack', () => {
     const res = await request('alerts.unsilence', { parameters: { silenceId } }, 'support');
     const done = await until(res.body.id);
     expect([done.status, done.error]).toEqual(['succeeded', null]);
-    expect(done.steps[0].output).toMatchObject({ silenceId, previousState: 'active', alreadyExpired: false, verified: { state: 'expired' } });
+    expect(done.steps[0].output).toMatchObject({
+      silenceId,
+      previousState: 'active',
+      alreadyExpired: false,
+      verified: { state: 'expired' },
+    });
     expect((await am.silence(silenceId, T)).status.state).toBe('expired');
-    await waitFor('the noise alerts to be active again', async () => {
-      const a = (await mineNow()).filter((x) => x.labels.alertname === 'StormTestNoise');
-      return a.length === 3 && a.every((x) => x.status.state === 'active' && x.status.silencedBy.length === 0);
-    }, 10_000, 200);
-    const row = (await withClient(t.database, (c) => c.query('SELECT expired_at, expired_by_run FROM alert_silences WHERE silence_id = $1', [silenceId]))).rows[0];
+    await waitFor(
+      'the noise alerts to be active again',
+      async () => {
+        const a = (await mineNow()).filter((x) => x.labels.alertname === 'StormTestNoise');
+        return a.length === 3 && a.every((x) => x.status.state === 'active' && x.status.silencedBy.length === 0);
+      },
+      10_000,
+      200,
+    );
+    const row = (
+      await withClient(t.database, (c) =>
+        c.query('SELECT expired_at, expired_by_run FROM alert_silences WHERE silence_id = $1', [silenceId]),
+      )
+    ).rows[0];
     expect(row.expired_by_run).toBe(done.id);
     expect(row.expired_at).toBeInstanceOf(Date);
     // Listed only with ?expired=true, still marked as the control plane's.
@@ -479,13 +602,21 @@ describe('alerts on the stand-in stack', () => {
       ['StormTestNoise', 'firing', null],
       ['DiskSpaceAlmostFull', 'firing', 'disk.cleanup'],
     ]);
-    expect(row.alerts[3]).toMatchObject({ labels: testAlerts[3].labels, endsAt: '0001-01-01T00:00:00Z', startsAt: '2026-11-29T23:35:24.123456789Z' });
-    const audit = (await withClient(t.database, (c) => c.query("SELECT actor, outcome, target FROM audit_entries WHERE action = 'alerts.webhook' ORDER BY id"))).rows;
+    expect(row.alerts[3]).toMatchObject({
+      labels: testAlerts[3].labels,
+      endsAt: '0001-01-01T00:00:00Z',
+      startsAt: '2026-11-29T23:35:24.123456789Z',
+    });
+    const audit = (
+      await withClient(t.database, (c) =>
+        c.query("SELECT actor, outcome, target FROM audit_entries WHERE action = 'alerts.webhook' ORDER BY id"),
+      )
+    ).rows;
     expect(audit).toHaveLength(4);
     expect(audit[0]).toEqual({ actor: `service:${apiToken.name}`, outcome: 'success', target: `alert-notification:${firingId}` });
   });
 
-  it('webhook: no token is 401, a viewer\'s token 403 (it cannot inject alerts); nothing stored', async () => {
+  it("webhook: no token is 401, a viewer's token 403 (it cannot inject alerts); nothing stored", async () => {
     const before = await notifications();
     const other = payload('firing', [testAlerts[0]]);
     const none = await hook(other, null);
@@ -516,7 +647,10 @@ describe('alerts on the stand-in stack', () => {
       [bad((p) => (p.alerts[0].labels = { alertname: 5 })), /alerts\.0\.labels\.alertname: label values must be strings/],
       [bad((p) => delete p.groupKey), /groupKey: must be a string/],
       [bad((p) => (p.truncatedAlerts = -1)), /truncatedAlerts: must be a whole number/],
-      [bad((p) => (p.alerts[0].labels = { ...p.alerts[0].labels, instance: 'a\u0000b' })), /alerts\.0\.labels\.instance: must not contain NUL characters/],
+      [
+        bad((p) => (p.alerts[0].labels = { ...p.alerts[0].labels, instance: 'a\u0000b' })),
+        /alerts\.0\.labels\.instance: must not contain NUL characters/,
+      ],
       [bad((p) => (p.groupKey = 'g\u0000')), /must not contain NUL characters/],
       ['[1, 2]', /body: must be a JSON object/],
       ['{"version": "4",', /body: is not valid JSON/],
@@ -535,8 +669,19 @@ describe('alerts on the stand-in stack', () => {
     const first = await get('/api/v1/alerts/notifications?limit=1');
     expect(first.status).toBe(200);
     expect(first.body.items).toHaveLength(1);
-    expect(first.body.items[0]).toMatchObject({ status: 'resolved', receiver: 'default', alertCount: 4, alertNames: { StormTestNoise: 3, DiskSpaceAlmostFull: 1 }, receivedBy: `service:${apiToken.name}` });
-    expect(first.body.items[0].alerts[3]).toMatchObject({ alertname: 'DiskSpaceAlmostFull', status: 'resolved', remediation: 'disk.cleanup', endsAt: '2026-11-29T23:55:24Z' });
+    expect(first.body.items[0]).toMatchObject({
+      status: 'resolved',
+      receiver: 'default',
+      alertCount: 4,
+      alertNames: { StormTestNoise: 3, DiskSpaceAlmostFull: 1 },
+      receivedBy: `service:${apiToken.name}`,
+    });
+    expect(first.body.items[0].alerts[3]).toMatchObject({
+      alertname: 'DiskSpaceAlmostFull',
+      status: 'resolved',
+      remediation: 'disk.cleanup',
+      endsAt: '2026-11-29T23:55:24Z',
+    });
     expect(first.body.nextCursor).toBeTruthy();
     const second = await get(`/api/v1/alerts/notifications?limit=1&cursor=${first.body.nextCursor}`);
     expect(second.body.items.map((n: any) => [n.id, n.status])).toEqual([[firingId, 'firing']]);
@@ -544,7 +689,10 @@ describe('alerts on the stand-in stack', () => {
     expect((await get('/api/v1/alerts/notifications?status=firing')).body.items.map((n: any) => n.id)).toEqual([firingId]);
     expect((await get('/api/v1/alerts/notifications?alertname=DiskSpaceAlmostFull')).body.items).toHaveLength(2);
     expect((await get('/api/v1/alerts/notifications?alertname=NoSuchAlert')).body.items).toEqual([]);
-    const gql = await t.gql(users.get('viewer')!.token, '{ alertNotifications(limit: 5, status: "firing") { items { id status alertNames alerts { alertname remediation } } nextCursor } }');
+    const gql = await t.gql(
+      users.get('viewer')!.token,
+      '{ alertNotifications(limit: 5, status: "firing") { items { id status alertNames alerts { alertname remediation } } nextCursor } }',
+    );
     expect(gql.body.errors).toBeUndefined();
     expect(gql.body.data.alertNotifications.items).toEqual([
       {

@@ -19,7 +19,12 @@ describe('the backup schedules with two control-plane instances', () => {
       doc.schedules.restoreDrill = '3/6 * * * * *';
     };
     const a = await startTestApp({ inventoryFile: 'stack/ops.stack.yaml', inventoryPatch: patch, env: { OPS_SCHEDULER: 'true' } });
-    const b = await startTestApp({ inventoryFile: 'stack/ops.stack.yaml', inventoryPatch: patch, env: { OPS_SCHEDULER: 'true' }, shareWith: a });
+    const b = await startTestApp({
+      inventoryFile: 'stack/ops.stack.yaml',
+      inventoryPatch: patch,
+      env: { OPS_SCHEDULER: 'true' },
+      shareWith: a,
+    });
     let runs: { procedure_id: string; status: string; requested_by: string; created_at: Date }[] = [];
     let kinds: string[] = [];
     let failures: unknown[] = [];
@@ -34,7 +39,15 @@ describe('the backup schedules with two control-plane instances', () => {
       const settleBy = Date.now() + 180_000;
       for (;;) {
         const counts = await queue.getJobCounts('active', 'waiting', 'delayed', 'prioritized');
-        const open = await withClient(a.database, async (c) => (await c.query("SELECT count(*)::int AS n FROM procedure_runs WHERE status NOT IN ('succeeded', 'failed', 'cancelled', 'interrupted', 'escalated', 'rejected', 'expired')")).rows[0].n as number);
+        const open = await withClient(
+          a.database,
+          async (c) =>
+            (
+              await c.query(
+                "SELECT count(*)::int AS n FROM procedure_runs WHERE status NOT IN ('succeeded', 'failed', 'cancelled', 'interrupted', 'escalated', 'rejected', 'expired')",
+              )
+            ).rows[0].n as number,
+        );
         if (Object.values(counts).every((n) => n === 0) && open === 0) break;
         if (Date.now() > settleBy) throw new Error(`scheduled work did not settle: ${JSON.stringify(counts)}, ${open} open runs`);
         await sleep(500);
@@ -62,7 +75,8 @@ describe('the backup schedules with two control-plane instances', () => {
     expect(runs.filter((r) => r.status !== 'succeeded')).toEqual([]);
     // Retention right after each create.
     expect(of('backup.retention').length).toBe(of('backup.create').length);
-    for (const [i, create] of of('backup.create').entries()) expect(of('backup.retention')[i].created_at.getTime()).toBeGreaterThan(create.created_at.getTime());
+    for (const [i, create] of of('backup.create').entries())
+      expect(of('backup.retention')[i].created_at.getTime()).toBeGreaterThan(create.created_at.getTime());
     expect(of('backup.verify').length).toBeGreaterThanOrEqual(1);
     expect(kinds.every((k) => k === 'scheduled')).toBe(true);
   });

@@ -26,10 +26,16 @@ const sql = stackSql;
 
 /** md5 of every table's rows (ordered by their text form): identical contents ⇔ identical map. */
 async function checksums(database: string): Promise<Record<string, string>> {
-  const tables = await sql<{ t: string }>(database, "SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
+  const tables = await sql<{ t: string }>(
+    database,
+    "SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+  );
   const out: Record<string, string> = {};
   for (const { t } of tables) {
-    const [row] = await sql<{ h: string; n: string }>(database, `SELECT md5(coalesce(string_agg(x::text, E'\\n' ORDER BY x::text), '')) AS h, count(*) AS n FROM ${t} x`);
+    const [row] = await sql<{ h: string; n: string }>(
+      database,
+      `SELECT md5(coalesce(string_agg(x::text, E'\\n' ORDER BY x::text), '')) AS h, count(*) AS n FROM ${t} x`,
+    );
     out[t] = `${row.n}:${row.h}`;
   }
   return out;
@@ -46,7 +52,9 @@ describe('backups on the stand-in stack', () => {
   let first: any;
 
   before(async () => {
-    execFileSync('node', [path.join(REPO_ROOT, 'scripts/stack/seed.js'), '--scale', 'small', '--seed', '11', '--anchor', '2026-01-19'], { encoding: 'utf8' });
+    execFileSync('node', [path.join(REPO_ROOT, 'scripts/stack/seed.js'), '--scale', 'small', '--seed', '11', '--anchor', '2026-01-19'], {
+      encoding: 'utf8',
+    });
     dir = mkdtempSync(path.join(tmpdir(), 'erp-backups-'));
     t = await startTestApp({ inventoryFile: STACK_INVENTORY, inventoryPatch: (doc) => (doc.backups.directory = dir) });
     for (const [who, role] of [
@@ -70,10 +78,15 @@ describe('backups on the stand-in stack', () => {
   const post = (url: string, body: object = {}, who = 'operator') => t.http().post(url).set('Authorization', as(who)).send(body);
   const runOf = async (id: string) => (await get(`/api/v1/runs/${id}`)).body;
   const until = async (id: string, statuses: string[], ms = 120_000) =>
-    waitFor(`run ${id} to be ${statuses.join('/')}`, async () => {
-      const run = await runOf(id);
-      return statuses.includes(run.status) ? run : null;
-    }, ms, 200);
+    waitFor(
+      `run ${id} to be ${statuses.join('/')}`,
+      async () => {
+        const run = await runOf(id);
+        return statuses.includes(run.status) ? run : null;
+      },
+      ms,
+      200,
+    );
 
   it('creates a backup: streamed, named by the inventory, checksummed and catalogued (?wait=true)', async () => {
     const res = await post('/api/v1/backups?wait=true');
@@ -108,9 +121,16 @@ describe('backups on the stand-in stack', () => {
 
   it('never overwrites: a second backup in the same hour gets a suffix; over TCP as well', async () => {
     // Its own database and queue: a replica sharing the queue could take the job with its own inventory.
-    const tcp = await startTestApp({ inventoryFile: STACK_INVENTORY, inventoryPatch: (doc) => ((doc.backups.directory = dir), (doc.backups.dumpVia = 'tcp')) });
+    const tcp = await startTestApp({
+      inventoryFile: STACK_INVENTORY,
+      inventoryPatch: (doc) => ((doc.backups.directory = dir), (doc.backups.dumpVia = 'tcp')),
+    });
     try {
-      const res = await tcp.http().post('/api/v1/backups?wait=true').set('Authorization', `Bearer ${await tcp.tokenFor(Role.Operator)}`).send({});
+      const res = await tcp
+        .http()
+        .post('/api/v1/backups?wait=true')
+        .set('Authorization', `Bearer ${await tcp.tokenFor(Role.Operator)}`)
+        .send({});
       expect(res.body.run.status).toBe('succeeded');
       expect(res.body.backup.fileName).toBe(first.fileName.replace('.sql.gz', '_2.sql.gz'));
       expect(res.body.backup.dumpVia).toBe('tcp');
@@ -138,16 +158,28 @@ describe('backups on the stand-in stack', () => {
     await sql('postgres', 'DROP DATABASE IF EXISTS restore_empty_check');
     await sql('postgres', 'CREATE DATABASE restore_empty_check');
     try {
-      await service.restoreFile(entry, service.erpTarget(), 'restore_empty_check', { runId: randomUUID(), signal: new AbortController().signal, progress: () => undefined }, { phase: 'test' });
+      await service.restoreFile(
+        entry,
+        service.erpTarget(),
+        'restore_empty_check',
+        { runId: randomUUID(), signal: new AbortController().signal, progress: () => undefined },
+        { phase: 'test' },
+      );
       expect(await checksums('restore_empty_check')).toEqual(original);
     } finally {
       await sql('postgres', 'DROP DATABASE IF EXISTS restore_empty_check WITH (FORCE)');
     }
   });
-  const catalogCount = async () => (await withClient(t.database, (c) => c.query('SELECT count(*)::int AS n FROM backups'))).rows[0].n as number;
-  const runCount = async () => (await withClient(t.database, (c) => c.query('SELECT count(*)::int AS n FROM procedure_runs'))).rows[0].n as number;
+  const catalogCount = async () =>
+    (await withClient(t.database, (c) => c.query('SELECT count(*)::int AS n FROM backups'))).rows[0].n as number;
+  const runCount = async () =>
+    (await withClient(t.database, (c) => c.query('SELECT count(*)::int AS n FROM procedure_runs'))).rows[0].n as number;
   const auditFor = async (action: string) =>
-    (await withClient(t.database, (c) => c.query('SELECT actor, outcome, error_code, target FROM audit_entries WHERE action = $1 ORDER BY id', [action]))).rows;
+    (
+      await withClient(t.database, (c) =>
+        c.query('SELECT actor, outcome, error_code, target FROM audit_entries WHERE action = $1 ORDER BY id', [action]),
+      )
+    ).rows;
 
   let corrupted: any;
   it('a corrupted file (one flipped byte) fails verify and is not restored without force', async () => {
@@ -161,7 +193,12 @@ describe('backups on the stand-in stack', () => {
     expect(res.body.run.status).toBe('failed');
     expect(res.body.backup.verifyStatus).toBe('failed');
     expect(res.body.backup.verifyError).toMatch(/SHA-256/);
-    expect(await sql('postgres', `SELECT datname FROM pg_database WHERE datname = 'erp_drill_${res.body.run.id.replace(/-/g, '').slice(0, 12)}'`)).toEqual([]);
+    expect(
+      await sql(
+        'postgres',
+        `SELECT datname FROM pg_database WHERE datname = 'erp_drill_${res.body.run.id.replace(/-/g, '').slice(0, 12)}'`,
+      ),
+    ).toEqual([]);
     const before = await runCount();
     const refused = await post(`/api/v1/backups/${corrupted.id}/restore`, { confirm: ERP_DB }, 'dba');
     expect(refused.status).toBe(409);
@@ -187,7 +224,7 @@ describe('backups on the stand-in stack', () => {
   });
 
   it('restores into the existing database: dba requests, senior_dev approves, a second restore gets 409; identical contents after', async () => {
-    await sql(ERP_DB, 'UPDATE public.products SET name = name || \' x\' WHERE id > 400; DELETE FROM public.audit_logs WHERE id > 19000');
+    await sql(ERP_DB, "UPDATE public.products SET name = name || ' x' WHERE id > 400; DELETE FROM public.audit_logs WHERE id > 19000");
     expect(await checksums(ERP_DB)).not.toEqual(original);
     const before = await runCount();
     // An operator may not request it: 403 naming whom to escalate to, audited.
@@ -213,14 +250,25 @@ describe('backups on the stand-in stack', () => {
     expect(approved.status).toBe(200);
     await until(runId, ['running', 'succeeded', 'failed'], 30_000);
     const second = await post(`/api/v1/backups/${first.id}/restore`, { confirm: ERP_DB }, 'dba2');
-    const secondDirect = await post('/api/v1/procedures/backup.restore/runs', { parameters: { backupId: first.id }, confirm: ERP_DB }, 'dba2');
+    const secondDirect = await post(
+      '/api/v1/procedures/backup.restore/runs',
+      { parameters: { backupId: first.id }, confirm: ERP_DB },
+      'dba2',
+    );
     const ended = await until(runId, ['succeeded', 'failed'], 180_000);
     expect(ended.error).toBeNull();
     expect(ended.status).toBe('succeeded');
     expect(second.status).toBe(409);
     expect(second.body.message).toMatch(new RegExp(`held by run ${runId}`));
     expect(secondDirect.status).toBe(409);
-    expect(ended.steps.map((s: any) => s.stepId)).toEqual(['check-backup', 'safety-backup', 'stop-backend', 'restore-database', 'analyze', 'start-backend']);
+    expect(ended.steps.map((s: any) => s.stepId)).toEqual([
+      'check-backup',
+      'safety-backup',
+      'stop-backend',
+      'restore-database',
+      'analyze',
+      'start-backend',
+    ]);
     expect(await checksums(ERP_DB)).toEqual(original);
     expect(await healthStatus('erp-backend')).toBe('healthy');
     const safety = ended.steps[1].output;
@@ -235,7 +283,7 @@ describe('backups on the stand-in stack', () => {
     expect((await auditFor('procedure.approve')).filter((a: any) => a.outcome === 'denied').length).toBeGreaterThanOrEqual(2);
   });
 
-  it('a postgres killed during a dump: failed run with the tool\'s error, no backup-named file, catalog unchanged; the next backup succeeds', async () => {
+  it("a postgres killed during a dump: failed run with the tool's error, no backup-named file, catalog unchanged; the next backup succeeds", async () => {
     const filesBefore = readdirSync(dir).sort();
     const catalogBefore = await catalogCount();
     // Hold a lock pg_dump must wait for, so that the kill lands during the dump.
@@ -246,10 +294,18 @@ describe('backups on the stand-in stack', () => {
     const res = await post('/api/v1/backups');
     expect(res.status).toBe(202);
     const runId = res.body.run.id;
-    await waitFor('pg_dump waiting for its lock', async () => {
-      const rows = await sql(ERP_DB, "SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'erp-ops-backup-%' AND wait_event_type = 'Lock'").catch(() => []);
-      return rows.length > 0;
-    }, 30_000, 100);
+    await waitFor(
+      'pg_dump waiting for its lock',
+      async () => {
+        const rows = await sql(
+          ERP_DB,
+          "SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'erp-ops-backup-%' AND wait_event_type = 'Lock'",
+        ).catch(() => []);
+        return rows.length > 0;
+      },
+      30_000,
+      100,
+    );
     await docker('POST', '/containers/erp-postgres/kill');
     const ended = await until(runId, ['failed', 'succeeded'], 60_000);
     await blocker.end().catch(() => undefined);
@@ -264,7 +320,8 @@ describe('backups on the stand-in stack', () => {
     expect(await catalogCount()).toBe(catalogBefore + 1);
   });
 
-  const sessions = (prefix: string) => sql(ERP_DB, `SELECT pid, wait_event_type FROM pg_stat_activity WHERE application_name LIKE '${prefix}%'`);
+  const sessions = (prefix: string) =>
+    sql(ERP_DB, `SELECT pid, wait_event_type FROM pg_stat_activity WHERE application_name LIKE '${prefix}%'`);
   async function holdLock(statement: string): Promise<Client> {
     const blocker = new Client({ connectionString: `${SERVER}/${ERP_DB}` });
     blocker.on('error', () => undefined);
@@ -280,7 +337,12 @@ describe('backups on the stand-in stack', () => {
     try {
       const res = await post('/api/v1/backups');
       const runId = res.body.run.id;
-      await waitFor('pg_dump waiting for its lock', async () => (await sessions('erp-ops-backup-')).some((r: any) => r.wait_event_type === 'Lock'), 30_000, 100);
+      await waitFor(
+        'pg_dump waiting for its lock',
+        async () => (await sessions('erp-ops-backup-')).some((r: any) => r.wait_event_type === 'Lock'),
+        30_000,
+        100,
+      );
       const cancel = await post(`/api/v1/runs/${runId}/cancel`);
       expect(cancel.status).toBe(200);
       const ended = await until(runId, ['cancelled', 'failed', 'succeeded'], 30_000);
@@ -303,7 +365,12 @@ describe('backups on the stand-in stack', () => {
       const requested = await post(`/api/v1/backups/${first.id}/restore`, { confirm: ERP_DB }, 'dba');
       const runId = requested.body.run.id;
       expect((await post(`/api/v1/runs/${runId}/approve`, {}, 'senior')).status).toBe(200);
-      await waitFor('the restore waiting for a lock', async () => (await sessions('erp-ops-restore-')).some((r: any) => r.wait_event_type === 'Lock'), 60_000, 100);
+      await waitFor(
+        'the restore waiting for a lock',
+        async () => (await sessions('erp-ops-restore-')).some((r: any) => r.wait_event_type === 'Lock'),
+        60_000,
+        100,
+      );
       expect(await healthStatus('erp-backend')).not.toBe('healthy');
       expect((await post(`/api/v1/runs/${runId}/cancel`, {}, 'dba')).status).toBe(200);
       const ended = await until(runId, ['cancelled', 'failed', 'succeeded'], 30_000);
@@ -347,7 +414,9 @@ describe('backups on the stand-in stack', () => {
 
   it('retention: the window deletes old backups but never the newest verified; unknown files are listed, never deleted; delete is P2', async () => {
     // first (verified) and corrupted are made 10 days old.
-    await withClient(t.database, (c) => c.query("UPDATE backups SET created_at = now() - interval '10 days' WHERE id = ANY($1)", [[first.id, corrupted.id]]));
+    await withClient(t.database, (c) =>
+      c.query("UPDATE backups SET created_at = now() - interval '10 days' WHERE id = ANY($1)", [[first.id, corrupted.id]]),
+    );
     writeFileSync(path.join(dir, 'erp_backup_2020-01-01_0200.sql.gz'), 'not ours');
     const listed = await get('/api/v1/backups');
     expect(listed.status).toBe(200);
@@ -384,11 +453,17 @@ describe('backups on the stand-in stack', () => {
   });
 
   it('GraphQL: the catalog and a dry-run backup', async () => {
-    const res = await t.gql(tokens.get('operator'), '{ backupCatalog(limit: 2) { items { id fileName verifyStatus sizeBytes } nextCursor unknownFiles { fileName } } }');
+    const res = await t.gql(
+      tokens.get('operator'),
+      '{ backupCatalog(limit: 2) { items { id fileName verifyStatus sizeBytes } nextCursor unknownFiles { fileName } } }',
+    );
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data.backupCatalog.items.length).toBeGreaterThanOrEqual(1);
     expect(res.body.data.backupCatalog.items.length).toBeLessThanOrEqual(2);
-    const dry = await t.gql(tokens.get('operator'), 'mutation { createBackup(input: { dryRun: true }) { run { status dryRun steps { plan } } } }');
+    const dry = await t.gql(
+      tokens.get('operator'),
+      'mutation { createBackup(input: { dryRun: true }) { run { status dryRun steps { plan } } } }',
+    );
     expect(dry.body.errors).toBeUndefined();
     expect(dry.body.data.createBackup.run.status).toBe('succeeded');
     expect(dry.body.data.createBackup.run.steps[0].plan.database).toBe(ERP_DB);

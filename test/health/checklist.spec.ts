@@ -11,7 +11,18 @@ import { DATABASE_URL, PORTS, docker, request, restoreService, setFaultFile, sle
  * produces exactly the expected non-passing items, with the observed value, and the
  * others stay green. The stack must be up (scripts/stack/ensure.sh).
  */
-type Run = { id: string; verdict: string; durationMs: number; items: { item: string; verdict: string; nextStep?: string; escalation?: { severity: string; contacts: string[] }; checks: { check: string; verdict: string; observed: string }[] }[] };
+type Run = {
+  id: string;
+  verdict: string;
+  durationMs: number;
+  items: {
+    item: string;
+    verdict: string;
+    nextStep?: string;
+    escalation?: { severity: string; contacts: string[] };
+    checks: { check: string; verdict: string; observed: string }[];
+  }[];
+};
 
 const STACK_INVENTORY = 'stack/ops.stack.yaml';
 const fastLogs = (doc: Record<string, any>) => {
@@ -122,7 +133,10 @@ describe('daily checklist against the stand-in stack', { concurrency: false }, (
     await request(PORTS.kibana, '/__crash', { method: 'POST' });
     try {
       const r = await runUntil((x) => /restarting/.test(check(x, 'service:kibana').observed));
-      expect(check(r, 'service:kibana')).toMatchObject({ verdict: 'fail', observed: expect.stringMatching(/restarting \(crash loop.*restart count \d+/) });
+      expect(check(r, 'service:kibana')).toMatchObject({
+        verdict: 'fail',
+        observed: expect.stringMatching(/restarting \(crash loop.*restart count \d+/),
+      });
       // Kibana's own endpoint answers between two crashes or not, depending on the moment.
       expect(Object.keys(notPassing(r)).filter((i) => i !== 'kibana')).toEqual(['services']);
     } finally {
@@ -221,7 +235,12 @@ describe('daily checklist against the stand-in stack', { concurrency: false }, (
   });
 
   it('the ERP database unreachable fails "database"', async () => {
-    const elsewhere = await startTestApp({ inventoryFile: STACK_INVENTORY, inventoryPatch: fastLogs, env: { ERP_DATABASE_URL: 'postgres://postgres:erp-stack-dev@127.0.0.1:1/erp_quty_karunia_prod' }, shareWith: t });
+    const elsewhere = await startTestApp({
+      inventoryFile: STACK_INVENTORY,
+      inventoryPatch: fastLogs,
+      env: { ERP_DATABASE_URL: 'postgres://postgres:erp-stack-dev@127.0.0.1:1/erp_quty_karunia_prod' },
+      shareWith: t,
+    });
     try {
       const r = (await elsewhere.http().post('/api/v1/checklists').set('Authorization', `Bearer ${operator}`)).body as Run;
       expect(check(r, 'db:connect')).toMatchObject({ verdict: 'fail', observed: expect.stringMatching(/^unreachable/) });
@@ -269,10 +288,18 @@ describe('daily checklist against the stand-in stack', { concurrency: false }, (
   });
 
   it('Prometheus down fails "prometheus" (its metrics become unknown)', async () => {
-    const elsewhere = await startTestApp({ inventoryFile: STACK_INVENTORY, inventoryPatch: fastLogs, env: { OPS_URL_PROMETHEUS: 'http://127.0.0.1:1' }, shareWith: t });
+    const elsewhere = await startTestApp({
+      inventoryFile: STACK_INVENTORY,
+      inventoryPatch: fastLogs,
+      env: { OPS_URL_PROMETHEUS: 'http://127.0.0.1:1' },
+      shareWith: t,
+    });
     try {
       const r = (await elsewhere.http().post('/api/v1/checklists').set('Authorization', `Bearer ${operator}`)).body as Run;
-      expect(check(r, 'prometheus:targets')).toMatchObject({ verdict: 'fail', observed: expect.stringMatching(/^Prometheus: unreachable/) });
+      expect(check(r, 'prometheus:targets')).toMatchObject({
+        verdict: 'fail',
+        observed: expect.stringMatching(/^Prometheus: unreachable/),
+      });
       expect(check(r, 'metric:api-p95').verdict).toBe('unknown');
       expect(notPassing(r)).toEqual({ prometheus: 'fail', metrics: 'unknown' });
     } finally {
@@ -290,7 +317,13 @@ describe('daily checklist against the stand-in stack', { concurrency: false }, (
       const { prometheus, ...others } = notPassing(r);
       expect(prometheus).toBe('fail');
       expect(Object.keys(others).filter((i) => i !== 'logs')).toEqual([]);
-      if (others.logs) expect(r.items.find((i) => i.item === 'logs')!.checks.filter((c) => c.verdict !== 'pass').map((c) => c.check)).toEqual(['logs:backend']);
+      if (others.logs)
+        expect(
+          r.items
+            .find((i) => i.item === 'logs')!
+            .checks.filter((c) => c.verdict !== 'pass')
+            .map((c) => c.check),
+        ).toEqual(['logs:backend']);
     } finally {
       await clearFault(PORTS.backend);
       await waitFor('backend target up', async () => check(await run(), 'prometheus:targets').verdict === 'pass', 45000, 2000);
@@ -373,7 +406,12 @@ describe('daily checklist against the stand-in stack', { concurrency: false }, (
   });
 
   it('the Docker engine unreachable gives "unknown" items and no crash', async () => {
-    const blind = await startTestApp({ inventoryFile: STACK_INVENTORY, inventoryPatch: fastLogs, env: { DOCKER_HOST: 'unix:///tmp/no-docker-engine-here.sock' }, shareWith: t });
+    const blind = await startTestApp({
+      inventoryFile: STACK_INVENTORY,
+      inventoryPatch: fastLogs,
+      env: { DOCKER_HOST: 'unix:///tmp/no-docker-engine-here.sock' },
+      shareWith: t,
+    });
     try {
       const res = await blind.http().post('/api/v1/checklists').set('Authorization', `Bearer ${operator}`);
       expect(res.status).toBe(201);
@@ -396,7 +434,10 @@ describe('daily checklist against the stand-in stack', { concurrency: false }, (
     expect(failed.body.items.length).toBe(2);
     expect(failed.body.items.every((i: { verdict: string }) => i.verdict === 'fail')).toBe(true);
     expect(failed.body.nextCursor).toBeTruthy();
-    const gql = await t.gql(viewer, '{ healthSummary { verdict stale lines { check verdict } } checklistRuns(limit: 1) { items { id verdict } } }');
+    const gql = await t.gql(
+      viewer,
+      '{ healthSummary { verdict stale lines { check verdict } } checklistRuns(limit: 1) { items { id verdict } } }',
+    );
     expect(gql.body.errors).toBeUndefined();
     expect(gql.body.data.healthSummary.lines.length).toBeGreaterThan(0);
     const denied = await t.gql(viewer, 'mutation { runChecklist { id } }');
@@ -410,6 +451,17 @@ describe('daily checklist against the stand-in stack', { concurrency: false }, (
 async function dockerCreate(name: string, body: object): Promise<void> {
   const { execFileSync } = await import('node:child_process');
   const payload = JSON.stringify(body);
-  execFileSync('curl', ['-sf', '--unix-socket', '/var/run/docker.sock', '-X', 'POST', '-H', 'Content-Type: application/json', '-d', payload, `http://localhost/containers/create?name=${name}`]);
+  execFileSync('curl', [
+    '-sf',
+    '--unix-socket',
+    '/var/run/docker.sock',
+    '-X',
+    'POST',
+    '-H',
+    'Content-Type: application/json',
+    '-d',
+    payload,
+    `http://localhost/containers/create?name=${name}`,
+  ]);
   execFileSync('curl', ['-sf', '--unix-socket', '/var/run/docker.sock', '-X', 'POST', `http://localhost/containers/${name}/start`]);
 }

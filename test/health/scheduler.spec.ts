@@ -10,7 +10,12 @@ describe('the scheduled checklist with two control-plane instances', () => {
       doc.schedules.dailyChecklist = '*/3 * * * * *'; // every 3 s (seconds first), for the test
     };
     const a = await startTestApp({ inventoryFile: 'stack/ops.stack.yaml', inventoryPatch: patch, env: { OPS_SCHEDULER: 'true' } });
-    const b = await startTestApp({ inventoryFile: 'stack/ops.stack.yaml', inventoryPatch: patch, env: { OPS_SCHEDULER: 'true' }, shareWith: a });
+    const b = await startTestApp({
+      inventoryFile: 'stack/ops.stack.yaml',
+      inventoryPatch: patch,
+      env: { OPS_SCHEDULER: 'true' },
+      shareWith: a,
+    });
     let runs: { scheduled_for: Date; requested_by: string }[] = [];
     const taken: number[] = [];
     let duplicates = 0;
@@ -18,13 +23,16 @@ describe('the scheduled checklist with two control-plane instances', () => {
       await sleep(13000);
       for (const replica of [a, b]) {
         const text = (await replica.http().get('/metrics')).text;
-        const count = (outcome: string) => Number(text.match(new RegExp(`ops_scheduled_checklist_jobs_total\\{outcome="${outcome}"\\} (\\d+)`))?.[1] ?? 0);
+        const count = (outcome: string) =>
+          Number(text.match(new RegExp(`ops_scheduled_checklist_jobs_total\\{outcome="${outcome}"\\} (\\d+)`))?.[1] ?? 0);
         taken.push(count('ran'));
         duplicates += count('duplicate');
       }
       await b.close();
       runs = await withClient(a.database, (c) =>
-        c.query("SELECT scheduled_for, requested_by FROM checklist_runs WHERE trigger = 'schedule' ORDER BY scheduled_for").then((r) => r.rows),
+        c
+          .query("SELECT scheduled_for, requested_by FROM checklist_runs WHERE trigger = 'schedule' ORDER BY scheduled_for")
+          .then((r) => r.rows),
       );
     } finally {
       await a.close();

@@ -24,7 +24,12 @@ async function main(): Promise<void> {
     await ensureDatabase(config.OPS_DATABASE_URL);
     await migrate(config.OPS_DATABASE_URL);
   }
-  const app = await createApp({ config, inventory: loaded.inventory, inventoryFile: loaded.file, logger: createLogger(config.OPS_LOG_LEVEL) });
+  const app = await createApp({
+    config,
+    inventory: loaded.inventory,
+    inventoryFile: loaded.file,
+    logger: createLogger(config.OPS_LOG_LEVEL),
+  });
   app.get(ProcedureRegistry).register(waitingProcedure('test.sleeper', { waitMs: 600_000 }));
   app.get(ProcedureRegistry).register(slottedProcedure('test.short', { waitMs: 1000 }));
   await bootstrapFirstAdmin(app.get(UsersService), config);

@@ -21,7 +21,10 @@ function urlLine(line: string): string | undefined {
  * for its `{ url }` line. With `logFile`, its output (the JSON log) goes straight to that file,
  * as a log collector would take it, without passing through this process.
  */
-export function startControlPlaneProcess(given: NodeJS.ProcessEnv, options: { logFile?: string; startMs?: number; nodeArgs?: string[] } = {}): Promise<{ child: ChildProcess; url: string }> {
+export function startControlPlaneProcess(
+  given: NodeJS.ProcessEnv,
+  options: { logFile?: string; startMs?: number; nodeArgs?: string[] } = {},
+): Promise<{ child: ChildProcess; url: string }> {
   const startMs = options.startMs ?? 30_000;
   // Its own master key, anchor file and spool unless the caller shares them (never the checkout's).
   const state = mkdtempSync(join(tmpdir(), 'ops-child-'));
@@ -33,7 +36,10 @@ export function startControlPlaneProcess(given: NodeJS.ProcessEnv, options: { lo
   };
   if (options.logFile) {
     const fd = openSync(options.logFile, 'a');
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(projectRoot(), 'dist/test/helpers/control-plane-child.js')], { env, stdio: ['ignore', fd, fd] });
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(projectRoot(), 'dist/test/helpers/control-plane-child.js')], {
+      env,
+      stdio: ['ignore', fd, fd],
+    });
     child.once('exit', () => rmSync(state, { recursive: true, force: true }));
     closeSync(fd);
     const file = options.logFile;
@@ -49,7 +55,10 @@ export function startControlPlaneProcess(given: NodeJS.ProcessEnv, options: { lo
       look();
     });
   }
-  const child = spawn(process.execPath, [join(projectRoot(), 'dist/test/helpers/control-plane-child.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(projectRoot(), 'dist/test/helpers/control-plane-child.js')], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.once('exit', () => rmSync(state, { recursive: true, force: true }));
   let stderr = '';
   child.stderr!.on('data', (c) => (stderr += c));

@@ -10,7 +10,14 @@ export interface PlainResponse {
  * A JSON request sent from a given loopback source address (127.0.0.2, 127.0.0.3, …): the
  * control plane sees a different client address without trusting any forwarded header.
  */
-export function requestFrom(localAddress: string, url: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<PlainResponse> {
+export function requestFrom(
+  localAddress: string,
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<PlainResponse> {
   const target = new URL(path, url);
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {

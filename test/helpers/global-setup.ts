@@ -7,7 +7,7 @@ export async function globalSetup(): Promise<void> {
     await c.query(`DROP DATABASE IF EXISTS "${TEMPLATE_DB}" WITH (FORCE)`);
     await c.query(`CREATE DATABASE "${TEMPLATE_DB}"`);
     // Leftovers of interrupted runs.
-    const old = await c.query("SELECT datname FROM pg_database WHERE starts_with(datname, $1)", [TEST_DB_PREFIX]);
+    const old = await c.query('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [TEST_DB_PREFIX]);
     for (const row of old.rows) await c.query(`DROP DATABASE IF EXISTS "${row.datname}" WITH (FORCE)`);
   });
   await migrate(dbUrl(TEMPLATE_DB));

@@ -1,6 +1,17 @@
 import { GraphQLSchemaHost } from '@nestjs/graphql';
 import { INestApplication } from '@nestjs/common';
-import { GraphQLField, GraphQLInputType, GraphQLNamedType, getNamedType, isEnumType, isInputObjectType, isListType, isNonNullType, isObjectType, isScalarType } from 'graphql';
+import {
+  GraphQLField,
+  GraphQLInputType,
+  GraphQLNamedType,
+  getNamedType,
+  isEnumType,
+  isInputObjectType,
+  isListType,
+  isNonNullType,
+  isObjectType,
+  isScalarType,
+} from 'graphql';
 
 /** A literal of the right shape for an argument type (fields named like ids get a UUID). */
 function literalFor(type: GraphQLInputType, name: string): string {

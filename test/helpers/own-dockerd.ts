@@ -44,11 +44,18 @@ export class OwnDockerd {
     this.child = spawn(
       process.env.SOAK_DOCKERD ?? 'dockerd',
       [
-        '--data-root', join(this.dir, 'data'),
-        '--exec-root', join(this.dir, 'exec'),
-        '--pidfile', join(this.dir, 'dockerd.pid'),
-        '-H', this.host,
-        '--bridge=none', '--iptables=false', '--ip-forward=false', '--ip-masq=false',
+        '--data-root',
+        join(this.dir, 'data'),
+        '--exec-root',
+        join(this.dir, 'exec'),
+        '--pidfile',
+        join(this.dir, 'dockerd.pid'),
+        '-H',
+        this.host,
+        '--bridge=none',
+        '--iptables=false',
+        '--ip-forward=false',
+        '--ip-masq=false',
         '--storage-driver=vfs',
         '--log-level=warn',
       ],
@@ -58,7 +65,8 @@ export class OwnDockerd {
     this.child.on('error', () => undefined);
     const until = Date.now() + 60_000;
     while (!(await this.answers())) {
-      if (this.child.exitCode !== null) throw new Error(`own dockerd exited (${this.child.exitCode}): see ${join(this.dir, 'dockerd.log')}`);
+      if (this.child.exitCode !== null)
+        throw new Error(`own dockerd exited (${this.child.exitCode}): see ${join(this.dir, 'dockerd.log')}`);
       if (Date.now() > until) throw new Error(`own dockerd did not answer on ${this.socket} in 60 s`);
       await sleep(50);
     }

@@ -14,7 +14,7 @@ function postgresIds(): { uid: number; gid: number } {
   const line = readFileSync('/etc/passwd', 'utf8')
     .split('\n')
     .find((l) => l.startsWith('postgres:'));
-  if (!line) throw new Error('no postgres OS user (install Debian\'s postgresql)');
+  if (!line) throw new Error("no postgres OS user (install Debian's postgresql)");
   const [, , uid, gid] = line.split(':');
   return { uid: Number(uid), gid: Number(gid) };
 }
@@ -52,7 +52,11 @@ export class OwnPostgres {
     for (const d of [dir, pg.dataDir, pg.runDir]) mkdirSync(d, { recursive: true, mode: d === pg.dataDir ? 0o700 : 0o755 });
     chownSync(pg.dataDir, uid, gid);
     chownSync(pg.runDir, uid, gid);
-    await run('runuser', ['-u', 'postgres', '--', join(BIN, 'initdb'), '-D', pg.dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync'], { timeout: 60_000 });
+    await run(
+      'runuser',
+      ['-u', 'postgres', '--', join(BIN, 'initdb'), '-D', pg.dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync'],
+      { timeout: 60_000 },
+    );
     await pg.start();
     return pg;
   }

@@ -31,7 +31,15 @@ export const ran: string[] = [];
  */
 export function waitingProcedure(
   id: string,
-  options: { ignoreSignal?: boolean; timeoutMs?: number; waitMs?: number; requiresApproval?: boolean; severity?: 'P1' | 'P2' | 'P3'; domain?: 'system' | 'database'; confirm?: string } = {},
+  options: {
+    ignoreSignal?: boolean;
+    timeoutMs?: number;
+    waitMs?: number;
+    requiresApproval?: boolean;
+    severity?: 'P1' | 'P2' | 'P3';
+    domain?: 'system' | 'database';
+    confirm?: string;
+  } = {},
 ): ProcedureDefinition<Params> {
   const wait = (ctx: StepContext<Params>) => ctx.parameters.waitMs ?? options.waitMs ?? 100;
   return {
@@ -72,7 +80,9 @@ export function waitingProcedure(
 }
 
 type SlotParams = { slot: number; waitMs?: number };
-const slotParameters = z.object({ slot: z.number().int().min(0).max(9999), waitMs: z.number().int().min(0).max(60_000).optional() }).strict();
+const slotParameters = z
+  .object({ slot: z.number().int().min(0).max(9999), waitMs: z.number().int().min(0).max(60_000).optional() })
+  .strict();
 
 /**
  * A P3 fixture for load tests: one step that waits `waitMs` (default `options.waitMs`,

@@ -23,16 +23,29 @@ describe('Alertmanager', () => {
   const base: { labels: Record<string, string>; annotations: Record<string, string> }[] = [
     { labels: { alertname: 'AmTestA', test_run: run, instance: 'one', severity: 'warning' }, annotations: { summary: 'first A' } },
     { labels: { alertname: 'AmTestA', test_run: run, instance: 'two', severity: 'warning' }, annotations: { summary: 'second A' } },
-    { labels: { alertname: 'AmTestB', test_run: run, instance: 'one', severity: 'critical', note: 'say "hi" \\ bye' }, annotations: { summary: 'the B' } },
+    {
+      labels: { alertname: 'AmTestB', test_run: run, instance: 'one', severity: 'critical', note: 'say "hi" \\ bye' },
+      annotations: { summary: 'the B' },
+    },
   ];
-  const alerts: AmAlertInput[] = base.map((a) => ({ ...a, startsAt: new Date(now - 60_000).toISOString(), endsAt: new Date(now + 4 * 60_000).toISOString(), generatorURL: 'http://127.0.0.1:19090/graph' }));
+  const alerts: AmAlertInput[] = base.map((a) => ({
+    ...a,
+    startsAt: new Date(now - 60_000).toISOString(),
+    endsAt: new Date(now + 4 * 60_000).toISOString(),
+    generatorURL: 'http://127.0.0.1:19090/graph',
+  }));
   const mine = () => am.alerts({ filter: [`test_run="${run}"`] }, T);
 
   after(async () => {
     for (const id of made) await am.expireSilence(id, T).catch(() => undefined);
     // Resolve the test alerts (endsAt now).
     const end = new Date().toISOString();
-    await am.postAlerts(alerts.map((a) => ({ ...a, endsAt: end })), T).catch(() => undefined);
+    await am
+      .postAlerts(
+        alerts.map((a) => ({ ...a, endsAt: end })),
+        T,
+      )
+      .catch(() => undefined);
   });
 
   it('reads the status: cluster status and version', async () => {
@@ -44,10 +57,15 @@ describe('Alertmanager', () => {
 
   it('posts alerts and lists them with labels, annotations, fingerprint, state and receivers', async () => {
     await am.postAlerts(alerts, T);
-    const listed = await waitFor('the 3 test alerts to be active', async () => {
-      const l = await mine();
-      return l.length === 3 && l.every((a) => a.status.state === 'active') ? l : null;
-    }, 15_000, 200);
+    const listed = await waitFor(
+      'the 3 test alerts to be active',
+      async () => {
+        const l = await mine();
+        return l.length === 3 && l.every((a) => a.status.state === 'active') ? l : null;
+      },
+      15_000,
+      200,
+    );
     for (const a of listed) {
       expect(a.fingerprint).toMatch(/^[0-9a-f]{16}$/);
       expect(a.labels.test_run).toBe(run);
@@ -63,15 +81,28 @@ describe('Alertmanager', () => {
   it('filters with repeated matchers: equal, regex, negated, and values with quotes and backslashes', async () => {
     const byName = await am.alerts({ filter: [`test_run="${run}"`, { name: 'alertname', value: 'AmTestA', isRegex: false }] }, T);
     expect(byName.map((a) => a.labels.instance).sort()).toEqual(['one', 'two']);
-    const regex = await am.alerts({ filter: [{ name: 'test_run', value: run, isRegex: false }, { name: 'alertname', value: 'AmTest[AB]', isRegex: true }] }, T);
+    const regex = await am.alerts(
+      {
+        filter: [
+          { name: 'test_run', value: run, isRegex: false },
+          { name: 'alertname', value: 'AmTest[AB]', isRegex: true },
+        ],
+      },
+      T,
+    );
     expect(regex).toHaveLength(3);
-    const negated = await am.alerts({ filter: [`test_run="${run}"`, { name: 'alertname', value: 'AmTestA', isRegex: false, isEqual: false }] }, T);
+    const negated = await am.alerts(
+      { filter: [`test_run="${run}"`, { name: 'alertname', value: 'AmTestA', isRegex: false, isEqual: false }] },
+      T,
+    );
     expect(negated.map((a) => a.labels.alertname)).toEqual(['AmTestB']);
     const quoted = await am.alerts({ filter: [`test_run="${run}"`, { name: 'note', value: 'say "hi" \\ bye', isRegex: false }] }, T);
     expect(quoted.map((a) => a.labels.alertname)).toEqual(['AmTestB']);
     expect(formatMatcher({ name: 'note', value: 'say "hi" \\ bye', isRegex: false })).toBe('note="say \\"hi\\" \\\\ bye"');
     // The flags: only silenced ones (none yet), and a filter nothing matches.
-    expect(await am.alerts({ active: false, silenced: true, inhibited: false, unprocessed: false, filter: [`test_run="${run}"`] }, T)).toEqual([]);
+    expect(
+      await am.alerts({ active: false, silenced: true, inhibited: false, unprocessed: false, filter: [`test_run="${run}"`] }, T),
+    ).toEqual([]);
     expect(await am.alerts({ filter: [`test_run="${run}-nothing"`] }, T)).toEqual([]);
   });
 
@@ -85,7 +116,10 @@ describe('Alertmanager', () => {
     const start = new Date();
     const id = await am.createSilence(
       {
-        matchers: [{ name: 'test_run', value: run, isRegex: false }, { name: 'alertname', value: 'AmTestA', isRegex: false, isEqual: true }],
+        matchers: [
+          { name: 'test_run', value: run, isRegex: false },
+          { name: 'alertname', value: 'AmTestA', isRegex: false, isEqual: true },
+        ],
         startsAt: start.toISOString(),
         endsAt: new Date(start.getTime() + 10 * 60_000).toISOString(),
         createdBy: 'adapter-test',
@@ -102,21 +136,31 @@ describe('Alertmanager', () => {
       { name: 'alertname', value: 'AmTestA', isRegex: false, isEqual: true },
     ]);
     expect((await am.silences(T)).some((s) => s.id === id && s.status.state === 'active')).toBe(true);
-    const suppressed = await waitFor('the A alerts to be suppressed by the silence', async () => {
-      const l = await mine();
-      const a = l.filter((x) => x.labels.alertname === 'AmTestA');
-      return a.length === 2 && a.every((x) => x.status.state === 'suppressed' && x.status.silencedBy.includes(id)) ? l : null;
-    }, 10_000, 200);
+    const suppressed = await waitFor(
+      'the A alerts to be suppressed by the silence',
+      async () => {
+        const l = await mine();
+        const a = l.filter((x) => x.labels.alertname === 'AmTestA');
+        return a.length === 2 && a.every((x) => x.status.state === 'suppressed' && x.status.silencedBy.includes(id)) ? l : null;
+      },
+      10_000,
+      200,
+    );
     expect(suppressed.find((x) => x.labels.alertname === 'AmTestB')!.status.state).toBe('active');
     // silenced=false leaves them out.
     expect((await am.alerts({ silenced: false, filter: [`test_run="${run}"`] }, T)).map((a) => a.labels.alertname)).toEqual(['AmTestB']);
 
     await am.expireSilence(id, T);
     expect((await am.silence(id, T)).status.state).toBe('expired');
-    await waitFor('the A alerts to be active again', async () => {
-      const a = (await mine()).filter((x) => x.labels.alertname === 'AmTestA');
-      return a.length === 2 && a.every((x) => x.status.state === 'active');
-    }, 10_000, 200);
+    await waitFor(
+      'the A alerts to be active again',
+      async () => {
+        const a = (await mine()).filter((x) => x.labels.alertname === 'AmTestA');
+        return a.length === 2 && a.every((x) => x.status.state === 'active');
+      },
+      10_000,
+      200,
+    );
   });
 
   it('an unknown silence is bad_response 404; a malformed id and a bad silence are refused', async () => {
@@ -127,11 +171,23 @@ describe('Alertmanager', () => {
     await failure(am.silence('not-a-uuid', T), 'refused');
     await failure(am.expireSilence('../silences', T), 'refused');
     const start = new Date();
-    const window = { startsAt: start.toISOString(), endsAt: new Date(start.getTime() + 60_000).toISOString(), createdBy: 'adapter-test', comment: 'refused' };
-    const everything = await failure(am.createSilence({ ...window, matchers: [{ name: 'alertname', value: '.*', isRegex: true }] }, T), 'refused', 'alertmanager');
+    const window = {
+      startsAt: start.toISOString(),
+      endsAt: new Date(start.getTime() + 60_000).toISOString(),
+      createdBy: 'adapter-test',
+      comment: 'refused',
+    };
+    const everything = await failure(
+      am.createSilence({ ...window, matchers: [{ name: 'alertname', value: '.*', isRegex: true }] }, T),
+      'refused',
+      'alertmanager',
+    );
     expect(everything.status).toBe(400);
     expect(everything.message).toMatch(/empty/);
-    const badRegex = await failure(am.createSilence({ ...window, matchers: [{ name: 'alertname', value: '(', isRegex: true }] }, T), 'refused');
+    const badRegex = await failure(
+      am.createSilence({ ...window, matchers: [{ name: 'alertname', value: '(', isRegex: true }] }, T),
+      'refused',
+    );
     expect(badRegex.status).toBe(400);
     await failure(am.createSilence({ ...window, matchers: [] }, T), 'refused');
   });
@@ -142,7 +198,7 @@ describe('Alertmanager', () => {
     expect(e.message).toMatch(/connection refused/);
   });
 
-  it('a server that never answers times out within the call\'s timeout', async () => {
+  it("a server that never answers times out within the call's timeout", async () => {
     const server = await startHangingServer();
     try {
       const e = await timesOut((timeoutMs) => new Alertmanager(server.url).alerts({}, { timeoutMs }), 300, 'alertmanager');

@@ -1,7 +1,7 @@
 /**
  * DockerEngine against the real engine and the stand-in stack's ten erp-* containers.
  */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import { DockerEngine, demuxLogLines } from '../../src/integrations/docker/docker-engine';
 import { docker, inspect, waitFor } from '../stack/stack-helpers';
@@ -23,7 +23,7 @@ describe('DockerEngine', () => {
     expect(v.apiVersion).toBe('1.41');
   });
 
-  it('lists the compose project\'s ten containers with state and health (none without a healthcheck)', async () => {
+  it("lists the compose project's ten containers with state and health (none without a healthcheck)", async () => {
     const list = await engine.listProjectContainers(inventory.stack.composeProject, T);
     const expected = inventory.stack.services.map((s) => s.container).sort();
     expect(list.map((c) => c.name)).toEqual(expected);
@@ -116,7 +116,7 @@ describe('DockerEngine', () => {
     expect(e.message).toContain('/tmp/no-such-docker.sock');
   });
 
-  it('aborts on the caller\'s signal', async () => {
+  it("aborts on the caller's signal", async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 50);
     const e = await failure(engine.stats('erp-postgres', { timeoutMs: 5000, signal: controller.signal }), 'timeout');

@@ -63,7 +63,7 @@ describe('Elasticsearch', () => {
     expect(all).toBeGreaterThanOrEqual(one);
   });
 
-  it('a missing index is bad_response (404) with Elasticsearch\'s reason', async () => {
+  it("a missing index is bad_response (404) with Elasticsearch's reason", async () => {
     const e = await failure(es.count('erp-backend-1999.01.01', T), 'bad_response', 'elasticsearch');
     expect(e.status).toBe(404);
     expect(e.message).toContain('index_not_found_exception');

@@ -3,7 +3,7 @@
  * Every switch set here is limited to one path (`match`) so that /health stays healthy, and is
  * cleared afterwards even when the test fails.
  */
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { expect } from 'expect';
 import { HttpProbe, PROBE_TEXT_LIMIT } from '../../src/integrations/http/http-probe';
 import { PORTS, get, restoreService } from '../stack/stack-helpers';
@@ -61,7 +61,7 @@ describe('HttpProbe', () => {
     }
   });
 
-  it('the backend\'s hang fault is a timeout within the deadline', async () => {
+  it("the backend's hang fault is a timeout within the deadline", async () => {
     try {
       await setBackendFault({ hang: true, match: '/api/v1/products' });
       const e = await timesOut((timeoutMs) => probe.get(`${B}/api/v1/products`, { timeoutMs }), 500);
@@ -101,7 +101,7 @@ describe('HttpProbe', () => {
     expect(e.message).toMatch(/connection refused/);
   });
 
-  it('aborts on the caller\'s signal', async () => {
+  it("aborts on the caller's signal", async () => {
     const hang = await startHangingServer();
     try {
       const controller = new AbortController();

@@ -9,9 +9,24 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppConfig } from '../../src/config/app-config';
 import { ConfigModule } from '../../src/config/config.module';
-import { DockerPort, ElasticsearchPort, HttpProbePort, PrometheusPort, TargetDatabasePort, TargetRedisPort } from '../../src/integrations/contracts';
+import {
+  DockerPort,
+  ElasticsearchPort,
+  HttpProbePort,
+  PrometheusPort,
+  TargetDatabasePort,
+  TargetRedisPort,
+} from '../../src/integrations/contracts';
 import { DockerEngine } from '../../src/integrations/docker/docker-engine';
-import { DOCKER, ELASTICSEARCH, HTTP_PROBE, IntegrationsModule, PROMETHEUS, TARGET_DB, TARGET_REDIS } from '../../src/integrations/integrations.module';
+import {
+  DOCKER,
+  ELASTICSEARCH,
+  HTTP_PROBE,
+  IntegrationsModule,
+  PROMETHEUS,
+  TARGET_DB,
+  TARGET_REDIS,
+} from '../../src/integrations/integrations.module';
 import { TargetDatabase } from '../../src/integrations/target-db/target-database';
 import { failure, stackInventory } from './helpers';
 import { ephemeralMasterKey } from '../../src/infra/keys/master-key';
@@ -21,7 +36,9 @@ const T = { timeoutMs: 5000 };
 
 describe('IntegrationsModule', () => {
   it('provides the six adapters from the inventory and closes the pools on shutdown', async () => {
-    @Module({ imports: [ConfigModule.forRoot({} as AppConfig, inventory, 'stack/ops.stack.yaml', ephemeralMasterKey()), IntegrationsModule] })
+    @Module({
+      imports: [ConfigModule.forRoot({} as AppConfig, inventory, 'stack/ops.stack.yaml', ephemeralMasterKey()), IntegrationsModule],
+    })
     class Root {}
     const app = await NestFactory.createApplicationContext(Root, { logger: false });
     let closed = false;

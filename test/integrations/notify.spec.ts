@@ -55,7 +55,11 @@ async function startSmtp(auth?: { user: string; password: string }): Promise<Smt
     onData(stream, session, callback) {
       simpleParser(stream, { keepCidLinks: true })
         .then((mail) => {
-          received.push({ mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', rcptTo: session.envelope.rcptTo.map((r) => r.address), mail });
+          received.push({
+            mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            rcptTo: session.envelope.rcptTo.map((r) => r.address),
+            mail,
+          });
           callback();
         })
         .catch((error: Error) => callback(error));
@@ -75,7 +79,10 @@ async function startSmtp(auth?: { user: string; password: string }): Promise<Smt
     received,
     auths,
     openConnections: () => open,
-    url: (credentials) => (credentials ? `smtp://${encodeURIComponent(credentials.user)}:${encodeURIComponent(credentials.password)}@127.0.0.1:${port}` : `smtp://127.0.0.1:${port}`),
+    url: (credentials) =>
+      credentials
+        ? `smtp://${encodeURIComponent(credentials.user)}:${encodeURIComponent(credentials.password)}@127.0.0.1:${port}`
+        : `smtp://127.0.0.1:${port}`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
@@ -102,7 +109,12 @@ async function startWebhook(): Promise<WebhookStub> {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      stub.requests.push({ method: req.method ?? '', url: req.url ?? '', contentType: String(req.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') });
+      stub.requests.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        contentType: String(req.headers['content-type'] ?? ''),
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
       if (stub.mode === 'hang') return;
       if (stub.mode === 'ok') {
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
@@ -144,7 +156,12 @@ const MESSAGE: NotificationMessage = {
   html: '<p>The backend was restarted.</p><img src="cid:chart@erp-ops">',
   attachments: [
     { filename: 'report.txt', content: 'restart report\nall checks green\n', contentType: 'text/plain' },
-    { filename: 'chart.png', content: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]), contentType: 'image/png', cid: 'chart@erp-ops' },
+    {
+      filename: 'chart.png',
+      content: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]),
+      contentType: 'image/png',
+      cid: 'chart@erp-ops',
+    },
   ],
 };
 
@@ -161,7 +178,14 @@ function byChannel(deliveries: NotificationDelivery[], channel: 'chat' | 'email'
 
 function expectNoSecrets(value: unknown): void {
   const json = JSON.stringify(value);
-  for (const secret of [SMTP_PASSWORD, encodeURIComponent(SMTP_PASSWORD), Buffer.from(SMTP_PASSWORD).toString('base64'), WEBHOOK_TOKEN, WEBHOOK_PATH, 'B0TEST']) {
+  for (const secret of [
+    SMTP_PASSWORD,
+    encodeURIComponent(SMTP_PASSWORD),
+    Buffer.from(SMTP_PASSWORD).toString('base64'),
+    WEBHOOK_TOKEN,
+    WEBHOOK_PATH,
+    'B0TEST',
+  ]) {
     expect(json).not.toContain(secret);
   }
 }
@@ -192,9 +216,21 @@ describe('Notifier', () => {
 
     expect(deliveries).toHaveLength(2);
     const chat = byChannel(deliveries, 'chat');
-    expect(chat).toEqual({ channel: 'chat', target: `#erp-support via http://127.0.0.1:${hook.port}/…`, delivered: true, attempts: 1, ms: expect.any(Number) });
+    expect(chat).toEqual({
+      channel: 'chat',
+      target: `#erp-support via http://127.0.0.1:${hook.port}/…`,
+      delivered: true,
+      attempts: 1,
+      ms: expect.any(Number),
+    });
     const email = byChannel(deliveries, 'email');
-    expect(email).toEqual({ channel: 'email', target: `erp-support@qutykarunia.com via smtp://127.0.0.1:${mail.port}`, delivered: true, attempts: 1, ms: expect.any(Number) });
+    expect(email).toEqual({
+      channel: 'email',
+      target: `erp-support@qutykarunia.com via smtp://127.0.0.1:${mail.port}`,
+      delivered: true,
+      attempts: 1,
+      ms: expect.any(Number),
+    });
     expect(email.ms).toBeGreaterThanOrEqual(0);
     expect(email.ms).toBeLessThan(5000);
 
@@ -213,7 +249,9 @@ describe('Notifier', () => {
     expect(mailFrom).toBe('erp-ops@localhost');
     expect(rcptTo).toEqual(['erp-support@qutykarunia.com']);
     expect(parsed.from?.value).toEqual([{ address: 'erp-ops@localhost', name: 'ERP ops' }]);
-    expect((Array.isArray(parsed.to) ? parsed.to : [parsed.to]).flatMap((a) => a?.value.map((v) => v.address))).toEqual(['erp-support@qutykarunia.com']);
+    expect((Array.isArray(parsed.to) ? parsed.to : [parsed.to]).flatMap((a) => a?.value.map((v) => v.address))).toEqual([
+      'erp-support@qutykarunia.com',
+    ]);
     expect(parsed.subject).toBe('Backend restarted');
     expect(parsed.text?.trim()).toBe(MESSAGE.text);
     expect(parsed.html).toContain('<p>The backend was restarted.</p>');
@@ -234,20 +272,33 @@ describe('Notifier', () => {
     const hook = await webhook();
     const notifier = new Notifier(notifications({ smtpUrl: mail.url(), chatWebhookUrl: hook.url }));
 
-    const emergency = await notifier.send({ subject: 'ERP down', text: 'P1: the ERP is down.', audience: 'emergency' }, { timeoutMs: 5000 });
+    const emergency = await notifier.send(
+      { subject: 'ERP down', text: 'P1: the ERP is down.', audience: 'emergency' },
+      { timeoutMs: 5000 },
+    );
     expect(emergency.map((d) => [d.channel, d.delivered])).toEqual([
       ['chat', true],
       ['email', true],
     ]);
     expect(byChannel(emergency, 'chat').target).toBe(`#erp-emergency via http://127.0.0.1:${hook.port}/…`);
-    expect(byChannel(emergency, 'email').target).toBe(`erp-support@qutykarunia.com, management@qutykarunia.com via smtp://127.0.0.1:${mail.port}`);
+    expect(byChannel(emergency, 'email').target).toBe(
+      `erp-support@qutykarunia.com, management@qutykarunia.com via smtp://127.0.0.1:${mail.port}`,
+    );
     expect(JSON.parse(hook.requests[0].body).channel).toBe('#erp-emergency');
     expect(mail.received).toHaveLength(1);
     expect(mail.received[0].rcptTo).toEqual(['erp-support@qutykarunia.com', 'management@qutykarunia.com']);
     expect(mail.received[0].mail.subject).toBe('ERP down');
 
     const management = await notifier.send({ subject: 'Weekly report', text: 'All green.', audience: 'management' }, { timeoutMs: 5000 });
-    expect(management).toEqual([{ channel: 'email', target: `management@qutykarunia.com via smtp://127.0.0.1:${mail.port}`, delivered: true, attempts: 1, ms: expect.any(Number) }]);
+    expect(management).toEqual([
+      {
+        channel: 'email',
+        target: `management@qutykarunia.com via smtp://127.0.0.1:${mail.port}`,
+        delivered: true,
+        attempts: 1,
+        ms: expect.any(Number),
+      },
+    ]);
     expect(hook.requests).toHaveLength(1); // no chat for management
     expect(mail.received[1].rcptTo).toEqual(['management@qutykarunia.com']);
     expect(mail.received[1].mail.html).toBeFalsy(); // no html part given
@@ -255,7 +306,10 @@ describe('Notifier', () => {
 
   it('SMTP server down: not delivered, a clear error after retries + 1 attempts, no throw', async () => {
     const port = await closedPort();
-    const notifier = new Notifier(notifications({ smtpUrl: `smtp://${SMTP_USER}:${encodeURIComponent(SMTP_PASSWORD)}@127.0.0.1:${port}` }), { backoffMs: 50 });
+    const notifier = new Notifier(
+      notifications({ smtpUrl: `smtp://${SMTP_USER}:${encodeURIComponent(SMTP_PASSWORD)}@127.0.0.1:${port}` }),
+      { backoffMs: 50 },
+    );
 
     const started = Date.now();
     const deliveries = await notifier.send({ subject: 's', text: 't' }, { retries: 2, timeoutMs: 5000 });
@@ -340,7 +394,11 @@ describe('Notifier', () => {
     const started = Date.now();
     const email = byChannel(await notifier.send({ subject: 's', text: 't' }, { timeoutMs: 400 }), 'email');
     expect(Date.now() - started).toBeLessThan(1400);
-    expect(email).toMatchObject({ delivered: false, attempts: 1, error: `email: SMTP smtp://127.0.0.1:${port} did not finish within 400 ms` });
+    expect(email).toMatchObject({
+      delivered: false,
+      attempts: 1,
+      error: `email: SMTP smtp://127.0.0.1:${port} did not finish within 400 ms`,
+    });
     // The client dropped its connection when the deadline passed (no socket left behind).
     await waitFor(() => sockets.size === 0, 2000);
     expect(sockets.size).toBe(0);
@@ -355,7 +413,10 @@ describe('Notifier', () => {
     expectNoSecrets(ok);
 
     // Wrong password: the server refuses, the error says so without the password.
-    const wrong = new Notifier(notifications({ smtpUrl: mail.url({ user: SMTP_USER, password: `${SMTP_PASSWORD}-wrong` }), chatWebhookUrl: hook.url }), { backoffMs: 10 });
+    const wrong = new Notifier(
+      notifications({ smtpUrl: mail.url({ user: SMTP_USER, password: `${SMTP_PASSWORD}-wrong` }), chatWebhookUrl: hook.url }),
+      { backoffMs: 10 },
+    );
     hook.mode = 503;
     const failed = await wrong.send({ subject: 's', text: 't' }, { timeoutMs: 5000 });
     const email = byChannel(failed, 'email');
@@ -372,14 +433,35 @@ describe('Notifier', () => {
     const mail = await smtp();
     const chatOnlyMissing = new Notifier(notifications({ smtpUrl: mail.url(), chatWebhookUrl: '' }));
     const deliveries = await chatOnlyMissing.send({ subject: 's', text: 't' });
-    expect(byChannel(deliveries, 'chat')).toEqual({ channel: 'chat', target: '#erp-support', delivered: false, skipped: expect.stringContaining('not configured'), attempts: 0, ms: 0 });
+    expect(byChannel(deliveries, 'chat')).toEqual({
+      channel: 'chat',
+      target: '#erp-support',
+      delivered: false,
+      skipped: expect.stringContaining('not configured'),
+      attempts: 0,
+      ms: 0,
+    });
     expect(byChannel(deliveries, 'email').delivered).toBe(true);
 
     const nothing = new Notifier(notifications());
     const none = await nothing.send({ subject: 's', text: 't', audience: 'emergency' });
     expect(none).toEqual([
-      { channel: 'chat', target: '#erp-emergency', delivered: false, skipped: expect.stringContaining('not configured'), attempts: 0, ms: 0 },
-      { channel: 'email', target: 'erp-support@qutykarunia.com, management@qutykarunia.com', delivered: false, skipped: expect.stringContaining('not configured'), attempts: 0, ms: 0 },
+      {
+        channel: 'chat',
+        target: '#erp-emergency',
+        delivered: false,
+        skipped: expect.stringContaining('not configured'),
+        attempts: 0,
+        ms: 0,
+      },
+      {
+        channel: 'email',
+        target: 'erp-support@qutykarunia.com, management@qutykarunia.com',
+        delivered: false,
+        skipped: expect.stringContaining('not configured'),
+        attempts: 0,
+        ms: 0,
+      },
     ]);
     expect(nothing.targets('management')).toEqual([{ channel: 'email', target: 'management@qutykarunia.com', configured: false }]);
   });
@@ -416,7 +498,11 @@ describe('Notifier', () => {
     expect(chat.error).toBe(`chat: POST http://127.0.0.1:${hook.port}/… aborted by the caller`);
 
     const before = await notifier.send({ subject: 's', text: 't' }, { signal: AbortSignal.abort() });
-    expect(byChannel(before, 'chat')).toMatchObject({ delivered: false, attempts: 0, error: expect.stringContaining('aborted by the caller') });
+    expect(byChannel(before, 'chat')).toMatchObject({
+      delivered: false,
+      attempts: 0,
+      error: expect.stringContaining('aborted by the caller'),
+    });
   });
 
   it('SMTP: the connection is closed once a send has settled (a transport per send, QUIT after it)', async () => {
@@ -434,10 +520,15 @@ describe('Notifier', () => {
 
 describe('inventory: notifications', () => {
   const example = yaml.load(fs.readFileSync(path.join(REPO_ROOT, 'ops.example.yaml'), 'utf8')) as Record<string, any>;
-  const parse = (notificationsBlock: Record<string, unknown>): Inventory => parseInventory(yaml.dump({ ...example, notifications: notificationsBlock }), 'ops.yaml', {});
+  const parse = (notificationsBlock: Record<string, unknown>): Inventory =>
+    parseInventory(yaml.dump({ ...example, notifications: notificationsBlock }), 'ops.yaml', {});
 
   it('an old block (without fromEmail/fromName) still validates, with defaults', () => {
-    const inventory = parse({ email: 'erp-support@qutykarunia.com', managementEmail: 'management@qutykarunia.com', smtpUrl: 'smtp://localhost:25' });
+    const inventory = parse({
+      email: 'erp-support@qutykarunia.com',
+      managementEmail: 'management@qutykarunia.com',
+      smtpUrl: 'smtp://localhost:25',
+    });
     expect(inventory.notifications).toEqual({
       slackChannel: '#erp-support',
       emergencyChannel: '#erp-emergency',
@@ -452,9 +543,14 @@ describe('inventory: notifications', () => {
 
   it('smtpUrl "" means no e-mail; a wrong scheme or a missing smtpUrl is named in the error', () => {
     const base = { email: 'erp-support@qutykarunia.com', managementEmail: 'management@qutykarunia.com' };
-    expect(parse({ ...base, smtpUrl: '', fromEmail: 'ops@erp.example.com' }).notifications).toMatchObject({ smtpUrl: '', fromEmail: 'ops@erp.example.com' });
+    expect(parse({ ...base, smtpUrl: '', fromEmail: 'ops@erp.example.com' }).notifications).toMatchObject({
+      smtpUrl: '',
+      fromEmail: 'ops@erp.example.com',
+    });
     expect(() => parse({ ...base, smtpUrl: 'http://localhost:25' })).toThrow(/notifications\.smtpUrl: must be a smtp or smtps URL/);
     expect(() => parse(base)).toThrow(/notifications\.smtpUrl: is required/);
-    expect(() => parse({ ...base, smtpUrl: 'smtp://localhost:25', fromEmail: 'not an address' })).toThrow(/notifications\.fromEmail: must be an e-mail address/);
+    expect(() => parse({ ...base, smtpUrl: 'smtp://localhost:25', fromEmail: 'not an address' })).toThrow(
+      /notifications\.fromEmail: must be an e-mail address/,
+    );
   });
 });

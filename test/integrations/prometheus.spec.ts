@@ -40,12 +40,15 @@ describe('Prometheus', () => {
     expect(Number.isNaN(parsePromValue(''))).toBe(true);
   });
 
-  it('a bad PromQL is bad_response with Prometheus\'s own message', async () => {
+  it("a bad PromQL is bad_response with Prometheus's own message", async () => {
     const e = await failure(prom.query('sum(rate(http_requests_total[5m]) by', T), 'bad_response', 'prometheus');
     expect(e.status).toBe(400);
     expect(e.message).toContain('bad_data');
     expect(e.message).toMatch(/parse error/);
-    const range = await failure(prom.queryRange('up{', { start: new Date(Date.now() - 60000), end: new Date(), stepSeconds: 15 }, T), 'bad_response');
+    const range = await failure(
+      prom.queryRange('up{', { start: new Date(Date.now() - 60000), end: new Date(), stepSeconds: 15 }, T),
+      'bad_response',
+    );
     expect(range.message).toMatch(/parse error/);
   });
 

@@ -103,7 +103,12 @@ describe('TargetDatabase', () => {
     } finally {
       await docker('POST', '/containers/erp-postgres/unpause');
     }
-    const n = await waitFor('count after unpause', async () => db.countRows('products', { timeoutMs: 2000 }).catch(() => undefined), 15000, 100);
+    const n = await waitFor(
+      'count after unpause',
+      async () => db.countRows('products', { timeoutMs: 2000 }).catch(() => undefined),
+      15000,
+      100,
+    );
     expect(n).toBeGreaterThan(0);
     await waitFor('erp-postgres healthy', async () => (await healthStatus('erp-postgres')) === 'healthy', 30000);
   });

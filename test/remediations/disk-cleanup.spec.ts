@@ -28,7 +28,12 @@ function engine(method: string, apiPath: string, body?: unknown): Promise<{ stat
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const req = http.request(
-      { socketPath: '/var/run/docker.sock', path: `/v1.41${apiPath}`, method, headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {} },
+      {
+        socketPath: '/var/run/docker.sock',
+        path: `/v1.41${apiPath}`,
+        method,
+        headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {},
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c) => chunks.push(c));
@@ -121,18 +126,31 @@ describe('disk.cleanup on the stand-in stack', () => {
     rmSync(archive, { recursive: true, force: true });
   });
 
-  const get = (url: string, who = 'viewer') => t.http().get(url).set('Authorization', as(who));
-  const request = (body: object, who: string, app = t) => app.http().post('/api/v1/procedures/disk.cleanup/runs').set('Authorization', as(who)).send(body);
+  const request = (body: object, who: string, app = t) =>
+    app.http().post('/api/v1/procedures/disk.cleanup/runs').set('Authorization', as(who)).send(body);
   const until = async (id: string, app = t, ms = 300_000) =>
-    waitFor(`run ${id} to end`, async () => {
-      const run = (await app.http().get(`/api/v1/runs/${id}`).set('Authorization', as('viewer'))).body;
-      return ['succeeded', 'failed', 'escalated', 'cancelled'].includes(run.status) ? run : null;
-    }, ms, 250);
+    waitFor(
+      `run ${id} to end`,
+      async () => {
+        const run = (await app.http().get(`/api/v1/runs/${id}`).set('Authorization', as('viewer'))).body;
+        return ['succeeded', 'failed', 'escalated', 'cancelled'].includes(run.status) ? run : null;
+      },
+      ms,
+      250,
+    );
   const step = (run: any, id: string) => run.steps.find((s: any) => s.stepId === id);
-  const runCount = async () => (await withClient(t.database, (c) => c.query('SELECT count(*)::int AS n FROM procedure_runs'))).rows[0].n as number;
+  const runCount = async () =>
+    (await withClient(t.database, (c) => c.query('SELECT count(*)::int AS n FROM procedure_runs'))).rows[0].n as number;
   const audited = async () =>
-    (await withClient(t.database, (c) => c.query("SELECT actor, outcome, error_code FROM audit_entries WHERE action = 'procedure.request' AND target = 'procedure:disk.cleanup' ORDER BY id"))).rows;
-  const lastVacuum = async () => (await stackSql<{ v: Date | null }>(ERP_DB, "SELECT last_vacuum AS v FROM pg_stat_user_tables WHERE relname = 'products'"))[0].v;
+    (
+      await withClient(t.database, (c) =>
+        c.query(
+          "SELECT actor, outcome, error_code FROM audit_entries WHERE action = 'procedure.request' AND target = 'procedure:disk.cleanup' ORDER BY id",
+        ),
+      )
+    ).rows;
+  const lastVacuum = async () =>
+    (await stackSql<{ v: Date | null }>(ERP_DB, "SELECT last_vacuum AS v FROM pg_stat_user_tables WHERE relname = 'products'"))[0].v;
   const state = async (name: string) => (await engine('GET', `/containers/${name}/json`)).body?.State?.Status ?? 'gone';
 
   it('is P2: operator and support get 403 with whom to escalate to; bad parameters get 400 naming the field; nothing changes', async () => {
@@ -169,7 +187,11 @@ describe('disk.cleanup on the stand-in stack', () => {
 
   it('a dry run lists exactly what it would delete, vacuum, archive and prune, and changes nothing', async () => {
     // A leftover stopped container, a dangling image, and a stopped inventory service.
-    const created = await engine('POST', `/containers/create?name=${leftover}`, { Image: BASE_IMAGE, Cmd: ['/bin/true'], HostConfig: { NetworkMode: 'host' } });
+    const created = await engine('POST', `/containers/create?name=${leftover}`, {
+      Image: BASE_IMAGE,
+      Cmd: ['/bin/true'],
+      HostConfig: { NetworkMode: 'host' },
+    });
     expect(created.status).toBe(201);
     expect((await engine('POST', `/containers/${leftover}/start`)).status).toBe(204);
     await waitFor('the leftover exited', async () => (await state(leftover)) === 'exited', 20_000, 200);
@@ -197,7 +219,13 @@ describe('disk.cleanup on the stand-in stack', () => {
     ]);
     const usage = step(res.body, 'usage').plan;
     expect(usage.paths.map((p: any) => p.path)).toEqual(['/var/lib/docker', dir, archive]);
-    for (const p of usage.paths) expect(p).toMatchObject({ sizeBytes: expect.any(Number), usedBytes: expect.any(Number), freeBytes: expect.any(Number), usedPercent: expect.any(Number) });
+    for (const p of usage.paths)
+      expect(p).toMatchObject({
+        sizeBytes: expect.any(Number),
+        usedBytes: expect.any(Number),
+        freeBytes: expect.any(Number),
+        usedPercent: expect.any(Number),
+      });
     const backups = step(res.body, 'backups').plan;
     // keepLast 3 (the inventory's keepLastOnCleanup): the 4th and 6th go; the 5th is the newest verified.
     expect(backups.delete.map((d: any) => d.fileName)).toEqual([fixtures[3].fileName, fixtures[5].fileName]);
@@ -206,7 +234,11 @@ describe('disk.cleanup on the stand-in stack', () => {
     expect(backups.newestVerified.id).toBe(fixtures[4].id);
     expect(backups.unknownFiles.map((f: any) => f.fileName)).toEqual(['erp_backup_2020-01-01_0200.sql.gz']);
     expect(backups.bytesToFree).toBe(2 * FILE_BYTES);
-    expect(step(res.body, 'vacuum').plan).toMatchObject({ database: ERP_DB, statement: 'VACUUM (ANALYZE)', databaseSizeBytes: expect.any(Number) });
+    expect(step(res.body, 'vacuum').plan).toMatchObject({
+      database: ERP_DB,
+      statement: 'VACUUM (ANALYZE)',
+      databaseSizeBytes: expect.any(Number),
+    });
     const archivePlan = step(res.body, 'archive-logs').plan;
     expect(archivePlan.directory).toBe(archive);
     expect(archivePlan.fileName).toMatch(/^logs_backup_\d{8}_\d{6}\.txt$/);
@@ -245,13 +277,22 @@ describe('disk.cleanup on the stand-in stack', () => {
       const out = step(run, 'backups').output;
       expect(out.deleted.map((d: any) => d.fileName)).toEqual([fixtures[3].fileName, fixtures[5].fileName]);
       expect(out.reclaimedBytes).toBe(2 * FILE_BYTES);
-      const catalog = (await withClient(t.database, (c) => c.query('SELECT id, deleted_by FROM backups WHERE deleted_at IS NOT NULL ORDER BY created_at DESC'))).rows;
+      const catalog = (
+        await withClient(t.database, (c) =>
+          c.query('SELECT id, deleted_by FROM backups WHERE deleted_at IS NOT NULL ORDER BY created_at DESC'),
+        )
+      ).rows;
       expect(catalog.map((r: any) => r.id)).toEqual([fixtures[3].id, fixtures[5].id]);
       expect(catalog[0].deleted_by).toMatch(/^seniordev/);
 
       // VACUUM ANALYZE ran (autocommit) on the ERP database.
       const vacuum = step(run, 'vacuum').output;
-      expect(vacuum).toMatchObject({ database: ERP_DB, sizeBeforeBytes: expect.any(Number), sizeAfterBytes: expect.any(Number), reclaimedBytes: expect.any(Number) });
+      expect(vacuum).toMatchObject({
+        database: ERP_DB,
+        sizeBeforeBytes: expect.any(Number),
+        sizeAfterBytes: expect.any(Number),
+        reclaimedBytes: expect.any(Number),
+      });
       const vacuumedAt = await lastVacuum();
       expect(vacuumedAt).not.toBeNull();
       expect(new Date(vacuumedAt!).getTime()).toBeGreaterThanOrEqual(startedAt.getTime() - 1000);
@@ -285,8 +326,14 @@ describe('disk.cleanup on the stand-in stack', () => {
       const verify = step(run, 'verify').output;
       expect(verify.meetsThreshold).toBe(true);
       expect(verify.freeDiskGbMin).toBe(1);
-      expect(verify.reclaimedByStep).toEqual({ backups: 2 * FILE_BYTES, vacuum: vacuum.reclaimedBytes, 'archive-logs': 0, prune: prune.reclaimedBytes });
-      for (const f of verify.fileSystems) expect(f).toMatchObject({ freeBeforeBytes: expect.any(Number), freeAfterBytes: expect.any(Number), meetsThreshold: true });
+      expect(verify.reclaimedByStep).toEqual({
+        backups: 2 * FILE_BYTES,
+        vacuum: vacuum.reclaimedBytes,
+        'archive-logs': 0,
+        prune: prune.reclaimedBytes,
+      });
+      for (const f of verify.fileSystems)
+        expect(f).toMatchObject({ freeBeforeBytes: expect.any(Number), freeAfterBytes: expect.any(Number), meetsThreshold: true });
 
       // The run record and its audit entry.
       expect(run).toMatchObject({ procedureId: 'disk.cleanup', severity: 'P2', dryRun: false, parameters: { logLines: 50 } });
@@ -299,7 +346,7 @@ describe('disk.cleanup on the stand-in stack', () => {
     }
   });
 
-  it('still short of the free-space threshold: escalated (P2) with DevOps\' remedy; a second archive never overwrites an existing one', async () => {
+  it("still short of the free-space threshold: escalated (P2) with DevOps' remedy; a second archive never overwrites an existing one", async () => {
     const other = mkdtempSync(path.join(tmpdir(), 'erp-cleanup-short-'));
     const starved = await startTestApp({
       inventoryFile: STACK_INVENTORY,
@@ -318,12 +365,21 @@ describe('disk.cleanup on the stand-in stack', () => {
       const taken = new Set<string>();
       for (let s = 0; s < 120; s++) taken.add(archiveName(new Date(now + s * 1000), 'Asia/Jakarta'));
       for (const name of taken) writeFileSync(path.join(archive, name), 'taken');
-      const res = await starved.http().post('/api/v1/procedures/disk.cleanup/runs').set('Authorization', as('dba-starved')).send({ parameters: {} });
+      const res = await starved
+        .http()
+        .post('/api/v1/procedures/disk.cleanup/runs')
+        .set('Authorization', as('dba-starved'))
+        .send({ parameters: {} });
       expect(res.status).toBe(201);
-      const run = await waitFor('the starved run to end', async () => {
-        const r = (await starved.http().get(`/api/v1/runs/${res.body.id}`).set('Authorization', as('dba-starved'))).body;
-        return ['succeeded', 'failed', 'escalated'].includes(r.status) ? r : null;
-      }, 300_000, 250);
+      const run = await waitFor(
+        'the starved run to end',
+        async () => {
+          const r = (await starved.http().get(`/api/v1/runs/${res.body.id}`).set('Authorization', as('dba-starved'))).body;
+          return ['succeeded', 'failed', 'escalated'].includes(r.status) ? r : null;
+        },
+        300_000,
+        250,
+      );
       expect(run.status).toBe('escalated');
       expect(run.error).toMatch(/free space is still below 1000000 GiB after the cleanup/);
       expect(run.error).toMatch(/contact DevOps to expand the disk \(LVM\) or move backups to external storage/);

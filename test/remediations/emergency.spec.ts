@@ -56,7 +56,8 @@ describe('emergency procedures on the stand-in stack', () => {
   const decide = (runId: string, who: string) => t.http().post(`/api/v1/runs/${runId}/approve`).set('Authorization', as(who)).send({});
   const until = (id: string, statuses: string[]) => h.until(id, statuses);
   const step = (run: any, id: string) => h.step(run, id);
-  const states = async () => Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s, (await inspect(`erp-${s}`)).State.Status] as const)));
+  const states = async () =>
+    Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s, (await inspect(`erp-${s}`)).State.Status] as const)));
   const everythingUp = async () => {
     for (const [service, port, probe] of [
       ['backend', 18000, '/health'],
@@ -82,7 +83,11 @@ describe('emergency procedures on the stand-in stack', () => {
       const dry = await request('emergency.outage', { dryRun: true }, 'senior');
       expect(dry.body.status).toBe('succeeded');
       expect(step(dry.body, 'diagnose').plan.down.sort()).toEqual(['grafana', 'kibana', 'nginx', 'redis']);
-      expect(step(dry.body, 'notify').plan).toEqual({ would: 'notify', chat: '#erp-emergency', email: ['erp-support@qutykarunia.com', 'management@qutykarunia.com'] });
+      expect(step(dry.body, 'notify').plan).toEqual({
+        would: 'notify',
+        chat: '#erp-emergency',
+        email: ['erp-support@qutykarunia.com', 'management@qutykarunia.com'],
+      });
       expect(step(dry.body, 'recreate').plan.up).toEqual([
         ['erp-postgres', 'erp-redis', 'erp-elasticsearch'],
         ['erp-backend', 'erp-prometheus', 'erp-grafana', 'erp-alertmanager', 'erp-logstash', 'erp-kibana'],
@@ -105,7 +110,9 @@ describe('emergency procedures on the stand-in stack', () => {
       expect(diagnosis.host.cpus).toBeGreaterThan(0);
       const verify = step(run, 'verify').output;
       const checklist = (await get(`/api/v1/checklists/${verify.checklistRunId}`)).body;
-      expect(checklist.items.map((i: any) => [i.item, i.verdict === 'pass' || i.verdict === 'warn'])).toEqual(checklist.items.map((i: any) => [i.item, true]));
+      expect(checklist.items.map((i: any) => [i.item, i.verdict === 'pass' || i.verdict === 'warn'])).toEqual(
+        checklist.items.map((i: any) => [i.item, true]),
+      );
       const report = step(run, 'report').output;
       expect(report.timeline.map((s: any) => s.step)).toEqual(['notify', 'diagnose', 'restart', 'recreate', 'verify', 'report']);
       expect(report.timeline[0].startedAt).toBeTruthy();
@@ -120,7 +127,13 @@ describe('emergency procedures on the stand-in stack', () => {
       expect(JSON.stringify(detected.to)).toMatch(/management@qutykarunia.com/);
       expect(recovered.subject).toMatch(/^ERP system recovered at/);
       expect(chat.bodies.slice(-2).map((b) => b.channel)).toEqual(['#erp-emergency', '#erp-emergency']);
-      const audit = (await withClient(t.database, (c) => c.query("SELECT outcome FROM audit_entries WHERE action = 'procedure.request' AND target = 'procedure:emergency.outage' ORDER BY id"))).rows;
+      const audit = (
+        await withClient(t.database, (c) =>
+          c.query(
+            "SELECT outcome FROM audit_entries WHERE action = 'procedure.request' AND target = 'procedure:emergency.outage' ORDER BY id",
+          ),
+        )
+      ).rows;
       expect(audit.filter((a) => a.outcome === 'denied').length).toBeGreaterThanOrEqual(3);
       expect(audit.filter((a) => a.outcome === 'success').length).toBe(2);
     } finally {
@@ -171,9 +184,18 @@ describe('emergency procedures on the stand-in stack', () => {
       const run = await until(res.body.id, ['succeeded', 'failed', 'escalated']);
       expect(run.status).toBe('escalated');
       // The emergency channel hears the escalation (runbook step 4).
-      expect(step(run, 'recreate').output.notified.map((d: any) => [d.channel, d.delivered])).toEqual([['chat', true], ['email', true]]);
-      await waitFor('the escalation mail', async () => mail.messages.slice(mailsBefore).some((m) => /ERP outage not recovered: escalated \(P1\)/.test(m.subject ?? '')), 10_000);
-      expect(run.error).toMatch(/recreating did not bring backend up within 15 s: escalate to the Senior Developer and prepare a rollback; escalate to On-Call Senior Dev/);
+      expect(step(run, 'recreate').output.notified.map((d: any) => [d.channel, d.delivered])).toEqual([
+        ['chat', true],
+        ['email', true],
+      ]);
+      await waitFor(
+        'the escalation mail',
+        async () => mail.messages.slice(mailsBefore).some((m) => /ERP outage not recovered: escalated \(P1\)/.test(m.subject ?? '')),
+        10_000,
+      );
+      expect(run.error).toMatch(
+        /recreating did not bring backend up within 15 s: escalate to the Senior Developer and prepare a rollback; escalate to On-Call Senior Dev/,
+      );
       expect(step(run, 'restart').output.recovered).toBe(false);
       expect(step(run, 'restart').output.down.map((d: any) => d.service)).toContain('backend');
       expect(step(run, 'recreate').output.down.map((d: any) => d.service)).toEqual(['backend']);
@@ -196,11 +218,16 @@ describe('emergency procedures on the stand-in stack', () => {
     expect((await stackSql(ERP_DB, `${NEGATIVE_STOCK}`))[0].count).toBe('3');
 
     // Rights: P1 system (senior_dev requests), a dba approves; bad input 400.
-    for (const who of ['operator', 'support', 'dba', 'viewer']) expect((await request('emergency.data-corruption', { confirm: ERP_DB }, who)).status).toBe(403);
+    for (const who of ['operator', 'support', 'dba', 'viewer'])
+      expect((await request('emergency.data-corruption', { confirm: ERP_DB }, who)).status).toBe(403);
     const unconfirmed = await request('emergency.data-corruption', {}, 'senior');
     expect(unconfirmed.status).toBe(400);
     expect(JSON.stringify(unconfirmed.body)).toMatch(/must equal \\"erp_quty_karunia_prod\\"/);
-    const badId = await request('emergency.data-corruption', { confirm: ERP_DB, parameters: { restoreBackupId: '../etc/passwd' } }, 'senior');
+    const badId = await request(
+      'emergency.data-corruption',
+      { confirm: ERP_DB, parameters: { restoreBackupId: '../etc/passwd' } },
+      'senior',
+    );
     expect(badId.status).toBe(400);
     expect(JSON.stringify(badId.body)).toMatch(/parameters.restoreBackupId/);
 
@@ -208,7 +235,9 @@ describe('emergency procedures on the stand-in stack', () => {
     const files = readdirSync(dir).length;
     const dry = await request('emergency.data-corruption', { dryRun: true, parameters: { restoreBackupId: good.id } }, 'senior');
     expect(dry.body.status).toBe('succeeded');
-    expect(step(dry.body, 'restore').plan).toEqual(expect.objectContaining({ restore: true, backupId: good.id, verifyStatus: 'verified', database: ERP_DB }));
+    expect(step(dry.body, 'restore').plan).toEqual(
+      expect.objectContaining({ restore: true, backupId: good.id, verifyStatus: 'verified', database: ERP_DB }),
+    );
     expect(step(dry.body, 'integrity').plan.checks.map((c: any) => c.name)).toEqual(['products without id', 'negative stock']);
     expect((await inspect('erp-backend')).State.Paused).toBe(false);
     expect(readdirSync(dir).length).toBe(files);
@@ -242,7 +271,11 @@ describe('emergency procedures on the stand-in stack', () => {
     expect((await stackSql(ERP_DB, NEGATIVE_STOCK))[0].count).toBe('0');
     expect(step(restored, 'restore').output.productsRows).toBe(500);
     expect((await inspect('erp-backend')).State.Paused).toBe(false);
-    expect(step(restored, 'smoke').output.items.filter((i: any) => ['services', 'database', 'api'].includes(i.item)).map((i: any) => i.verdict)).toEqual(['pass', 'pass', 'pass']);
+    expect(
+      step(restored, 'smoke')
+        .output.items.filter((i: any) => ['services', 'database', 'api'].includes(i.item))
+        .map((i: any) => i.verdict),
+    ).toEqual(['pass', 'pass', 'pass']);
     await waitFor('the maintenance and restored mails', async () => mail.messages.length >= mailsBefore + 2, 10_000);
     expect(mail.messages.slice(mailsBefore).map((m) => m.subject)).toEqual(['ERP system in maintenance', 'ERP system restored']);
     expect(chat.bodies.slice(-1)[0].text).toMatch(/System restored/);

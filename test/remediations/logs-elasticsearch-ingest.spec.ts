@@ -78,16 +78,29 @@ describe('logs.elasticsearch-ingest on the stand-in stack', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const request = (body: object, who: string) => t.http().post('/api/v1/procedures/logs.elasticsearch-ingest/runs').set('Authorization', as(who)).send(body);
+  const request = (body: object, who: string) =>
+    t.http().post('/api/v1/procedures/logs.elasticsearch-ingest/runs').set('Authorization', as(who)).send(body);
   const until = async (id: string, ms = 180_000) =>
-    waitFor(`run ${id} to end`, async () => {
-      const run = (await t.http().get(`/api/v1/runs/${id}`).set('Authorization', as('viewer'))).body;
-      return ['succeeded', 'failed', 'escalated', 'cancelled'].includes(run.status) ? run : null;
-    }, ms, 250);
+    waitFor(
+      `run ${id} to end`,
+      async () => {
+        const run = (await t.http().get(`/api/v1/runs/${id}`).set('Authorization', as('viewer'))).body;
+        return ['succeeded', 'failed', 'escalated', 'cancelled'].includes(run.status) ? run : null;
+      },
+      ms,
+      250,
+    );
   const step = (run: any, id: string) => run.steps.find((s: any) => s.stepId === id);
-  const runCount = async () => (await withClient(t.database, (c) => c.query('SELECT count(*)::int AS n FROM procedure_runs'))).rows[0].n as number;
+  const runCount = async () =>
+    (await withClient(t.database, (c) => c.query('SELECT count(*)::int AS n FROM procedure_runs'))).rows[0].n as number;
   const audited = async () =>
-    (await withClient(t.database, (c) => c.query("SELECT actor, outcome, error_code FROM audit_entries WHERE action = 'procedure.request' AND target = 'procedure:logs.elasticsearch-ingest' ORDER BY id"))).rows;
+    (
+      await withClient(t.database, (c) =>
+        c.query(
+          "SELECT actor, outcome, error_code FROM audit_entries WHERE action = 'procedure.request' AND target = 'procedure:logs.elasticsearch-ingest' ORDER BY id",
+        ),
+      )
+    ).rows;
   const logstashStartedAt = async () => (await inspect('erp-logstash')).State.StartedAt as string;
 
   it('reads the date from the index name only: erp-backend-YYYY.MM.dd, never an impossible date or a name without one', () => {
@@ -97,7 +110,13 @@ describe('logs.elasticsearch-ingest on the stand-in stack', () => {
     expect(indexDate('erp-test-nodate')).toBeNull();
     const now = new Date('2026-03-01T23:59:00Z');
     const split = splitByRetention(
-      ['erp-a-2026.01.30', 'erp-a-2026.01.29', 'erp-a-2026.03.01', 'erp-a-x'].map((index) => ({ index, health: 'green', status: 'open', docsCount: 1, storeSizeBytes: 10 })),
+      ['erp-a-2026.01.30', 'erp-a-2026.01.29', 'erp-a-2026.03.01', 'erp-a-x'].map((index) => ({
+        index,
+        health: 'green',
+        status: 'open',
+        docsCount: 1,
+        storeSizeBytes: 10,
+      })),
       now,
       30,
     );
@@ -111,8 +130,15 @@ describe('logs.elasticsearch-ingest on the stand-in stack', () => {
     const es = new Elasticsearch(`http://127.0.0.1:${ES}`);
     const before = await names();
     for (const bad of ['erp-*', `${noDate},${old45}`, '_all', 'erp-backend-_all', '', '-x', 'Erp-upper']) {
-      const error = await es.deleteIndices([noDate, bad], { timeoutMs: 5000 }).then(() => null, (e: IntegrationError) => e);
-      expect({ bad, failure: error?.failure, message: error?.message }).toEqual({ bad, failure: 'refused', message: expect.stringMatching(/will not delete .*explicit names only/) });
+      const error = await es.deleteIndices([noDate, bad], { timeoutMs: 5000 }).then(
+        () => null,
+        (e: IntegrationError) => e,
+      );
+      expect({ bad, failure: error?.failure, message: error?.message }).toEqual({
+        bad,
+        failure: 'refused',
+        message: expect.stringMatching(/will not delete .*explicit names only/),
+      });
     }
     expect(await names()).toEqual(before);
     const batches = deleteBatches(Array.from({ length: 400 }, (_, i) => `erp-backend-2020.01.${String(i).padStart(4, '0')}`));
@@ -178,7 +204,8 @@ describe('logs.elasticsearch-ingest on the stand-in stack', () => {
     expect(plan.delete.map((d: any) => d.index).sort()).toEqual(expected.sort());
     expect(plan.delete.map((d: any) => d.index)).toEqual(expect.arrayContaining([old45, old50]));
     expect(plan.delete.map((d: any) => d.index)).not.toContain(recent39);
-    for (const d of plan.delete) expect(d).toMatchObject({ docsCount: expect.any(Number), storeSizeBytes: expect.any(Number), ageDays: expect.any(Number) });
+    for (const d of plan.delete)
+      expect(d).toMatchObject({ docsCount: expect.any(Number), storeSizeBytes: expect.any(Number), ageDays: expect.any(Number) });
     expect(plan.delete.find((d: any) => d.index === old45).ageDays).toBe(45);
     expect(plan.skipped.map((s: any) => s.index)).toEqual(expect.arrayContaining([noDate, badDate]));
     expect(plan.kept).toContain(recent39);
@@ -189,7 +216,7 @@ describe('logs.elasticsearch-ingest on the stand-in stack', () => {
     expect(await logstashStartedAt()).toBe(started);
   });
 
-  it('a real run deletes the old indices by name, keeps recent and undated ones, restarts Logstash and sees today\'s indices grow', async () => {
+  it("a real run deletes the old indices by name, keeps recent and undated ones, restarts Logstash and sees today's indices grow", async () => {
     const started = await logstashStartedAt();
     const today = `erp-backend-${day(new Date())}`;
     const res = await request({ parameters: { retentionDays: 41, verifySeconds: 30 } }, 'senior');
@@ -217,23 +244,33 @@ describe('logs.elasticsearch-ingest on the stand-in stack', () => {
     expect(verify.indices).toContain(today);
     expect(verify.countAfter).toBeGreaterThan(verify.countBefore);
     // The run record and its audit entry.
-    expect(run).toMatchObject({ procedureId: 'logs.elasticsearch-ingest', severity: 'P2', parameters: { retentionDays: 41, verifySeconds: 30 } });
+    expect(run).toMatchObject({
+      procedureId: 'logs.elasticsearch-ingest',
+      severity: 'P2',
+      parameters: { retentionDays: 41, verifySeconds: 30 },
+    });
     // Audited: the senior's dry run and this run.
     expect((await audited()).filter((a: any) => a.outcome === 'success' && /^seniordev/.test(a.actor)).length).toBe(2);
   });
 
-  it('logs still not flowing (the noIngest fault kept on): the run ends escalated with Logstash\'s last lines and the P2 contacts', async () => {
+  it("logs still not flowing (the noIngest fault kept on): the run ends escalated with Logstash's last lines and the P2 contacts", async () => {
     await setFault({ noIngest: true });
     try {
       const res = await request({ parameters: { retentionDays: 41, verifySeconds: 8 } }, 'senior');
       expect(res.status).toBe(201);
       const run = await until(res.body.id);
       expect(run.status).toBe('escalated');
-      expect(run.error).toMatch(/logs are still not flowing: today's \(\d{4}\.\d{2}\.\d{2} UTC\) erp-\* indices stayed at \d+ documents for 8 s/);
+      expect(run.error).toMatch(
+        /logs are still not flowing: today's \(\d{4}\.\d{2}\.\d{2} UTC\) erp-\* indices stayed at \d+ documents for 8 s/,
+      );
       expect(run.error).toMatch(/escalate to Support \+ Senior Dev, Senior Dev \(P2, 15 min\)/);
       expect(run.steps.map((s: any) => s.status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded', 'failed']);
       const verify = step(run, 'verify');
-      expect(verify.output).toMatchObject({ level: 'P2', escalateTo: ['Support + Senior Dev', 'Senior Dev'], countBefore: verify.output.countAfter });
+      expect(verify.output).toMatchObject({
+        level: 'P2',
+        escalateTo: ['Support + Senior Dev', 'Senior Dev'],
+        countBefore: verify.output.countAfter,
+      });
       expect(verify.output.logstashLastLines.length).toBeGreaterThan(0);
     } finally {
       await setFault({});

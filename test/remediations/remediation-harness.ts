@@ -28,8 +28,14 @@ export interface RemediationHarness {
   close(): Promise<void>;
 }
 
-export async function startRemediationHarness(options: { roles: [string, Role][]; inventoryPatch?: (doc: Record<string, any>) => void; untilMs?: number }): Promise<RemediationHarness> {
-  execFileSync('node', [path.join(REPO_ROOT, 'scripts/stack/seed.js'), '--scale', 'small', '--seed', '11', '--anchor', '2026-01-19'], { encoding: 'utf8' });
+export async function startRemediationHarness(options: {
+  roles: [string, Role][];
+  inventoryPatch?: (doc: Record<string, any>) => void;
+  untilMs?: number;
+}): Promise<RemediationHarness> {
+  execFileSync('node', [path.join(REPO_ROOT, 'scripts/stack/seed.js'), '--scale', 'small', '--seed', '11', '--anchor', '2026-01-19'], {
+    encoding: 'utf8',
+  });
   const dir = mkdtempSync(path.join(tmpdir(), 'erp-remediations-'));
   const mail = await startMailSink();
   const chat = await startChatSink();
@@ -57,10 +63,15 @@ export async function startRemediationHarness(options: { roles: [string, Role][]
     request: (id, body, who) => t.http().post(`/api/v1/procedures/${id}/runs`).set('Authorization', as(who)).send(body),
     runOf,
     until: (id, statuses, ms = options.untilMs ?? 180_000) =>
-      waitFor(`run ${id} to be ${statuses.join('/')}`, async () => {
-        const run = await runOf(id);
-        return statuses.includes(run.status) ? run : null;
-      }, ms, 250),
+      waitFor(
+        `run ${id} to be ${statuses.join('/')}`,
+        async () => {
+          const run = await runOf(id);
+          return statuses.includes(run.status) ? run : null;
+        },
+        ms,
+        250,
+      ),
     step: (run, id) => run.steps.find((s: any) => s.stepId === id),
     async close() {
       setFaultFile('backend', {});

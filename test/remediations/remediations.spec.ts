@@ -14,8 +14,17 @@ import { withClient } from '../helpers/db';
 import { ChatSink, MailSink } from '../helpers/notify-sinks';
 import { TestApp } from '../helpers/test-app';
 import { ERP_DB, RemediationHarness, startRemediationHarness } from './remediation-harness';
-import { DATABASE_URL, healthStatus, inspect, REPO_ROOT, restoreService, setFaultFile, sleep, stackSql, waitFor } from '../stack/stack-helpers';
-
+import {
+  DATABASE_URL,
+  healthStatus,
+  inspect,
+  REPO_ROOT,
+  restoreService,
+  setFaultFile,
+  sleep,
+  stackSql,
+  waitFor,
+} from '../stack/stack-helpers';
 
 describe('remediations: connection pool, latency, crash loop', () => {
   let h: RemediationHarness;
@@ -46,7 +55,13 @@ describe('remediations: connection pool, latency, crash loop', () => {
   const until = (id: string, statuses: string[]) => h.until(id, statuses);
   const step = (run: any, id: string) => h.step(run, id);
   const audited = async (procedure: string) =>
-    (await withClient(t.database, (c) => c.query("SELECT actor, outcome, error_code FROM audit_entries WHERE action = 'procedure.request' AND target = $1 ORDER BY id", [`procedure:${procedure}`]))).rows;
+    (
+      await withClient(t.database, (c) =>
+        c.query("SELECT actor, outcome, error_code FROM audit_entries WHERE action = 'procedure.request' AND target = $1 ORDER BY id", [
+          `procedure:${procedure}`,
+        ]),
+      )
+    ).rows;
 
   it('lists every remediation with its level, parameters schema, roles and approval', async () => {
     const res = await get('/api/v1/procedures');
@@ -95,7 +110,9 @@ describe('remediations: connection pool, latency, crash loop', () => {
       await sleep(3500);
       const sleeping = busy.query('SELECT pg_sleep(25)').catch((e: Error) => e);
       await sleep(300);
-      const pids = (await stackSql<{ pid: number }>(ERP_DB, "SELECT pid FROM pg_stat_activity WHERE application_name = 'pool-test-idle'")).map((r) => r.pid).sort();
+      const pids = (await stackSql<{ pid: number }>(ERP_DB, "SELECT pid FROM pg_stat_activity WHERE application_name = 'pool-test-idle'"))
+        .map((r) => r.pid)
+        .sort();
       expect(pids.length).toBe(160);
 
       // Below P2 (operator, support, viewer): 403 naming the level and whom to escalate to; audited.
@@ -200,7 +217,9 @@ describe('remediations: connection pool, latency, crash loop', () => {
       expect(step(run, 'slow-queries').output.note).toMatch(/pg_stat_statements extension is not installed/);
       expect(step(run, 'report').output.suggestedNextSteps.join(' ')).toMatch(/slow queries unknown/);
     } finally {
-      execFileSync('node', [path.join(REPO_ROOT, 'scripts/stack/seed.js'), '--scale', 'small', '--seed', '11', '--anchor', '2026-01-19'], { encoding: 'utf8' });
+      execFileSync('node', [path.join(REPO_ROOT, 'scripts/stack/seed.js'), '--scale', 'small', '--seed', '11', '--anchor', '2026-01-19'], {
+        encoding: 'utf8',
+      });
     }
   });
 
@@ -213,7 +232,11 @@ describe('remediations: connection pool, latency, crash loop', () => {
       await stackSql('postgres', 'SELECT 1');
       // Make it crash: restart it with the switch set; Docker's restart policy loops it.
       execFileSync('docker', ['restart', '-t', '2', 'erp-backend']);
-      await waitFor('erp-backend crash-looping', async () => (await inspect('erp-backend')).RestartCount > 0 || (await inspect('erp-backend')).State.Restarting, 60_000);
+      await waitFor(
+        'erp-backend crash-looping',
+        async () => (await inspect('erp-backend')).RestartCount > 0 || (await inspect('erp-backend')).State.Restarting,
+        60_000,
+      );
 
       const dry = await request('backend.crash-loop', { dryRun: true }, 'senior');
       expect(dry.body.status).toBe('succeeded');

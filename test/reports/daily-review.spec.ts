@@ -14,9 +14,29 @@ import { DATABASE_URL, REPO_ROOT, sleep } from '../stack/stack-helpers';
  * QT-09 violations inserted to turn verdicts, storage and listing, the schedule on two
  * replicas, bad input and rights. The stack must be up (scripts/stack/ensure.sh).
  */
-type Metric = { metric: string; title: string; verdict: string; value: number | null; unit: string; observed: string; target: string; source: string; details?: any };
+type Metric = {
+  metric: string;
+  title: string;
+  verdict: string;
+  value: number | null;
+  unit: string;
+  observed: string;
+  target: string;
+  source: string;
+  details?: any;
+};
 type Dashboard = { dashboard: string; title: string; verdict: string; metrics: Metric[] };
-type Review = { id: string; date: string; timezone: string; window: { from: string; to: string }; generatedAt: string; trigger: string; requestedBy: string | null; verdict: string; dashboards: Dashboard[] };
+type Review = {
+  id: string;
+  date: string;
+  timezone: string;
+  window: { from: string; to: string };
+  generatedAt: string;
+  trigger: string;
+  requestedBy: string | null;
+  verdict: string;
+  dashboards: Dashboard[];
+};
 
 const STACK_INVENTORY = 'stack/ops.stack.yaml';
 const VERDICTS = ['pass', 'warn', 'unknown', 'fail'];
@@ -25,7 +45,10 @@ const DASHBOARDS = ['system-overview', 'api-performance', 'database-health', 'qt
 function find(review: Review, dashboard: string, metric: string): Metric {
   const d = review.dashboards.find((x) => x.dashboard === dashboard);
   const m = d?.metrics.find((x) => x.metric === metric);
-  if (!m) throw new Error(`no ${dashboard}/${metric} in ${JSON.stringify(review.dashboards.map((x) => [x.dashboard, x.metrics.map((y) => y.metric)]))}`);
+  if (!m)
+    throw new Error(
+      `no ${dashboard}/${metric} in ${JSON.stringify(review.dashboards.map((x) => [x.dashboard, x.metrics.map((y) => y.metric)]))}`,
+    );
   return m;
 }
 
@@ -45,20 +68,30 @@ describe('daily performance review against the stand-in stack', { concurrency: f
     if (res.status !== 201) throw new Error(`review: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body as Review;
   };
-  const storedCount = () => withClient(t.database, (c) => c.query('SELECT count(*)::int AS n FROM daily_reviews').then((r) => r.rows[0].n as number));
+  const storedCount = () =>
+    withClient(t.database, (c) => c.query('SELECT count(*)::int AS n FROM daily_reviews').then((r) => r.rows[0].n as number));
 
   /** Pass rate of qc_inspections in a window, computed here. */
   const qcPassRate = async (w: Review['window']) => {
-    const r = await erp.query("SELECT count(*) FILTER (WHERE status = 'PASS')::int AS passed, count(*)::int AS n FROM qc_inspections WHERE created_at >= $1 AND created_at < $2", [w.from, w.to]);
+    const r = await erp.query(
+      "SELECT count(*) FILTER (WHERE status = 'PASS')::int AS passed, count(*)::int AS n FROM qc_inspections WHERE created_at >= $1 AND created_at < $2",
+      [w.from, w.to],
+    );
     return { passed: r.rows[0].passed as number, n: r.rows[0].n as number };
   };
 
   before(async () => {
-    execFileSync('node', [join(REPO_ROOT, 'scripts/stack/seed.js'), '--scale', 'small', '--seed', '11', '--anchor', anchor()], { stdio: 'pipe', timeout: 120_000 });
+    execFileSync('node', [join(REPO_ROOT, 'scripts/stack/seed.js'), '--scale', 'small', '--seed', '11', '--anchor', anchor()], {
+      stdio: 'pipe',
+      timeout: 120_000,
+    });
     erp = new Client({ connectionString: DATABASE_URL });
     await erp.connect();
     // The QC response target is the inventory's (the runbook's 30 s by default).
-    t = await startTestApp({ inventoryFile: STACK_INVENTORY, inventoryPatch: (doc: Record<string, any>) => void (doc.thresholds.qcResponseSecondsMax = 20) });
+    t = await startTestApp({
+      inventoryFile: STACK_INVENTORY,
+      inventoryPatch: (doc: Record<string, any>) => void (doc.thresholds.qcResponseSecondsMax = 20),
+    });
     operator = await t.tokenFor(Role.Operator);
     viewer = await t.tokenFor(Role.Viewer);
   });
@@ -84,16 +117,47 @@ describe('daily performance review against the stand-in stack', { concurrency: f
         if (m.verdict === 'unknown') expect(m.value).toBeNull();
       }
     }
-    expect(review.dashboards.find((d) => d.dashboard === 'system-overview')!.metrics.map((m) => m.metric)).toEqual(['cpu', 'memory', 'disk', 'network', 'load']);
-    expect(review.dashboards.find((d) => d.dashboard === 'api-performance')!.metrics.map((m) => m.metric)).toEqual(['request-rate', 'successful-requests', 'p95', 'error-rate', 'top-endpoints']);
-    expect(review.dashboards.find((d) => d.dashboard === 'database-health')!.metrics.map((m) => m.metric)).toEqual(['connections', 'slow-queries', 'cache-hit-rate', 'transaction-rate', 'free-disk']);
-    expect(review.dashboards.find((d) => d.dashboard === 'qt09-protocol')!.metrics.map((m) => m.metric)).toEqual(['line-clearance', 'transfer-handshakes', 'segregation-violations', 'protocol-errors']);
-    expect(review.dashboards.find((d) => d.dashboard === 'quality-control')!.metrics.map((m) => m.metric)).toEqual(['metal-detector', 'qc-pass-rate', 'defect-rate', 'qc-response-time']);
+    expect(review.dashboards.find((d) => d.dashboard === 'system-overview')!.metrics.map((m) => m.metric)).toEqual([
+      'cpu',
+      'memory',
+      'disk',
+      'network',
+      'load',
+    ]);
+    expect(review.dashboards.find((d) => d.dashboard === 'api-performance')!.metrics.map((m) => m.metric)).toEqual([
+      'request-rate',
+      'successful-requests',
+      'p95',
+      'error-rate',
+      'top-endpoints',
+    ]);
+    expect(review.dashboards.find((d) => d.dashboard === 'database-health')!.metrics.map((m) => m.metric)).toEqual([
+      'connections',
+      'slow-queries',
+      'cache-hit-rate',
+      'transaction-rate',
+      'free-disk',
+    ]);
+    expect(review.dashboards.find((d) => d.dashboard === 'qt09-protocol')!.metrics.map((m) => m.metric)).toEqual([
+      'line-clearance',
+      'transfer-handshakes',
+      'segregation-violations',
+      'protocol-errors',
+    ]);
+    expect(review.dashboards.find((d) => d.dashboard === 'quality-control')!.metrics.map((m) => m.metric)).toEqual([
+      'metal-detector',
+      'qc-pass-rate',
+      'defect-rate',
+      'qc-response-time',
+    ]);
 
     // Network and load from the stand-in's node exporter (Prometheus job node-exporter): read,
     // not unknown (the machine's own devices; loopback, where the stack talks, is left out).
     const network = find(review, 'system-overview', 'network');
-    expect([network.verdict, network.source]).toEqual([expect.stringMatching(/^(pass|warn)$/), expect.stringContaining('node_network_receive_bytes_total')]);
+    expect([network.verdict, network.source]).toEqual([
+      expect.stringMatching(/^(pass|warn)$/),
+      expect.stringContaining('node_network_receive_bytes_total'),
+    ]);
     expect(network.value).toBeGreaterThanOrEqual(0);
     const load = find(review, 'system-overview', 'load');
     expect(load.verdict).toBe('pass');
@@ -121,7 +185,11 @@ describe('daily performance review against the stand-in stack', { concurrency: f
     const free = find(review, 'database-health', 'free-disk');
     expect(free.verdict).toBe(free.value! > 100 ? 'pass' : 'fail');
     // QC response time: the ERP's qc_inspections has one timestamp only.
-    expect(find(review, 'quality-control', 'qc-response-time')).toMatchObject({ verdict: 'unknown', target: '< 20 s', observed: expect.stringMatching(/qc_inspections records no time/) });
+    expect(find(review, 'quality-control', 'qc-response-time')).toMatchObject({
+      verdict: 'unknown',
+      target: '< 20 s',
+      observed: expect.stringMatching(/qc_inspections records no time/),
+    });
     // The stand-in backend exports metal_detector_failure_alert = 0.
     expect(find(review, 'quality-control', 'metal-detector')).toMatchObject({ verdict: 'pass', value: 0 });
     const worst = ['pass', 'warn', 'unknown', 'fail'][Math.max(...review.dashboards.map((d) => VERDICTS.indexOf(d.verdict)))];
@@ -268,7 +336,10 @@ describe('daily performance review against the stand-in stack', { concurrency: f
     // The transaction rate of a later review is measured from the previous review's counters.
     expect(find(second, 'database-health', 'transaction-rate').observed).toMatch(/since the previous review/);
 
-    const gql = await t.gql(viewer, '{ dailyReview { id verdict dashboards { dashboard verdict metrics { metric verdict value target } } } dailyReviews(limit: 1) { items { id } nextCursor } }');
+    const gql = await t.gql(
+      viewer,
+      '{ dailyReview { id verdict dashboards { dashboard verdict metrics { metric verdict value target } } } dailyReviews(limit: 1) { items { id } nextCursor } }',
+    );
     expect(gql.body.errors).toBeUndefined();
     expect(gql.body.data.dailyReview.id).toBe(second.id);
     expect(gql.body.data.dailyReview.dashboards.map((d: Dashboard) => d.dashboard)).toEqual(DASHBOARDS);
@@ -297,7 +368,10 @@ describe('daily performance review against the stand-in stack', { concurrency: f
     const count = await storedCount();
     const auth = { Authorization: `Bearer ${operator}` };
     for (const date of ['2026-02-31', '19-01-2026', '2026-01-19T08:00:00Z', 'x']) {
-      const res = await t.http().get(`/api/v1/reviews/daily?date=${encodeURIComponent(date)}`).set(auth);
+      const res = await t
+        .http()
+        .get(`/api/v1/reviews/daily?date=${encodeURIComponent(date)}`)
+        .set(auth);
       expect(res.status).toBe(400);
       expect(res.body.message).toMatch(/^date: must be a calendar date YYYY-MM-DD/);
     }
@@ -306,7 +380,9 @@ describe('daily performance review against the stand-in stack', { concurrency: f
       expect(res.status).toBe(400);
       expect(res.body.message).toMatch(body.date ? /^date: / : /^when: is not a known field/);
     }
-    expect((await t.http().post('/api/v1/reviews/daily').set(auth).send({ date: '2999-01-01' })).body.message).toMatch(/must not be after today/);
+    expect((await t.http().post('/api/v1/reviews/daily').set(auth).send({ date: '2999-01-01' })).body.message).toMatch(
+      /must not be after today/,
+    );
     expect((await t.http().get('/api/v1/reviews?limit=0').set(auth)).body.message).toMatch(/^limit: /);
     expect((await t.http().get('/api/v1/reviews?cursor=abc').set(auth)).status).toBe(400);
     const gql = await t.gql(operator, 'mutation { generateDailyReview(date: "2026-02-30") { id } }');
@@ -344,12 +420,17 @@ describe('the scheduled daily review with two control-plane instances', () => {
       await sleep(13000);
       for (const replica of [a, b]) {
         const text = (await replica.http().get('/metrics')).text;
-        const count = (outcome: string) => Number(text.match(new RegExp(`ops_scheduled_review_jobs_total\\{outcome="${outcome}"\\} (\\d+)`))?.[1] ?? 0);
+        const count = (outcome: string) =>
+          Number(text.match(new RegExp(`ops_scheduled_review_jobs_total\\{outcome="${outcome}"\\} (\\d+)`))?.[1] ?? 0);
         taken.push(count('ran'));
         duplicates += count('duplicate');
       }
       await b.close();
-      rows = await withClient(a.database, (c) => c.query("SELECT scheduled_for, requested_by, trigger FROM daily_reviews WHERE scheduled_for IS NOT NULL ORDER BY scheduled_for").then((r) => r.rows));
+      rows = await withClient(a.database, (c) =>
+        c
+          .query('SELECT scheduled_for, requested_by, trigger FROM daily_reviews WHERE scheduled_for IS NOT NULL ORDER BY scheduled_for')
+          .then((r) => r.rows),
+      );
     } finally {
       await a.close();
     }

@@ -41,7 +41,10 @@ function loadHistory(): HistoryInfo {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const generator = require(join(projectRoot(), 'scripts/stack/history.js')) as {
   dailyTotals(info: HistoryInfo): { date: string; requests: number; errors5xx: number; complete: boolean }[];
-  countersAt(info: HistoryInfo, times: number[]): { method: string; endpoint: string; at: ({ requests: number; errors: number } | null)[] }[];
+  countersAt(
+    info: HistoryInfo,
+    times: number[],
+  ): { method: string; endpoint: string; at: ({ requests: number; errors: number } | null)[] }[];
 };
 
 const within = (actual: number, expected: number, fraction = 0.01) => {
@@ -67,19 +70,24 @@ describe('performance report on the stand-in stack', () => {
   let panelToken: string;
   let week: any;
   let weekId: string;
-  const rows = () => withClient(t.database, async (c) => Number((await c.query('SELECT count(*) AS n FROM performance_reports')).rows[0].n));
+  const rows = () =>
+    withClient(t.database, async (c) => Number((await c.query('SELECT count(*) AS n FROM performance_reports')).rows[0].n));
 
   before(async () => {
     t = await startTestApp({ inventoryFile: 'stack/ops.stack.yaml' });
     admin = await t.tokenFor(Role.Admin);
     viewer = await t.tokenFor(Role.Viewer);
-    const made = await t.http().post('/api/v1/tokens').set('Authorization', `Bearer ${admin}`).send({ name: `admin-panel-${Date.now()}`, role: 'operator' });
+    const made = await t
+      .http()
+      .post('/api/v1/tokens')
+      .set('Authorization', `Bearer ${admin}`)
+      .send({ name: `admin-panel-${Date.now()}`, role: 'operator' });
     expect(made.status).toBe(201);
     panelToken = made.body.token;
   });
   after(() => t?.close());
 
-  it('the admin panel\'s call: 201, Location, the report of whole days matching what the generator wrote', async () => {
+  it("the admin panel's call: 201, Location, the report of whole days matching what the generator wrote", async () => {
     expect(firstFull <= burstDate && burstDate <= lastFull && firstFull <= spikeDate && spikeDate <= lastFull).toBe(true);
     const started = Date.now();
     const res = await t
@@ -100,11 +108,15 @@ describe('performance report on the stand-in stack', () => {
     // What each section was computed from: PromQL and step, each query once.
     const texts = week.source.queries.map((q: { promql: string }) => q.promql);
     expect(new Set(texts).size).toBe(texts.length);
-    expect(week.sections.error_rates.computedFrom).toEqual(expect.arrayContaining([{ promql: expect.stringContaining('increase(http_requests_total[1h])'), stepSeconds: 3600 }]));
+    expect(week.sections.error_rates.computedFrom).toEqual(
+      expect.arrayContaining([{ promql: expect.stringContaining('increase(http_requests_total[1h])'), stepSeconds: 3600 }]),
+    );
     expect(week.sections.response_times.computedFrom[0].promql).toContain('http_request_duration_seconds_bucket');
     expect(week.dataCoverage.ratio).toBe(1);
     expect(week.dataCoverage.gaps).toEqual([]);
-    console.log(`  week report in ${wallMs} ms (server ${week.durationMs} ms), queries: ${week.source.queries.map((q: any) => `${q.durationMs}ms×${q.chunks}`).join(', ')}`);
+    console.log(
+      `  week report in ${wallMs} ms (server ${week.durationMs} ms), queries: ${week.source.queries.map((q: any) => `${q.durationMs}ms×${q.chunks}`).join(', ')}`,
+    );
 
     // Daily totals: within 1 % of the generator's counters.
     const expected = new Map(generator.dailyTotals(info).map((d) => [d.date, d]));
@@ -119,7 +131,9 @@ describe('performance report on the stand-in stack', () => {
     }
     within(usage.totalRequests, expectedTotal);
     expect(usage.weekdayHour).toHaveLength(7);
-    expect(usage.weekdayHour.flatMap((w: { hours: number[] }) => w.hours).reduce((a: number, b: number) => a + b, 0)).toBeGreaterThan(expectedTotal * 0.99);
+    expect(usage.weekdayHour.flatMap((w: { hours: number[] }) => w.hours).reduce((a: number, b: number) => a + b, 0)).toBeGreaterThan(
+      expectedTotal * 0.99,
+    );
     expect(usage.peakHour.requests).toBeGreaterThan(0);
     expect(usage.methods.map((m: { method: string }) => m.method)).toEqual(expect.arrayContaining(['GET', 'POST', 'PUT']));
 
@@ -149,7 +163,9 @@ describe('performance report on the stand-in stack', () => {
       expect(day.p50Seconds).toBeLessThan(day.p95Seconds);
       expect(day.p95Seconds).toBeLessThanOrEqual(day.p99Seconds);
     }
-    expect(spikeDay.p99Seconds).toBeGreaterThan(Math.max(...rt.days.filter((d: { date: string }) => d.date !== spikeDate).map((d: { p99Seconds: number }) => d.p99Seconds)));
+    expect(spikeDay.p99Seconds).toBeGreaterThan(
+      Math.max(...rt.days.filter((d: { date: string }) => d.date !== spikeDate).map((d: { p99Seconds: number }) => d.p99Seconds)),
+    );
     expect(rt.slowestEndpoints).toHaveLength(10);
     expect(rt.slowestEndpoints[0].endpoint).toBe('/api/v1/reports/weekly-performance');
     for (const e of rt.slowestEndpoints) expect(e.worstDay.date).toBe(spikeDate);
@@ -199,7 +215,11 @@ describe('performance report on the stand-in stack', () => {
       [{ start_date: lastFull, end_date: firstFull }, 'end_date', /must not be before start_date/],
       [{ start_date: addDays(lastFull, -100), end_date: lastFull }, 'end_date', /at most 92 days/],
       [{ start_date: addDays(today, 1), end_date: addDays(today, 3) }, 'start_date', /is in the future: today is .* in Asia\/Jakarta/],
-      [{ start_date: firstFull, end_date: lastFull, include: ['response_times', 'latency'] }, 'include', /"latency" is not a known section: each must be one of response_times, error_rates, usage_patterns, availability, backups/],
+      [
+        { start_date: firstFull, end_date: lastFull, include: ['response_times', 'latency'] },
+        'include',
+        /"latency" is not a known section: each must be one of response_times, error_rates, usage_patterns, availability, backups/,
+      ],
       [{ start_date: firstFull, end_date: lastFull, include: [] }, 'include', /at least one section/],
       [{ start_date: firstFull, end_date: lastFull, include: 'response_times' }, 'include', /must be a list/],
       [{ start_date: firstFull, end_date: lastFull, format: 'pdf' }, 'format', /is not a known field/],
@@ -211,7 +231,12 @@ describe('performance report on the stand-in stack', () => {
       expect(res.body.message).toMatch(new RegExp(`^${field}: `));
       expect(res.body.message).toMatch(problem);
     }
-    const notJson = await t.http().post(PATH).set('Authorization', `Bearer ${panelToken}`).set('Content-Type', 'text/plain').send('start_date=2026-01-13');
+    const notJson = await t
+      .http()
+      .post(PATH)
+      .set('Authorization', `Bearer ${panelToken}`)
+      .set('Content-Type', 'text/plain')
+      .send('start_date=2026-01-13');
     expect([400, 415]).toContain(notJson.status);
     expect(await rows()).toBe(count);
   });
@@ -256,12 +281,21 @@ describe('performance report on the stand-in stack', () => {
 
   it('GraphQL: generatePerformanceReport, performanceReports, performanceReport(id); a viewer may not generate', async () => {
     const operator = await t.tokenFor(Role.Operator);
-    const made = await t.gql(operator, 'mutation($i: PerformanceReportInput!) { generatePerformanceReport(input: $i) { id startDate endDate timeZone include summary report } }', {
-      i: { start_date: spikeDate, end_date: spikeDate, include: ['response_times', 'availability', 'backups'] },
-    });
+    const made = await t.gql(
+      operator,
+      'mutation($i: PerformanceReportInput!) { generatePerformanceReport(input: $i) { id startDate endDate timeZone include summary report } }',
+      {
+        i: { start_date: spikeDate, end_date: spikeDate, include: ['response_times', 'availability', 'backups'] },
+      },
+    );
     expect(made.body.errors).toBeUndefined();
     const r = made.body.data.generatePerformanceReport;
-    expect(r).toMatchObject({ startDate: spikeDate, endDate: spikeDate, timeZone: TZ, include: ['response_times', 'availability', 'backups'] });
+    expect(r).toMatchObject({
+      startDate: spikeDate,
+      endDate: spikeDate,
+      timeZone: TZ,
+      include: ['response_times', 'availability', 'backups'],
+    });
     expect(r.report.sections.response_times.days[0].worstHour.p95Seconds).toBeGreaterThan(1);
     expect(r.report.sections.availability.checklist).toMatchObject({ runs: 0, passRatePercent: null });
     expect(r.report.sections.availability.backend.computedFrom[0].promql).toContain('up{instance="127.0.0.1:18000"}');
@@ -270,10 +304,16 @@ describe('performance report on the stand-in stack', () => {
     expect(listed.body.data.performanceReports.items[0]).toEqual({ id: r.id, report: null });
     const got = await t.gql(viewer, 'query($id: String!) { performanceReport(id: $id) { id report } }', { id: r.id });
     expect(got.body.data.performanceReport.report).toEqual(r.report);
-    const bad = await t.gql(operator, 'mutation { generatePerformanceReport(input: { start_date: "2026-02-30", end_date: "2026-03-01" }) { id } }');
+    const bad = await t.gql(
+      operator,
+      'mutation { generatePerformanceReport(input: { start_date: "2026-02-30", end_date: "2026-03-01" }) { id } }',
+    );
     expect(bad.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
     expect(bad.body.errors[0].message).toMatch(/^start_date: must be a real calendar date/);
-    const denied = await t.gql(viewer, `mutation { generatePerformanceReport(input: { start_date: "${spikeDate}", end_date: "${spikeDate}" }) { id } }`);
+    const denied = await t.gql(
+      viewer,
+      `mutation { generatePerformanceReport(input: { start_date: "${spikeDate}", end_date: "${spikeDate}" }) { id } }`,
+    );
     expect(denied.body.errors[0].extensions.code).toBe('FORBIDDEN');
   });
 
@@ -282,7 +322,10 @@ describe('performance report on the stand-in stack', () => {
     expect(res.status).toBe(200);
     const line = res.text.split('\n').find((l) => l.startsWith('ops_report_last_generated_timestamp{kind="performance"}'));
     expect(line).toBeDefined();
-    const latest = await withClient(t.database, async (c) => (await c.query("SELECT max(generated_at) AS at FROM performance_reports WHERE kind = 'performance'")).rows[0].at as Date);
+    const latest = await withClient(
+      t.database,
+      async (c) => (await c.query("SELECT max(generated_at) AS at FROM performance_reports WHERE kind = 'performance'")).rows[0].at as Date,
+    );
     expect(Number(line!.split(' ')[1])).toBeCloseTo(latest.getTime() / 1000, 2);
   });
 
@@ -308,10 +351,16 @@ describe('performance report on the stand-in stack', () => {
     // Let scrapes after the restart land and age past the report's read lag.
     await new Promise((r) => setTimeout(r, 150_000));
     const today = localTime(Date.now(), TZ).date;
-    const res = await t.http().post(PATH).set('Authorization', `Bearer ${panelToken}`).send({ start_date: today, end_date: today, include: ['usage_patterns'] });
+    const res = await t
+      .http()
+      .post(PATH)
+      .set('Authorization', `Bearer ${panelToken}`)
+      .send({ start_date: today, end_date: today, include: ['usage_patterns'] });
     expect(res.status).toBe(201);
     const { gaps } = res.body.dataCoverage;
-    const covering = gaps.filter((g: { from: string; to: string }) => Date.parse(g.from) <= startedAt && Date.parse(g.to) >= stoppedAt + 30_000);
+    const covering = gaps.filter(
+      (g: { from: string; to: string }) => Date.parse(g.from) <= startedAt && Date.parse(g.to) >= stoppedAt + 30_000,
+    );
     expect({ gaps, covering: covering.length > 0 }).toMatchObject({ covering: true });
     expect(covering[0].missingSamples).toBeGreaterThanOrEqual(2);
     expect(res.body.dataCoverage.days[0].coverage).toBeLessThan(1);

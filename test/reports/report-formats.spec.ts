@@ -58,11 +58,26 @@ function browse(html: string, dir: string): { dom: string; screenshot: Buffer } 
   const bin = chromium();
   const file = join(dir, `page-${Date.now()}.html`);
   writeFileSync(file, html);
-  const flags = ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-dev-shm-usage', `--user-data-dir=${join(dir, 'profile')}`];
-  const dom = execFileSync(bin, [...flags, '--dump-dom', `file://${file}`], { encoding: 'utf8', timeout: 90_000, maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] });
+  const flags = [
+    '--headless=new',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--no-first-run',
+    '--disable-dev-shm-usage',
+    `--user-data-dir=${join(dir, 'profile')}`,
+  ];
+  const dom = execFileSync(bin, [...flags, '--dump-dom', `file://${file}`], {
+    encoding: 'utf8',
+    timeout: 90_000,
+    maxBuffer: 64 * 1024 * 1024,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   const shot = join(dir, 'shot.png');
   rmSync(shot, { force: true });
-  execFileSync(bin, [...flags, `--screenshot=${shot}`, '--window-size=1000,2400', '--hide-scrollbars', `file://${file}`], { timeout: 90_000, stdio: 'ignore' });
+  execFileSync(bin, [...flags, `--screenshot=${shot}`, '--window-size=1000,2400', '--hide-scrollbars', `file://${file}`], {
+    timeout: 90_000,
+    stdio: 'ignore',
+  });
   return { dom, screenshot: readFileSync(shot) };
 }
 
@@ -82,7 +97,8 @@ describe('performance report formats on the stand-in stack', () => {
   let reportId: string;
   let dir: string;
   const { first, last } = historyDays();
-  const rows = () => withClient(t.database, async (c) => Number((await c.query('SELECT count(*) AS n FROM performance_reports')).rows[0].n));
+  const rows = () =>
+    withClient(t.database, async (c) => Number((await c.query('SELECT count(*) AS n FROM performance_reports')).rows[0].n));
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'report-formats-'));
@@ -95,7 +111,11 @@ describe('performance report formats on the stand-in stack', () => {
   });
 
   it('POST ?format=html: 201 with Location and the page; the report is stored and served as JSON by default', async () => {
-    const res = await t.http().post(`${PATH}?format=html`).set('Authorization', `Bearer ${operator}`).send({ start_date: first, end_date: last });
+    const res = await t
+      .http()
+      .post(`${PATH}?format=html`)
+      .set('Authorization', `Bearer ${operator}`)
+      .send({ start_date: first, end_date: last });
     expect(res.status).toBe(201);
     expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(res.headers.location).toMatch(new RegExp(`^${PATH}/[0-9a-f-]{36}$`));
@@ -108,16 +128,29 @@ describe('performance report formats on the stand-in stack', () => {
     expect(json.body).toMatchObject({ id: reportId, schemaVersion: 1, period: { startDate: first, endDate: last } });
   });
 
-  it('GET as zip (Accept or ?format=csv), one section\'s CSV, matching the JSON\'s numbers', async () => {
+  it("GET as zip (Accept or ?format=csv), one section's CSV, matching the JSON's numbers", async () => {
     const auth = `Bearer ${operator}`;
     const json = (await t.http().get(`${PATH}/${reportId}`).set('Authorization', auth)).body;
-    for (const call of [t.http().get(`${PATH}/${reportId}`).set('Accept', 'application/zip'), t.http().get(`${PATH}/${reportId}?format=csv`).set('Accept', 'application/json')]) {
+    for (const call of [
+      t.http().get(`${PATH}/${reportId}`).set('Accept', 'application/zip'),
+      t.http().get(`${PATH}/${reportId}?format=csv`).set('Accept', 'application/json'),
+    ]) {
       const res = await call.set('Authorization', auth).buffer(true).parse(binary);
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toBe('application/zip');
       expect(res.headers['content-disposition']).toBe(`attachment; filename="performance-report-${first}_${last}.zip"`);
       const files = unzipSync(new Uint8Array(res.body as Buffer));
-      expect(Object.keys(files)).toEqual(expect.arrayContaining(['summary.csv', 'gaps.csv', 'response_times.csv', 'error_rates.csv', 'usage_patterns.csv', 'usage_patterns-weekday_hour.csv', 'usage_patterns-top_endpoints.csv']));
+      expect(Object.keys(files)).toEqual(
+        expect.arrayContaining([
+          'summary.csv',
+          'gaps.csv',
+          'response_times.csv',
+          'error_rates.csv',
+          'usage_patterns.csv',
+          'usage_patterns-weekday_hour.csv',
+          'usage_patterns-top_endpoints.csv',
+        ]),
+      );
       const days = strFromU8(files['usage_patterns.csv']).split('\r\n');
       expect(days[0]).toBe('date,coverage,requests,gaps');
       expect(days[1]).toBe(`${first},1,${json.sections.usage_patterns.days[0].requests},`);
@@ -151,7 +184,12 @@ describe('performance report formats on the stand-in stack', () => {
       const res = await t.http().post(`${PATH}${q}`).set('Authorization', auth).send({ start_date: first, end_date: last });
       expect(res.status).toBe(400);
     }
-    const notAcceptable = await t.http().post(PATH).set('Accept', 'image/png').set('Authorization', auth).send({ start_date: first, end_date: last });
+    const notAcceptable = await t
+      .http()
+      .post(PATH)
+      .set('Accept', 'image/png')
+      .set('Authorization', auth)
+      .send({ start_date: first, end_date: last });
     expect(notAcceptable.status).toBe(406);
     expect(await rows()).toBe(count);
   });

@@ -53,10 +53,25 @@ function renderInChromium(html: string, images: Map<string, Buffer>, dir: string
     return png ? `data:image/png;base64,${png.toString('base64')}` : `cid:${cid}`;
   });
   // The test's own probe (never in the mailed HTML): each image's natural size once loaded.
-  page = page.replace('</body>', `<script>addEventListener('load', () => { document.body.setAttribute('data-images', [...document.images].map((i) => i.naturalWidth + 'x' + i.naturalHeight).join(',')); });</script></body>`);
+  page = page.replace(
+    '</body>',
+    `<script>addEventListener('load', () => { document.body.setAttribute('data-images', [...document.images].map((i) => i.naturalWidth + 'x' + i.naturalHeight).join(',')); });</script></body>`,
+  );
   const file = path.join(dir, 'weekly.html');
   writeFileSync(file, page);
-  const dom = execFileSync('chromium', ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--virtual-time-budget=5000', '--dump-dom', `file://${file}`], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'ignore'] });
+  const dom = execFileSync(
+    'chromium',
+    [
+      '--headless=new',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-dev-shm-usage',
+      '--virtual-time-budget=5000',
+      '--dump-dom',
+      `file://${file}`,
+    ],
+    { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'ignore'] },
+  );
   const sizes = (/data-images="([^"]*)"/.exec(dom)?.[1] ?? '').split(',').filter(Boolean);
   return { sizes, dom };
 }
@@ -104,7 +119,14 @@ describe('the weekly report mailed to management', () => {
     expect(report.include).toEqual(['response_times', 'error_rates', 'usage_patterns', 'availability', 'backups']);
     expect(report.period.days).toBe(7);
     const subject = weeklySubject(report.period.startDate, report.period.endDate);
-    expect(res.body.delivery).toMatchObject({ reportId: report.id, kind: 'weekly', subject, delivered: true, recipients: ['management@qutykarunia.com'], attempt: 1 });
+    expect(res.body.delivery).toMatchObject({
+      reportId: report.id,
+      kind: 'weekly',
+      subject,
+      delivered: true,
+      recipients: ['management@qutykarunia.com'],
+      attempt: 1,
+    });
 
     await waitFor('the weekly mail', async () => mail.messages.length > before, 15_000);
     const message = mail.messages[before];
@@ -125,7 +147,16 @@ describe('the weekly report mailed to management', () => {
     expect(names.some((n) => n.startsWith('response_times'))).toBe(true);
     expect(names.some((n) => n.startsWith('error_rates'))).toBe(true);
     expect(names.some((n) => n.startsWith('usage_patterns'))).toBe(true);
-    expect(names).toEqual(expect.arrayContaining(['summary.csv', 'response_times.csv', 'error_rates.csv', 'usage_patterns.csv', 'availability.csv', 'backups.csv']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'summary.csv',
+        'response_times.csv',
+        'error_rates.csv',
+        'usage_patterns.csv',
+        'availability.csv',
+        'backups.csv',
+      ]),
+    );
     const days = files['response_times.csv'] ?? ''; // the per-day table
     expect(days.split('\n')[0]).toMatch(/date/);
     expect(days).toContain(report.period.endDate);
@@ -140,7 +171,8 @@ describe('the weekly report mailed to management', () => {
     expect(deliveries.status).toBe(200);
     expect(deliveries.body.map((d: any) => [d.kind, d.delivered])).toEqual([['weekly', true]]);
     expect(JSON.stringify(deliveries.body)).not.toMatch(/smtp:\/\/127\.0\.0\.1:\d+\/|password/i);
-    const audit = (await withClient(t.database, (c) => c.query("SELECT outcome FROM audit_entries WHERE action = 'report.weekly.create'"))).rows;
+    const audit = (await withClient(t.database, (c) => c.query("SELECT outcome FROM audit_entries WHERE action = 'report.weekly.create'")))
+      .rows;
     expect(audit.map((a) => a.outcome)).toEqual(['denied', 'success']);
 
     // A weekly report is its own kind, in the document and in /metrics.
@@ -148,7 +180,11 @@ describe('the weekly report mailed to management', () => {
     const metrics = (await t.http().get('/metrics')).text.split('\n');
     const at = (kind: string) => metrics.find((l) => l.startsWith(`ops_report_last_generated_timestamp{kind="${kind}"}`));
     expect(Number(at('weekly')!.split(' ')[1])).toBeCloseTo(Date.parse(report.generatedAt) / 1000, 2);
-    const performance = await withClient(t.database, async (c) => (await c.query("SELECT max(generated_at) AS at FROM performance_reports WHERE kind = 'performance'")).rows[0].at as Date | null);
+    const performance = await withClient(
+      t.database,
+      async (c) =>
+        (await c.query("SELECT max(generated_at) AS at FROM performance_reports WHERE kind = 'performance'")).rows[0].at as Date | null,
+    );
     if (performance) expect(Number(at('performance')!.split(' ')[1])).toBeCloseTo(performance.getTime() / 1000, 2);
     else expect(at('performance')).toBeUndefined();
   });
@@ -179,8 +215,18 @@ describe('the weekly report mailed to management', () => {
         ['weekly', false],
         ['manual', true],
       ]);
-      expect((await t.http().post('/admin/reports/performance/8e4c6f8a-0000-4000-8000-000000000000/send').set('Authorization', `Bearer ${operator}`).send({})).status).toBe(404);
-      expect((await t.http().post('/admin/reports/performance/not-a-uuid/send').set('Authorization', `Bearer ${operator}`).send({})).status).toBe(400);
+      expect(
+        (
+          await t
+            .http()
+            .post('/admin/reports/performance/8e4c6f8a-0000-4000-8000-000000000000/send')
+            .set('Authorization', `Bearer ${operator}`)
+            .send({})
+        ).status,
+      ).toBe(404);
+      expect(
+        (await t.http().post('/admin/reports/performance/not-a-uuid/send').set('Authorization', `Bearer ${operator}`).send({})).status,
+      ).toBe(400);
     } finally {
       await down.close();
     }
@@ -201,7 +247,11 @@ describe('the weekly report mailed to management', () => {
       const rows = await waitFor(
         'a weekly report mailed by the schedule',
         async () => {
-          const r = (await withClient(app.database, (c) => c.query('SELECT report_id, kind, attempt, delivered, created_at FROM report_deliveries ORDER BY created_at'))).rows;
+          const r = (
+            await withClient(app.database, (c) =>
+              c.query('SELECT report_id, kind, attempt, delivered, created_at FROM report_deliveries ORDER BY created_at'),
+            )
+          ).rows;
           return r.some((x) => x.delivered) ? r : null;
         },
         90_000,
@@ -215,7 +265,11 @@ describe('the weekly report mailed to management', () => {
       expect(flaky.messages.length).toBeGreaterThanOrEqual(1);
       // One report for that tick: the retry mailed it again, it did not generate another.
       const upTo = first[1].created_at;
-      const reports = (await withClient(app.database, (c) => c.query("SELECT count(*)::int AS n FROM performance_reports WHERE generated_by = 'scheduler' AND generated_at <= $1", [upTo]))).rows[0].n;
+      const reports = (
+        await withClient(app.database, (c) =>
+          c.query("SELECT count(*)::int AS n FROM performance_reports WHERE generated_by = 'scheduler' AND generated_at <= $1", [upTo]),
+        )
+      ).rows[0].n;
       expect(reports).toBe(1);
     } finally {
       await app.close();

@@ -62,7 +62,10 @@ export interface SoakSettings {
 
 export function settingsFromEnv(defaults: Partial<SoakSettings>, env: NodeJS.ProcessEnv = process.env): SoakSettings {
   const num = (name: string, fallback: number) => (env[name] !== undefined && env[name] !== '' ? Number(env[name]) : fallback);
-  const phases = (env.SOAK_PHASES ?? '').split(',').map((p) => p.trim()).filter(Boolean) as PhaseName[];
+  const phases = (env.SOAK_PHASES ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean) as PhaseName[];
   for (const p of phases) if (!PHASES.includes(p)) throw new Error(`SOAK_PHASES: unknown phase ${p} (one of ${PHASES.join(', ')})`);
   return {
     clients: num('SOAK_CLIENTS', defaults.clients ?? 200),
@@ -151,7 +154,9 @@ class HttpClient {
         finish({ status: 0, failure: 'no answer (client gave up)', body: undefined });
         req.destroy();
       }, this.giveUpMs);
-      req.on('error', (error) => finish({ status: 0, failure: `request: ${(error as NodeJS.ErrnoException).code ?? error.message}`, body: undefined }));
+      req.on('error', (error) =>
+        finish({ status: 0, failure: `request: ${(error as NodeJS.ErrnoException).code ?? error.message}`, body: undefined }),
+      );
       if (payload !== undefined) req.write(payload);
       req.end();
     });
@@ -335,9 +340,15 @@ export async function runSoak(settings: SoakSettings): Promise<SoakResult> {
   process.once('SIGTERM', onSignal);
   try {
     log(`soak: temp folder ${dir}`);
-    const [pg, redis, docker] = await Promise.all([OwnPostgres.create(join(dir, 'pg')), OwnRedis.create(), OwnDockerd.create(join(dir, 'docker'))]);
+    const [pg, redis, docker] = await Promise.all([
+      OwnPostgres.create(join(dir, 'pg')),
+      OwnRedis.create(),
+      OwnDockerd.create(join(dir, 'docker')),
+    ]);
     Object.assign(env, { pg, redis, docker });
-    log(`soak: own PostgreSQL 127.0.0.1:${pg.port} (pid ${pg.pid()}), Redis 127.0.0.1:${redis.port} (pid ${redis.pid}), dockerd ${docker.socket} (pid ${docker.pid})`);
+    log(
+      `soak: own PostgreSQL 127.0.0.1:${pg.port} (pid ${pg.pid()}), Redis 127.0.0.1:${redis.port} (pid ${redis.pid}), dockerd ${docker.socket} (pid ${docker.pid})`,
+    );
     const prefix = 'soak:';
     const logFile = join(dir, 'control-plane.log');
     const unreachable = 'http://127.0.0.1:1';
@@ -447,13 +458,20 @@ async function drive(settings: SoakSettings, env: Environment, now: () => number
   const rid = (tag: string) => `soak-${tag}-${(++sequence).toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   try {
     // Users: senior_dev (checklist, dry runs of P2 procedures, real runs of the P3 fixture).
-    const adminLogin = await http.call('POST', '/api/v1/auth/login', { body: { username: 'admin', password: PASSWORD }, requestId: rid('setup') });
+    const adminLogin = await http.call('POST', '/api/v1/auth/login', {
+      body: { username: 'admin', password: PASSWORD },
+      requestId: rid('setup'),
+    });
     if (adminLogin.status !== 200) throw new Error(`admin sign-in failed: ${adminLogin.status} ${JSON.stringify(adminLogin.body)}`);
     const admin = adminLogin.body.accessToken as string;
     const users: { username: string; token: string }[] = [];
     for (let i = 0; i < settings.users; i++) {
       const username = `soak.user${i}`;
-      const created = await http.call('POST', '/api/v1/users', { token: admin, body: { username, password: PASSWORD, role: 'senior_dev' }, requestId: rid('setup') });
+      const created = await http.call('POST', '/api/v1/users', {
+        token: admin,
+        body: { username, password: PASSWORD, role: 'senior_dev' },
+        requestId: rid('setup'),
+      });
       if (created.status !== 201) throw new Error(`creating ${username} failed: ${created.status} ${JSON.stringify(created.body)}`);
       const login = await http.call('POST', '/api/v1/auth/login', { body: { username, password: PASSWORD }, requestId: rid('setup') });
       if (login.status !== 200) throw new Error(`${username} sign-in failed: ${login.status}`);
@@ -469,7 +487,9 @@ async function drive(settings: SoakSettings, env: Environment, now: () => number
       log(
         `soak: ${name}: ${phase.requests} requests, ${phase.reqPerSec.toFixed(0)} req/s, p50 ${phase.p50.toFixed(0)} ms, p99 ${phase.p99.toFixed(0)} ms, ` +
           `5xx ${phase.status5xx} (503 ${phase.status503}, other ${phase.other5xx}), no answer ${phase.noAnswer}` +
-          (phase.recovery ? `, recovery ${phase.recovery.totalMs === null ? 'none' : `${(phase.recovery.totalMs / 1000).toFixed(1)} s`}` : ''),
+          (phase.recovery
+            ? `, recovery ${phase.recovery.totalMs === null ? 'none' : `${(phase.recovery.totalMs / 1000).toFixed(1)} s`}`
+            : ''),
       );
     }
 
@@ -486,7 +506,8 @@ async function drive(settings: SoakSettings, env: Environment, now: () => number
       let lastOpen = Infinity;
       let lastProgress = now();
       for (;;) {
-        const open = (await database.query("SELECT count(*)::int AS n FROM procedure_runs WHERE status IN ('running', 'queued')")).rows[0].n as number;
+        const open = (await database.query("SELECT count(*)::int AS n FROM procedure_runs WHERE status IN ('running', 'queued')")).rows[0]
+          .n as number;
         if (open === 0) {
           settleMs = now() - loadEnd;
           break;
@@ -501,7 +522,9 @@ async function drive(settings: SoakSettings, env: Environment, now: () => number
       const stuck = await database.query(
         "SELECT id, status, procedure_id AS procedure, created_at AS \"createdAt\" FROM procedure_runs WHERE status IN ('running', 'queued') ORDER BY created_at",
       );
-      const byStatus = await database.query('SELECT status, count(*)::int AS n FROM procedure_runs WHERE NOT dry_run GROUP BY status ORDER BY status');
+      const byStatus = await database.query(
+        'SELECT status, count(*)::int AS n FROM procedure_runs WHERE NOT dry_run GROUP BY status ORDER BY status',
+      );
       await redisKeys.connect();
       const lockKeys = await redisKeys.keys(`${env.prefix}lock:*`);
       const heldLocks: SoakResult['heldLocks'] = [];
@@ -531,7 +554,9 @@ async function drive(settings: SoakSettings, env: Environment, now: () => number
       const ids = mutations.map((r) => r.requestId);
       const found = new Set<string>();
       for (let i = 0; i < ids.length; i += 5000) {
-        const rows = await database.query('SELECT request_id FROM audit_entries WHERE request_id = ANY($1::varchar[])', [ids.slice(i, i + 5000)]);
+        const rows = await database.query('SELECT request_id FROM audit_entries WHERE request_id = ANY($1::varchar[])', [
+          ids.slice(i, i + 5000),
+        ]);
         for (const row of rows.rows) found.add(row.request_id);
       }
       const missing = mutations
@@ -607,7 +632,19 @@ async function runPhase(
       message = first.message;
       retryAfter = first.extensions?.retryAfter !== undefined ? String(first.extensions.retryAfter) : undefined;
     }
-    const r: RequestRecord = { phase: name, op, requestId, status, httpStatus: answer.status, retryAfter, errorCode, message, failure: answer.failure, at, ms: answer.ms };
+    const r: RequestRecord = {
+      phase: name,
+      op,
+      requestId,
+      status,
+      httpStatus: answer.status,
+      retryAfter,
+      errorCode,
+      message,
+      failure: answer.failure,
+      at,
+      ms: answer.ms,
+    };
     phaseRecords.push(r);
     return r;
   };
@@ -643,10 +680,18 @@ async function runPhase(
           answer = await http.call('POST', '/api/v1/checklists', { token, requestId });
           break;
         case 'dryrun':
-          answer = await http.call('POST', `/api/v1/procedures/${DRY_RUNS[index % DRY_RUNS.length]}/runs`, { token, body: { dryRun: true }, requestId });
+          answer = await http.call('POST', `/api/v1/procedures/${DRY_RUNS[index % DRY_RUNS.length]}/runs`, {
+            token,
+            body: { dryRun: true },
+            requestId,
+          });
           break;
         case 'run':
-          answer = await http.call('POST', '/api/v1/procedures/test.short/runs', { token, body: { parameters: { slot, waitMs: 500 } }, requestId });
+          answer = await http.call('POST', '/api/v1/procedures/test.short/runs', {
+            token,
+            body: { parameters: { slot, waitMs: 500 } },
+            requestId,
+          });
           if (answer.status === 201) lastRun = answer.body.id;
           break;
         case 'runget':
@@ -697,12 +742,23 @@ async function runPhase(
   const gen = process.cpuUsage(cpuStart.gen);
   // PostgreSQL's backends that ended during the phase are not counted (a restart loses them).
   const pgCpu = name === 'postgres' ? Number.NaN : (treeCpuSeconds(env.pg.pid()) - cpuStart.pg) / wall;
-  const cpu = { controlPlane: (cpuSeconds(env.child.pid) - cpuStart.cp) / wall, postgres: pgCpu, loadGenerator: (gen.user + gen.system) / 1e6 / wall };
+  const cpu = {
+    controlPlane: (cpuSeconds(env.child.pid) - cpuStart.cp) / wall,
+    postgres: pgCpu,
+    loadGenerator: (gen.user + gen.system) / 1e6 / wall,
+  };
   return { ...summarise(name, settings, phaseRecords, now() - phaseStart, downAt, recovery), cpu };
 }
 
 /** Probes every 100 ms from the moment the dependency answers again, until the service does (bounded: 60 s). */
-async function measureRecovery(name: PhaseName, http: HttpClient, admin: string, upAt: number, now: () => number, rid: (tag: string) => string): Promise<Recovery> {
+async function measureRecovery(
+  name: PhaseName,
+  http: HttpClient,
+  admin: string,
+  upAt: number,
+  now: () => number,
+  rid: (tag: string) => string,
+): Promise<Recovery> {
   const bound = 60_000;
   let readyMs: number | null = null;
   let readMs: number | null = null;
@@ -758,8 +814,18 @@ export function engineUnreachable(run: any): boolean {
   return checks.some((c) => c.verdict === 'unknown') || services?.verdict === 'unknown';
 }
 
-function summarise(name: PhaseName, settings: SoakSettings, records: RequestRecord[], ms: number, downAt: number | undefined, recovery: Recovery | undefined): Omit<PhaseResult, 'cpu'> {
-  const latencies = records.filter((r) => r.status !== 0).map((r) => r.ms).sort((a, b) => a - b);
+function summarise(
+  name: PhaseName,
+  settings: SoakSettings,
+  records: RequestRecord[],
+  ms: number,
+  downAt: number | undefined,
+  recovery: Recovery | undefined,
+): Omit<PhaseResult, 'cpu'> {
+  const latencies = records
+    .filter((r) => r.status !== 0)
+    .map((r) => r.ms)
+    .sort((a, b) => a - b);
   const limit = settings.requestTimeoutMs + settings.marginMs;
   const byOp: PhaseResult['byOp'] = {};
   const samples: RequestRecord[] = [];
@@ -779,18 +845,30 @@ function summarise(name: PhaseName, settings: SoakSettings, records: RequestReco
     if (r.status === 503) {
       status503++;
       o.s503++;
-      if (!r.retryAfter) (without++, (bad = true));
+      if (!r.retryAfter) {
+        without++;
+        bad = true;
+      }
     } else if (r.status >= 500) {
       other++;
       o.other5xx++;
       bad = true;
     }
-    if (r.status === 0) (noAnswer++, (bad = true));
-    if (r.ms > limit) (over++, (bad = true));
+    if (r.status === 0) {
+      noAnswer++;
+      bad = true;
+    }
+    if (r.ms > limit) {
+      over++;
+      bad = true;
+    }
     if (bad && samples.length < 20) samples.push(r);
   }
   for (const [op, o] of Object.entries(byOp)) {
-    const times = records.filter((r) => r.op === op && r.status !== 0).map((r) => r.ms).sort((a, b) => a - b);
+    const times = records
+      .filter((r) => r.op === op && r.status !== 0)
+      .map((r) => r.ms)
+      .sort((a, b) => a - b);
     o.p50 = Math.round(percentile(times, 50));
     o.p99 = Math.round(percentile(times, 99));
   }
@@ -817,7 +895,23 @@ function summarise(name: PhaseName, settings: SoakSettings, records: RequestReco
 
 /** The bench's table: per phase requests, req/s, p50/p99, 5xx, 503 (with Retry-After), recovery. */
 export function formatTable(result: SoakResult): string {
-  const rows = [['phase', 'requests', 'req/s', 'p50', 'p99', 'max', '5xx', '503', '503 w/o Retry-After', 'other 5xx', 'no answer', 'recovery (ready / read / engine)', 'CPU cores (control plane / PostgreSQL / load)']];
+  const rows = [
+    [
+      'phase',
+      'requests',
+      'req/s',
+      'p50',
+      'p99',
+      'max',
+      '5xx',
+      '503',
+      '503 w/o Retry-After',
+      'other 5xx',
+      'no answer',
+      'recovery (ready / read / engine)',
+      'CPU cores (control plane / PostgreSQL / load)',
+    ],
+  ];
   for (const p of result.phases) {
     const r = p.recovery;
     const s = (ms: number | null | undefined) => (ms === null || ms === undefined ? '–' : `${(ms / 1000).toFixed(1)} s`);
@@ -842,7 +936,11 @@ export function formatTable(result: SoakResult): string {
 }
 
 /** Every requirement the result does not meet, in words (empty: all met). */
-export function problemsOf(result: SoakResult, settings: Pick<SoakSettings, 'requestTimeoutMs' | 'marginMs'>, recoveryBoundMs = 15_000): string[] {
+export function problemsOf(
+  result: SoakResult,
+  settings: Pick<SoakSettings, 'requestTimeoutMs' | 'marginMs'>,
+  recoveryBoundMs = 15_000,
+): string[] {
   const problems: string[] = [];
   for (const p of result.phases) {
     if (p.name === 'steady') {
@@ -850,29 +948,64 @@ export function problemsOf(result: SoakResult, settings: Pick<SoakSettings, 'req
     } else {
       if (p.other5xx) problems.push(`${p.name}: ${p.other5xx} 5xx other than 503`);
       if (p.without503RetryAfter) problems.push(`${p.name}: ${p.without503RetryAfter} 503 without Retry-After`);
-      if (p.recovery?.totalMs === null || p.recovery?.totalMs === undefined) problems.push(`${p.name}: the service did not return within 60 s`);
-      else if (p.recovery.totalMs > recoveryBoundMs) problems.push(`${p.name}: recovery took ${(p.recovery.totalMs / 1000).toFixed(1)} s (bound ${recoveryBoundMs / 1000} s)`);
+      if (p.recovery?.totalMs === null || p.recovery?.totalMs === undefined)
+        problems.push(`${p.name}: the service did not return within 60 s`);
+      else if (p.recovery.totalMs > recoveryBoundMs)
+        problems.push(`${p.name}: recovery took ${(p.recovery.totalMs / 1000).toFixed(1)} s (bound ${recoveryBoundMs / 1000} s)`);
     }
     if (p.noAnswer) problems.push(`${p.name}: ${p.noAnswer} requests without an answer`);
-    if (p.overTimeout) problems.push(`${p.name}: ${p.overTimeout} requests took longer than ${settings.requestTimeoutMs} + ${settings.marginMs} ms`);
+    if (p.overTimeout)
+      problems.push(`${p.name}: ${p.overTimeout} requests took longer than ${settings.requestTimeoutMs} + ${settings.marginMs} ms`);
   }
-  if (result.stuckRuns.length) problems.push(`${result.stuckRuns.length} run(s) still running or queued after the load: ${result.stuckRuns.slice(0, 5).map((r) => `${r.id} ${r.status}`).join(', ')}`);
-  if (result.heldLocks.length) problems.push(`${result.heldLocks.length} lock(s) held by ended runs: ${result.heldLocks.slice(0, 5).map((l) => `${l.key} by ${l.holder} (${l.status})`).join(', ')}`);
+  if (result.stuckRuns.length)
+    problems.push(
+      `${result.stuckRuns.length} run(s) still running or queued after the load: ${result.stuckRuns
+        .slice(0, 5)
+        .map((r) => `${r.id} ${r.status}`)
+        .join(', ')}`,
+    );
+  if (result.heldLocks.length)
+    problems.push(
+      `${result.heldLocks.length} lock(s) held by ended runs: ${result.heldLocks
+        .slice(0, 5)
+        .map((l) => `${l.key} by ${l.holder} (${l.status})`)
+        .join(', ')}`,
+    );
   if (!('valid' in result.auditVerify) || !result.auditVerify.valid) problems.push(`audit chain: ${JSON.stringify(result.auditVerify)}`);
-  if (result.missingAudit.length) problems.push(`${result.missingAudit.length} of ${result.mutations2xx} 2xx mutations have no audit entry: ${result.missingAudit.slice(0, 10).map((m) => `${m.requestId} (${m.op} ${m.status}, ${m.when})`).join('; ')}`);
+  if (result.missingAudit.length)
+    problems.push(
+      `${result.missingAudit.length} of ${result.mutations2xx} 2xx mutations have no audit entry: ${result.missingAudit
+        .slice(0, 10)
+        .map((m) => `${m.requestId} (${m.op} ${m.status}, ${m.when})`)
+        .join('; ')}`,
+    );
   return problems;
 }
 
 export function formatSummary(result: SoakResult): string {
   const lines: string[] = [];
-  lines.push(`runs (real): ${Object.entries(result.runsByStatus).map(([s, n]) => `${s} ${n}`).join(', ') || 'none'}`);
-  lines.push(`every run ended ${result.settleMs === null ? 'NOT (their number stopped falling)' : `${(result.settleMs / 1000).toFixed(1)} s after the load`}; runs left open: ${result.stuckRuns.length}; locks held by ended runs: ${result.heldLocks.length}`);
+  lines.push(
+    `runs (real): ${
+      Object.entries(result.runsByStatus)
+        .map(([s, n]) => `${s} ${n}`)
+        .join(', ') || 'none'
+    }`,
+  );
+  lines.push(
+    `every run ended ${result.settleMs === null ? 'NOT (their number stopped falling)' : `${(result.settleMs / 1000).toFixed(1)} s after the load`}; runs left open: ${result.stuckRuns.length}; locks held by ended runs: ${result.heldLocks.length}`,
+  );
   lines.push(`audit chain: ${JSON.stringify(result.auditVerify)}`);
   lines.push(`2xx mutations: ${result.mutations2xx}, without an audit entry: ${result.missingAudit.length}`);
   for (const m of result.missingAudit.slice(0, 20)) lines.push(`  ${m.requestId}: ${m.op} → ${m.status}, ${m.when}`);
-  if (result.auditWriteFailures.length) lines.push(`control plane log, audit writes that failed: ${result.auditWriteFailures.length}${result.auditWriteFailures.length >= 50 ? '+' : ''}, first: ${result.auditWriteFailures[0]}`);
+  if (result.auditWriteFailures.length)
+    lines.push(
+      `control plane log, audit writes that failed: ${result.auditWriteFailures.length}${result.auditWriteFailures.length >= 50 ? '+' : ''}, first: ${result.auditWriteFailures[0]}`,
+    );
   for (const p of result.phases) {
-    for (const s of p.samples.slice(0, 5)) lines.push(`  ${p.name} sample: ${s.op} ${s.status} ${s.errorCode ?? ''} ${s.failure ?? ''} ${Math.round(s.ms)} ms ${s.requestId} ${(s.message ?? '').slice(0, 160)}`);
+    for (const s of p.samples.slice(0, 5))
+      lines.push(
+        `  ${p.name} sample: ${s.op} ${s.status} ${s.errorCode ?? ''} ${s.failure ?? ''} ${Math.round(s.ms)} ms ${s.requestId} ${(s.message ?? '').slice(0, 160)}`,
+      );
   }
   lines.push(`wall time ${result.wallSeconds.toFixed(0)} s`);
   return `${lines.join('\n')}\n`;

@@ -13,7 +13,17 @@ import { formatSummary, formatTable, runSoak, settingsFromEnv, SoakResult } from
  */
 describe('soak: load, and each own dependency restarted under load', { timeout: 300_000 }, () => {
   let result: SoakResult;
-  const settings = settingsFromEnv({ clients: 50, steadySeconds: 10, leadSeconds: 2, outageSeconds: 3, tailSeconds: 3, thinkMs: 500, requestTimeoutMs: 10_000, marginMs: 2000, users: 10 });
+  const settings = settingsFromEnv({
+    clients: 50,
+    steadySeconds: 10,
+    leadSeconds: 2,
+    outageSeconds: 3,
+    tailSeconds: 3,
+    thinkMs: 500,
+    requestTimeoutMs: 10_000,
+    marginMs: 2000,
+    users: 10,
+  });
 
   before(async () => {
     result = await runSoak(settings);
@@ -24,7 +34,11 @@ describe('soak: load, and each own dependency restarted under load', { timeout: 
     const steady = result.phases.find((p) => p.name === 'steady');
     expect(steady).toBeDefined();
     expect(steady!.requests).toBeGreaterThan(0);
-    expect({ status5xx: steady!.status5xx, noAnswer: steady!.noAnswer, samples: steady!.samples }).toEqual({ status5xx: 0, noAnswer: 0, samples: [] });
+    expect({ status5xx: steady!.status5xx, noAnswer: steady!.noAnswer, samples: steady!.samples }).toEqual({
+      status5xx: 0,
+      noAnswer: 0,
+      samples: [],
+    });
   });
 
   it('gives 503 with Retry-After during each outage, never another 5xx, and no request past the timeout', () => {

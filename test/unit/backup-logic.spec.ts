@@ -73,16 +73,19 @@ describe('parallel gzip', () => {
     const seen: number[] = [];
     const gzip = new ParallelGzip({ level: 6, blockSize: 64 * 1024, concurrency: 3, onInput: (c) => seen.push(c.length) });
     await pipeline(
-      Readable.from((function* () {
-        for (let i = 0; i < input.length; i += 10_000) yield input.subarray(i, i + 10_000);
-      })()),
+      Readable.from(
+        (function* () {
+          for (let i = 0; i < input.length; i += 10_000) yield input.subarray(i, i + 10_000);
+        })(),
+      ),
       gzip,
       new Writable({ write: (c, _e, cb) => (chunks.push(c), cb()) }),
     );
     const output = Buffer.concat(chunks);
     // More than one member (each starts with the gzip magic 1f 8b 08).
     let members = 0;
-    for (let i = output.indexOf(Buffer.from([0x1f, 0x8b, 0x08])); i >= 0; i = output.indexOf(Buffer.from([0x1f, 0x8b, 0x08]), i + 1)) members++;
+    for (let i = output.indexOf(Buffer.from([0x1f, 0x8b, 0x08])); i >= 0; i = output.indexOf(Buffer.from([0x1f, 0x8b, 0x08]), i + 1))
+      members++;
     expect(members).toBeGreaterThan(10);
     expect(gunzipSync(output).equals(input)).toBe(true);
     expect(seen.reduce((a, b) => a + b, 0)).toBe(input.length);
@@ -99,7 +102,11 @@ describe('parallel gzip', () => {
 
   it('an empty input is still a valid gzip file', async () => {
     const chunks: Buffer[] = [];
-    await pipeline(Readable.from([]), new ParallelGzip({ level: 1, concurrency: 2 }), new Writable({ write: (c, _e, cb) => (chunks.push(c), cb()) }));
+    await pipeline(
+      Readable.from([]),
+      new ParallelGzip({ level: 1, concurrency: 2 }),
+      new Writable({ write: (c, _e, cb) => (chunks.push(c), cb()) }),
+    );
     expect(gunzipSync(Buffer.concat(chunks)).length).toBe(0);
   });
 });

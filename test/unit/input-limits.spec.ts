@@ -25,7 +25,12 @@ function keysOf(value: unknown): number {
 function poisoned(value: unknown): boolean {
   if (value === null || typeof value !== 'object') return false;
   if (Array.isArray(value)) return value.some(poisoned);
-  return Object.entries(value).some(([k, v]) => k === '__proto__' || (k === 'constructor' && v !== null && typeof v === 'object' && !Array.isArray(v) && Object.hasOwn(v, 'prototype')) || poisoned(v));
+  return Object.entries(value).some(
+    ([k, v]) =>
+      k === '__proto__' ||
+      (k === 'constructor' && v !== null && typeof v === 'object' && !Array.isArray(v) && Object.hasOwn(v, 'prototype')) ||
+      poisoned(v),
+  );
 }
 
 function refusal(text: string, limits = LIMITS): string | undefined {
@@ -41,9 +46,21 @@ function refusal(text: string, limits = LIMITS): string | undefined {
 describe('JSON body parser: limits checked on the text', () => {
   it('parses what JSON.parse parses, and counts depth and keys as the parsed value has them (strings with brackets, quotes and escapes)', () => {
     const tricky = fc.constantFrom('{', '}', '[', ']', '"', '\\', '\\"', '"}', '\\\\', ':', ',', '\u2028', 'a"b{c', '\\u0022');
-    const text = fc.oneof(fc.string(), tricky, fc.array(tricky).map((parts) => parts.join('')));
+    const text = fc.oneof(
+      fc.string(),
+      tricky,
+      fc.array(tricky).map((parts) => parts.join('')),
+    );
     const value = fc.letrec((tie) => ({
-      node: fc.oneof({ depthSize: 'small' }, text, fc.integer(), fc.boolean(), fc.constant(null), fc.array(tie('node'), { maxLength: 4 }), fc.dictionary(text, tie('node'), { maxKeys: 4 })),
+      node: fc.oneof(
+        { depthSize: 'small' },
+        text,
+        fc.integer(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('node'), { maxLength: 4 }),
+        fc.dictionary(text, tie('node'), { maxKeys: 4 }),
+      ),
     })).node;
     fc.assert(
       fc.property(value, fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 20 }), (v, maxDepth, maxKeys) => {
@@ -86,17 +103,27 @@ describe('JSON body parser: limits checked on the text', () => {
     expect(refusal('{"constructor":[{"prototype":1}]}')).toBeUndefined();
   });
 
-  it('keeps the error shapes of the adapters\' parsers: empty, malformed', () => {
+  it("keeps the error shapes of the adapters' parsers: empty, malformed", () => {
     expect(refusal('')).toBe('body: is empty although Content-Type is application/json');
-    for (const bad of ['{', '{"a":1}}', '}', ']', '"unterminated', '{"a":1e}', 'NaN', ' ']) expect(refusal(bad)).toBe('body: is not valid JSON');
+    for (const bad of ['{', '{"a":1}}', '}', ']', '"unterminated', '{"a":1e}', 'NaN', ' '])
+      expect(refusal(bad)).toBe('body: is not valid JSON');
   });
 });
 
 describe('storable: text and numbers PostgreSQL can hold', () => {
   it('names the first bad value or key by its path, escaping the key', () => {
-    expect(findUnstorable({ a: [{ b: 'ok' }, { c: 'x\ud800' }] })).toEqual({ field: 'a.1.c', problem: 'must be valid Unicode text (a lone surrogate)' });
-    expect(findUnstorable({ alerts: [{ labels: { 'a\u0000b': 'x' } }] })).toEqual({ field: 'alerts.0.labels.a\\u0000b', problem: 'key must not contain NUL characters' });
-    expect(findUnstorable({ '\udc00': 1 }, 'parameters')).toEqual({ field: 'parameters.\\udc00', problem: 'key must be valid Unicode text (a lone surrogate)' });
+    expect(findUnstorable({ a: [{ b: 'ok' }, { c: 'x\ud800' }] })).toEqual({
+      field: 'a.1.c',
+      problem: 'must be valid Unicode text (a lone surrogate)',
+    });
+    expect(findUnstorable({ alerts: [{ labels: { 'a\u0000b': 'x' } }] })).toEqual({
+      field: 'alerts.0.labels.a\\u0000b',
+      problem: 'key must not contain NUL characters',
+    });
+    expect(findUnstorable({ '\udc00': 1 }, 'parameters')).toEqual({
+      field: 'parameters.\\udc00',
+      problem: 'key must be valid Unicode text (a lone surrogate)',
+    });
     expect(findUnstorable('a\u0000', 'id')).toEqual({ field: 'id', problem: 'must not contain NUL characters' });
     expect(findUnstorable({ n: Infinity })?.problem).toBe('must be a finite number');
     expect(findUnstorable({ n: 2 ** 53 })?.problem).toBe('must be between -9007199254740991 and 9007199254740991');
@@ -118,7 +145,8 @@ describe('storable: text and numbers PostgreSQL can hold', () => {
 
 describe('cursors: parts range-checked before they reach PostgreSQL', () => {
   const cursor = (parts: unknown[]) => Buffer.from(JSON.stringify(parts)).toString('base64url');
-  const refused = (c: string, kinds: Parameters<typeof decodeCursor>[1]) => expect(() => decodeCursor(c, kinds)).toThrow('cursor: must be the nextCursor of a previous page');
+  const refused = (c: string, kinds: Parameters<typeof decodeCursor>[1]) =>
+    expect(() => decodeCursor(c, kinds)).toThrow('cursor: must be the nextCursor of a previous page');
 
   it('integer parts up to 2^63-1', () => {
     expect(decodeCursor(cursor(['9223372036854775807']), ['integer'])).toEqual(['9223372036854775807']);
@@ -130,7 +158,14 @@ describe('cursors: parts range-checked before they reach PostgreSQL', () => {
     const id = '00000000-0000-4000-8000-000000000000';
     expect(decodeCursor(cursor(['0001-01-01T00:00:00.000Z', id]), ['date', 'uuid'])).toHaveLength(2);
     expect(decodeCursor(cursor(['9999-12-31T23:59:59.999Z', id]), ['date', 'uuid'])).toHaveLength(2);
-    for (const date of ['0000-01-01T00:00:00.000Z', '2026-02-31T00:00:00.000Z', '2026-01-19T24:00:00.000Z', '2026-01-19T00:00:00Z', '+010000-01-01T00:00:00.000Z']) refused(cursor([date, id]), ['date', 'uuid']);
+    for (const date of [
+      '0000-01-01T00:00:00.000Z',
+      '2026-02-31T00:00:00.000Z',
+      '2026-01-19T24:00:00.000Z',
+      '2026-01-19T00:00:00Z',
+      '+010000-01-01T00:00:00.000Z',
+    ])
+      refused(cursor([date, id]), ['date', 'uuid']);
   });
 
   it('text parts storable', () => {

@@ -19,7 +19,11 @@ function reference(text: string) {
 
 function shape(text: string) {
   const answer = parseMatrixAnswer(Buffer.from(text, 'utf8'), 4);
-  return (answer.data!.result as { metric: Record<string, string>; times: Float64Array; values: Float64Array }[]).map((s) => ({ metric: s.metric, times: Array.from(s.times), values: Array.from(s.values) }));
+  return (answer.data!.result as { metric: Record<string, string>; times: Float64Array; values: Float64Array }[]).map((s) => ({
+    metric: s.metric,
+    times: Array.from(s.times),
+    values: Array.from(s.values),
+  }));
 }
 
 describe('reading a query_range answer without an object per sample', () => {
@@ -55,8 +59,18 @@ describe('reading a query_range answer without an object per sample', () => {
         data: {
           resultType: 'matrix',
           result: [
-            { metric: { endpoint: '/a"b\\c]},[', note: 'Gudang – Jakarta ✓', tab: 'x\ty' }, values: [[1796365032, '1.5'], [1796365092, '2']] },
-            { metric: { endpoint: 'z' }, histograms: [[1796365032, { count: '3', sum: '1', buckets: [[0, '0', '1', '3']] }]], values: [[1796365032, '7']] },
+            {
+              metric: { endpoint: '/a"b\\c]},[', note: 'Gudang – Jakarta ✓', tab: 'x\ty' },
+              values: [
+                [1796365032, '1.5'],
+                [1796365092, '2'],
+              ],
+            },
+            {
+              metric: { endpoint: 'z' },
+              histograms: [[1796365032, { count: '3', sum: '1', buckets: [[0, '0', '1', '3']] }]],
+              values: [[1796365032, '7']],
+            },
           ],
         },
         infos: { nested: [1, { a: ']' }] },
@@ -73,7 +87,16 @@ describe('reading a query_range answer without an object per sample', () => {
 
   it('grows past the capacity it was given', () => {
     const values = Array.from({ length: 3000 }, (_, i) => [1796365032 + i * 15, String(i / 7)]);
-    const text = JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: [{ metric: { a: '1' }, values }, { metric: { a: '2' }, values: values.slice(0, 10) }] } });
+    const text = JSON.stringify({
+      status: 'success',
+      data: {
+        resultType: 'matrix',
+        result: [
+          { metric: { a: '1' }, values },
+          { metric: { a: '2' }, values: values.slice(0, 10) },
+        ],
+      },
+    });
     const [first, second] = shape(text);
     expect(first.times.length).toBe(3000);
     expect(first.times[2999]).toBe(1796365032 + 2999 * 15);
@@ -82,12 +105,24 @@ describe('reading a query_range answer without an object per sample', () => {
   });
 
   it('reads error envelopes and other result types', () => {
-    expect(parseMatrixAnswer('{"status":"error","errorType":"bad_data","error":"1:4: parse error: unexpected end of input"}')).toEqual({ status: 'error', errorType: 'bad_data', error: '1:4: parse error: unexpected end of input' });
+    expect(parseMatrixAnswer('{"status":"error","errorType":"bad_data","error":"1:4: parse error: unexpected end of input"}')).toEqual({
+      status: 'error',
+      errorType: 'bad_data',
+      error: '1:4: parse error: unexpected end of input',
+    });
     expect(parseMatrixAnswer('{"status":"success","data":{"resultType":"vector","result":{}}}').data).toEqual({ resultType: 'vector' });
   });
 
   it('refuses what is not JSON of that shape, saying where', () => {
-    for (const bad of ['', '<html>502 Bad Gateway</html>', '[1,2]', '{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"2"]]}]}', '{"status":"success","data":{"result":[{"values":[[1,"2"],]}]}}', '{"status":"success"} trailing', '{"status":"succ']) {
+    for (const bad of [
+      '',
+      '<html>502 Bad Gateway</html>',
+      '[1,2]',
+      '{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"2"]]}]}',
+      '{"status":"success","data":{"result":[{"values":[[1,"2"],]}]}}',
+      '{"status":"success"} trailing',
+      '{"status":"succ',
+    ]) {
       expect(() => parseMatrixAnswer(bad)).toThrow(MatrixSyntaxError);
     }
     expect(() => parseMatrixAnswer('{"data":{"result":[{"values":[[1,"2"]x]}]}}')).toThrow(/expected , or \] at character 37/);

@@ -76,10 +76,14 @@ describe('secret masking', () => {
     expect(maskUrl('postgres://erp_admin:hunter2@db:5432/erp')).toBe('postgres://erp_admin:****@db:5432/erp');
     expect(maskUrl('http://localhost:9090')).toBe('http://localhost:9090');
     expect(maskUrl('https://hooks.example.com/services/T/B/X', { maskPath: true })).toBe('https://hooks.example.com/****');
-    expect(maskUrl('postgres://u@db:5432/erp?password=hunter2&sslmode=require')).toBe('postgres://u@db:5432/erp?password=****&sslmode=require');
+    expect(maskUrl('postgres://u@db:5432/erp?password=hunter2&sslmode=require')).toBe(
+      'postgres://u@db:5432/erp?password=****&sslmode=require',
+    );
   });
   it('masks secret-looking keys and credentials in nested values', () => {
-    expect(maskSecrets({ username: 'u', password: 'p', nested: { apiKey: 'k', url: 'redis://:pw@h:6379' }, list: [{ token: 't' }] })).toEqual({
+    expect(
+      maskSecrets({ username: 'u', password: 'p', nested: { apiKey: 'k', url: 'redis://:pw@h:6379' }, list: [{ token: 't' }] }),
+    ).toEqual({
       username: 'u',
       password: '****',
       nested: { apiKey: '****', url: 'redis://:****@h:6379' },
@@ -104,39 +108,55 @@ describe('cursors', () => {
 
 describe('ISO 8601 date-times', () => {
   it('accepts real dates and date-times, refuses week dates and impossible days', () => {
-    for (const ok of ['2026-01-19', '2026-01-19T02:00:00Z', '2026-01-19T02:00:00.123+07:00', '2024-02-29T00:00Z']) expect([ok, isIsoDateTime(ok)]).toEqual([ok, true]);
-    for (const bad of ['2026-W01', '2026-02-31', '2025-02-29', '2026-01-19T25:00:00Z', 'yesterday', '2026-1-9']) expect([bad, isIsoDateTime(bad)]).toEqual([bad, false]);
+    for (const ok of ['2026-01-19', '2026-01-19T02:00:00Z', '2026-01-19T02:00:00.123+07:00', '2024-02-29T00:00Z'])
+      expect([ok, isIsoDateTime(ok)]).toEqual([ok, true]);
+    for (const bad of ['2026-W01', '2026-02-31', '2025-02-29', '2026-01-19T25:00:00Z', 'yesterday', '2026-1-9'])
+      expect([bad, isIsoDateTime(bad)]).toEqual([bad, false]);
   });
 });
 
 describe('GraphQL limits', () => {
-  const schema = buildSchema('type Node { id: ID, child: Node, children(limit: Int): [Node] } type Query { node: Node, nodes(limit: Int): [Node] }');
+  const schema = buildSchema(
+    'type Node { id: ID, child: Node, children(limit: Int): [Node] } type Query { node: Node, nodes(limit: Int): [Node] }',
+  );
   const check = (query: string, depth: number, cost: number, variables?: Record<string, unknown>) => {
     const document = parse(query);
     expect(validate(schema, document, specifiedRules)).toEqual([]);
-    const fragments = Object.fromEntries(document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
+    const fragments = Object.fromEntries(
+      document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]),
+    );
     const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)!;
     return limitErrors(measureOperation(operation, fragments, variables), depth, cost).map((e) => e.message);
   };
   it('counts depth through fragments and inline fragments', () => {
     expect(check('{ node { child { child { id } } } }', 3, 1000)).toEqual([]);
     expect(check('{ node { child { child { child { id } } } } }', 3, 1000)).toEqual(['query depth 4 exceeds the limit of 3']);
-    expect(check('{ node { ...F } } fragment F on Node { child { ... on Node { child { child { id } } } } }', 3, 1000)).toEqual(['query depth 4 exceeds the limit of 3']);
+    expect(check('{ node { ...F } } fragment F on Node { child { ... on Node { child { child { id } } } } }', 3, 1000)).toEqual([
+      'query depth 4 exceeds the limit of 3',
+    ]);
   });
   it('multiplies cost by page sizes', () => {
     expect(check('{ nodes(limit: 10) { id child { id } } }', 10, 1000)).toEqual([]);
-    expect(check('{ nodes(limit: 100) { children(limit: 100) { id } } }', 10, 1000)).toEqual(['query cost 10101 exceeds the limit of 1000; ask for fewer fields or smaller pages']);
+    expect(check('{ nodes(limit: 100) { children(limit: 100) { id } } }', 10, 1000)).toEqual([
+      'query cost 10101 exceeds the limit of 1000; ask for fewer fields or smaller pages',
+    ]);
   });
   it('takes page sizes from variables and their defaults, not only from literals', () => {
     const query = 'query($a: Int, $b: Int = 100) { nodes(limit: $a) { children(limit: $b) { id } } }';
-    expect(check(query, 10, 1000, { a: 100 })).toEqual(['query cost 10101 exceeds the limit of 1000; ask for fewer fields or smaller pages']);
+    expect(check(query, 10, 1000, { a: 100 })).toEqual([
+      'query cost 10101 exceeds the limit of 1000; ask for fewer fields or smaller pages',
+    ]);
     expect(check(query, 10, 1000, { a: 2, b: 3 })).toEqual([]);
     // An unset variable without a default counts as the resolvers' default page size (50).
-    expect(check('query($a: Int) { nodes(limit: $a) { id } }', 10, 50)).toEqual(['query cost 51 exceeds the limit of 50; ask for fewer fields or smaller pages']);
+    expect(check('query($a: Int) { nodes(limit: $a) { id } }', 10, 50)).toEqual([
+      'query cost 51 exceeds the limit of 50; ask for fewer fields or smaller pages',
+    ]);
   });
   it('names the root fields through fragments (introspection and __typename-only requests)', () => {
     const document = parse('{ ...R } fragment R on Query { __typename ... on Query { __schema { types { name } } } }');
-    const fragments = Object.fromEntries(document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
+    const fragments = Object.fromEntries(
+      document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]),
+    );
     const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)!;
     expect(rootFieldNames(operation, fragments)).toEqual(['__typename', '__schema']);
   });
@@ -156,6 +176,8 @@ describe('request timeout', () => {
     // A handler that bounds its own wait (?wait=true&waitSeconds=) is left alone.
     const bounded = () => undefined;
     BoundedByHandler()(bounded as never, undefined as never, { value: bounded } as never);
-    await expect(lastValueFrom(interceptor.intercept({ getHandler: () => bounded } as never, { handle: () => timer(300).pipe(map(() => 'waited')) }))).resolves.toBe('waited');
+    await expect(
+      lastValueFrom(interceptor.intercept({ getHandler: () => bounded } as never, { handle: () => timer(300).pipe(map(() => 'waited')) })),
+    ).resolves.toBe('waited');
   });
 });

@@ -14,14 +14,25 @@ describe('remediations: pure logic', () => {
     expect(maskCredentialsInText('postgresql://u:p#ss@db/x')).toBe('postgresql://u:****@db/x');
     expect(maskCredentialsInText("host=db password='a b' dbname=x")).toBe('host=db password=**** dbname=x');
     expect(maskCredentialsInText('GET /health 200 from 10.0.0.1 user@example.com')).toBe('GET /health 200 from 10.0.0.1 user@example.com');
-    expect(maskSecrets({ logs: ['connecting to postgres://erp:hunter2@db/erp failed'] })).toEqual({ logs: ['connecting to postgres://erp:****@db/erp failed'] });
+    expect(maskSecrets({ logs: ['connecting to postgres://erp:hunter2@db/erp failed'] })).toEqual({
+      logs: ['connecting to postgres://erp:****@db/erp failed'],
+    });
   });
 
-  it('blanks a container\'s secret environment values out of its log lines', () => {
-    const secrets = environmentSecrets({ DATABASE_URL: 'postgresql://erp:p%40ss@db/erp', JWT_SECRET: 'abcdef123', PORT: '8000', LANG: 'C.UTF-8' });
+  it("blanks a container's secret environment values out of its log lines", () => {
+    const secrets = environmentSecrets({
+      DATABASE_URL: 'postgresql://erp:p%40ss@db/erp',
+      JWT_SECRET: 'abcdef123',
+      PORT: '8000',
+      LANG: 'C.UTF-8',
+    });
     expect(secrets).toEqual(expect.arrayContaining(['abcdef123', 'p%40ss', 'p@ss']));
     expect(secrets).not.toContain('8000');
-    expect(scrubLines(['token abcdef123 rejected', 'login with p@ss failed', 'listening on 8000'], secrets)).toEqual(['token **** rejected', 'login with **** failed', 'listening on 8000']);
+    expect(scrubLines(['token abcdef123 rejected', 'login with p@ss failed', 'listening on 8000'], secrets)).toEqual([
+      'token **** rejected',
+      'login with **** failed',
+      'listening on 8000',
+    ]);
   });
 
   it('judges "silences everything" from the matchers\' text alone, never running a user\'s regex', () => {

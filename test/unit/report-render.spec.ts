@@ -40,7 +40,9 @@ describe('performance report as CSV', () => {
   it('response_times per day: headers, the gap day as empty cells with coverage 0, never a 0 for missing data', () => {
     const csv = renderSectionCsv(sampleReport(), 'response_times');
     const [header, day1, gap, day3] = lines(csv);
-    expect(header).toBe('date,coverage,requests,p50_seconds,p95_seconds,p99_seconds,p95_target_seconds,meets_target,worst_hour,worst_hour_p95_seconds,gaps');
+    expect(header).toBe(
+      'date,coverage,requests,p50_seconds,p95_seconds,p99_seconds,p95_target_seconds,meets_target,worst_hour,worst_hour_p95_seconds,gaps',
+    );
     expect(day1).toBe('2026-01-13,1,2500,0.11,0.7,1.2,1,true,2026-01-13 10:00,1.4,');
     expect(gap).toBe('2026-01-14,0,,,,,1,,,,2026-01-13T17:00:00.000Z/2026-01-14T17:00:00.000Z');
     expect(day3.startsWith('2026-01-15,1,1500,')).toBe(true);
@@ -58,13 +60,22 @@ describe('performance report as CSV', () => {
 
   it('error types per day, the weekday × hour matrix and the methods', () => {
     const report = sampleReport();
-    expect(lines(renderSectionCsv(report, 'error_rates', 'error_types'))).toEqual(['error_type,count,2026-01-13,2026-01-14,2026-01-15', 'server_error,60,10,,50']);
-    expect(lines(renderSectionCsv(report, 'error_rates'))[2]).toBe('2026-01-14,0,,,,1,,,,2026-01-13T17:00:00.000Z/2026-01-14T17:00:00.000Z');
+    expect(lines(renderSectionCsv(report, 'error_rates', 'error_types'))).toEqual([
+      'error_type,count,2026-01-13,2026-01-14,2026-01-15',
+      'server_error,60,10,,50',
+    ]);
+    expect(lines(renderSectionCsv(report, 'error_rates'))[2]).toBe(
+      '2026-01-14,0,,,,1,,,,2026-01-13T17:00:00.000Z/2026-01-14T17:00:00.000Z',
+    );
     const matrix = lines(renderSectionCsv(report, 'usage_patterns', 'weekday_hour'));
     expect(matrix).toHaveLength(8);
     expect(matrix[0].split(',')).toEqual(['weekday', ...Array.from({ length: 24 }, (_, h) => `h${String(h).padStart(2, '0')}`)]);
     expect(matrix[2].split(',').slice(0, 10)).toEqual(['Tue', '5', '5', '5', '5', '5', '5', '5', '5', '180']);
-    expect(lines(renderSectionCsv(report, 'usage_patterns', 'methods'))).toEqual(['method,requests,share_percent', 'GET,3700,92.5', 'POST,300,7.5']);
+    expect(lines(renderSectionCsv(report, 'usage_patterns', 'methods'))).toEqual([
+      'method,requests,share_percent',
+      'GET,3700,92.5',
+      'POST,300,7.5',
+    ]);
     expect(lines(renderSectionCsv(report, 'usage_patterns'))[2]).toBe('2026-01-14,0,,2026-01-13T17:00:00.000Z/2026-01-14T17:00:00.000Z');
   });
 
@@ -74,20 +85,34 @@ describe('performance report as CSV', () => {
     expect(zip.subarray(0, 4)).toEqual(Buffer.from([0x50, 0x4b, 0x03, 0x04]));
     const files = unzipSync(new Uint8Array(zip));
     expect(Object.keys(files).sort()).toEqual([
-      'error_rates-endpoints.csv', 'error_rates-error_types.csv', 'error_rates.csv', 'gaps.csv',
-      'response_times-hours_above_target.csv', 'response_times-slowest_endpoints.csv', 'response_times.csv', 'summary.csv',
-      'usage_patterns-methods.csv', 'usage_patterns-top_endpoints.csv', 'usage_patterns-weekday_hour.csv', 'usage_patterns.csv',
+      'error_rates-endpoints.csv',
+      'error_rates-error_types.csv',
+      'error_rates.csv',
+      'gaps.csv',
+      'response_times-hours_above_target.csv',
+      'response_times-slowest_endpoints.csv',
+      'response_times.csv',
+      'summary.csv',
+      'usage_patterns-methods.csv',
+      'usage_patterns-top_endpoints.csv',
+      'usage_patterns-weekday_hour.csv',
+      'usage_patterns.csv',
     ]);
     expect(strFromU8(files['response_times.csv'])).toBe(renderSectionCsv(report, 'response_times'));
     expect(strFromU8(files['usage_patterns-top_endpoints.csv'])).toBe(renderSectionCsv(report, 'usage_patterns', 'top_endpoints'));
-    expect(lines(strFromU8(files['gaps.csv']))).toEqual(['from,to,missing_samples', '2026-01-13T17:00:00.000Z,2026-01-14T17:00:00.000Z,1440']);
+    expect(lines(strFromU8(files['gaps.csv']))).toEqual([
+      'from,to,missing_samples',
+      '2026-01-13T17:00:00.000Z,2026-01-14T17:00:00.000Z,1440',
+    ]);
     const summary = lines(strFromU8(files['summary.csv']));
     expect(summary).toContain('error_rate_target_met,false');
     expect(summary).toContain('p95_target_seconds,1');
   });
 
   it('a section the report does not include, or an unknown table, is refused with the allowed values', () => {
-    expect(() => renderSectionCsv(sampleReport(), 'backups')).toThrow(/does not include the section backups \(it has response_times, error_rates, usage_patterns\)/);
+    expect(() => renderSectionCsv(sampleReport(), 'backups')).toThrow(
+      /does not include the section backups \(it has response_times, error_rates, usage_patterns\)/,
+    );
     expect(() => renderSectionCsv(sampleReport(), 'usage_patterns', 'nope')).toThrow(/allowed: days, weekday_hour, top_endpoints, methods/);
   });
 });
@@ -141,7 +166,8 @@ describe('performance report as HTML with charts', () => {
 
   it('the target lines are drawn when every day is well below its target', () => {
     const report = sampleReport();
-    for (const d of report.sections.response_times.days) if (d.p99Seconds !== null) Object.assign(d, { p50Seconds: 0.05, p95Seconds: 0.1, p99Seconds: 0.2 });
+    for (const d of report.sections.response_times.days)
+      if (d.p99Seconds !== null) Object.assign(d, { p50Seconds: 0.05, p95Seconds: 0.1, p99Seconds: 0.2 });
     for (const d of report.sections.error_rates.days) if (d.ratePercent !== null) d.ratePercent = 0.05;
     const [latency, errors] = renderReportCharts(report);
     expect(latency.svg).toContain('target p95 &lt; 1 s');
@@ -183,7 +209,9 @@ describe('report format negotiation', () => {
   it('400 for a bad format or section (naming the allowed values), 406 for an Accept with none of them', () => {
     expect(() => negotiateReportFormat({ format: 'pdf' })).toThrow('format: must be one of json, csv, html');
     expect(() => negotiateReportFormat({ format: ['csv', 'html'] })).toThrow('format: must be one of');
-    expect(() => negotiateReportFormat({ format: 'csv', section: 'latency' })).toThrow('section: must be one of response_times, error_rates, usage_patterns, availability, backups');
+    expect(() => negotiateReportFormat({ format: 'csv', section: 'latency' })).toThrow(
+      'section: must be one of response_times, error_rates, usage_patterns, availability, backups',
+    );
     expect(statusOf(() => negotiateReportFormat({ format: 'html', section: 'error_rates' }))).toBe(400);
     expect(statusOf(() => negotiateReportFormat({ accept: 'application/pdf' }))).toBe(406);
     expect(() => negotiateReportFormat({ accept: 'image/png' })).toThrow(/supported: application\/json, text\/html, application\/zip/);
@@ -194,13 +222,18 @@ describe('report format negotiation', () => {
   it('renders with headers: the zip as an attachment named by the period, one CSV, 404 for a section not in the report', () => {
     const report = sampleReport();
     const zip = renderReportAs(report, 'zip');
-    expect(zip).toMatchObject({ contentType: 'application/zip', disposition: 'attachment; filename="performance-report-2026-01-13_2026-01-15.zip"' });
+    expect(zip).toMatchObject({
+      contentType: 'application/zip',
+      disposition: 'attachment; filename="performance-report-2026-01-13_2026-01-15.zip"',
+    });
     const csv = renderReportAs(report, 'csv', 'error_rates', 'endpoints');
     expect(csv.contentType).toBe('text/csv; charset=utf-8');
     expect(String(csv.body)).toContain(`"${COMMA_QUOTE_ENDPOINT.replace(/"/g, '""')}"`);
     expect(renderReportAs(report, 'html').contentType).toBe('text/html; charset=utf-8');
     expect(statusOf(() => renderReportAs(report, 'csv', 'availability'))).toBe(404);
-    expect(() => renderReportAs(report, 'csv', 'availability')).toThrow(/does not include availability \(it has response_times, error_rates, usage_patterns\)/);
+    expect(() => renderReportAs(report, 'csv', 'availability')).toThrow(
+      /does not include availability \(it has response_times, error_rates, usage_patterns\)/,
+    );
     expect(statusOf(() => renderReportAs(report, 'csv', 'error_rates', 'nope'))).toBe(400);
   });
 });

@@ -9,7 +9,14 @@ import { systemOverview } from '../../src/modules/reports/review/review-dashboar
 import { parseInventory } from '../../src/config/inventory.loader';
 import { projectRoot } from '../../src/common/paths';
 import { coverageBetween, findGaps, histogramQuantile, typicalCount } from '../../src/modules/reports/report-math';
-import { addDays, buildPeriod, isCalendarDate, localTime, startOfLocalDay, validatePerformanceRequest } from '../../src/modules/reports/report-period';
+import {
+  addDays,
+  buildPeriod,
+  isCalendarDate,
+  localTime,
+  startOfLocalDay,
+  validatePerformanceRequest,
+} from '../../src/modules/reports/report-period';
 
 const JAKARTA = 'Asia/Jakarta';
 const NOW = Date.parse('2026-01-20T05:00:00Z'); // 12:00 WIB on 2026-01-20
@@ -18,7 +25,8 @@ describe('report periods in the inventory time zone', () => {
   it('checks real calendar dates', () => {
     expect(isCalendarDate('2026-01-13')).toBe(true);
     expect(isCalendarDate('2024-02-29')).toBe(true);
-    for (const bad of ['2026-02-29', '2026-02-30', '2026-13-01', '2026-1-13', '2026-01-13T00:00:00Z', '13-01-2026', '', 20260113, null]) expect(isCalendarDate(bad)).toBe(false);
+    for (const bad of ['2026-02-29', '2026-02-30', '2026-13-01', '2026-1-13', '2026-01-13T00:00:00Z', '13-01-2026', '', 20260113, null])
+      expect(isCalendarDate(bad)).toBe(false);
     expect(addDays('2026-02-28', 1)).toBe('2026-03-01');
     expect(addDays('2024-12-31', 1)).toBe('2025-01-01');
   });
@@ -31,9 +39,17 @@ describe('report periods in the inventory time zone', () => {
     expect(localTime(Date.parse('2026-01-12T17:00:00Z'), JAKARTA)).toEqual({ date: '2026-01-13', hour: 0, minute: 0, weekday: 2 });
   });
 
-  it('builds the runbook\'s week: 7 local days, inclusive, read up to now when it reaches into the future', () => {
+  it("builds the runbook's week: 7 local days, inclusive, read up to now when it reaches into the future", () => {
     const p = buildPeriod('2026-01-13', '2026-01-19', JAKARTA, NOW);
-    expect(p.days.map((d) => d.date)).toEqual(['2026-01-13', '2026-01-14', '2026-01-15', '2026-01-16', '2026-01-17', '2026-01-18', '2026-01-19']);
+    expect(p.days.map((d) => d.date)).toEqual([
+      '2026-01-13',
+      '2026-01-14',
+      '2026-01-15',
+      '2026-01-16',
+      '2026-01-17',
+      '2026-01-18',
+      '2026-01-19',
+    ]);
     expect(new Date(p.start).toISOString()).toBe('2026-01-12T17:00:00.000Z');
     expect(new Date(p.end).toISOString()).toBe('2026-01-19T17:00:00.000Z');
     expect(p.until).toBe(p.end);
@@ -47,21 +63,40 @@ describe('report periods in the inventory time zone', () => {
 describe('performance report request validation', () => {
   const check = (body: Record<string, unknown>) => validatePerformanceRequest(body, JAKARTA, NOW);
 
-  it('accepts the runbook\'s body and defaults the sections', () => {
-    expect(check({ start_date: '2026-01-13', end_date: '2026-01-19', include: ['usage_patterns', 'response_times'] }).value).toEqual({ startDate: '2026-01-13', endDate: '2026-01-19', include: ['response_times', 'usage_patterns'] });
-    expect(check({ start_date: '2026-01-13', end_date: '2026-01-13' }).value?.include).toEqual(['response_times', 'error_rates', 'usage_patterns']);
-    expect(check({ start_date: '2026-01-20', end_date: '2026-02-10', include: ['backups', 'availability'] }).value?.include).toEqual(['availability', 'backups']);
+  it("accepts the runbook's body and defaults the sections", () => {
+    expect(check({ start_date: '2026-01-13', end_date: '2026-01-19', include: ['usage_patterns', 'response_times'] }).value).toEqual({
+      startDate: '2026-01-13',
+      endDate: '2026-01-19',
+      include: ['response_times', 'usage_patterns'],
+    });
+    expect(check({ start_date: '2026-01-13', end_date: '2026-01-13' }).value?.include).toEqual([
+      'response_times',
+      'error_rates',
+      'usage_patterns',
+    ]);
+    expect(check({ start_date: '2026-01-20', end_date: '2026-02-10', include: ['backups', 'availability'] }).value?.include).toEqual([
+      'availability',
+      'backups',
+    ]);
   });
 
   it('names the field and the allowed values for each problem', () => {
     const problem = (body: Record<string, unknown>) => check(body).problems;
     expect(problem({ end_date: '2026-01-19' })).toEqual([{ field: 'start_date', problem: expect.stringContaining('is required') }]);
-    expect(problem({ start_date: '2026-02-30', end_date: '2026-03-01' })).toEqual([{ field: 'start_date', problem: expect.stringContaining('real calendar date YYYY-MM-DD') }]);
+    expect(problem({ start_date: '2026-02-30', end_date: '2026-03-01' })).toEqual([
+      { field: 'start_date', problem: expect.stringContaining('real calendar date YYYY-MM-DD') },
+    ]);
     expect(problem({ start_date: '2026-01-13', end_date: 19 })[0].field).toBe('end_date');
-    expect(problem({ start_date: '2026-01-19', end_date: '2026-01-13' })).toEqual([{ field: 'end_date', problem: 'must not be before start_date (2026-01-19)' }]);
-    expect(problem({ start_date: '2025-10-01', end_date: '2026-01-01' })).toEqual([{ field: 'end_date', problem: expect.stringContaining('at most 92 days') }]);
+    expect(problem({ start_date: '2026-01-19', end_date: '2026-01-13' })).toEqual([
+      { field: 'end_date', problem: 'must not be before start_date (2026-01-19)' },
+    ]);
+    expect(problem({ start_date: '2025-10-01', end_date: '2026-01-01' })).toEqual([
+      { field: 'end_date', problem: expect.stringContaining('at most 92 days') },
+    ]);
     expect(problem({ start_date: '2025-10-01', end_date: '2025-12-31' })).toEqual([]);
-    expect(problem({ start_date: '2026-01-21', end_date: '2026-01-22' })).toEqual([{ field: 'start_date', problem: expect.stringContaining('is in the future: today is 2026-01-20 in Asia/Jakarta') }]);
+    expect(problem({ start_date: '2026-01-21', end_date: '2026-01-22' })).toEqual([
+      { field: 'start_date', problem: expect.stringContaining('is in the future: today is 2026-01-20 in Asia/Jakarta') },
+    ]);
     const sections = problem({ start_date: '2026-01-13', end_date: '2026-01-19', include: ['response_times', 'latency'] });
     expect(sections).toEqual([{ field: 'include', problem: expect.stringContaining('"latency" is not a known section') }]);
     expect(sections[0].problem).toContain('response_times, error_rates, usage_patterns, availability, backups');
@@ -72,7 +107,9 @@ describe('performance report request validation', () => {
   it('today counts in the zone: 2026-01-20 has begun in Jakarta at 18:00 UTC on the 19th', () => {
     const evening = Date.parse('2026-01-19T18:00:00Z');
     expect(validatePerformanceRequest({ start_date: '2026-01-20', end_date: '2026-01-20' }, JAKARTA, evening).problems).toEqual([]);
-    expect(validatePerformanceRequest({ start_date: '2026-01-20', end_date: '2026-01-20' }, 'UTC', evening).problems[0].field).toBe('start_date');
+    expect(validatePerformanceRequest({ start_date: '2026-01-20', end_date: '2026-01-20' }, 'UTC', evening).problems[0].field).toBe(
+      'start_date',
+    );
   });
 });
 
@@ -80,18 +117,57 @@ describe('histogram quantiles (as histogram_quantile)', () => {
   const b = (pairs: [number, number][]) => new Map(pairs);
 
   it('interpolates inside the bucket, the first from 0, +Inf answers the highest finite bound', () => {
-    const h = b([[0.1, 50], [0.5, 90], [1, 100], [Number.POSITIVE_INFINITY, 100]]);
+    const h = b([
+      [0.1, 50],
+      [0.5, 90],
+      [1, 100],
+      [Number.POSITIVE_INFINITY, 100],
+    ]);
     expect(histogramQuantile(0.5, h)).toBeCloseTo(0.1);
     expect(histogramQuantile(0.25, h)).toBeCloseTo(0.05);
     expect(histogramQuantile(0.7, h)).toBeCloseTo(0.3);
     expect(histogramQuantile(0.95, h)).toBeCloseTo(0.75);
-    expect(histogramQuantile(0.99, b([[0.1, 50], [1, 90], [Number.POSITIVE_INFINITY, 100]]))).toBe(1);
-    expect(histogramQuantile(0.5, b([[0.1, 0], [Number.POSITIVE_INFINITY, 0]]))).toBeNull();
-    expect(histogramQuantile(0.5, b([[0.1, 3], [1, 4]]))).toBeNull();
+    expect(
+      histogramQuantile(
+        0.99,
+        b([
+          [0.1, 50],
+          [1, 90],
+          [Number.POSITIVE_INFINITY, 100],
+        ]),
+      ),
+    ).toBe(1);
+    expect(
+      histogramQuantile(
+        0.5,
+        b([
+          [0.1, 0],
+          [Number.POSITIVE_INFINITY, 0],
+        ]),
+      ),
+    ).toBeNull();
+    expect(
+      histogramQuantile(
+        0.5,
+        b([
+          [0.1, 3],
+          [1, 4],
+        ]),
+      ),
+    ).toBeNull();
   });
 
   it('tolerates slightly non-monotonic bucket increases', () => {
-    expect(histogramQuantile(0.5, b([[0.1, 50.2], [0.5, 50], [Number.POSITIVE_INFINITY, 100]]))).toBeCloseTo(0.5 - 0, 0);
+    expect(
+      histogramQuantile(
+        0.5,
+        b([
+          [0.1, 50.2],
+          [0.5, 50],
+          [Number.POSITIVE_INFINITY, 100],
+        ]),
+      ),
+    ).toBeCloseTo(0.5 - 0, 0);
   });
 });
 
@@ -131,7 +207,7 @@ describe('sample coverage and gaps', () => {
   });
 });
 
-describe('the report\'s query plan', () => {
+describe("the report's query plan", () => {
   const H = 3_600_000;
 
   it('names ranges as PromQL durations', () => {
@@ -151,7 +227,13 @@ describe('the report\'s query plan', () => {
     const until = Date.parse('2026-03-31T08:00:00Z');
     const p = buildPeriod('2026-03-27', '2026-03-31', 'Europe/Berlin', until);
     const windows = dayWindows(p, until);
-    expect(windows.map((w) => [w.date, w.seconds])).toEqual([['2026-03-27', 86_400], ['2026-03-28', 86_400], ['2026-03-29', 82_800], ['2026-03-30', 86_400], ['2026-03-31', 10 * 3600]]);
+    expect(windows.map((w) => [w.date, w.seconds])).toEqual([
+      ['2026-03-27', 86_400],
+      ['2026-03-28', 86_400],
+      ['2026-03-29', 82_800],
+      ['2026-03-30', 86_400],
+      ['2026-03-31', 10 * 3600],
+    ]);
     const runs = dayRuns(windows);
     expect(runs.map((r) => r.seconds)).toEqual([86_400, 82_800, 86_400, 36_000]);
     expect(runs[0]).toEqual({ start: p.days[0].end, end: p.days[1].end, seconds: 86_400 });
@@ -162,7 +244,14 @@ describe('the report\'s query plan', () => {
 
   it('splits a range into disjoint runs of whole steps that cover it', () => {
     const start = Date.parse('2026-01-12T18:00:00Z');
-    for (const [steps, chunks] of [[168, 4], [2160, 4], [5, 4], [1, 4], [7, 2], [10, 1]]) {
+    for (const [steps, chunks] of [
+      [168, 4],
+      [2160, 4],
+      [5, 4],
+      [1, 4],
+      [7, 2],
+      [10, 1],
+    ]) {
       const parts = splitRange(start, start + (steps - 1) * H, H, chunks);
       expect(parts.length).toBeLessThanOrEqual(chunks);
       if (steps % chunks === 0) expect(parts.length).toBe(chunks);
@@ -189,21 +278,44 @@ describe('the report\'s query plan', () => {
         active--;
         const times: number[] = [];
         for (let t = range.start.getTime(); t <= range.end.getTime(); t += range.stepSeconds * 1000) times.push(t / 1000);
-        return [{ metric: { le: '+Inf' }, times: Float64Array.from(times), values: Float64Array.from(times, (_, i) => (i === 0 ? Number.NaN : 1)) }];
+        return [
+          {
+            metric: { le: '+Inf' },
+            times: Float64Array.from(times),
+            values: Float64Array.from(times, (_, i) => (i === 0 ? Number.NaN : 1)),
+          },
+        ];
       },
     };
     const runner = new PromQueryRunner(port, { concurrency: 2, timeoutMs: 1000 });
     const start = Date.parse('2026-01-12T18:00:00Z');
     const spec = { promql: 'x', start, end: start + 9 * H, stepSeconds: 3600, chunks: 3 };
-    const [a, b, c] = await Promise.all([runner.range(spec), runner.range({ ...spec }), runner.range({ ...spec, promql: 'y', chunks: 1, offsetMs: 1 })]);
+    const [a, b, c] = await Promise.all([
+      runner.range(spec),
+      runner.range({ ...spec }),
+      runner.range({ ...spec, promql: 'y', chunks: 1, offsetMs: 1 }),
+    ]);
     expect(a).toBe(b);
-    expect(asked.filter((q) => q.promql === 'x').map((q) => [q.start, q.end])).toEqual([[start, start + 3 * H], [start + 4 * H, start + 7 * H], [start + 8 * H, start + 9 * H]]);
+    expect(asked.filter((q) => q.promql === 'x').map((q) => [q.start, q.end])).toEqual([
+      [start, start + 3 * H],
+      [start + 4 * H, start + 7 * H],
+      [start + 8 * H, start + 9 * H],
+    ]);
     expect(most).toBe(2);
     // Each chunk's first value was NaN (dropped); times are ms on the grid (the offset taken off).
-    expect(a.map((s) => Array.from(s.times))).toEqual([[start + 1 * H, start + 2 * H, start + 3 * H], [start + 5 * H, start + 6 * H, start + 7 * H], [start + 9 * H]]);
+    expect(a.map((s) => Array.from(s.times))).toEqual([
+      [start + 1 * H, start + 2 * H, start + 3 * H],
+      [start + 5 * H, start + 6 * H, start + 7 * H],
+      [start + 9 * H],
+    ]);
     expect(Array.from(c[0].times)).toEqual(Array.from({ length: 9 }, (_, i) => start + (i + 1) * H));
     expect(asked.find((q) => q.promql === 'y')!.start).toBe(start + 1);
-    expect(runner.records.map((r) => [r.promql, r.chunks, r.points])).toEqual(expect.arrayContaining([['x', 3, 7], ['y', 1, 9]]));
+    expect(runner.records.map((r) => [r.promql, r.chunks, r.points])).toEqual(
+      expect.arrayContaining([
+        ['x', 3, 7],
+        ['y', 1, 9],
+      ]),
+    );
     expect(await runner.range({ ...spec, end: start - H })).toEqual([]);
   });
 });
@@ -215,9 +327,21 @@ describe('the daily review without a node exporter', () => {
     const asked: string[] = [];
     const prometheus = { query: async (q: string) => (asked.push(q), []), queryRange: async () => [] };
     const window = { from: new Date('2026-01-19T01:00:00Z'), to: new Date('2026-01-20T01:00:00Z') };
-    const d = await systemOverview({ inventory, prometheus, docker: {} as never, db: {} as never, window, current: false, timeoutMs: 1000 });
+    const d = await systemOverview({
+      inventory,
+      prometheus,
+      docker: {} as never,
+      db: {} as never,
+      window,
+      current: false,
+      timeoutMs: 1000,
+    });
     const byId = new Map(d.metrics.map((m) => [m.metric, m]));
-    expect(byId.get('network')).toMatchObject({ verdict: 'unknown', value: null, observed: expect.stringMatching(/no node-exporter series/) });
+    expect(byId.get('network')).toMatchObject({
+      verdict: 'unknown',
+      value: null,
+      observed: expect.stringMatching(/no node-exporter series/),
+    });
     expect(byId.get('load')).toMatchObject({ verdict: 'unknown', value: null, observed: expect.stringMatching(/no node-exporter series/) });
     expect(asked.some((q) => q.includes('node_load1'))).toBe(true);
   });

@@ -11,4 +11,18 @@ import { SigningKeyEntity } from '../../modules/auth/entities/signing-key.entity
 import { UserEntity } from '../../modules/auth/entities/user.entity';
 
 /** Every entity of the control plane's own database (the drift test compares them with the migrations). */
-export const ENTITIES = [UserEntity, ApiTokenEntity, SigningKeyEntity, AuditEntryEntity, ChecklistRunEntity, RunEntity, StepEntity, BackupEntity, PerformanceReportEntity, ReportDeliveryEntity, DailyReviewEntity, AlertNotificationEntity, AlertSilenceEntity];
+export const ENTITIES = [
+  UserEntity,
+  ApiTokenEntity,
+  SigningKeyEntity,
+  AuditEntryEntity,
+  ChecklistRunEntity,
+  RunEntity,
+  StepEntity,
+  BackupEntity,
+  PerformanceReportEntity,
+  ReportDeliveryEntity,
+  DailyReviewEntity,
+  AlertNotificationEntity,
+  AlertSilenceEntity,
+];

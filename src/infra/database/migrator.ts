@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { projectRoot } from '../../common/paths';
 
-
 function migrationsDir(): string {
   return join(projectRoot(), 'migrations');
 }

@@ -78,7 +78,10 @@ export class MasterKey {
 
 function fromText(text: string, source: string, generated = false): MasterKey {
   const value = text.trim();
-  if (value.length < MIN_LENGTH) throw new MasterKeyError(`${source}: the master key must be at least ${MIN_LENGTH} characters (for example the output of: openssl rand -base64 32)`);
+  if (value.length < MIN_LENGTH)
+    throw new MasterKeyError(
+      `${source}: the master key must be at least ${MIN_LENGTH} characters (for example the output of: openssl rand -base64 32)`,
+    );
   return new MasterKey(Buffer.from(value, 'utf8'), source, generated);
 }
 
@@ -94,7 +97,9 @@ export function loadMasterKey(env: { OPS_MASTER_KEY?: string; OPS_MASTER_KEY_FIL
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
       if (error instanceof MasterKeyError) throw error;
-      throw new MasterKeyError(`${file}: the master key file cannot be read (${(error as Error).message}); set OPS_MASTER_KEY_FILE to a readable file or OPS_MASTER_KEY`);
+      throw new MasterKeyError(
+        `${file}: the master key file cannot be read (${(error as Error).message}); set OPS_MASTER_KEY_FILE to a readable file or OPS_MASTER_KEY`,
+      );
     }
   }
   // Written to a temporary file and linked into place: link() fails when the file exists,
@@ -106,7 +111,9 @@ export function loadMasterKey(env: { OPS_MASTER_KEY?: string; OPS_MASTER_KEY_FIL
     linkSync(temporary, file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return fromText(readFileSync(file, 'utf8'), file);
-    throw new MasterKeyError(`${file}: the master key file cannot be created (${(error as Error).message}); set OPS_MASTER_KEY_FILE to a writable path or OPS_MASTER_KEY`);
+    throw new MasterKeyError(
+      `${file}: the master key file cannot be created (${(error as Error).message}); set OPS_MASTER_KEY_FILE to a writable path or OPS_MASTER_KEY`,
+    );
   } finally {
     rmSync(temporary, { force: true });
   }

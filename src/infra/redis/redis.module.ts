@@ -42,10 +42,7 @@ class RedisCloser implements OnApplicationShutdown {
 
 @Global()
 @Module({
-  providers: [
-    { provide: OPS_REDIS, inject: [APP_CONFIG], useFactory: (config: AppConfig) => createOpsRedis(config) },
-    RedisCloser,
-  ],
+  providers: [{ provide: OPS_REDIS, inject: [APP_CONFIG], useFactory: (config: AppConfig) => createOpsRedis(config) }, RedisCloser],
   exports: [OPS_REDIS],
 })
 export class RedisModule {}

@@ -78,7 +78,11 @@ export class Alertmanager implements AlertmanagerPort {
     const cluster = body?.cluster?.status;
     const version = body?.versionInfo?.version;
     if (typeof cluster !== 'string' || typeof version !== 'string') {
-      throw new IntegrationError(this.system, 'bad_response', `${this.system}: the status (GET ${this.shownBase}/api/v2/status) has no cluster status or version; is this an Alertmanager with API v2?`);
+      throw new IntegrationError(
+        this.system,
+        'bad_response',
+        `${this.system}: the status (GET ${this.shownBase}/api/v2/status) has no cluster status or version; is this an Alertmanager with API v2?`,
+      );
     }
     return { cluster, version, uptime: typeof body.uptime === 'string' ? body.uptime : '' };
   }
@@ -92,14 +96,20 @@ export class Alertmanager implements AlertmanagerPort {
     if (query.receiver) params.set('receiver', query.receiver);
     const qs = params.toString();
     const body = await this.call('GET', `/alerts${qs ? `?${qs}` : ''}`, 'listing alerts', options);
-    if (!Array.isArray(body)) throw new IntegrationError(this.system, 'bad_response', `${this.system}: listing alerts (GET ${this.shownBase}/api/v2/alerts) did not answer a JSON array`);
+    if (!Array.isArray(body))
+      throw new IntegrationError(
+        this.system,
+        'bad_response',
+        `${this.system}: listing alerts (GET ${this.shownBase}/api/v2/alerts) did not answer a JSON array`,
+      );
     return body.map((item) => this.toAlert(item));
   }
 
   async postAlerts(alerts: AmAlertInput[], options: CallOptions): Promise<void> {
     if (alerts.length === 0) return;
     for (const a of alerts) {
-      if (!a.labels || Object.keys(a.labels).length === 0) throw new IntegrationError(this.system, 'refused', `${this.system}: an alert needs at least one label (alertname)`);
+      if (!a.labels || Object.keys(a.labels).length === 0)
+        throw new IntegrationError(this.system, 'refused', `${this.system}: an alert needs at least one label (alertname)`);
     }
     await this.call('POST', '/alerts', `posting ${alerts.length} alert(s)`, options, alerts);
   }
@@ -109,7 +119,12 @@ export class Alertmanager implements AlertmanagerPort {
     for (const f of options.filter ?? []) params.append('filter', this.filterText(f));
     const qs = params.toString();
     const body = await this.call('GET', `/silences${qs ? `?${qs}` : ''}`, 'listing silences', options);
-    if (!Array.isArray(body)) throw new IntegrationError(this.system, 'bad_response', `${this.system}: listing silences (GET ${this.shownBase}/api/v2/silences) did not answer a JSON array`);
+    if (!Array.isArray(body))
+      throw new IntegrationError(
+        this.system,
+        'bad_response',
+        `${this.system}: listing silences (GET ${this.shownBase}/api/v2/silences) did not answer a JSON array`,
+      );
     return body.map((item) => this.toSilence(item));
   }
 
@@ -120,9 +135,11 @@ export class Alertmanager implements AlertmanagerPort {
   }
 
   async createSilence(silence: AmSilenceInput, options: CallOptions): Promise<string> {
-    if (silence.matchers.length === 0) throw new IntegrationError(this.system, 'refused', `${this.system}: a silence needs at least one matcher`);
+    if (silence.matchers.length === 0)
+      throw new IntegrationError(this.system, 'refused', `${this.system}: a silence needs at least one matcher`);
     for (const m of silence.matchers) {
-      if (!LABEL_NAME.test(m.name)) throw new IntegrationError(this.system, 'refused', `${this.system}: ${JSON.stringify(m.name)} is not a label name`);
+      if (!LABEL_NAME.test(m.name))
+        throw new IntegrationError(this.system, 'refused', `${this.system}: ${JSON.stringify(m.name)} is not a label name`);
     }
     const payload = {
       matchers: silence.matchers.map((m) => ({ name: m.name, value: m.value, isRegex: m.isRegex, isEqual: m.isEqual !== false })),
@@ -133,7 +150,8 @@ export class Alertmanager implements AlertmanagerPort {
     };
     const body: any = await this.call('POST', '/silences', 'creating a silence', options, payload);
     const id = body?.silenceID;
-    if (typeof id !== 'string' || !id) throw new IntegrationError(this.system, 'bad_response', `${this.system}: creating a silence answered without a silenceID`);
+    if (typeof id !== 'string' || !id)
+      throw new IntegrationError(this.system, 'bad_response', `${this.system}: creating a silence answered without a silenceID`);
     return id;
   }
 
@@ -143,17 +161,24 @@ export class Alertmanager implements AlertmanagerPort {
   }
 
   private checkId(id: string): void {
-    if (typeof id !== 'string' || !UUID.test(id)) throw new IntegrationError(this.system, 'refused', `${this.system}: ${JSON.stringify(String(id).slice(0, 60))} is not a silence id (a UUID)`);
+    if (typeof id !== 'string' || !UUID.test(id))
+      throw new IntegrationError(
+        this.system,
+        'refused',
+        `${this.system}: ${JSON.stringify(String(id).slice(0, 60))} is not a silence id (a UUID)`,
+      );
   }
 
   private filterText(f: string | AmMatcher): string {
     if (typeof f === 'string') return f;
-    if (!LABEL_NAME.test(f.name)) throw new IntegrationError(this.system, 'refused', `${this.system}: ${JSON.stringify(f.name)} is not a label name`);
+    if (!LABEL_NAME.test(f.name))
+      throw new IntegrationError(this.system, 'refused', `${this.system}: ${JSON.stringify(f.name)} is not a label name`);
     return formatMatcher(f);
   }
 
   private toAlert(item: any): AmAlert {
-    if (!item || typeof item.fingerprint !== 'string') throw new IntegrationError(this.system, 'bad_response', `${this.system}: an alert in the listing has no fingerprint`);
+    if (!item || typeof item.fingerprint !== 'string')
+      throw new IntegrationError(this.system, 'bad_response', `${this.system}: an alert in the listing has no fingerprint`);
     const state = ALERT_STATES.includes(item.status?.state) ? (item.status.state as AmAlertState) : 'unprocessed';
     const alert: AmAlert = {
       fingerprint: item.fingerprint,
@@ -162,7 +187,9 @@ export class Alertmanager implements AlertmanagerPort {
       startsAt: String(item.startsAt ?? ''),
       endsAt: String(item.endsAt ?? ''),
       status: { state, silencedBy: stringList(item.status?.silencedBy), inhibitedBy: stringList(item.status?.inhibitedBy) },
-      receivers: Array.isArray(item.receivers) ? item.receivers.map((r: any) => (typeof r === 'string' ? r : String(r?.name ?? ''))).filter(Boolean) : [],
+      receivers: Array.isArray(item.receivers)
+        ? item.receivers.map((r: any) => (typeof r === 'string' ? r : String(r?.name ?? ''))).filter(Boolean)
+        : [],
     };
     if (typeof item.updatedAt === 'string') alert.updatedAt = item.updatedAt;
     if (typeof item.generatorURL === 'string' && item.generatorURL) alert.generatorURL = item.generatorURL;
@@ -174,10 +201,20 @@ export class Alertmanager implements AlertmanagerPort {
       throw new IntegrationError(this.system, 'bad_response', `${this.system}: a silence in the answer has no id or matchers`);
     }
     const state = item.status?.state;
-    if (!SILENCE_STATES.includes(state)) throw new IntegrationError(this.system, 'bad_response', `${this.system}: silence ${item.id} has an unknown state ${JSON.stringify(state)}`);
+    if (!SILENCE_STATES.includes(state))
+      throw new IntegrationError(
+        this.system,
+        'bad_response',
+        `${this.system}: silence ${item.id} has an unknown state ${JSON.stringify(state)}`,
+      );
     const silence: AmSilence = {
       id: item.id,
-      matchers: item.matchers.map((m: any) => ({ name: String(m?.name ?? ''), value: String(m?.value ?? ''), isRegex: m?.isRegex === true, isEqual: m?.isEqual !== false })),
+      matchers: item.matchers.map((m: any) => ({
+        name: String(m?.name ?? ''),
+        value: String(m?.value ?? ''),
+        isRegex: m?.isRegex === true,
+        isEqual: m?.isEqual !== false,
+      })),
       startsAt: String(item.startsAt ?? ''),
       endsAt: String(item.endsAt ?? ''),
       createdBy: String(item.createdBy ?? ''),
@@ -188,7 +225,14 @@ export class Alertmanager implements AlertmanagerPort {
     return silence;
   }
 
-  private async call(method: 'GET' | 'POST' | 'DELETE', path: string, what: string, options: CallOptions, body?: unknown, notFound?: string): Promise<unknown> {
+  private async call(
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    what: string,
+    options: CallOptions,
+    body?: unknown,
+    notFound?: string,
+  ): Promise<unknown> {
     const label = `${what} (${method} ${this.shownBase}/api/v2${path.split('?')[0]})`;
     const request: HttpRequest = {
       // The shared HTTP client types the methods it was written for; fetch sends any method.
@@ -206,15 +250,35 @@ export class Alertmanager implements AlertmanagerPort {
 
   private httpError(label: string, answer: HttpAnswer, notFound?: string): IntegrationError {
     const reason = amReason(answer.text);
-    if (answer.status === 404 && notFound) return new IntegrationError(this.system, 'bad_response', `${this.system}: ${notFound} (${label}: HTTP 404)`, 404);
+    if (answer.status === 404 && notFound)
+      return new IntegrationError(this.system, 'bad_response', `${this.system}: ${notFound} (${label}: HTTP 404)`, 404);
     const detail = `HTTP ${answer.status}${reason ? ` ${reason}` : ''}`;
     if (answer.status === 401 || answer.status === 403) {
-      return new IntegrationError(this.system, 'refused', `${this.system}: ${label} was refused: ${detail}; check the credentials in the inventory's Alertmanager URL`, answer.status);
+      return new IntegrationError(
+        this.system,
+        'refused',
+        `${this.system}: ${label} was refused: ${detail}; check the credentials in the inventory's Alertmanager URL`,
+        answer.status,
+      );
     }
-    if (answer.status === 400 || answer.status === 422) return new IntegrationError(this.system, 'refused', `${this.system}: ${label} was refused: ${detail}`, answer.status);
-    if (answer.status === 404) return new IntegrationError(this.system, 'bad_response', `${this.system}: ${label}: not found (HTTP 404${reason ? ` ${reason}` : ''}); is ${this.shownBase} an Alertmanager with API v2?`, 404);
-    if (answer.status === 408) return new IntegrationError(this.system, 'timeout', `${this.system}: ${label} timed out on the server: ${detail}`, answer.status);
-    if (answer.status === 429) return new IntegrationError(this.system, 'refused', `${this.system}: ${label} was refused (too many requests): ${detail}`, answer.status);
+    if (answer.status === 400 || answer.status === 422)
+      return new IntegrationError(this.system, 'refused', `${this.system}: ${label} was refused: ${detail}`, answer.status);
+    if (answer.status === 404)
+      return new IntegrationError(
+        this.system,
+        'bad_response',
+        `${this.system}: ${label}: not found (HTTP 404${reason ? ` ${reason}` : ''}); is ${this.shownBase} an Alertmanager with API v2?`,
+        404,
+      );
+    if (answer.status === 408)
+      return new IntegrationError(this.system, 'timeout', `${this.system}: ${label} timed out on the server: ${detail}`, answer.status);
+    if (answer.status === 429)
+      return new IntegrationError(
+        this.system,
+        'refused',
+        `${this.system}: ${label} was refused (too many requests): ${detail}`,
+        answer.status,
+      );
     return new IntegrationError(this.system, 'bad_response', `${this.system}: ${label} failed: ${detail}`, answer.status);
   }
 }

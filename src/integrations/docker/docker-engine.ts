@@ -5,7 +5,17 @@
  */
 import { Readable, Transform, TransformCallback, Writable } from 'node:stream';
 import Docker from 'dockerode';
-import { ContainerHealth, ContainerInfo, ContainerStats, ContainerStatsSample, ContainerSummary, DockerPort, ExecOptions, ExecProcess, ImageSummary } from '../contracts';
+import {
+  ContainerHealth,
+  ContainerInfo,
+  ContainerStats,
+  ContainerStatsSample,
+  ContainerSummary,
+  DockerPort,
+  ExecOptions,
+  ExecProcess,
+  ImageSummary,
+} from '../contracts';
 import { CallOptions, IntegrationError } from '../integration-error';
 import { describeCode, errorCode, errorText, socketFailure, withDeadline } from '../http/deadline';
 
@@ -177,7 +187,11 @@ export class DockerEngine implements DockerPort {
     try {
       connection = dockerConnection(dockerHost);
     } catch {
-      throw new IntegrationError(this.system, 'unreachable', `docker: ${JSON.stringify(dockerHost)} is not a Docker host URL, for example unix:///var/run/docker.sock`);
+      throw new IntegrationError(
+        this.system,
+        'unreachable',
+        `docker: ${JSON.stringify(dockerHost)} is not a Docker host URL, for example unix:///var/run/docker.sock`,
+      );
     }
     this.docker = new Docker({ ...connection, version: options.apiVersion ?? DOCKER_API_VERSION });
     this.where = connection.socketPath ? connection.socketPath : `${connection.host}:${connection.port}`;
@@ -194,7 +208,11 @@ export class DockerEngine implements DockerPort {
   async listProjectContainers(project: string, options: CallOptions): Promise<DockerContainerInfo[]> {
     const what = `listing the containers of compose project ${JSON.stringify(project)}`;
     return this.run(what, options, async (signal) => {
-      const list = await this.docker.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${project}`] }, abortSignal: signal } as any);
+      const list = await this.docker.listContainers({
+        all: true,
+        filters: { label: [`com.docker.compose.project=${project}`] },
+        abortSignal: signal,
+      } as any);
       if (!Array.isArray(list)) throw this.bad(what, 'answered something that is not a list');
       const inspected = await Promise.all(
         list.map(async (summary): Promise<Docker.ContainerInspectInfo | undefined> => {
@@ -222,7 +240,11 @@ export class DockerEngine implements DockerPort {
     return this.run(`reading the last ${lines} log lines of ${container}`, options, async (signal) => {
       const info = await this.inspectRaw(container, signal);
       const tty = info?.Config?.Tty === true;
-      const raw = await this.dialRaw(`/containers/${encodeURIComponent(container)}/logs?`, { stdout: true, stderr: true, tail: lines, timestamps: options.timestamps === true }, signal);
+      const raw = await this.dialRaw(
+        `/containers/${encodeURIComponent(container)}/logs?`,
+        { stdout: true, stderr: true, tail: lines, timestamps: options.timestamps === true },
+        signal,
+      );
       const out = demuxLogLines(raw, tty);
       return out.length > lines ? out.slice(out.length - lines) : out;
     });
@@ -321,7 +343,9 @@ export class DockerEngine implements DockerPort {
     const ended = new Promise<void>((resolve) => {
       let done = false;
       const finish = () => {
-        if (!done) (done = true), resolve();
+        if (done) return;
+        done = true;
+        resolve();
       };
       socket.on('close', finish);
       socket.on('end', finish);
@@ -425,10 +449,18 @@ export class DockerEngine implements DockerPort {
     });
   }
 
-  async listContainers(query: { all?: boolean; filters?: Record<string, string[]>; size?: boolean }, options: CallOptions): Promise<ContainerSummary[]> {
+  async listContainers(
+    query: { all?: boolean; filters?: Record<string, string[]>; size?: boolean },
+    options: CallOptions,
+  ): Promise<ContainerSummary[]> {
     const what = `listing containers${query.filters ? ` (filters ${JSON.stringify(query.filters)})` : ''}`;
     return this.run(what, options, async (signal) => {
-      const list: any = await this.docker.listContainers({ all: query.all === true, size: query.size === true, ...(query.filters ? { filters: query.filters } : {}), abortSignal: signal } as any);
+      const list: any = await this.docker.listContainers({
+        all: query.all === true,
+        size: query.size === true,
+        ...(query.filters ? { filters: query.filters } : {}),
+        abortSignal: signal,
+      } as any);
       if (!Array.isArray(list)) throw this.bad(what, 'answered something that is not a list');
       return list.map((c: any): ContainerSummary => {
         const summary: ContainerSummary = {
@@ -456,16 +488,17 @@ export class DockerEngine implements DockerPort {
   async listImages(query: { dangling?: boolean }, options: CallOptions): Promise<ImageSummary[]> {
     const what = query.dangling ? 'listing dangling images' : 'listing images';
     return this.run(what, options, async (signal) => {
-      const list: any = await this.docker.listImages({ ...(query.dangling ? { filters: { dangling: ['true'] } } : {}), abortSignal: signal } as any);
+      const list: any = await this.docker.listImages({
+        ...(query.dangling ? { filters: { dangling: ['true'] } } : {}),
+        abortSignal: signal,
+      } as any);
       if (!Array.isArray(list)) throw this.bad(what, 'answered something that is not a list');
-      return list.map(
-        (i: any): ImageSummary => ({
-          id: String(i.Id ?? ''),
-          repoTags: (Array.isArray(i.RepoTags) ? i.RepoTags : []).map(String).filter((t: string) => t !== '<none>:<none>'),
-          createdAt: new Date(num(i.Created) * 1000).toISOString(),
-          sizeBytes: num(i.Size),
-        }),
-      );
+      return list.map((i: any): ImageSummary => ({
+        id: String(i.Id ?? ''),
+        repoTags: (Array.isArray(i.RepoTags) ? i.RepoTags : []).map(String).filter((t: string) => t !== '<none>:<none>'),
+        createdAt: new Date(num(i.Created) * 1000).toISOString(),
+        sizeBytes: num(i.Size),
+      }));
     });
   }
 
@@ -501,7 +534,10 @@ export class DockerEngine implements DockerPort {
       image: String(c.Config?.Image ?? ''),
       restarting: state.Restarting === true,
     };
-    if (log.length) info.lastHealthOutput = String(log[log.length - 1]?.Output ?? '').trim().slice(0, 500);
+    if (log.length)
+      info.lastHealthOutput = String(log[log.length - 1]?.Output ?? '')
+        .trim()
+        .slice(0, 500);
     return info;
   }
 
@@ -548,7 +584,13 @@ export class DockerEngine implements DockerPort {
   }
 
   private run<T>(what: string, options: CallOptions, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    return withDeadline(this.system, `${what} (engine at ${this.where})`, options, (deadline) => fn(deadline.signal), (error) => this.mapError(what, error));
+    return withDeadline(
+      this.system,
+      `${what} (engine at ${this.where})`,
+      options,
+      (deadline) => fn(deadline.signal),
+      (error) => this.mapError(what, error),
+    );
   }
 
   private mapError(what: string, error: unknown): IntegrationError {
@@ -564,7 +606,12 @@ export class DockerEngine implements DockerPort {
     if (e?.tooLarge) return new IntegrationError(this.system, 'bad_response', `docker: ${what} failed: ${e.message}`);
     const code = errorCode(error);
     const failure = socketFailure(code);
-    if (failure) return new IntegrationError(this.system, failure, `docker: ${what} failed: cannot talk to the engine at ${this.where}: ${describeCode(code!)}`);
+    if (failure)
+      return new IntegrationError(
+        this.system,
+        failure,
+        `docker: ${what} failed: cannot talk to the engine at ${this.where}: ${describeCode(code!)}`,
+      );
     return new IntegrationError(this.system, 'bad_response', `docker: ${what} failed: ${errorText(error)}`);
   }
 }

@@ -48,7 +48,7 @@ export function explicitIndexNameProblem(name: unknown): string | null {
   if (name === '_all' || name.includes('_all')) return 'it names _all';
   if (name === '.' || name === '..') return 'not an index name';
   if (/^[-_+]/.test(name)) return 'an index name cannot start with -, _ or +';
-  if (/[\\\/?"<>|\s#:A-Z]/.test(name)) return 'an index name is lower case, without \\ / ? " < > | # : or spaces';
+  if (/[\\/?"<>|\s#:A-Z]/.test(name)) return 'an index name is lower case, without \\ / ? " < > | # : or spaces';
   if (Buffer.byteLength(name) > 255) return 'an index name is at most 255 bytes';
   return null;
 }
@@ -86,7 +86,11 @@ export class Elasticsearch implements ElasticsearchPort {
     const body: any = await this.getJson('/_cluster/health', 'cluster health', options);
     const status = body?.status;
     if (status !== 'green' && status !== 'yellow' && status !== 'red') {
-      throw new IntegrationError(this.system, 'bad_response', `${this.system}: cluster health answered without a green/yellow/red status (got ${JSON.stringify(status)?.slice(0, 40)})`);
+      throw new IntegrationError(
+        this.system,
+        'bad_response',
+        `${this.system}: cluster health answered without a green/yellow/red status (got ${JSON.stringify(status)?.slice(0, 40)})`,
+      );
     }
     return {
       clusterName: String(body.cluster_name ?? ''),
@@ -101,9 +105,17 @@ export class Elasticsearch implements ElasticsearchPort {
 
   async listIndices(pattern: string, options: CallOptions): Promise<EsIndex[]> {
     const target = pattern ? `/${encodeURIComponent(pattern).replace(/%2C/gi, ',').replace(/%2A/gi, '*')}` : '';
-    const body = await this.getJson(`/_cat/indices${target}?format=json&h=${CAT_COLUMNS}&bytes=b&s=index`, `listing indices ${JSON.stringify(pattern)}`, options);
+    const body = await this.getJson(
+      `/_cat/indices${target}?format=json&h=${CAT_COLUMNS}&bytes=b&s=index`,
+      `listing indices ${JSON.stringify(pattern)}`,
+      options,
+    );
     if (!Array.isArray(body)) {
-      throw new IntegrationError(this.system, 'bad_response', `${this.system}: listing indices ${JSON.stringify(pattern)} did not answer a JSON array`);
+      throw new IntegrationError(
+        this.system,
+        'bad_response',
+        `${this.system}: listing indices ${JSON.stringify(pattern)} did not answer a JSON array`,
+      );
     }
     return body.map((row: any) => {
       const index: EsIndex = {
@@ -120,9 +132,17 @@ export class Elasticsearch implements ElasticsearchPort {
 
   async count(index: string, options: CallOptions): Promise<number> {
     if (!index) throw new IntegrationError(this.system, 'refused', `${this.system}: counting documents needs an index name or pattern`);
-    const body: any = await this.getJson(`/${encodeURIComponent(index).replace(/%2C/gi, ',').replace(/%2A/gi, '*')}/_count`, `counting documents of ${JSON.stringify(index)}`, options);
+    const body: any = await this.getJson(
+      `/${encodeURIComponent(index).replace(/%2C/gi, ',').replace(/%2A/gi, '*')}/_count`,
+      `counting documents of ${JSON.stringify(index)}`,
+      options,
+    );
     if (typeof body?.count !== 'number') {
-      throw new IntegrationError(this.system, 'bad_response', `${this.system}: counting documents of ${JSON.stringify(index)} answered without a count`);
+      throw new IntegrationError(
+        this.system,
+        'bad_response',
+        `${this.system}: counting documents of ${JSON.stringify(index)} answered without a count`,
+      );
     }
     return body.count;
   }
@@ -138,14 +158,23 @@ export class Elasticsearch implements ElasticsearchPort {
     const unique = [...new Set(names)];
     for (const name of unique) {
       const problem = explicitIndexNameProblem(name);
-      if (problem) throw new IntegrationError(this.system, 'refused', `${this.system}: will not delete ${JSON.stringify(String(name).slice(0, 120))}: ${problem}; indices are deleted by explicit names only`);
+      if (problem)
+        throw new IntegrationError(
+          this.system,
+          'refused',
+          `${this.system}: will not delete ${JSON.stringify(String(name).slice(0, 120))}: ${problem}; indices are deleted by explicit names only`,
+        );
     }
     const result: EsDeleteResult = { deleted: [], missing: [], requests: 0 };
     const started = Date.now();
     const remaining = (): CallOptions => {
       const left = options.timeoutMs - (Date.now() - started);
       if (left <= 0) {
-        throw new IntegrationError(this.system, 'timeout', `${this.system}: deleting ${unique.length} indices did not finish within ${options.timeoutMs} ms (deleted so far: ${result.deleted.length ? result.deleted.join(', ') : 'none'})`);
+        throw new IntegrationError(
+          this.system,
+          'timeout',
+          `${this.system}: deleting ${unique.length} indices did not finish within ${options.timeoutMs} ms (deleted so far: ${result.deleted.length ? result.deleted.join(', ') : 'none'})`,
+        );
       }
       return { timeoutMs: left, signal: options.signal };
     };
@@ -153,7 +182,13 @@ export class Elasticsearch implements ElasticsearchPort {
       const path = `/${batch.map((n) => encodeURIComponent(n)).join(',')}`;
       const label = `deleting ${batch.length === 1 ? `index ${batch[0]}` : `${batch.length} indices`} (DELETE ${this.shownBase}${path.length > 120 ? `${path.slice(0, 120)}…` : path})`;
       result.requests++;
-      const answer = await httpRequest(this.system, joinUrl(this.baseUrl, path), { method: 'DELETE' as HttpRequest['method'], maxBytes: 64 * 1024 }, remaining(), label);
+      const answer = await httpRequest(
+        this.system,
+        joinUrl(this.baseUrl, path),
+        { method: 'DELETE' as HttpRequest['method'], maxBytes: 64 * 1024 },
+        remaining(),
+        label,
+      );
       if ((answer.status >= 200 && answer.status < 300) || answer.status === 404) return answer;
       const error = this.httpError(label, answer);
       error.message += ` (deleted before this request: ${result.deleted.length ? result.deleted.join(', ') : 'none'})`;
@@ -190,10 +225,22 @@ export class Elasticsearch implements ElasticsearchPort {
     }
     const detail = `HTTP ${answer.status}${reason ? ` ${reason}` : ''}`;
     if (answer.status === 401 || answer.status === 403) {
-      return new IntegrationError(this.system, 'refused', `${this.system}: ${label} was refused: ${detail}; check the credentials in the inventory's Elasticsearch URL`, answer.status);
+      return new IntegrationError(
+        this.system,
+        'refused',
+        `${this.system}: ${label} was refused: ${detail}; check the credentials in the inventory's Elasticsearch URL`,
+        answer.status,
+      );
     }
-    if (answer.status === 408) return new IntegrationError(this.system, 'timeout', `${this.system}: ${label} timed out on the server: ${detail}`, answer.status);
-    if (answer.status === 429) return new IntegrationError(this.system, 'refused', `${this.system}: ${label} was refused (too many requests): ${detail}`, answer.status);
+    if (answer.status === 408)
+      return new IntegrationError(this.system, 'timeout', `${this.system}: ${label} timed out on the server: ${detail}`, answer.status);
+    if (answer.status === 429)
+      return new IntegrationError(
+        this.system,
+        'refused',
+        `${this.system}: ${label} was refused (too many requests): ${detail}`,
+        answer.status,
+      );
     return new IntegrationError(this.system, 'bad_response', `${this.system}: ${label} failed: ${detail}`, answer.status);
   }
 }

@@ -46,7 +46,11 @@ export function prepareUrl(system: string, url: string): PreparedUrl {
   try {
     parsed = new URL(url);
   } catch {
-    throw new IntegrationError(system, 'unreachable', `${system}: ${JSON.stringify(maskUrl(String(url)).slice(0, 200))} is not a valid URL`);
+    throw new IntegrationError(
+      system,
+      'unreachable',
+      `${system}: ${JSON.stringify(maskUrl(String(url)).slice(0, 200))} is not a valid URL`,
+    );
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new IntegrationError(system, 'unreachable', `${system}: ${maskUrl(url)} is not an http(s) URL`);
@@ -108,7 +112,13 @@ export function fetchFailure(system: string, what: string, error: unknown, secre
  * Sends one request and reads its answer (any HTTP status) within options.timeoutMs.
  * `what` names the call in messages, e.g. "GET http://127.0.0.1:18000/health".
  */
-export async function httpRequest(system: string, url: string, request: HttpRequest, options: CallOptions, what?: string): Promise<HttpAnswer> {
+export async function httpRequest(
+  system: string,
+  url: string,
+  request: HttpRequest,
+  options: CallOptions,
+  what?: string,
+): Promise<HttpAnswer> {
   const prepared = prepareUrl(system, url);
   const label = what ?? `${request.method ?? 'GET'} ${prepared.shown}`;
   return withDeadline(
@@ -118,7 +128,8 @@ export async function httpRequest(system: string, url: string, request: HttpRequ
     async (deadline: Deadline) => {
       const started = performance.now();
       const headers: Record<string, string> = { accept: 'application/json, text/plain;q=0.9, */*;q=0.5', ...request.headers };
-      if (prepared.authorization && !Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')) headers.authorization = prepared.authorization;
+      if (prepared.authorization && !Object.keys(headers).some((h) => h.toLowerCase() === 'authorization'))
+        headers.authorization = prepared.authorization;
       const response = await fetch(prepared.href, {
         method: request.method ?? 'GET',
         headers,
@@ -126,7 +137,10 @@ export async function httpRequest(system: string, url: string, request: HttpRequ
         redirect: request.followRedirects ? 'follow' : 'manual',
         signal: deadline.signal,
       });
-      const { bytes, truncated } = request.method === 'HEAD' ? { bytes: Buffer.alloc(0), truncated: false } : await readBounded(response, request.maxBytes, deadline.signal);
+      const { bytes, truncated } =
+        request.method === 'HEAD'
+          ? { bytes: Buffer.alloc(0), truncated: false }
+          : await readBounded(response, request.maxBytes, deadline.signal);
       return {
         status: response.status,
         contentType: response.headers.get('content-type') ?? '',
@@ -143,12 +157,22 @@ export async function httpRequest(system: string, url: string, request: HttpRequ
 /** Parses a JSON API answer; anything else is a bad_response naming the call. */
 export function parseJsonAnswer(system: string, what: string, answer: HttpAnswer): unknown {
   if (answer.truncated) {
-    throw new IntegrationError(system, 'bad_response', `${system}: ${what} answered more than the adapter reads (HTTP ${answer.status}); narrow the request`, answer.status);
+    throw new IntegrationError(
+      system,
+      'bad_response',
+      `${system}: ${what} answered more than the adapter reads (HTTP ${answer.status}); narrow the request`,
+      answer.status,
+    );
   }
   try {
     return JSON.parse(answer.text);
   } catch {
     const excerpt = answer.text.replace(/\s+/g, ' ').trim().slice(0, 200);
-    throw new IntegrationError(system, 'bad_response', `${system}: ${what} answered HTTP ${answer.status} with a body that is not JSON${excerpt ? `: ${excerpt}` : ' (empty)'}`, answer.status);
+    throw new IntegrationError(
+      system,
+      'bad_response',
+      `${system}: ${what} answered HTTP ${answer.status} with a body that is not JSON${excerpt ? `: ${excerpt}` : ' (empty)'}`,
+      answer.status,
+    );
   }
 }

@@ -44,13 +44,25 @@ export class HttpProbe implements HttpProbePort {
     const isJson = /[/+]json\b/i.test(answer.contentType);
     if (isJson && !answer.truncated) {
       try {
-        return { status: answer.status, latencyMs: answer.latencyMs, body: JSON.parse(answer.text), contentType: answer.contentType, truncated: false };
+        return {
+          status: answer.status,
+          latencyMs: answer.latencyMs,
+          body: JSON.parse(answer.text),
+          contentType: answer.contentType,
+          truncated: false,
+        };
       } catch {
         /* not JSON after all: the text below */
       }
     }
     const cut = answer.text.length > PROBE_TEXT_LIMIT || Buffer.byteLength(answer.text) > PROBE_TEXT_LIMIT;
     const text = cut ? Buffer.from(answer.text).subarray(0, PROBE_TEXT_LIMIT).toString('utf8') : answer.text;
-    return { status: answer.status, latencyMs: answer.latencyMs, body: text, contentType: answer.contentType, truncated: answer.truncated || cut };
+    return {
+      status: answer.status,
+      latencyMs: answer.latencyMs,
+      body: text,
+      contentType: answer.contentType,
+      truncated: answer.truncated || cut,
+    };
   }
 }

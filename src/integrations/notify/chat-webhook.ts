@@ -24,23 +24,42 @@ export function chatPayload(channel: string, subject: string, text: string, user
   return { channel, text: body, username, unfurl_links: false, unfurl_media: false };
 }
 
-export async function postChat(webhookUrl: string, payload: Record<string, unknown>, timeoutMs: number, signal: AbortSignal): Promise<AttemptOutcome> {
+export async function postChat(
+  webhookUrl: string,
+  payload: Record<string, unknown>,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<AttemptOutcome> {
   const secrets = webhookSecrets(webhookUrl);
   const what = `POST ${showWebhook(webhookUrl)}`;
   try {
     const answer = await httpRequest(
       'chat',
       webhookUrl,
-      { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/plain, application/json;q=0.9' }, body: JSON.stringify(payload), maxBytes: 2048 },
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/plain, application/json;q=0.9' },
+        body: JSON.stringify(payload),
+        maxBytes: 2048,
+      },
       { timeoutMs, signal },
       what,
     );
     if (answer.status >= 200 && answer.status < 300) return { ok: true };
     const excerpt = answer.text.replace(/\s+/g, ' ').trim().slice(0, 200);
     const retryable = answer.status >= 500 || answer.status === 408 || answer.status === 429;
-    return { ok: false, retryable, error: sanitise(`chat: ${what} answered HTTP ${answer.status}${excerpt ? `: ${excerpt}` : ''}`, secrets) };
+    return {
+      ok: false,
+      retryable,
+      error: sanitise(`chat: ${what} answered HTTP ${answer.status}${excerpt ? `: ${excerpt}` : ''}`, secrets),
+    };
   } catch (error) {
-    if (error instanceof IntegrationError) return { ok: false, retryable: error.failure === 'unreachable' || error.failure === 'timeout', error: sanitise(error.message, secrets) };
+    if (error instanceof IntegrationError)
+      return {
+        ok: false,
+        retryable: error.failure === 'unreachable' || error.failure === 'timeout',
+        error: sanitise(error.message, secrets),
+      };
     return { ok: false, retryable: false, error: sanitise(`chat: ${what} failed: ${(error as Error)?.message ?? String(error)}`, secrets) };
   }
 }

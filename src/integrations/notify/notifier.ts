@@ -53,7 +53,12 @@ const DEFAULT_BACKOFF_MS = 250;
 const MAX_RETRIES = 5;
 
 function recipientsOf(notifications: Inventory['notifications'], audience: NotificationAudience): string[] {
-  const all = audience === 'management' ? [notifications.managementEmail] : audience === 'emergency' ? [notifications.email, notifications.managementEmail] : [notifications.email];
+  const all =
+    audience === 'management'
+      ? [notifications.managementEmail]
+      : audience === 'emergency'
+        ? [notifications.email, notifications.managementEmail]
+        : [notifications.email];
   const seen = new Set<string>();
   return all.filter((address) => {
     const key = address.trim().toLowerCase();
@@ -88,20 +93,37 @@ export class Notifier implements NotifierPort {
   targets(audience: NotificationAudience = 'support'): { channel: 'chat' | 'email'; target: string; configured: boolean }[] {
     const out: { channel: 'chat' | 'email'; target: string; configured: boolean }[] = [];
     const chatChannel = chatChannelOf(this.notifications, audience);
-    if (chatChannel !== undefined) out.push({ channel: 'chat', target: this.chatTarget(chatChannel), configured: this.notifications.chatWebhookUrl !== '' });
-    out.push({ channel: 'email', target: this.emailTarget(recipientsOf(this.notifications, audience)), configured: this.notifications.smtpUrl !== '' });
+    if (chatChannel !== undefined)
+      out.push({ channel: 'chat', target: this.chatTarget(chatChannel), configured: this.notifications.chatWebhookUrl !== '' });
+    out.push({
+      channel: 'email',
+      target: this.emailTarget(recipientsOf(this.notifications, audience)),
+      configured: this.notifications.smtpUrl !== '',
+    });
     return out;
   }
 
   async send(message: NotificationMessage, options: SendOptions = {}): Promise<NotificationDelivery[]> {
     const audience: NotificationAudience = message.audience ?? 'support';
-    const retries = Math.min(MAX_RETRIES, Math.max(0, Math.floor(Number.isFinite(options.retries) ? (options.retries as number) : this.defaults.retries)));
-    const timeoutMs = Number.isFinite(options.timeoutMs) && (options.timeoutMs as number) > 0 ? (options.timeoutMs as number) : this.defaults.timeoutMs;
-    const plan = (what: string): AttemptPlan => ({ what, timeoutMs, retries, backoffMs: this.defaults.backoffMs, signal: options.signal, now: this.defaults.now });
+    const retries = Math.min(
+      MAX_RETRIES,
+      Math.max(0, Math.floor(Number.isFinite(options.retries) ? (options.retries as number) : this.defaults.retries)),
+    );
+    const timeoutMs =
+      Number.isFinite(options.timeoutMs) && (options.timeoutMs as number) > 0 ? (options.timeoutMs as number) : this.defaults.timeoutMs;
+    const plan = (what: string): AttemptPlan => ({
+      what,
+      timeoutMs,
+      retries,
+      backoffMs: this.defaults.backoffMs,
+      signal: options.signal,
+      now: this.defaults.now,
+    });
 
     const sends: Promise<NotificationDelivery>[] = [];
     const chatChannel = chatChannelOf(this.notifications, audience);
-    if (chatChannel !== undefined) sends.push(this.guard('chat', this.chatTarget(chatChannel), () => this.sendChat(chatChannel, message, plan)));
+    if (chatChannel !== undefined)
+      sends.push(this.guard('chat', this.chatTarget(chatChannel), () => this.sendChat(chatChannel, message, plan)));
     const to = recipientsOf(this.notifications, audience);
     sends.push(this.guard('email', this.emailTarget(to), () => this.sendEmail(to, message, plan)));
     return Promise.all(sends);
@@ -116,19 +138,41 @@ export class Notifier implements NotifierPort {
     return `${to.join(', ')}${server ? ` via ${server}` : ''}`;
   }
 
-  private async sendChat(channel: string, message: NotificationMessage, plan: (what: string) => AttemptPlan): Promise<NotificationDelivery> {
+  private async sendChat(
+    channel: string,
+    message: NotificationMessage,
+    plan: (what: string) => AttemptPlan,
+  ): Promise<NotificationDelivery> {
     const target = this.chatTarget(channel);
     const url = this.notifications.chatWebhookUrl;
-    if (!url) return { channel: 'chat', target, delivered: false, skipped: 'chat webhook not configured (notifications.chatWebhookUrl is "")', attempts: 0, ms: 0 };
+    if (!url)
+      return {
+        channel: 'chat',
+        target,
+        delivered: false,
+        skipped: 'chat webhook not configured (notifications.chatWebhookUrl is "")',
+        attempts: 0,
+        ms: 0,
+      };
     const payload = chatPayload(channel, message.subject, message.text, this.defaults.chatUsername);
-    const result = await runAttempts(plan(`chat: POST ${showWebhook(url)}`), (timeoutMs, signal) => postChat(url, payload, timeoutMs, signal));
+    const result = await runAttempts(plan(`chat: POST ${showWebhook(url)}`), (timeoutMs, signal) =>
+      postChat(url, payload, timeoutMs, signal),
+    );
     return { channel: 'chat', target, ...result };
   }
 
   private async sendEmail(to: string[], message: NotificationMessage, plan: (what: string) => AttemptPlan): Promise<NotificationDelivery> {
     const target = this.emailTarget(to);
     const url = this.notifications.smtpUrl;
-    if (!url) return { channel: 'email', target, delivered: false, skipped: 'e-mail not configured (notifications.smtpUrl is "")', attempts: 0, ms: 0 };
+    if (!url)
+      return {
+        channel: 'email',
+        target,
+        delivered: false,
+        skipped: 'e-mail not configured (notifications.smtpUrl is "")',
+        attempts: 0,
+        ms: 0,
+      };
     const mail = {
       // Defaults as in the schema, for a notifications object built without it.
       from: { name: this.notifications.fromName ?? 'ERP ops', address: this.notifications.fromEmail || 'erp-ops@localhost' },
@@ -147,7 +191,14 @@ export class Notifier implements NotifierPort {
     try {
       return await run();
     } catch (error) {
-      return { channel, target, delivered: false, error: `${channel}: failed unexpectedly (${(error as Error)?.name ?? 'error'})`, attempts: 0, ms: 0 };
+      return {
+        channel,
+        target,
+        delivered: false,
+        error: `${channel}: failed unexpectedly (${(error as Error)?.name ?? 'error'})`,
+        attempts: 0,
+        ms: 0,
+      };
     }
   }
 }

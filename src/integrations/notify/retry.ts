@@ -31,7 +31,10 @@ export interface AttemptsResult {
   ms: number;
 }
 
-export async function runAttempts(plan: AttemptPlan, attempt: (timeoutMs: number, signal: AbortSignal) => Promise<AttemptOutcome>): Promise<AttemptsResult> {
+export async function runAttempts(
+  plan: AttemptPlan,
+  attempt: (timeoutMs: number, signal: AbortSignal) => Promise<AttemptOutcome>,
+): Promise<AttemptsResult> {
   const started = plan.now();
   const elapsed = () => Math.max(0, Math.round(plan.now() - started));
   const deadline = startDeadline({ timeoutMs: plan.timeoutMs, signal: plan.signal });
@@ -42,7 +45,12 @@ export async function runAttempts(plan: AttemptPlan, attempt: (timeoutMs: number
   let attempts = 0;
   try {
     if (deadline.signal.aborted) {
-      return { delivered: false, attempts: 0, error: `${plan.what} was not sent: ${deadline.reason() === 'aborted' ? 'aborted by the caller' : 'no time given'}`, ms: elapsed() };
+      return {
+        delivered: false,
+        attempts: 0,
+        error: `${plan.what} was not sent: ${deadline.reason() === 'aborted' ? 'aborted by the caller' : 'no time given'}`,
+        ms: elapsed(),
+      };
     }
     for (;;) {
       attempts++;

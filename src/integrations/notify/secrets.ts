@@ -64,7 +64,12 @@ export function smtpSecrets(url: string): string[] {
     if (parsed.password) {
       const password = safeDecode(parsed.password);
       const user = safeDecode(parsed.username);
-      secrets.push(parsed.password, password, Buffer.from(password).toString('base64'), Buffer.from(`\u0000${user}\u0000${password}`).toString('base64'));
+      secrets.push(
+        parsed.password,
+        password,
+        Buffer.from(password).toString('base64'),
+        Buffer.from(`\u0000${user}\u0000${password}`).toString('base64'),
+      );
     }
     for (const [key, value] of parsed.searchParams) if (/pass|secret|token|key/i.test(key) && value) secrets.push(value);
   } catch {

@@ -49,7 +49,9 @@ interface SmtpError {
 }
 
 function describeSmtpError(error: SmtpError): string {
-  const socketCode = [error.originalCode, error.code, (error.cause as SmtpError | undefined)?.code].find((c): c is string => typeof c === 'string' && c in SOCKET_WORDS);
+  const socketCode = [error.originalCode, error.code, (error.cause as SmtpError | undefined)?.code].find(
+    (c): c is string => typeof c === 'string' && c in SOCKET_WORDS,
+  );
   if (socketCode) return SOCKET_WORDS[socketCode];
   const message = typeof error.message === 'string' && error.message ? error.message : String(error);
   const parts = [message];

@@ -212,7 +212,11 @@ class Reader {
     }
     // a number or a literal
     let i = this.i;
-    for (let d = s[i]; i < s.length && d !== COMMA && d !== CLOSE_BRACE && d !== CLOSE_BRACKET && d !== 32 && d !== 10 && d !== 13 && d !== 9; d = s[++i]);
+    for (
+      let d = s[i];
+      i < s.length && d !== COMMA && d !== CLOSE_BRACE && d !== CLOSE_BRACKET && d !== 32 && d !== 10 && d !== 13 && d !== 9;
+      d = s[++i]
+    );
     if (i === this.i) this.fail('expected a value');
     this.i = i;
   }
@@ -276,7 +280,8 @@ class Reader {
     this.i = i + 1;
     const c = s[start];
     // NaN, Inf, +Inf, -Inf, and the empty string, by their words
-    if (c === 78 || c === 73 || i === start || ((c === 43 || c === 45) && s[start + 1] === 73)) return parsePromValue(this.latin1(start, i));
+    if (c === 78 || c === 73 || i === start || ((c === 43 || c === 45) && s[start + 1] === 73))
+      return parsePromValue(this.latin1(start, i));
     return this.decimal(start, i);
   }
 

@@ -36,7 +36,11 @@ export class Prometheus implements PrometheusPort {
     const result = data?.result;
     if (resultType === 'scalar' && Array.isArray(result)) return [{ metric: {}, value: parsePromValue(result[1]) }];
     if (resultType !== 'vector' || !Array.isArray(result)) {
-      throw new IntegrationError(this.system, 'bad_response', `${this.system}: query ${this.quote(promql)} returned ${String(resultType ?? 'no result type')}, expected an instant vector`);
+      throw new IntegrationError(
+        this.system,
+        'bad_response',
+        `${this.system}: query ${this.quote(promql)} returned ${String(resultType ?? 'no result type')}, expected an instant vector`,
+      );
     }
     const samples: PromSample[] = [];
     for (const item of result) {
@@ -48,9 +52,18 @@ export class Prometheus implements PrometheusPort {
 
   async queryRange(promql: string, range: { start: Date; end: Date; stepSeconds: number }, options: CallOptions): Promise<PromSeries[]> {
     if (!(range.stepSeconds > 0) || !(range.end.getTime() >= range.start.getTime())) {
-      throw new IntegrationError(this.system, 'refused', `${this.system}: query_range ${this.quote(promql)} needs end >= start and a positive step (got step ${range.stepSeconds} s)`);
+      throw new IntegrationError(
+        this.system,
+        'refused',
+        `${this.system}: query_range ${this.quote(promql)} needs end >= start and a positive step (got step ${range.stepSeconds} s)`,
+      );
     }
-    const form = new URLSearchParams({ query: promql, start: seconds(range.start), end: seconds(range.end), step: String(range.stepSeconds) });
+    const form = new URLSearchParams({
+      query: promql,
+      start: seconds(range.start),
+      end: seconds(range.end),
+      step: String(range.stepSeconds),
+    });
     // The samples are read into number arrays as the text is scanned (no object per sample).
     const data = await this.call(
       '/api/v1/query_range',
@@ -65,13 +78,22 @@ export class Prometheus implements PrometheusPort {
         } catch (error) {
           if (!(error instanceof MatrixSyntaxError)) throw error;
           const excerpt = bytes.subarray(0, 600).toString('utf8').replace(/\s+/g, ' ').trim().slice(0, 200);
-          throw new IntegrationError(this.system, 'bad_response', `${this.system}: ${what} answered HTTP ${answer.status} with a body that is not the JSON of a range query (${error.message})${excerpt ? `: ${excerpt}` : ' (empty)'}`, answer.status);
+          throw new IntegrationError(
+            this.system,
+            'bad_response',
+            `${this.system}: ${what} answered HTTP ${answer.status} with a body that is not the JSON of a range query (${error.message})${excerpt ? `: ${excerpt}` : ' (empty)'}`,
+            answer.status,
+          );
         }
       },
       true,
     );
     if (data?.resultType !== 'matrix' || !Array.isArray(data.result)) {
-      throw new IntegrationError(this.system, 'bad_response', `${this.system}: query_range ${this.quote(promql)} returned ${String(data?.resultType ?? 'no result type')}, expected a range vector (matrix)`);
+      throw new IntegrationError(
+        this.system,
+        'bad_response',
+        `${this.system}: query_range ${this.quote(promql)} returned ${String(data?.resultType ?? 'no result type')}, expected a range vector (matrix)`,
+      );
     }
     return data.result as PromSeries[];
   }
@@ -97,19 +119,35 @@ export class Prometheus implements PrometheusPort {
       joinUrl(this.baseUrl, path),
       // identity: Prometheus gzips an answer for a client that accepts it, at the cost of its own
       // CPU (and ours to inflate it); Prometheus and the control plane sit on the same network.
-      { method: 'POST', body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', 'accept-encoding': 'identity' }, maxBytes: MAX_BYTES, bytes },
+      {
+        method: 'POST',
+        body: form.toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'accept-encoding': 'identity' },
+        maxBytes: MAX_BYTES,
+        bytes,
+      },
       options,
       what,
     );
     if (answer.status === 401 || answer.status === 403) {
-      throw new IntegrationError(this.system, 'refused', `${this.system}: ${what} was refused: HTTP ${answer.status}; check the credentials in the inventory's Prometheus URL`, answer.status);
+      throw new IntegrationError(
+        this.system,
+        'refused',
+        `${this.system}: ${what} was refused: HTTP ${answer.status}; check the credentials in the inventory's Prometheus URL`,
+        answer.status,
+      );
     }
     let envelope: any;
     try {
       envelope = parse(what, answer);
     } catch (error) {
       if (answer.status >= 500 || answer.status === 404) {
-        throw new IntegrationError(this.system, 'bad_response', `${this.system}: ${what} answered HTTP ${answer.status} without the API envelope; is ${this.shownBase} a Prometheus server?`, answer.status);
+        throw new IntegrationError(
+          this.system,
+          'bad_response',
+          `${this.system}: ${what} answered HTTP ${answer.status} without the API envelope; is ${this.shownBase} a Prometheus server?`,
+          answer.status,
+        );
       }
       throw error;
     }
@@ -120,7 +158,12 @@ export class Prometheus implements PrometheusPort {
       throw new IntegrationError(this.system, failure, `${this.system}: ${what} failed: ${type}: ${text}`, answer.status);
     }
     if (envelope?.status !== 'success' || answer.status < 200 || answer.status >= 300) {
-      throw new IntegrationError(this.system, 'bad_response', `${this.system}: ${what} answered HTTP ${answer.status} without a success envelope`, answer.status);
+      throw new IntegrationError(
+        this.system,
+        'bad_response',
+        `${this.system}: ${what} answered HTTP ${answer.status} without a success envelope`,
+        answer.status,
+      );
     }
     return envelope.data;
   }

@@ -6,7 +6,16 @@
  */
 import { Pool, PoolClient } from 'pg';
 import { maskUrl } from '../../common/secrets';
-import { ConnectionCounts, DatabaseActivity, DbSession, Qt09Summary, QcSummary, SlowQueries, TargetDatabasePort, TimeWindow } from '../contracts';
+import {
+  ConnectionCounts,
+  DatabaseActivity,
+  DbSession,
+  Qt09Summary,
+  QcSummary,
+  SlowQueries,
+  TargetDatabasePort,
+  TimeWindow,
+} from '../contracts';
 import { CallOptions, IntegrationError, IntegrationFailure } from '../integration-error';
 import { Deadline, describeCode, errorCode, errorText, scrub, socketFailure, withDeadline } from '../http/deadline';
 
@@ -76,7 +85,12 @@ export class TargetDatabase implements TargetDatabasePort {
 
   async ping(options: CallOptions): Promise<{ serverVersion: string; latencyMs: number }> {
     const started = performance.now();
-    const rows = await this.query<{ v: string }>('connecting and running SELECT 1', "SELECT current_setting('server_version') AS v", [], options);
+    const rows = await this.query<{ v: string }>(
+      'connecting and running SELECT 1',
+      "SELECT current_setting('server_version') AS v",
+      [],
+      options,
+    );
     return { serverVersion: String(rows[0]?.v ?? ''), latencyMs: Math.round((performance.now() - started) * 10) / 10 };
   }
 
@@ -92,9 +106,19 @@ export class TargetDatabase implements TargetDatabasePort {
 
   async countRows(table: string, options: CallOptions): Promise<number> {
     if (typeof table !== 'string' || !TABLE_NAME.test(table)) {
-      throw new IntegrationError(this.system, 'refused', `${this.system}: will not count rows of ${JSON.stringify(String(table).slice(0, 80))}: not a table name (lower case letters, digits and _, optionally schema.table)`);
+      throw new IntegrationError(
+        this.system,
+        'refused',
+        `${this.system}: will not count rows of ${JSON.stringify(String(table).slice(0, 80))}: not a table name (lower case letters, digits and _, optionally schema.table)`,
+      );
     }
-    const rows = await this.query<{ n: string }>(`counting the rows of table ${table}`, `SELECT count(*) AS n FROM ${quoteTable(table)}`, [], options, table);
+    const rows = await this.query<{ n: string }>(
+      `counting the rows of table ${table}`,
+      `SELECT count(*) AS n FROM ${quoteTable(table)}`,
+      [],
+      options,
+      table,
+    );
     return Number(rows[0]?.n ?? 0);
   }
 
@@ -116,14 +140,24 @@ export class TargetDatabase implements TargetDatabasePort {
   }
 
   async databaseSize(options: CallOptions): Promise<number> {
-    const rows = await this.query<{ n: string }>('reading the database size', 'SELECT pg_database_size(current_database()) AS n', [], options);
+    const rows = await this.query<{ n: string }>(
+      'reading the database size',
+      'SELECT pg_database_size(current_database()) AS n',
+      [],
+      options,
+    );
     return Number(rows[0]?.n ?? 0);
   }
 
   /** Row counts of tables named as pg_dump writes them (schema.table, quoted where needed). */
   async countQualified(tables: string[], options: CallOptions): Promise<Record<string, number>> {
     for (const t of tables) {
-      if (!QUALIFIED_TABLE.test(t)) throw new IntegrationError(this.system, 'refused', `${this.system}: will not count rows of ${JSON.stringify(t.slice(0, 80))}: not a schema-qualified table name`);
+      if (!QUALIFIED_TABLE.test(t))
+        throw new IntegrationError(
+          this.system,
+          'refused',
+          `${this.system}: will not count rows of ${JSON.stringify(t.slice(0, 80))}: not a schema-qualified table name`,
+        );
     }
     return this.withClient(`counting the rows of ${tables.length} table(s)`, options, async (client, deadline) => {
       await this.setStatementTimeout(client, deadline);
@@ -142,7 +176,8 @@ export class TargetDatabase implements TargetDatabasePort {
   /** DROP DATABASE IF EXISTS … WITH (FORCE): sessions still connected are ended. */
   async dropDatabase(name: string, options: CallOptions): Promise<void> {
     this.checkDatabaseName(name);
-    if (name === this.database) throw new IntegrationError(this.system, 'refused', `${this.system}: will not drop the database it is connected to (${name})`);
+    if (name === this.database)
+      throw new IntegrationError(this.system, 'refused', `${this.system}: will not drop the database it is connected to (${name})`);
     await this.query(`dropping database ${name}`, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`, [], options);
   }
 
@@ -211,8 +246,18 @@ export class TargetDatabase implements TargetDatabasePort {
       );
       const { view, ext, preloaded } = found.rows[0];
       // The runbook reads the view first (whatever it is built on); else pg_stat_statements itself.
-      if (!view && !ext) return { source: 'none', note: 'the pg_stat_statements extension is not installed in this database (CREATE EXTENSION pg_stat_statements; it also needs shared_preload_libraries)', queries: [] };
-      if (!view && !preloaded) return { source: 'none', note: 'pg_stat_statements is installed but not in shared_preload_libraries: it collects nothing until the server is restarted with it', queries: [] };
+      if (!view && !ext)
+        return {
+          source: 'none',
+          note: 'the pg_stat_statements extension is not installed in this database (CREATE EXTENSION pg_stat_statements; it also needs shared_preload_libraries)',
+          queries: [],
+        };
+      if (!view && !preloaded)
+        return {
+          source: 'none',
+          note: 'pg_stat_statements is installed but not in shared_preload_libraries: it collects nothing until the server is restarted with it',
+          queries: [],
+        };
       const source = view ? 'v_slow_queries' : 'pg_stat_statements';
       const sql = view
         ? `SELECT * FROM v_slow_queries LIMIT ${n}`
@@ -239,7 +284,12 @@ export class TargetDatabase implements TargetDatabasePort {
         const result = await client.query(sql);
         const first = result.rows[0] ? Object.values(result.rows[0])[0] : 0;
         const value = Number(first ?? 0);
-        if (!Number.isFinite(value)) throw new IntegrationError(this.system, 'bad_response', `${this.system}: an integrity check must return one number (the rows that are wrong), got ${JSON.stringify(first).slice(0, 80)}`);
+        if (!Number.isFinite(value))
+          throw new IntegrationError(
+            this.system,
+            'bad_response',
+            `${this.system}: an integrity check must return one number (the rows that are wrong), got ${JSON.stringify(first).slice(0, 80)}`,
+          );
         return value;
       } finally {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -292,7 +342,12 @@ export class TargetDatabase implements TargetDatabasePort {
   }
 
   private checkDatabaseName(name: string): void {
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new IntegrationError(this.system, 'refused', `${this.system}: ${JSON.stringify(name.slice(0, 80))} is not a database name this control plane handles (lower case letters, digits, _)`);
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name))
+      throw new IntegrationError(
+        this.system,
+        'refused',
+        `${this.system}: ${JSON.stringify(name.slice(0, 80))} is not a database name this control plane handles (lower case letters, digits, _)`,
+      );
   }
 
   async close(): Promise<void> {
@@ -320,8 +375,20 @@ export class TargetDatabase implements TargetDatabasePort {
   }
 
   /** Runs fn with a pooled connection under the call's deadline. */
-  private withClient<T>(what: string, options: CallOptions, fn: (client: PoolClient, deadline: Deadline) => Promise<T>, table?: string): Promise<T> {
-    if (this.closed) return Promise.reject(new IntegrationError(this.system, 'unreachable', `${this.system}: ${what} failed: the adapter is closed (application shutting down)`));
+  private withClient<T>(
+    what: string,
+    options: CallOptions,
+    fn: (client: PoolClient, deadline: Deadline) => Promise<T>,
+    table?: string,
+  ): Promise<T> {
+    if (this.closed)
+      return Promise.reject(
+        new IntegrationError(
+          this.system,
+          'unreachable',
+          `${this.system}: ${what} failed: the adapter is closed (application shutting down)`,
+        ),
+      );
     return withDeadline(
       this.system,
       `${what} on ${this.shown}`,
@@ -381,7 +448,8 @@ export class TargetDatabase implements TargetDatabasePort {
     const e: any = error;
     const sqlstate: string | undefined = typeof e?.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined;
     const secrets = [this.password];
-    const fail = (failure: IntegrationFailure, detail: string) => new IntegrationError(this.system, failure, scrub(`${this.system}: ${what} failed: ${detail}`, secrets));
+    const fail = (failure: IntegrationFailure, detail: string) =>
+      new IntegrationError(this.system, failure, scrub(`${this.system}: ${what} failed: ${detail}`, secrets));
     if (sqlstate === '42P01') {
       return fail('bad_response', `table ${table ?? '(unknown)'} does not exist in database ${this.database} (${errorText(error)})`);
     }
@@ -396,8 +464,10 @@ export class TargetDatabase implements TargetDatabasePort {
     const socket = socketFailure(code);
     if (socket) return fail(socket, `cannot connect to ${this.shown}: ${describeCode(code!)}`);
     const text = errorText(error);
-    if (/timeout exceeded when trying to connect|connection timeout/i.test(text)) return fail('timeout', `no connection to ${this.shown} in time (${text})`);
-    if (/Connection terminated|connection closed|Client has encountered a connection error/i.test(text)) return fail('unreachable', `the connection to ${this.shown} was lost (${text})`);
+    if (/timeout exceeded when trying to connect|connection timeout/i.test(text))
+      return fail('timeout', `no connection to ${this.shown} in time (${text})`);
+    if (/Connection terminated|connection closed|Client has encountered a connection error/i.test(text))
+      return fail('unreachable', `the connection to ${this.shown} was lost (${text})`);
     if (/password authentication|SASL|no pg_hba/i.test(text)) return fail('refused', text);
     return fail('bad_response', text);
   }
@@ -411,16 +481,28 @@ export class TargetDatabase implements TargetDatabasePort {
       options,
     );
     const r = rows[0];
-    if (!r) throw new IntegrationError(this.system, 'bad_response', `${this.system}: pg_stat_database has no row for database ${this.database}`);
-    return { blocksHit: Number(r.hit), blocksRead: Number(r.read), commits: Number(r.commits), rollbacks: Number(r.rollbacks), statsSince: new Date(r.since as Date), at: new Date(r.at as Date) };
+    if (!r)
+      throw new IntegrationError(this.system, 'bad_response', `${this.system}: pg_stat_database has no row for database ${this.database}`);
+    return {
+      blocksHit: Number(r.hit),
+      blocksRead: Number(r.read),
+      commits: Number(r.commits),
+      rollbacks: Number(r.rollbacks),
+      statsSince: new Date(r.since as Date),
+      at: new Date(r.at as Date),
+    };
   }
 
   async qt09Summary(window: TimeWindow, options: CallOptions): Promise<Qt09Summary> {
-    return this.readOnly('reading the QT-09 protocol figures (transfer_logs, alert_logs, line_occupancy)', options, 'transfer_logs / alert_logs', async (client) => {
-      const params = [window.from, window.to];
-      const t = (
-        await client.query<Record<string, number>>(
-          `SELECT count(*)::int AS transfers,
+    return this.readOnly(
+      'reading the QT-09 protocol figures (transfer_logs, alert_logs, line_occupancy)',
+      options,
+      'transfer_logs / alert_logs',
+      async (client) => {
+        const params = [window.from, window.to];
+        const t = (
+          await client.query<Record<string, number>>(
+            `SELECT count(*)::int AS transfers,
                   count(*) FILTER (WHERE line_checked_at IS NOT NULL)::int AS line_checks,
                   count(*) FILTER (WHERE line_checked_at IS NOT NULL AND is_line_clear)::int AS line_clear,
                   count(*) FILTER (WHERE NOT is_line_clear AND (timestamp_accept IS NOT NULL OR status IN ('ACCEPTED', 'COMPLETED')))::int AS clearance_violations,
@@ -433,40 +515,58 @@ export class TargetDatabase implements TargetDatabasePort {
                   count(*) FILTER (WHERE qty_received > qty_sent)::int AS received_more_than_sent,
                   count(*) FILTER (WHERE status NOT IN ('INITIATED', 'BLOCKED', 'LOCKED', 'ACCEPTED', 'COMPLETED', 'CANCELLED'))::int AS unknown_status
              FROM transfer_logs WHERE timestamp_start >= $1 AND timestamp_start < $2`,
-          params,
-        )
-      ).rows[0];
-      const alarms = (
-        await client.query<{ n: number; pending: number }>(
-          `SELECT count(*)::int AS n, count(*) FILTER (WHERE status = 'PENDING')::int AS pending
+            params,
+          )
+        ).rows[0];
+        const alarms = (
+          await client.query<{ n: number; pending: number }>(
+            `SELECT count(*)::int AS n, count(*) FILTER (WHERE status = 'PENDING')::int AS pending
              FROM alert_logs WHERE alert_type = 'SEGREGASI_ALARM' AND created_at >= $1 AND created_at < $2`,
-          params,
-        )
-      ).rows[0];
-      const present = (await client.query<{ ack: boolean; lines: boolean }>("SELECT to_regclass('segregasi_acknowledgement') IS NOT NULL AS ack, to_regclass('line_occupancy') IS NOT NULL AS lines")).rows[0];
-      const acks = present.ack ? (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM segregasi_acknowledgement WHERE acknowledged_at >= $1 AND acknowledged_at < $2', params)).rows[0].n : 0;
-      const lines = present.lines ? (await client.query<{ state: string; n: number }>('SELECT occupancy_status AS state, count(*)::int AS n FROM line_occupancy GROUP BY 1 ORDER BY 1')).rows : [];
-      return {
-        transfers: t.transfers,
-        lineChecks: t.line_checks,
-        lineClear: t.line_clear,
-        clearanceViolations: t.clearance_violations,
-        handshakesAccepted: t.accepted,
-        handshakesCancelled: t.cancelled,
-        handshakesOpen: t.open,
-        protocolErrors: {
-          acceptedWithoutAcceptTime: t.accepted_without_time,
-          endedWithoutEndTime: t.ended_without_time,
-          timeBeforeStart: t.time_before_start,
-          receivedMoreThanSent: t.received_more_than_sent,
-          unknownStatus: t.unknown_status,
-        },
-        segregationAlarms: alarms.n,
-        segregationAlarmsPending: alarms.pending,
-        segregationAcknowledgements: acks,
-        lineStates: Object.fromEntries(lines.map((l) => [l.state, l.n])),
-      };
-    });
+            params,
+          )
+        ).rows[0];
+        const present = (
+          await client.query<{ ack: boolean; lines: boolean }>(
+            "SELECT to_regclass('segregasi_acknowledgement') IS NOT NULL AS ack, to_regclass('line_occupancy') IS NOT NULL AS lines",
+          )
+        ).rows[0];
+        const acks = present.ack
+          ? (
+              await client.query<{ n: number }>(
+                'SELECT count(*)::int AS n FROM segregasi_acknowledgement WHERE acknowledged_at >= $1 AND acknowledged_at < $2',
+                params,
+              )
+            ).rows[0].n
+          : 0;
+        const lines = present.lines
+          ? (
+              await client.query<{ state: string; n: number }>(
+                'SELECT occupancy_status AS state, count(*)::int AS n FROM line_occupancy GROUP BY 1 ORDER BY 1',
+              )
+            ).rows
+          : [];
+        return {
+          transfers: t.transfers,
+          lineChecks: t.line_checks,
+          lineClear: t.line_clear,
+          clearanceViolations: t.clearance_violations,
+          handshakesAccepted: t.accepted,
+          handshakesCancelled: t.cancelled,
+          handshakesOpen: t.open,
+          protocolErrors: {
+            acceptedWithoutAcceptTime: t.accepted_without_time,
+            endedWithoutEndTime: t.ended_without_time,
+            timeBeforeStart: t.time_before_start,
+            receivedMoreThanSent: t.received_more_than_sent,
+            unknownStatus: t.unknown_status,
+          },
+          segregationAlarms: alarms.n,
+          segregationAlarmsPending: alarms.pending,
+          segregationAcknowledgements: acks,
+          lineStates: Object.fromEntries(lines.map((l) => [l.state, l.n])),
+        };
+      },
+    );
   }
 
   async qcSummary(window: TimeWindow, trend: { days: number; timezone: string }, options: CallOptions): Promise<QcSummary> {
@@ -482,7 +582,12 @@ export class TargetDatabase implements TargetDatabasePort {
           params,
         )
       ).rows[0];
-      const last = (await client.query<{ at: Date; status: string }>("SELECT created_at AS at, status FROM qc_inspections WHERE type = 'FINAL_METAL_DETECTOR' AND created_at < $1 ORDER BY created_at DESC LIMIT 1", [window.to])).rows[0];
+      const last = (
+        await client.query<{ at: Date; status: string }>(
+          "SELECT created_at AS at, status FROM qc_inspections WHERE type = 'FINAL_METAL_DETECTOR' AND created_at < $1 ORDER BY created_at DESC LIMIT 1",
+          [window.to],
+        )
+      ).rows[0];
       const trendRows = (
         await client.query<{ day: string; inspections: number; failed: number; inspected_qty: string; defect_qty: string }>(
           `WITH days AS (
@@ -529,8 +634,19 @@ export class TargetDatabase implements TargetDatabasePort {
         failed: Number(totals.failed),
         inspectedQty: Number(totals.inspected_qty),
         defectQty: Number(totals.defect_qty),
-        metalDetector: { inspections: Number(totals.md), failed: Number(totals.md_failed), lastAt: last ? new Date(last.at) : null, lastStatus: last?.status ?? null },
-        defectTrend: trendRows.map((r) => ({ day: r.day, inspections: r.inspections, failed: r.failed, inspectedQty: Number(r.inspected_qty), defectQty: Number(r.defect_qty) })),
+        metalDetector: {
+          inspections: Number(totals.md),
+          failed: Number(totals.md_failed),
+          lastAt: last ? new Date(last.at) : null,
+          lastStatus: last?.status ?? null,
+        },
+        defectTrend: trendRows.map((r) => ({
+          day: r.day,
+          inspections: r.inspections,
+          failed: r.failed,
+          inspectedQty: Number(r.inspected_qty),
+          defectQty: Number(r.defect_qty),
+        })),
         responseTime,
       };
     });

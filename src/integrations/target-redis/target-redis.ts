@@ -72,7 +72,12 @@ export class TargetRedis implements TargetRedisPort {
     const started = performance.now();
     await this.run('PING', options, async () => {
       const answer = await this.client.ping();
-      if (answer !== 'PONG') throw new IntegrationError(this.system, 'bad_response', `${this.system}: PING on ${this.shown} answered ${JSON.stringify(String(answer).slice(0, 40))} instead of PONG`);
+      if (answer !== 'PONG')
+        throw new IntegrationError(
+          this.system,
+          'bad_response',
+          `${this.system}: PING on ${this.shown} answered ${JSON.stringify(String(answer).slice(0, 40))} instead of PONG`,
+        );
     });
     return { latencyMs: Math.round((performance.now() - started) * 10) / 10 };
   }
@@ -83,7 +88,11 @@ export class TargetRedis implements TargetRedisPort {
     const used = Number(info.used_memory);
     const max = Number(info.maxmemory);
     if (!Number.isFinite(used) || !Number.isFinite(max)) {
-      throw new IntegrationError(this.system, 'bad_response', `${this.system}: INFO memory on ${this.shown} answered without used_memory and maxmemory`);
+      throw new IntegrationError(
+        this.system,
+        'bad_response',
+        `${this.system}: INFO memory on ${this.shown} answered without used_memory and maxmemory`,
+      );
     }
     const result: RedisMemory = { usedBytes: used, maxBytes: max };
     if (info.maxmemory_policy) result.policy = info.maxmemory_policy;
@@ -127,7 +136,14 @@ export class TargetRedis implements TargetRedisPort {
   }
 
   private run<T>(command: string, options: CallOptions, fn: () => Promise<T>): Promise<T> {
-    if (this.closed) return Promise.reject(new IntegrationError(this.system, 'unreachable', `${this.system}: ${command} failed: the adapter is closed (application shutting down)`));
+    if (this.closed)
+      return Promise.reject(
+        new IntegrationError(
+          this.system,
+          'unreachable',
+          `${this.system}: ${command} failed: the adapter is closed (application shutting down)`,
+        ),
+      );
     const what = `${command} on ${this.shown}`;
     return withDeadline(
       this.system,
@@ -157,7 +173,8 @@ export class TargetRedis implements TargetRedisPort {
     if (socket) return fail(socket, `cannot connect: ${describeCode(code!)}`);
     if (/Command timed out/i.test(text)) return fail('timeout', text);
     if (/NOAUTH|WRONGPASS|NOPERM|invalid password|invalid username-password/i.test(text)) return fail('refused', text);
-    if (/Connection is closed|Stream isn't writeable|connection closed|Ready check failed/i.test(text)) return fail('unreachable', `the connection was lost (${text})`);
+    if (/Connection is closed|Stream isn't writeable|connection closed|Ready check failed/i.test(text))
+      return fail('unreachable', `the connection was lost (${text})`);
     if (/^LOADING|^BUSY|^MASTERDOWN/i.test(text)) return fail('refused', text);
     return fail('bad_response', text);
   }

@@ -21,7 +21,10 @@ export class AlertsController {
 
   @Get()
   @RequireRight('alerts.read')
-  @ApiOperation({ summary: 'Firing alerts from Alertmanager grouped by alertname (each with the procedure that addresses it) and the silences, those created by the control plane marked with their run; 503 naming Alertmanager when it does not answer' })
+  @ApiOperation({
+    summary:
+      'Firing alerts from Alertmanager grouped by alertname (each with the procedure that addresses it) and the silences, those created by the control plane marked with their run; 503 naming Alertmanager when it does not answer',
+  })
   @ApiOkResponse({ type: AlertsOverviewModel })
   overview(@Query() query: AlertsQuery): Promise<AlertsOverviewModel> {
     return this.alerts.overview(query);
@@ -29,7 +32,7 @@ export class AlertsController {
 
   @Get('notifications')
   @RequireRight('alerts.read')
-  @ApiOperation({ summary: 'Notifications received from Alertmanager\'s webhook, newest first' })
+  @ApiOperation({ summary: "Notifications received from Alertmanager's webhook, newest first" })
   @ApiOkResponse({ type: AlertNotificationPage })
   notifications(@Query() query: NotificationsQuery): Promise<AlertNotificationPage> {
     return this.alerts.notifications(query);
@@ -39,7 +42,8 @@ export class AlertsController {
   @HttpCode(200)
   @RequireRight('alerts.receive', { action: 'alerts.webhook' })
   @ApiOperation({
-    summary: 'Alertmanager\'s webhook receiver (payload version 4), with an API token in http_config (authorization: Bearer opsk_…). Idempotent: a retried or repeated notification (same groupKey, status and alerts) is stored once',
+    summary:
+      "Alertmanager's webhook receiver (payload version 4), with an API token in http_config (authorization: Bearer opsk_…). Idempotent: a retried or repeated notification (same groupKey, status and alerts) is stored once",
   })
   @ApiBody({ schema: payloadSchema() })
   @ApiOkResponse({ type: WebhookReceipt })

@@ -21,7 +21,10 @@ export class AlertsQuery {
   @IsBoolean({ message: 'must be true or false' })
   expired?: boolean;
 
-  @ApiPropertyOptional({ type: [String], description: 'Alert matchers (repeat the parameter; all must match), e.g. alertname="HighCPUUsage", component=~"api|database"' })
+  @ApiPropertyOptional({
+    type: [String],
+    description: 'Alert matchers (repeat the parameter; all must match), e.g. alertname="HighCPUUsage", component=~"api|database"',
+  })
   @IsOptional()
   @Transform(list)
   @IsArray({ message: 'must be one or more matchers' })
@@ -89,7 +92,12 @@ export class FiringAlertModel {
   @ApiProperty() @Field() endsAt: string;
   @ApiProperty({ nullable: true, type: String }) @Field(() => String, { nullable: true }) generatorURL: string | null;
   @ApiProperty({ type: [String] }) @Field(() => [String]) receivers: string[];
-  @ApiProperty({ nullable: true, type: String, description: 'The procedure that addresses it (POST /api/v1/procedures/{id}/runs)', example: 'alerts.storm' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'The procedure that addresses it (POST /api/v1/procedures/{id}/runs)',
+    example: 'alerts.storm',
+  })
   @Field(() => String, { nullable: true, description: 'The procedure that addresses it' })
   remediation: string | null;
 }
@@ -117,23 +125,29 @@ export class SilenceModel {
   @ApiProperty() @Field() id: string;
   @ApiProperty({ enum: ['active', 'pending', 'expired'] }) @Field() state: string;
   @ApiProperty({ type: [SilenceMatcherModel] }) @Field(() => [SilenceMatcherModel]) matchers: SilenceMatcherModel[];
-  @ApiProperty({ description: 'The matchers in Alertmanager\'s syntax', example: 'alertname="HighCPUUsage"' }) @Field() matchersText: string;
+  @ApiProperty({ description: "The matchers in Alertmanager's syntax", example: 'alertname="HighCPUUsage"' }) @Field() matchersText: string;
   @ApiProperty() @Field() startsAt: string;
   @ApiProperty() @Field() endsAt: string;
   @ApiProperty() @Field() createdBy: string;
   @ApiProperty() @Field() comment: string;
   @ApiProperty({ description: 'Created by a run of this control plane (alerts.storm)' }) @Field() createdByControlPlane: boolean;
-  @ApiProperty({ nullable: true, type: String, description: 'The alerts.storm run that created it' }) @Field(() => String, { nullable: true }) runId: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'The alerts.storm run that created it' })
+  @Field(() => String, { nullable: true })
+  runId: string | null;
 }
 
 @ObjectType('AlertsOverview')
 export class AlertsOverviewModel {
-  @ApiProperty({ description: 'Alertmanager\'s URL (credentials masked)' }) @Field() alertmanager: string;
+  @ApiProperty({ description: "Alertmanager's URL (credentials masked)" }) @Field() alertmanager: string;
   @ApiProperty({ description: 'Alerts Alertmanager holds (active, suppressed, unprocessed)' }) @Field(() => Int) firing: number;
   @ApiProperty() @Field(() => Int) active: number;
   @ApiProperty() @Field(() => Int) suppressed: number;
-  @ApiProperty({ type: [AlertGroupModel], description: 'By alertname, largest first' }) @Field(() => [AlertGroupModel]) groups: AlertGroupModel[];
-  @ApiProperty({ type: [SilenceModel], description: 'Active and pending silences (expired too with ?expired=true)' }) @Field(() => [SilenceModel]) silences: SilenceModel[];
+  @ApiProperty({ type: [AlertGroupModel], description: 'By alertname, largest first' })
+  @Field(() => [AlertGroupModel])
+  groups: AlertGroupModel[];
+  @ApiProperty({ type: [SilenceModel], description: 'Active and pending silences (expired too with ?expired=true)' })
+  @Field(() => [SilenceModel])
+  silences: SilenceModel[];
 }
 
 @ObjectType('NotifiedAlert')
@@ -146,7 +160,9 @@ export class NotifiedAlertModel {
   @ApiProperty() @Field() startsAt: string;
   @ApiProperty({ description: '0001-01-01T00:00:00Z while firing' }) @Field() endsAt: string;
   @ApiProperty({ nullable: true, type: String }) @Field(() => String, { nullable: true }) generatorURL: string | null;
-  @ApiProperty({ nullable: true, type: String, description: 'The procedure that addresses it' }) @Field(() => String, { nullable: true }) remediation: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'The procedure that addresses it' })
+  @Field(() => String, { nullable: true })
+  remediation: string | null;
 }
 
 @ObjectType('AlertNotification')
@@ -162,7 +178,9 @@ export class AlertNotificationModel {
   @ApiProperty({ nullable: true, type: String }) @Field(() => String, { nullable: true }) externalURL: string | null;
   @ApiProperty({ description: 'Alerts Alertmanager left out (max_alerts)' }) @Field(() => Int) truncatedAlerts: number;
   @ApiProperty() @Field(() => Int) alertCount: number;
-  @ApiProperty({ type: 'object', additionalProperties: { type: 'integer' }, description: 'Alerts per alertname' }) @Field(() => GraphQLJSON) alertNames: Record<string, number>;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'integer' }, description: 'Alerts per alertname' })
+  @Field(() => GraphQLJSON)
+  alertNames: Record<string, number>;
   @ApiProperty({ type: [NotifiedAlertModel] }) @Field(() => [NotifiedAlertModel]) alerts: NotifiedAlertModel[];
 }
 

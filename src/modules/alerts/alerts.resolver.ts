@@ -18,7 +18,7 @@ export class AlertsResolver {
     return this.service.overview(args);
   }
 
-  @Query(() => AlertNotificationPageModel, { description: 'Notifications received from Alertmanager\'s webhook, newest first' })
+  @Query(() => AlertNotificationPageModel, { description: "Notifications received from Alertmanager's webhook, newest first" })
   @RequireRight('alerts.read')
   alertNotifications(@Args() args: NotificationsArgs) {
     return this.service.notifications(args);

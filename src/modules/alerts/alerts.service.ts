@@ -24,12 +24,16 @@ const CALL_TIMEOUT_MS = 5000;
 /** An Alertmanager failure as the operator sees it: 503 naming Alertmanager, what failed and what to check. */
 export function alertmanagerUnavailable(error: unknown, url: string, what: string): unknown {
   if (!(error instanceof IntegrationError)) return error;
-  return new DomainError(ErrorCode.DependencyUnavailable, `${what}: ${error.message}; check erp-alertmanager (${url}, GET /api/v2/status)`, {
-    system: error.system,
-    failure: error.failure,
-    ...(error.status ? { status: error.status } : {}),
-    alertmanager: url,
-  });
+  return new DomainError(
+    ErrorCode.DependencyUnavailable,
+    `${what}: ${error.message}; check erp-alertmanager (${url}, GET /api/v2/status)`,
+    {
+      system: error.system,
+      failure: error.failure,
+      ...(error.status ? { status: error.status } : {}),
+      alertmanager: url,
+    },
+  );
 }
 
 function toFiring(alert: AmAlert): FiringAlertModel {
@@ -57,7 +61,14 @@ export function groupAlerts(alerts: AmAlert[]): AlertGroupModel[] {
     const name = alert.labels.alertname ?? '';
     let group = groups.get(name);
     if (!group) {
-      group = { alertname: name, count: 0, active: 0, suppressed: 0, remediation: remediationForAlert(name || undefined) ?? null, alerts: [] };
+      group = {
+        alertname: name,
+        count: 0,
+        active: 0,
+        suppressed: 0,
+        remediation: remediationForAlert(name || undefined) ?? null,
+        alerts: [],
+      };
       groups.set(name, group);
     }
     group.count++;
@@ -65,7 +76,8 @@ export function groupAlerts(alerts: AmAlert[]): AlertGroupModel[] {
     if (alert.status.state === 'suppressed') group.suppressed++;
     group.alerts.push(toFiring(alert));
   }
-  for (const group of groups.values()) group.alerts.sort((a, b) => (a.startsAt < b.startsAt ? -1 : a.startsAt > b.startsAt ? 1 : a.fingerprint.localeCompare(b.fingerprint)));
+  for (const group of groups.values())
+    group.alerts.sort((a, b) => (a.startsAt < b.startsAt ? -1 : a.startsAt > b.startsAt ? 1 : a.fingerprint.localeCompare(b.fingerprint)));
   return [...groups.values()].sort((a, b) => b.count - a.count || a.alertname.localeCompare(b.alertname));
 }
 
@@ -107,18 +119,25 @@ export class AlertsService {
     let silences: AmSilence[];
     try {
       [alerts, silences] = await Promise.all([
-        this.alertmanager.alerts({ active: true, silenced: true, inhibited: true, unprocessed: true, filter: query.filter }, { timeoutMs: CALL_TIMEOUT_MS }),
+        this.alertmanager.alerts(
+          { active: true, silenced: true, inhibited: true, unprocessed: true, filter: query.filter },
+          { timeoutMs: CALL_TIMEOUT_MS },
+        ),
         this.alertmanager.silences({ timeoutMs: CALL_TIMEOUT_MS }),
       ]);
     } catch (error) {
       // A filter Alertmanager itself refuses (e.g. a regex RE2 does not accept) is the client's mistake.
       if (error instanceof IntegrationError && error.failure === 'refused' && error.status === 400 && query.filter?.length) {
-        throw DomainError.validation([{ field: 'filter', problem: `Alertmanager refused it: ${error.message.replace(/^.*?HTTP 400 ?/, '') || 'bad matcher'}` }]);
+        throw DomainError.validation([
+          { field: 'filter', problem: `Alertmanager refused it: ${error.message.replace(/^.*?HTTP 400 ?/, '') || 'bad matcher'}` },
+        ]);
       }
       throw alertmanagerUnavailable(error, this.shownUrl, 'the alerts cannot be listed');
     }
     const shown = silences.filter((s) => query.expired === true || s.status.state !== 'expired');
-    const ours = shown.length ? await this.dataSource.getRepository(AlertSilenceEntity).find({ where: { silenceId: In(shown.map((s) => s.id)) } }) : [];
+    const ours = shown.length
+      ? await this.dataSource.getRepository(AlertSilenceEntity).find({ where: { silenceId: In(shown.map((s) => s.id)) } })
+      : [];
     const runOf = new Map(ours.map((row) => [row.silenceId, row.runId]));
     const order = { active: 0, pending: 1, expired: 2 } as const;
     const silenceModels: SilenceModel[] = shown
@@ -184,7 +203,14 @@ export class AlertsService {
       receivedAt: this.clock.now(),
     };
     const repo = this.dataSource.getRepository(AlertNotificationEntity);
-    const result = await repo.createQueryBuilder().insert().into(AlertNotificationEntity).values(row as never).orIgnore().returning(['id']).execute();
+    const result = await repo
+      .createQueryBuilder()
+      .insert()
+      .into(AlertNotificationEntity)
+      .values(row as never)
+      .orIgnore()
+      .returning(['id'])
+      .execute();
     const inserted = (result.raw as { id: string }[])[0];
     if (inserted) return { stored: true, id: inserted.id };
     const existing = await repo.findOne({ where: { dedupeKey: key }, select: { id: true } });
@@ -192,9 +218,19 @@ export class AlertsService {
   }
 
   /** The received notifications, newest first. */
-  async notifications(filter: { status?: 'firing' | 'resolved'; alertname?: string; limit?: number; cursor?: string }): Promise<Page<AlertNotificationModel>> {
+  async notifications(filter: {
+    status?: 'firing' | 'resolved';
+    alertname?: string;
+    limit?: number;
+    cursor?: string;
+  }): Promise<Page<AlertNotificationModel>> {
     const size = pageSize(filter.limit);
-    const qb = this.dataSource.getRepository(AlertNotificationEntity).createQueryBuilder('n').orderBy('n.receivedAt', 'DESC').addOrderBy('n.id', 'DESC').take(size + 1);
+    const qb = this.dataSource
+      .getRepository(AlertNotificationEntity)
+      .createQueryBuilder('n')
+      .orderBy('n.receivedAt', 'DESC')
+      .addOrderBy('n.id', 'DESC')
+      .take(size + 1);
     if (filter.status) qb.andWhere('n.status = :status', { status: filter.status });
     if (filter.alertname !== undefined) qb.andWhere('(n.alert_names -> :alertname) IS NOT NULL', { alertname: filter.alertname });
     const after = decodeCursor(filter.cursor, ['date', 'uuid']);
@@ -202,6 +238,9 @@ export class AlertsService {
     const rows = await qb.getMany();
     const items = rows.slice(0, size);
     const last = items[items.length - 1];
-    return { items: items.map(toNotification), nextCursor: rows.length > size ? encodeCursor([last.receivedAt.toISOString(), last.id]) : null };
+    return {
+      items: items.map(toNotification),
+      nextCursor: rows.length > size ? encodeCursor([last.receivedAt.toISOString(), last.id]) : null,
+    };
   }
 }

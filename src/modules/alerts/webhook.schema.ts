@@ -28,12 +28,17 @@ const webhookAlert = z.object({
   startsAt: timestamp,
   endsAt: timestamp,
   generatorURL: z.string({ error: 'must be a string' }).max(4096, { error: 'must be at most 4096 characters' }).optional(),
-  fingerprint: z.string({ error: 'must be the alert\'s fingerprint (hex)' }).regex(/^[0-9a-fA-F]{1,64}$/, { error: 'must be the alert\'s fingerprint (hex)' }),
+  fingerprint: z
+    .string({ error: "must be the alert's fingerprint (hex)" })
+    .regex(/^[0-9a-fA-F]{1,64}$/, { error: "must be the alert's fingerprint (hex)" }),
 });
 
 export const webhookPayload = z.object({
   version: z.literal('4', { error: 'must be "4" (Alertmanager\'s webhook payload version)' }),
-  groupKey: z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }).max(4096, { error: 'must be at most 4096 characters' }),
+  groupKey: z
+    .string({ error: 'must be a string' })
+    .min(1, { error: 'must not be empty' })
+    .max(4096, { error: 'must be at most 4096 characters' }),
   truncatedAlerts: z
     .number({ error: 'must be a whole number ≥ 0' })
     .int({ error: 'must be a whole number ≥ 0' })
@@ -41,19 +46,28 @@ export const webhookPayload = z.object({
     .max(2_147_483_647, { error: 'must be at most 2147483647' })
     .default(0),
   status,
-  receiver: z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }).max(255, { error: 'must be at most 255 characters' }),
+  receiver: z
+    .string({ error: 'must be a string' })
+    .min(1, { error: 'must not be empty' })
+    .max(255, { error: 'must be at most 255 characters' }),
   groupLabels: labelSet.default({}),
   commonLabels: labelSet.default({}),
   commonAnnotations: labelSet.default({}),
   externalURL: z.string({ error: 'must be a string' }).max(4096, { error: 'must be at most 4096 characters' }).optional(),
-  alerts: z.array(webhookAlert, { error: 'must be an array of alerts' }).min(1, { error: 'must hold at least one alert' }).max(5000, { error: 'must hold at most 5000 alerts' }),
+  alerts: z
+    .array(webhookAlert, { error: 'must be an array of alerts' })
+    .min(1, { error: 'must hold at least one alert' })
+    .max(5000, { error: 'must hold at most 5000 alerts' }),
 });
 
 export type WebhookPayload = z.infer<typeof webhookPayload>;
 
 /** The problems of a payload, each naming its field (alerts.0.fingerprint: …). */
 export function payloadProblems(error: z.ZodError): { field: string; problem: string }[] {
-  return error.issues.map((issue) => ({ field: issue.path.length ? issue.path.map(String).join('.') : 'body', problem: issue.path.length ? issue.message : 'must be a JSON object: Alertmanager\'s webhook payload (version 4)' }));
+  return error.issues.map((issue) => ({
+    field: issue.path.length ? issue.path.map(String).join('.') : 'body',
+    problem: issue.path.length ? issue.message : "must be a JSON object: Alertmanager's webhook payload (version 4)",
+  }));
 }
 
 /**
@@ -63,5 +77,7 @@ export function payloadProblems(error: z.ZodError): { field: string; problem: st
  */
 export function dedupeKey(payload: Pick<WebhookPayload, 'groupKey' | 'status' | 'alerts'>): string {
   const alerts = payload.alerts.map((a) => `${a.fingerprint.toLowerCase()}:${a.status}:${Date.parse(a.startsAt)}`).sort();
-  return createHash('sha256').update(JSON.stringify([payload.groupKey, payload.status, alerts])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([payload.groupKey, payload.status, alerts]))
+    .digest('hex');
 }

@@ -34,8 +34,16 @@ export class AuditAnchorService implements OnApplicationBootstrap, BeforeApplica
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     const registers = [metrics.registry];
-    this.entryId = new Gauge({ name: 'ops_audit_anchor_entry_id', help: 'Id of the audit entry last anchored outside the database', registers });
-    this.hash = new Gauge({ name: 'ops_audit_anchor_hash48', help: 'First 48 bits of the hash of the audit entry last anchored (compare with the anchor file)', registers });
+    this.entryId = new Gauge({
+      name: 'ops_audit_anchor_entry_id',
+      help: 'Id of the audit entry last anchored outside the database',
+      registers,
+    });
+    this.hash = new Gauge({
+      name: 'ops_audit_anchor_hash48',
+      help: 'First 48 bits of the hash of the audit entry last anchored (compare with the anchor file)',
+      registers,
+    });
     this.time = new Gauge({ name: 'ops_audit_anchor_timestamp_seconds', help: 'Unix time of the last audit anchor', registers });
   }
 

@@ -67,12 +67,19 @@ export class AnchorFile {
         problems.push(`anchor line ${index + 1} is not JSON`);
         return;
       }
-      if (typeof anchor.id !== 'string' || typeof anchor.hash !== 'string' || typeof anchor.at !== 'string' || typeof anchor.mac !== 'string') {
+      if (
+        typeof anchor.id !== 'string' ||
+        typeof anchor.hash !== 'string' ||
+        typeof anchor.at !== 'string' ||
+        typeof anchor.mac !== 'string'
+      ) {
         problems.push(`anchor line ${index + 1} is not an anchor`);
         return;
       }
       if (anchor.mac !== this.mac(anchor.id, anchor.hash, anchor.at)) {
-        problems.push(`anchor line ${index + 1} (entry ${anchor.id}) is not signed with this master key (key ${anchor.keyId ?? '?'}, this key ${this.masterKey.id})`);
+        problems.push(
+          `anchor line ${index + 1} (entry ${anchor.id}) is not signed with this master key (key ${anchor.keyId ?? '?'}, this key ${this.masterKey.id})`,
+        );
         return;
       }
       anchors.push(anchor as Anchor);

@@ -14,12 +14,19 @@ export class AuditController {
   @ApiOperation({ summary: 'Audit entries, newest first, with filters and cursor pagination' })
   @ApiOkResponse({ type: AuditPage })
   list(@Query() query: AuditQuery): Promise<AuditPage> {
-    return this.audit.list({ ...query, from: query.from ? new Date(query.from) : undefined, to: query.to ? new Date(query.to) : undefined });
+    return this.audit.list({
+      ...query,
+      from: query.from ? new Date(query.from) : undefined,
+      to: query.to ? new Date(query.to) : undefined,
+    });
   }
 
   @Get('verify')
   @RequireRight('audit.read')
-  @ApiOperation({ summary: 'Recompute the keyed hash chain and compare it with the anchors kept outside the database: names rewritten ranges, removed anchored entries and a removed tail' })
+  @ApiOperation({
+    summary:
+      'Recompute the keyed hash chain and compare it with the anchors kept outside the database: names rewritten ranges, removed anchored entries and a removed tail',
+  })
   @ApiOkResponse({ type: AuditVerificationModel })
   verify(): Promise<AuditVerificationModel> {
     return this.audit.verify();

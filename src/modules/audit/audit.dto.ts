@@ -67,7 +67,9 @@ export class AuditEntryModel {
   @ApiProperty({ nullable: true, type: String }) @Field(() => String, { nullable: true }) clientAddress: string | null;
   @ApiProperty() @Field() prevHash: string;
   @ApiProperty() @Field() hash: string;
-  @ApiProperty({ description: '1: SHA-256 (before keyed chaining); 2: HMAC-SHA256 with a key kept outside the database' }) @Field(() => Int) chainVersion: number;
+  @ApiProperty({ description: '1: SHA-256 (before keyed chaining); 2: HMAC-SHA256 with a key kept outside the database' })
+  @Field(() => Int)
+  chainVersion: number;
 }
 
 export class AuditPage {
@@ -90,7 +92,9 @@ export class AuditAnchorMismatchModel {
 
 @ObjectType('AuditTruncation')
 export class AuditTruncationModel {
-  @ApiProperty({ nullable: true, type: String, description: 'The last entry still in the chain' }) @Field(() => String, { nullable: true }) lastEntryId: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'The last entry still in the chain' })
+  @Field(() => String, { nullable: true })
+  lastEntryId: string | null;
   @ApiProperty({ description: 'An entry beyond it that was anchored' }) @Field() anchoredEntryId: string;
   @ApiProperty() @Field() anchoredAt: string;
 }
@@ -110,13 +114,20 @@ export class AuditVerificationModel {
   @ApiProperty({ nullable: true, type: String, description: 'First entry whose hash or link does not match' })
   @Field(() => String, { nullable: true })
   firstBrokenId: string | null;
-  @ApiProperty({ type: [AuditIdRangeModel], description: 'Runs of entries whose hash or link does not match (rewritten, or following removed entries)' })
+  @ApiProperty({
+    type: [AuditIdRangeModel],
+    description: 'Runs of entries whose hash or link does not match (rewritten, or following removed entries)',
+  })
   @Field(() => [AuditIdRangeModel])
   brokenRanges: AuditIdRangeModel[];
   @ApiProperty({ type: [AuditAnchorMismatchModel], description: 'Anchored entries rewritten or removed' })
   @Field(() => [AuditAnchorMismatchModel])
   anchorMismatches: AuditAnchorMismatchModel[];
-  @ApiProperty({ nullable: true, type: AuditTruncationModel, description: 'The newest entries were removed (the chain ends before an anchored entry)' })
+  @ApiProperty({
+    nullable: true,
+    type: AuditTruncationModel,
+    description: 'The newest entries were removed (the chain ends before an anchored entry)',
+  })
   @Field(() => AuditTruncationModel, { nullable: true })
   truncated: AuditTruncationModel | null;
   @ApiProperty({ type: AuditAnchorsModel }) @Field(() => AuditAnchorsModel) anchors: AuditAnchorsModel;

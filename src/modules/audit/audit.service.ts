@@ -153,13 +153,10 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
     return this.dataSource.transaction(async (manager: EntityManager) => {
       await manager.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
       if (dedupe) {
-        const found = await manager.query('SELECT 1 FROM audit_entries WHERE at = $1 AND action = $2 AND actor = $3 AND request_id IS NOT DISTINCT FROM $4 AND outcome = $5 LIMIT 1', [
-          new Date(pending.at),
-          pending.action,
-          pending.actor,
-          pending.requestId,
-          pending.outcome,
-        ]);
+        const found = await manager.query(
+          'SELECT 1 FROM audit_entries WHERE at = $1 AND action = $2 AND actor = $3 AND request_id IS NOT DISTINCT FROM $4 AND outcome = $5 LIMIT 1',
+          [new Date(pending.at), pending.action, pending.actor, pending.requestId, pending.outcome],
+        );
         if (found.length) return null;
       }
       const last: { hash: string }[] = await manager.query('SELECT hash FROM audit_entries ORDER BY id DESC LIMIT 1');
@@ -195,9 +192,15 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
     } catch (error) {
       try {
         this.spool.add(pending);
-        this.logger.warn({ action: pending.action, requestId: pending.requestId, err: (error as Error).message }, 'audit entry spooled: the database did not take it; it is appended when it can be');
+        this.logger.warn(
+          { action: pending.action, requestId: pending.requestId, err: (error as Error).message },
+          'audit entry spooled: the database did not take it; it is appended when it can be',
+        );
       } catch (spoolError) {
-        this.logger.error({ action: pending.action, requestId: pending.requestId, err: (error as Error).message, spool: (spoolError as Error).message }, 'audit entry could not be written or spooled');
+        this.logger.error(
+          { action: pending.action, requestId: pending.requestId, err: (error as Error).message, spool: (spoolError as Error).message },
+          'audit entry could not be written or spooled',
+        );
       }
     }
   }
@@ -246,7 +249,9 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
 
   /** The chain's newest entry (what an anchor records). */
   async head(): Promise<{ id: string; hash: string } | null> {
-    const rows: { id: string; hash: string }[] = await this.dataSource.query('SELECT id::text AS id, hash FROM audit_entries ORDER BY id DESC LIMIT 1');
+    const rows: { id: string; hash: string }[] = await this.dataSource.query(
+      'SELECT id::text AS id, hash FROM audit_entries ORDER BY id DESC LIMIT 1',
+    );
     return rows[0] ?? null;
   }
 
@@ -271,12 +276,7 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
     let checked = 0;
     let afterId = '0';
     for (;;) {
-      const batch = await repo
-        .createQueryBuilder('e')
-        .where('e.id > :afterId', { afterId })
-        .orderBy('e.id', 'ASC')
-        .take(2000)
-        .getMany();
+      const batch = await repo.createQueryBuilder('e').where('e.id > :afterId', { afterId }).orderBy('e.id', 'ASC').take(2000).getMany();
       if (batch.length === 0) break;
       for (const entry of batch) {
         checked += 1;
@@ -302,15 +302,28 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
     for (const anchor of anchors) {
       if (seen.has(anchor.id)) continue;
       if (lastId === null || BigInt(anchor.id) > BigInt(lastId)) {
-        if (!truncated || BigInt(anchor.id) > BigInt(truncated.anchoredEntryId)) truncated = { lastEntryId: lastId, anchoredEntryId: anchor.id, anchoredAt: anchor.at };
+        if (!truncated || BigInt(anchor.id) > BigInt(truncated.anchoredEntryId))
+          truncated = { lastEntryId: lastId, anchoredEntryId: anchor.id, anchoredAt: anchor.at };
       } else if (!anchorMismatches.some((m) => m.id === anchor.id)) {
         anchorMismatches.push({ id: anchor.id, anchoredAt: anchor.at, problem: 'missing' });
       }
     }
     const problems = [
-      ...brokenRanges.map((r) => (r.fromId === r.toId ? `entry ${r.fromId} does not match its hash or link (rewritten, or entries before it removed)` : `entries ${r.fromId}..${r.toId} do not match their hashes or links (rewritten, or entries before them removed)`)),
-      ...anchorMismatches.map((m) => (m.problem === 'rewritten' ? `entry ${m.id} differs from its anchor of ${m.anchoredAt} (rewritten)` : `entry ${m.id}, anchored at ${m.anchoredAt}, is missing (removed)`)),
-      ...(truncated ? [`the chain ends at entry ${truncated.lastEntryId ?? 'none'} but entry ${truncated.anchoredEntryId} was anchored at ${truncated.anchoredAt}: the newest entries were removed`] : []),
+      ...brokenRanges.map((r) =>
+        r.fromId === r.toId
+          ? `entry ${r.fromId} does not match its hash or link (rewritten, or entries before it removed)`
+          : `entries ${r.fromId}..${r.toId} do not match their hashes or links (rewritten, or entries before them removed)`,
+      ),
+      ...anchorMismatches.map((m) =>
+        m.problem === 'rewritten'
+          ? `entry ${m.id} differs from its anchor of ${m.anchoredAt} (rewritten)`
+          : `entry ${m.id}, anchored at ${m.anchoredAt}, is missing (removed)`,
+      ),
+      ...(truncated
+        ? [
+            `the chain ends at entry ${truncated.lastEntryId ?? 'none'} but entry ${truncated.anchoredEntryId} was anchored at ${truncated.anchoredAt}: the newest entries were removed`,
+          ]
+        : []),
       ...anchorProblems,
     ];
     const latest = anchors.reduce<Anchor | null>((best, a) => (!best || BigInt(a.id) > BigInt(best.id) ? a : best), null);

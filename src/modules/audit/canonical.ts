@@ -46,7 +46,11 @@ function hashedObject(fields: HashedFields): Record<string, unknown> {
 
 /** Version 1: SHA-256 over the previous entry's hash and this entry's canonical form. */
 export function entryHash(prevHash: string, fields: HashedFields): string {
-  return createHash('sha256').update(prevHash).update('\n').update(canonicalJson(hashedObject(fields))).digest('hex');
+  return createHash('sha256')
+    .update(prevHash)
+    .update('\n')
+    .update(canonicalJson(hashedObject(fields)))
+    .digest('hex');
 }
 
 /** What a version-2 entry hashes besides the version-1 fields. */

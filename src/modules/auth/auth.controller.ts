@@ -30,7 +30,8 @@ export class AuthController {
   @ApiOperation({ summary: 'Sign in with username and password; returns a short-lived access token (JWT)' })
   @ApiOkResponse({ type: LoginResponse })
   @ApiTooManyRequestsResponse({
-    description: 'Locked after repeated failures: this account from your address, your address, or (after failures from many addresses) the account; Retry-After tells when to retry',
+    description:
+      'Locked after repeated failures: this account from your address, your address, or (after failures from many addresses) the account; Retry-After tells when to retry',
   })
   login(@Body() body: LoginDto, @CurrentRequest() req: OpsRequest): Promise<LoginResponse> {
     return this.auth.login(body.username, body.password, clientAddress(req));
@@ -38,7 +39,7 @@ export class AuthController {
 
   @Get('me')
   @RequireRight('auth.self')
-  @ApiOperation({ summary: 'The caller\'s identity, role and rights' })
+  @ApiOperation({ summary: "The caller's identity, role and rights" })
   @ApiOkResponse({ type: IdentityModel })
   me(@CurrentIdentity() identity: Identity): IdentityModel {
     return identityView(identity);

@@ -6,7 +6,16 @@ import { Identity } from '../../common/request-context';
 import { RequireRight } from '../../guards/right.decorator';
 import { identityView } from './auth.controller';
 import { AuthService } from './auth.service';
-import { ApiTokenModel, CreateApiTokenDto, CreatedApiTokenModel, CreateUserDto, IdentityModel, ParseUsernamePipe, UpdateUserDto, UserModel } from './dto/auth.dto';
+import {
+  ApiTokenModel,
+  CreateApiTokenDto,
+  CreatedApiTokenModel,
+  CreateUserDto,
+  IdentityModel,
+  ParseUsernamePipe,
+  UpdateUserDto,
+  UserModel,
+} from './dto/auth.dto';
 import { TokenActions } from './tokens.controller';
 import { toUserView, UsersService } from './users.service';
 
@@ -25,7 +34,7 @@ export class AuthResolver {
     private readonly authService: AuthService,
   ) {}
 
-  @Query(() => IdentityModel, { description: 'The caller\'s identity, role and rights' })
+  @Query(() => IdentityModel, { description: "The caller's identity, role and rights" })
   @RequireRight('auth.self')
   me(@CurrentIdentity() identity: Identity): IdentityModel {
     return identityView(identity);
@@ -57,9 +66,13 @@ export class AuthResolver {
     return toUserView(user);
   }
 
-  @Query(() => ApiTokenPageModel, { description: 'Your API tokens; everyone\'s (or one owner\'s) with tokens.manage' })
+  @Query(() => ApiTokenPageModel, { description: "Your API tokens; everyone's (or one owner's) with tokens.manage" })
   @RequireRight('tokens.own')
-  apiTokens(@Args() page: PageArgs, @Args('owner', { type: () => String, nullable: true }, new ParseUsernamePipe('owner')) owner: string | undefined, @CurrentIdentity() identity: Identity) {
+  apiTokens(
+    @Args() page: PageArgs,
+    @Args('owner', { type: () => String, nullable: true }, new ParseUsernamePipe('owner')) owner: string | undefined,
+    @CurrentIdentity() identity: Identity,
+  ) {
     return this.tokenActions.list(identity, { limit: page.limit, cursor: page.cursor, owner: owner ?? undefined });
   }
 

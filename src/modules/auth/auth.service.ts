@@ -85,7 +85,12 @@ export class AuthService {
     try {
       return await call();
     } catch {
-      throw new DomainError(ErrorCode.DependencyUnavailable, 'sign-in is unavailable: the control plane cannot reach its Redis; try again shortly', { dependency: 'redis' }, 5);
+      throw new DomainError(
+        ErrorCode.DependencyUnavailable,
+        'sign-in is unavailable: the control plane cannot reach its Redis; try again shortly',
+        { dependency: 'redis' },
+        5,
+      );
     }
   }
 
@@ -119,7 +124,9 @@ export class AuthService {
     const windowMs = this.config.OPS_LOGIN_LOCK_SECONDS * 1000;
 
     // Locks first: a locked caller's attempt is not counted and its password not checked.
-    const [uaLock, aLock, uLock] = (await this.redisCall(() => this.redis.multi().pttl(k.accountAddressLock).pttl(k.addressLock).pttl(k.accountLock).exec())) as [unknown, number][];
+    const [uaLock, aLock, uLock] = (await this.redisCall(() =>
+      this.redis.multi().pttl(k.accountAddressLock).pttl(k.addressLock).pttl(k.accountLock).exec(),
+    )) as [unknown, number][];
     const seconds = (entry: [unknown, number]) => (entry[1] > 0 ? Math.ceil(entry[1] / 1000) : 0);
     if (!trusted && seconds(aLock) > 0) throw this.lockedError('address', username, seconds(aLock));
     if (seconds(uaLock) > 0) throw this.lockedError('account-address', username, seconds(uaLock));
@@ -157,11 +164,15 @@ export class AuthService {
     }
 
     const user = await this.users.findByUsername(username);
-    const ok = user ? await verifyPassword(user.passwordHash, password) : (await verifyPassword(await dummyPasswordHash(), password), false);
+    const ok = user
+      ? await verifyPassword(user.passwordHash, password)
+      : (await verifyPassword(await dummyPasswordHash(), password), false);
     if (!user || !ok || user.disabled) {
       if (ok) await this.forgive(k);
       else for (const o of over) if (o.count >= o.max) await this.lock(o.key);
-      throw new DomainError(ErrorCode.InvalidCredentials, user && ok ? `account ${username} is disabled` : 'wrong username or password', { username });
+      throw new DomainError(ErrorCode.InvalidCredentials, user && ok ? `account ${username} is disabled` : 'wrong username or password', {
+        username,
+      });
     }
     await this.forgive(k);
     await this.users.touchLogin(user.id, this.clock.now());
@@ -221,11 +232,13 @@ export class AuthService {
     if (typeof claims.sub !== 'string' || !UUID.test(claims.sub)) return { refused: 'the token has no usable subject' };
     if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) return { refused: 'the token has no expiry (exp)' };
     if (typeof claims.iat !== 'number' || !Number.isFinite(claims.iat)) return { refused: 'the token has no issue time (iat)' };
-    if (claims.exp - claims.iat > this.config.OPS_JWT_TTL_SECONDS + LIFETIME_TOLERANCE) return { refused: 'the token lives longer than this control plane issues tokens for' };
-    if (typeof claims.sv !== 'number' || !Number.isSafeInteger(claims.sv)) return { refused: 'the token has no session version (sign in again)' };
+    if (claims.exp - claims.iat > this.config.OPS_JWT_TTL_SECONDS + LIFETIME_TOLERANCE)
+      return { refused: 'the token lives longer than this control plane issues tokens for' };
+    if (typeof claims.sv !== 'number' || !Number.isSafeInteger(claims.sv))
+      return { refused: 'the token has no session version (sign in again)' };
     const user = await this.users.findActiveCached(claims.sub);
-    if (!user) return { refused: 'the token\'s user no longer exists' };
-    if (user.disabled) return { refused: 'the token\'s user is disabled' };
+    if (!user) return { refused: "the token's user no longer exists" };
+    if (user.disabled) return { refused: "the token's user is disabled" };
     if (user.sessionVersion !== claims.sv) return { refused: 'the session ended (password, role or status changed); sign in again' };
     return { kind: 'user', id: user.id, username: user.username, role: user.role, userId: user.id };
   }

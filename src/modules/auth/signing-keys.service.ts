@@ -40,7 +40,10 @@ export class SigningKeysService implements OnModuleInit {
       if (secret === null) foreign.push(row.kid);
       else keys.set(row.kid, secret);
     }
-    if (foreign.length) this.logger.warn(`signing keys ${foreign.join(', ')} were encrypted with another master key and are not used (tokens they signed are refused)`);
+    if (foreign.length)
+      this.logger.warn(
+        `signing keys ${foreign.join(', ')} were encrypted with another master key and are not used (tokens they signed are refused)`,
+      );
     return keys;
   }
 

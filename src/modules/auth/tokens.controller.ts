@@ -27,7 +27,10 @@ export class TokenActions {
     const manager = principalHasRight(identity, 'tokens.manage');
     if (!manager) {
       if (query.owner !== undefined && query.owner !== identity.username) {
-        throw new DomainError(ErrorCode.Forbidden, 'without tokens.manage you list only your own tokens', { requiredRight: 'tokens.manage', yourRole: identity.role });
+        throw new DomainError(ErrorCode.Forbidden, 'without tokens.manage you list only your own tokens', {
+          requiredRight: 'tokens.manage',
+          yourRole: identity.role,
+        });
       }
       if (!identity.userId) return { items: [], nextCursor: null };
       return this.tokens.list({ limit: query.limit, cursor: query.cursor, ownerId: identity.userId });
@@ -43,7 +46,13 @@ export class TokenActions {
 
   async create(identity: Identity, input: CreateApiTokenDto): Promise<CreatedApiTokenModel> {
     const { token, view } = await this.tokens.create(
-      { name: input.name, kind: input.kind ?? 'user', role: input.role, scopes: input.scopes, expiresInDays: input.expiresInDays ?? DEFAULT_TOKEN_DAYS },
+      {
+        name: input.name,
+        kind: input.kind ?? 'user',
+        role: input.role,
+        scopes: input.scopes,
+        expiresInDays: input.expiresInDays ?? DEFAULT_TOKEN_DAYS,
+      },
       identity,
       principalHasRight(identity, 'tokens.manage'),
     );
@@ -62,7 +71,9 @@ export class TokensController {
 
   @Get()
   @RequireRight('tokens.own')
-  @ApiOperation({ summary: 'List API tokens (never their values), newest first: your own, or everyone\'s with tokens.manage (?owner= for one person)' })
+  @ApiOperation({
+    summary: "List API tokens (never their values), newest first: your own, or everyone's with tokens.manage (?owner= for one person)",
+  })
   @ApiOkResponse({ type: ApiTokenPage })
   list(@Query() query: TokenQuery, @CurrentIdentity() identity: Identity): Promise<ApiTokenPage> {
     return this.actions.list(identity, query);
@@ -73,7 +84,7 @@ export class TokensController {
   @ApiOperation({
     summary: 'Create an API token for a script; the token is shown once, in this response',
     description:
-      'A person\'s token (kind user) belongs to you, counts as you (the two-person rule, the audit trail) and acts with a role no higher than yours; it stops working when you are disabled or demoted below it. Only a password sign-in creates tokens. A service identity (kind service, with scopes such as alerts.receive) is created by an admin and can never approve.',
+      "A person's token (kind user) belongs to you, counts as you (the two-person rule, the audit trail) and acts with a role no higher than yours; it stops working when you are disabled or demoted below it. Only a password sign-in creates tokens. A service identity (kind service, with scopes such as alerts.receive) is created by an admin and can never approve.",
   })
   @ApiCreatedResponse({ type: CreatedApiTokenModel })
   create(@Body() body: CreateApiTokenDto, @CurrentIdentity() identity: Identity): Promise<CreatedApiTokenModel> {

@@ -89,27 +89,43 @@ export class TokensService {
    */
   async create(input: CreateTokenInput, creator: Identity, mayManage: boolean): Promise<{ token: string; view: ApiTokenView }> {
     if (creator.kind !== 'user' || !creator.userId || creator.role === 'service') {
-      throw new DomainError(ErrorCode.Forbidden, 'API tokens are created by a person signed in with a password, not through another token or a service identity', {
-        yourKind: creator.kind,
-      });
+      throw new DomainError(
+        ErrorCode.Forbidden,
+        'API tokens are created by a person signed in with a password, not through another token or a service identity',
+        {
+          yourKind: creator.kind,
+        },
+      );
     }
     let role: Role | null = null;
     let scopes: string[] = [];
     let ownerId: string | null = creator.userId;
     if (input.kind === 'service') {
       if (!mayManage) {
-        throw new DomainError(ErrorCode.Forbidden, 'only an admin (tokens.manage) creates service identities', { requiredRight: 'tokens.manage', yourRole: creator.role });
+        throw new DomainError(ErrorCode.Forbidden, 'only an admin (tokens.manage) creates service identities', {
+          requiredRight: 'tokens.manage',
+          yourRole: creator.role,
+        });
       }
-      if (input.role !== undefined) throw DomainError.validation([{ field: 'role', problem: 'a service identity has no role: give its scopes instead' }]);
+      if (input.role !== undefined)
+        throw DomainError.validation([{ field: 'role', problem: 'a service identity has no role: give its scopes instead' }]);
       scopes = [...new Set(input.scopes ?? [])];
-      if (scopes.length === 0) throw DomainError.validation([{ field: 'scopes', problem: `must name at least one of ${SERVICE_SCOPES.join(', ')}` }]);
+      if (scopes.length === 0)
+        throw DomainError.validation([{ field: 'scopes', problem: `must name at least one of ${SERVICE_SCOPES.join(', ')}` }]);
       ownerId = null;
     } else {
-      if (input.scopes !== undefined) throw DomainError.validation([{ field: 'scopes', problem: 'only a service identity (kind: service) has scopes; a person\'s token has a role' }]);
-      if (input.role === undefined) throw DomainError.validation([{ field: 'role', problem: 'is required for a person\'s token' }]);
+      if (input.scopes !== undefined)
+        throw DomainError.validation([
+          { field: 'scopes', problem: "only a service identity (kind: service) has scopes; a person's token has a role" },
+        ]);
+      if (input.role === undefined) throw DomainError.validation([{ field: 'role', problem: "is required for a person's token" }]);
       role = input.role;
       if (!roleCovers(creator.role, role)) {
-        throw new DomainError(ErrorCode.Forbidden, `a token never carries more rights than its owner: ${creator.role} cannot make a ${role} token`, { yourRole: creator.role, requestedRole: role });
+        throw new DomainError(
+          ErrorCode.Forbidden,
+          `a token never carries more rights than its owner: ${creator.role} cannot make a ${role} token`,
+          { yourRole: creator.role, requestedRole: role },
+        );
       }
     }
     const token = `${API_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
@@ -144,18 +160,26 @@ export class TokensService {
       .addOrderBy('t.id', 'DESC')
       .limit(size + 1);
     if (filter.ownerId) qb.andWhere('t.owner_id = :ownerId', { ownerId: filter.ownerId });
-    if (after) qb.andWhere("(date_trunc('milliseconds', t.created_at), t.id) < (:at, :id)", { at: new Date(String(after[0])), id: String(after[1]) });
+    if (after)
+      qb.andWhere("(date_trunc('milliseconds', t.created_at), t.id) < (:at, :id)", {
+        at: new Date(String(after[0])),
+        id: String(after[1]),
+      });
     const rows = await qb.getMany();
     const items = rows.slice(0, size);
     const last = items[items.length - 1];
-    return { items: items.map((t) => this.view(t)), nextCursor: rows.length > size ? encodeCursor([last.createdAt.toISOString(), last.id]) : null };
+    return {
+      items: items.map((t) => this.view(t)),
+      nextCursor: rows.length > size ? encodeCursor([last.createdAt.toISOString(), last.id]) : null,
+    };
   }
 
   /** Revokes a token: one's own, or anyone's with tokens.manage (others' tokens are a 404 otherwise). */
   async revoke(id: string, by: Identity, mayManage: boolean): Promise<ApiTokenView> {
     const token = await this.find(id);
     if (!token || (!mayManage && (by.userId === null || token.ownerId !== by.userId))) throw DomainError.notFound('API token', id);
-    if (token.revokedAt) throw new DomainError(ErrorCode.Conflict, `API token ${id} was already revoked at ${token.revokedAt.toISOString()}`, { id });
+    if (token.revokedAt)
+      throw new DomainError(ErrorCode.Conflict, `API token ${id} was already revoked at ${token.revokedAt.toISOString()}`, { id });
     token.revokedAt = this.clock.now();
     token.revokedBy = by.username;
     await this.repo.save(token);
@@ -172,13 +196,29 @@ export class TokensService {
     if (token.expiresAt <= now) return { refused: 'API token expired' };
     let identity: Identity;
     if (token.kind === 'service') {
-      identity = { kind: 'service', id: token.id, username: `service:${token.name}`, role: 'service', userId: null, scopes: token.scopes, token: { id: token.id, name: token.name } };
+      identity = {
+        kind: 'service',
+        id: token.id,
+        username: `service:${token.name}`,
+        role: 'service',
+        userId: null,
+        scopes: token.scopes,
+        token: { id: token.id, name: token.name },
+      };
     } else {
       const owner = token.owner;
       if (!owner || !token.role) return { refused: 'the API token has no owner' };
       if (owner.disabled) return { refused: `the API token's owner ${owner.username} is disabled` };
-      if (!roleCovers(owner.role, token.role)) return { refused: `the API token's role ${token.role} exceeds its owner's current role ${owner.role}` };
-      identity = { kind: 'token', id: token.id, username: owner.username, role: token.role, userId: owner.id, token: { id: token.id, name: token.name } };
+      if (!roleCovers(owner.role, token.role))
+        return { refused: `the API token's role ${token.role} exceeds its owner's current role ${owner.role}` };
+      identity = {
+        kind: 'token',
+        id: token.id,
+        username: owner.username,
+        role: token.role,
+        userId: owner.id,
+        token: { id: token.id, name: token.name },
+      };
     }
     if (!token.lastUsedAt || now.getTime() - token.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
       await this.repo.update({ id: token.id }, { lastUsedAt: now });

@@ -33,7 +33,7 @@ export class UsersController {
 
   @Patch(':id')
   @RequireRight('users.manage', { action: 'users.update' })
-  @ApiOperation({ summary: 'Change a user\'s role, password or disabled flag' })
+  @ApiOperation({ summary: "Change a user's role, password or disabled flag" })
   @ApiOkResponse({ type: UserModel })
   async update(@Param('id', new ParseUuidPipe()) id: string, @Body() body: UpdateUserDto): Promise<UserModel> {
     return toUserView(await this.users.update(id, body));

@@ -22,11 +22,17 @@ export interface UserView {
 }
 
 export function toUserView(user: UserEntity): UserView {
-  return { id: user.id, username: user.username, role: user.role, disabled: user.disabled, createdAt: user.createdAt, lastLoginAt: user.lastLoginAt };
+  return {
+    id: user.id,
+    username: user.username,
+    role: user.role,
+    disabled: user.disabled,
+    createdAt: user.createdAt,
+    lastLoginAt: user.lastLoginAt,
+  };
 }
 
 const CACHE_MS = 5000;
-
 
 @Injectable()
 export class UsersService implements OnModuleInit, OnApplicationShutdown {
@@ -50,7 +56,11 @@ export class UsersService implements OnModuleInit, OnApplicationShutdown {
   }
 
   onModuleInit(): void {
-    this.subscriber = new Redis(this.config.OPS_REDIS_URL, { maxRetriesPerRequest: null, connectTimeout: 2000, retryStrategy: (times) => Math.min(times * 200, 2000) });
+    this.subscriber = new Redis(this.config.OPS_REDIS_URL, {
+      maxRetriesPerRequest: null,
+      connectTimeout: 2000,
+      retryStrategy: (times) => Math.min(times * 200, 2000),
+    });
     this.subscriber.on('error', () => undefined);
     this.subscriber.on('message', (_channel: string, id: string) => this.cache.delete(id));
     this.subscriber.subscribe(this.channel).catch(() => undefined);
@@ -71,7 +81,9 @@ export class UsersService implements OnModuleInit, OnApplicationShutdown {
     }
     const username = input.username.toLowerCase();
     if (RESERVED_USERNAMES.includes(username)) {
-      throw DomainError.validation([{ field: 'username', problem: `${username} is reserved for the control plane itself (${RESERVED_USERNAMES.join(', ')})` }]);
+      throw DomainError.validation([
+        { field: 'username', problem: `${username} is reserved for the control plane itself (${RESERVED_USERNAMES.join(', ')})` },
+      ]);
     }
     if (await this.repo.exists({ where: { username } })) {
       throw new DomainError(ErrorCode.Conflict, `user ${username} already exists`, { username });
@@ -80,7 +92,8 @@ export class UsersService implements OnModuleInit, OnApplicationShutdown {
     try {
       return await this.repo.save(user);
     } catch (error) {
-      if ((error as { code?: string }).code === '23505') throw new DomainError(ErrorCode.Conflict, `user ${username} already exists`, { username });
+      if ((error as { code?: string }).code === '23505')
+        throw new DomainError(ErrorCode.Conflict, `user ${username} already exists`, { username });
       throw error;
     }
   }
@@ -113,7 +126,10 @@ export class UsersService implements OnModuleInit, OnApplicationShutdown {
   async list(limit?: number, cursor?: string): Promise<Page<UserView>> {
     const size = pageSize(limit);
     const after = decodeCursor(cursor, ['text']);
-    const qb = this.repo.createQueryBuilder('u').orderBy('u.username', 'ASC').take(size + 1);
+    const qb = this.repo
+      .createQueryBuilder('u')
+      .orderBy('u.username', 'ASC')
+      .take(size + 1);
     if (after) qb.where('u.username > :after', { after: String(after[0]) });
     const rows = await qb.getMany();
     const items = rows.slice(0, size);
@@ -130,7 +146,10 @@ export class UsersService implements OnModuleInit, OnApplicationShutdown {
     }
     // A new password, a disable or a new role ends every session: access tokens carry the
     // session version and are refused once it moves on.
-    const endsSessions = change.password !== undefined || (change.role !== undefined && change.role !== user.role) || (change.disabled === true && !user.disabled);
+    const endsSessions =
+      change.password !== undefined ||
+      (change.role !== undefined && change.role !== user.role) ||
+      (change.disabled === true && !user.disabled);
     if (change.role !== undefined) user.role = change.role;
     if (change.disabled !== undefined) user.disabled = change.disabled;
     if (endsSessions) user.sessionVersion += 1;

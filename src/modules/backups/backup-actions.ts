@@ -56,20 +56,35 @@ export class BackupActions {
     // Refused before anything is queued (the procedure's first step checks again at run time).
     if (roleHasLevel(identity.role, 'P1', 'database')) {
       const entry = await this.backups.entry(backupId);
-      if (body.force && identity.role !== Role.Admin) throw new DomainError(ErrorCode.Forbidden, 'force (restoring a backup that is not verified) is for admins only', { yourRole: identity.role });
+      if (body.force && identity.role !== Role.Admin)
+        throw new DomainError(ErrorCode.Forbidden, 'force (restoring a backup that is not verified) is for admins only', {
+          yourRole: identity.role,
+        });
       if (entry.verifyStatus !== 'verified' && !body.force) {
-        throw new DomainError(ErrorCode.Conflict, `backup ${backupId} is ${entry.verifyStatus}${entry.verifyError ? ` (${entry.verifyError.slice(0, 300)})` : ''}: only a verified backup is restored; verify it first (an admin may force it)`, { verifyStatus: entry.verifyStatus });
+        throw new DomainError(
+          ErrorCode.Conflict,
+          `backup ${backupId} is ${entry.verifyStatus}${entry.verifyError ? ` (${entry.verifyError.slice(0, 300)})` : ''}: only a verified backup is restored; verify it first (an admin may force it)`,
+          { verifyStatus: entry.verifyStatus },
+        );
       }
     }
     const parameters = body.force === undefined ? { backupId } : { backupId, force: body.force };
-    return this.result(await this.runner.request('backup.restore', { parameters, dryRun: body.dryRun, confirm: body.confirm }, identity), backupId, options);
+    return this.result(
+      await this.runner.request('backup.restore', { parameters, dryRun: body.dryRun, confirm: body.confirm }, identity),
+      backupId,
+      options,
+    );
   }
 
   async remove(identity: Identity, backupId: string, dryRun: boolean, options: WaitOptions) {
     return this.result(await this.runner.request('backup.delete', { parameters: { backupId }, dryRun }, identity), backupId, options);
   }
 
-  async retention(identity: Identity, body: { dryRun?: boolean; mode?: string; retentionDays?: number; keepLast?: number }, options: WaitOptions) {
+  async retention(
+    identity: Identity,
+    body: { dryRun?: boolean; mode?: string; retentionDays?: number; keepLast?: number },
+    options: WaitOptions,
+  ) {
     const { dryRun, ...rest } = body;
     const parameters = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
     return this.result(await this.runner.request('backup.retention', { parameters, dryRun }, identity), null, options);

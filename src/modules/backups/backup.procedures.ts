@@ -27,9 +27,21 @@ export const KEEP_LAST_MESSAGE = `must be a whole number of backups from 1 to ${
 
 export const retentionParameters = z
   .object({
-    mode: z.enum(['window', 'disk-pressure'], { error: 'must be window (the 7-day rolling window) or disk-pressure (keep only the last N)' }).default('window'),
-    retentionDays: z.number({ error: RETENTION_DAYS_MESSAGE }).int({ error: RETENTION_DAYS_MESSAGE }).min(1, { error: RETENTION_DAYS_MESSAGE }).max(MAX_RETENTION_DAYS, { error: RETENTION_DAYS_MESSAGE }).optional(),
-    keepLast: z.number({ error: KEEP_LAST_MESSAGE }).int({ error: KEEP_LAST_MESSAGE }).min(1, { error: KEEP_LAST_MESSAGE }).max(MAX_KEEP_LAST, { error: KEEP_LAST_MESSAGE }).optional(),
+    mode: z
+      .enum(['window', 'disk-pressure'], { error: 'must be window (the 7-day rolling window) or disk-pressure (keep only the last N)' })
+      .default('window'),
+    retentionDays: z
+      .number({ error: RETENTION_DAYS_MESSAGE })
+      .int({ error: RETENTION_DAYS_MESSAGE })
+      .min(1, { error: RETENTION_DAYS_MESSAGE })
+      .max(MAX_RETENTION_DAYS, { error: RETENTION_DAYS_MESSAGE })
+      .optional(),
+    keepLast: z
+      .number({ error: KEEP_LAST_MESSAGE })
+      .int({ error: KEEP_LAST_MESSAGE })
+      .min(1, { error: KEEP_LAST_MESSAGE })
+      .max(MAX_KEEP_LAST, { error: KEEP_LAST_MESSAGE })
+      .optional(),
   })
   .strict();
 export const restoreParameters = z
@@ -87,7 +99,14 @@ export function backupProcedures({ backups, dataSource, docker, http, inventory 
         run: async (ctx) => {
           const run = await runOf(dataSource, ctx.runId);
           const entry = await backups.create(run?.requestedBy === SCHEDULER_USERNAME ? 'scheduled' : 'manual', work(ctx));
-          return { backupId: entry.id, fileName: entry.fileName, sizeBytes: entry.sizeBytes, sha256: entry.sha256, durationMs: entry.durationMs, tables: Object.keys(entry.rowCounts).length };
+          return {
+            backupId: entry.id,
+            fileName: entry.fileName,
+            sizeBytes: entry.sizeBytes,
+            sha256: entry.sha256,
+            durationMs: entry.durationMs,
+            tables: Object.keys(entry.rowCounts).length,
+          };
         },
       },
     ],
@@ -109,7 +128,12 @@ export function backupProcedures({ backups, dataSource, docker, http, inventory 
         plan: async (ctx) => backups.planVerify(await backups.entry(ctx.parameters.backupId)),
         run: async (ctx) => {
           const entry = await backups.verify(ctx.parameters.backupId, work(ctx));
-          return { backupId: entry.id, verifiedAt: entry.verifiedAt?.toISOString(), drillDurationMs: entry.drillDurationMs, tables: Object.keys(entry.rowCounts).length };
+          return {
+            backupId: entry.id,
+            verifiedAt: entry.verifiedAt?.toISOString(),
+            drillDurationMs: entry.drillDurationMs,
+            tables: Object.keys(entry.rowCounts).length,
+          };
         },
       },
     ],
@@ -128,9 +152,18 @@ export function backupProcedures({ backups, dataSource, docker, http, inventory 
         id: 'prune',
         title: 'Delete catalog backups outside the rule (never the newest verified; unknown files only listed)',
         timeoutMs: 10 * 60_000,
-        plan: (ctx) => backups.retentionPlan(ctx.parameters.mode, ctx.parameters.retentionDays ?? inventory.backups.retentionDays, ctx.parameters.keepLast ?? inventory.backups.keepLastOnCleanup) as never,
+        plan: (ctx) =>
+          backups.retentionPlan(
+            ctx.parameters.mode,
+            ctx.parameters.retentionDays ?? inventory.backups.retentionDays,
+            ctx.parameters.keepLast ?? inventory.backups.keepLastOnCleanup,
+          ) as never,
         run: async (ctx) => {
-          const plan = await backups.retentionPlan(ctx.parameters.mode, ctx.parameters.retentionDays ?? inventory.backups.retentionDays, ctx.parameters.keepLast ?? inventory.backups.keepLastOnCleanup);
+          const plan = await backups.retentionPlan(
+            ctx.parameters.mode,
+            ctx.parameters.retentionDays ?? inventory.backups.retentionDays,
+            ctx.parameters.keepLast ?? inventory.backups.keepLastOnCleanup,
+          );
           const run = await runOf(dataSource, ctx.runId);
           const deleted: string[] = [];
           const skipped: { fileName: string; reason: string }[] = [];
@@ -142,7 +175,14 @@ export function backupProcedures({ backups, dataSource, docker, http, inventory 
               skipped.push({ fileName: item.fileName, reason: (error as Error).message });
             }
           }
-          return { rule: plan.rule, deleted, skipped, kept: plan.keep.length, unknownFiles: plan.unknownFiles, missingFiles: plan.missingFiles };
+          return {
+            rule: plan.rule,
+            deleted,
+            skipped,
+            kept: plan.keep.length,
+            unknownFiles: plan.unknownFiles,
+            missingFiles: plan.missingFiles,
+          };
         },
       },
     ],
@@ -164,7 +204,12 @@ export function backupProcedures({ backups, dataSource, docker, http, inventory 
         plan: async (ctx) => {
           const entry = await backups.entry(ctx.parameters.backupId);
           const newest = await backups.newestVerified();
-          return { backupId: entry.id, fileName: entry.fileName, directory: backups.directory, refusedBecause: newest?.id === entry.id ? 'the newest verified backup is never deleted' : null };
+          return {
+            backupId: entry.id,
+            fileName: entry.fileName,
+            directory: backups.directory,
+            refusedBecause: newest?.id === entry.id ? 'the newest verified backup is never deleted' : null,
+          };
         },
         run: async (ctx) => {
           const run = await runOf(dataSource, ctx.runId);
@@ -197,14 +242,24 @@ export function backupProcedures({ backups, dataSource, docker, http, inventory 
         timeoutMs: 60_000,
         plan: async (ctx) => {
           const entry = await backups.entry(ctx.parameters.backupId);
-          return { backupId: entry.id, fileName: entry.fileName, createdAt: entry.createdAt.toISOString(), verifyStatus: entry.verifyStatus, verifiedAt: entry.verifiedAt?.toISOString() ?? null, force: ctx.parameters.force };
+          return {
+            backupId: entry.id,
+            fileName: entry.fileName,
+            createdAt: entry.createdAt.toISOString(),
+            verifyStatus: entry.verifyStatus,
+            verifiedAt: entry.verifiedAt?.toISOString() ?? null,
+            force: ctx.parameters.force,
+          };
         },
         run: async (ctx) => {
           const entry = await backups.entry(ctx.parameters.backupId);
           const run = await runOf(dataSource, ctx.runId);
-          if (ctx.parameters.force && run?.requestedRole !== 'admin') throw new Error('force (restoring an unverified backup) is for admins only');
+          if (ctx.parameters.force && run?.requestedRole !== 'admin')
+            throw new Error('force (restoring an unverified backup) is for admins only');
           if (entry.verifyStatus !== 'verified' && !ctx.parameters.force) {
-            throw new Error(`backup ${entry.id} is ${entry.verifyStatus}${entry.verifyError ? ` (${entry.verifyError})` : ''}: only a verified backup is restored (an admin may force it)`);
+            throw new Error(
+              `backup ${entry.id} is ${entry.verifyStatus}${entry.verifyError ? ` (${entry.verifyError})` : ''}: only a verified backup is restored (an admin may force it)`,
+            );
           }
           return { backupId: entry.id, fileName: entry.fileName, verifyStatus: entry.verifyStatus, forced: ctx.parameters.force };
         },
@@ -235,12 +290,19 @@ export function backupProcedures({ backups, dataSource, docker, http, inventory 
         timeoutMs: 6 * HOUR,
         plan: async (ctx) => {
           const entry = await backups.entry(ctx.parameters.backupId);
-          return { database: erpDb, fileName: entry.fileName, command: `gunzip | ${backups.tools().describe('psql', erpDb)} (BEGIN … COMMIT only after the whole file matched its SHA-256)` };
+          return {
+            database: erpDb,
+            fileName: entry.fileName,
+            command: `gunzip | ${backups.tools().describe('psql', erpDb)} (BEGIN … COMMIT only after the whole file matched its SHA-256)`,
+          };
         },
         run: async (ctx) => {
           return startingBackendOnFailure(async () => {
             const entry = await backups.entry(ctx.parameters.backupId);
-            const result = await backups.restoreFile(entry, backups.erpTarget(), erpDb, work(ctx), { force: ctx.parameters.force, phase: 'restore' });
+            const result = await backups.restoreFile(entry, backups.erpTarget(), erpDb, work(ctx), {
+              force: ctx.parameters.force,
+              phase: 'restore',
+            });
             return { database: erpDb, restoreMs: result.durationMs, tables: Object.keys(entry.rowCounts).length };
           });
         },
@@ -259,7 +321,11 @@ export function backupProcedures({ backups, dataSource, docker, http, inventory 
         id: 'start-backend',
         title: 'Start the backend and wait until it is healthy',
         timeoutMs: (inventory.backups.backendHealthySeconds + 60) * 1000,
-        plan: async () => ({ container: backend(), healthUrl: inventory.urls.backendHealth, waitSeconds: inventory.backups.backendHealthySeconds }),
+        plan: async () => ({
+          container: backend(),
+          healthUrl: inventory.urls.backendHealth,
+          waitSeconds: inventory.backups.backendHealthySeconds,
+        }),
         run: async (ctx) => {
           await docker.startContainer(backend(), { timeoutMs: 30_000 });
           return waitBackendHealthy(inventory, docker, http, ctx.signal);

@@ -17,7 +17,13 @@ export const DAILY_BACKUP_SCHEDULER = 'daily-backup';
 export const WEEKLY_DRILL_SCHEDULER = 'weekly-restore-drill';
 
 /** Who scheduled runs are requested by (audited as such). */
-export const SCHEDULER_IDENTITY: Identity = { kind: 'system', id: SCHEDULER_USERNAME, username: SCHEDULER_USERNAME, role: Role.Admin, userId: null };
+export const SCHEDULER_IDENTITY: Identity = {
+  kind: 'system',
+  id: SCHEDULER_USERNAME,
+  username: SCHEDULER_USERNAME,
+  role: Role.Admin,
+  userId: null,
+};
 
 /**
  * The backup schedules (cron entries of the inventory, in its time zone), through BullMQ job
@@ -60,11 +66,23 @@ export class BackupScheduler implements OnModuleInit, OnApplicationShutdown {
   async requestAndWait(procedureId: string, parameters: Record<string, unknown>): Promise<string> {
     try {
       const run = await this.runner.request(procedureId, { parameters }, SCHEDULER_IDENTITY);
-      await this.audit.recordSafely({ actor: SCHEDULER_IDENTITY, action: procedureId, target: `run:${run.id}`, parameters, outcome: 'success' });
+      await this.audit.recordSafely({
+        actor: SCHEDULER_IDENTITY,
+        action: procedureId,
+        target: `run:${run.id}`,
+        parameters,
+        outcome: 'success',
+      });
       const ended = await this.actions.waitFor(run.id, 6 * 3600);
       return `${procedureId} ${ended.status}${ended.error ? `: ${ended.error}` : ''}`;
     } catch (error) {
-      await this.audit.recordSafely({ actor: SCHEDULER_IDENTITY, action: procedureId, parameters, outcome: 'failure', errorCode: (error as { code?: string }).code ?? 'ERROR' });
+      await this.audit.recordSafely({
+        actor: SCHEDULER_IDENTITY,
+        action: procedureId,
+        parameters,
+        outcome: 'failure',
+        errorCode: (error as { code?: string }).code ?? 'ERROR',
+      });
       throw error;
     }
   }

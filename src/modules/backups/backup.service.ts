@@ -156,9 +156,16 @@ export class BackupService {
   async create(kind: BackupKind, work: Work): Promise<BackupEntity> {
     const started = performance.now();
     await mkdir(this.directory, { recursive: true });
-    const [databaseSizeBytes, serverVersion] = await Promise.all([this.targetDb.databaseSize(SQL_CALL), this.targetDb.ping(SQL_CALL).then((p) => p.serverVersion)]);
+    const [databaseSizeBytes, serverVersion] = await Promise.all([
+      this.targetDb.databaseSize(SQL_CALL),
+      this.targetDb.ping(SQL_CALL).then((p) => p.serverVersion),
+    ]);
     const live = await this.catalog.find({ where: { deletedAt: IsNull() }, select: { fileName: true } });
-    const fileName = await freeName(this.directory, backupName(this.inventory.backups.naming, this.clock.now(), this.inventory.timezone), new Set(live.map((e) => e.fileName)));
+    const fileName = await freeName(
+      this.directory,
+      backupName(this.inventory.backups.naming, this.clock.now(), this.inventory.timezone),
+      new Set(live.map((e) => e.fileName)),
+    );
     const tempName = `.${fileName}.partial-${work.runId.slice(0, 8)}-${randomBytes(3).toString('hex')}`;
     const writer = await AtomicFileWriter.create(this.directory, tempName);
     const scanner = new DumpScanner();
@@ -191,7 +198,10 @@ export class BackupService {
       await pipeline(tool.stdout, gzip, writer.sink(), { signal: work.signal });
       const exit = await tool.exit;
       if (exit !== 0) throw new Error(toolError('pg_dump', exit, tool.stderr()));
-      if (!scanner.complete()) throw new Error(`pg_dump's output ended without its completion marker (${scanner.unterminatedCopy ? `inside the data of ${scanner.unterminatedCopy}` : 'truncated'}); ${toolError('pg_dump', exit, tool.stderr())}`);
+      if (!scanner.complete())
+        throw new Error(
+          `pg_dump's output ended without its completion marker (${scanner.unterminatedCopy ? `inside the data of ${scanner.unterminatedCopy}` : 'truncated'}); ${toolError('pg_dump', exit, tool.stderr())}`,
+        );
       const { sha256, bytes } = await writer.commit(fileName);
       const entry = this.catalog.create({
         id: randomUUID(),
@@ -261,7 +271,10 @@ export class BackupService {
     const path = join(this.directory, entry.fileName);
     const file = await stat(path).catch(() => null);
     if (!file) throw new Error(`the file ${entry.fileName} is missing from ${this.directory}`);
-    if (file.size !== entry.sizeBytes && !options.force) throw new Error(`the file ${entry.fileName} has ${file.size} bytes, the catalog recorded ${entry.sizeBytes}: it changed since the backup`);
+    if (file.size !== entry.sizeBytes && !options.force)
+      throw new Error(
+        `the file ${entry.fileName} has ${file.size} bytes, the catalog recorded ${entry.sizeBytes}: it changed since the backup`,
+      );
     const started = performance.now();
     const hash = createHash('sha256');
     // Only the stream's end matters here (pg_dump's completion marker): no per-line work.
@@ -272,7 +285,11 @@ export class BackupService {
       transform(chunk: Buffer, _e, callback) {
         hash.update(chunk);
         readBytes += chunk.length;
-        report({ phase: options.phase, bytesRead: readBytes, percent: Math.min(99, Math.round((readBytes / Math.max(1, file.size)) * 100)) });
+        report({
+          phase: options.phase,
+          bytesRead: readBytes,
+          percent: Math.min(99, Math.round((readBytes / Math.max(1, file.size)) * 100)),
+        });
         callback(null, chunk);
       },
     });
@@ -288,15 +305,26 @@ export class BackupService {
       },
       flush(callback) {
         const sha = hash.digest('hex');
-        if (sha !== entry.sha256 && !options.force) return callback(new Error(`the file's SHA-256 is ${sha}, the catalog recorded ${entry.sha256}: the file is corrupted; nothing was committed`));
-        if (!dumpComplete(tail)) return callback(new Error('the dump in the file is incomplete (no pg_dump completion marker); nothing was committed'));
+        if (sha !== entry.sha256 && !options.force)
+          return callback(
+            new Error(`the file's SHA-256 is ${sha}, the catalog recorded ${entry.sha256}: the file is corrupted; nothing was committed`),
+          );
+        if (!dumpComplete(tail))
+          return callback(new Error('the dump in the file is incomplete (no pg_dump completion marker); nothing was committed'));
         callback(null, 'COMMIT;\n');
       },
     });
     const psql = await tools.psql(database, work.signal, appName);
     psql.stdout.resume();
     try {
-      await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), tap, createGunzip({ chunkSize: 256 * 1024 }), wrap, psql.stdin!, { signal: work.signal });
+      await pipeline(
+        createReadStream(path, { highWaterMark: 1024 * 1024 }),
+        tap,
+        createGunzip({ chunkSize: 256 * 1024 }),
+        wrap,
+        psql.stdin!,
+        { signal: work.signal },
+      );
     } catch (error) {
       psql.abort();
       // Whatever psql does, its session ends here: the open transaction rolls back.
@@ -304,7 +332,9 @@ export class BackupService {
       const exit = await Promise.race([psql.exit, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
       const reason = work.signal.aborted ? 'cancelled' : (error as Error).message;
       const detail = psql.stderr().trim() ? `; ${toolError('psql', exit, psql.stderr())}` : '';
-      throw new Error(`restore into ${database} stopped: ${reason.replace(/^incorrect header check$|^unexpected end of file$/, (m) => `the file is not a complete gzip stream (${m})`)}${detail}; the transaction was rolled back`);
+      throw new Error(
+        `restore into ${database} stopped: ${reason.replace(/^incorrect header check$|^unexpected end of file$/, (m) => `the file is not a complete gzip stream (${m})`)}${detail}; the transaction was rolled back`,
+      );
     }
     const exit = await psql.exit;
     if (exit !== 0) throw new Error(`${toolError('psql', exit, psql.stderr())}; the transaction was rolled back`);
@@ -319,7 +349,11 @@ export class BackupService {
     return {
       backup: { id: entry.id, fileName: entry.fileName, sizeBytes: entry.sizeBytes, sha256: entry.sha256 },
       checks: ['size and SHA-256 against the catalog', 'complete gzip stream', "pg_dump's completion marker"],
-      drill: { server: drill.server, scratchDatabase: 'erp_drill_<run> (created, restored into, counted, dropped)', command: drill.tools.describe('psql', 'erp_drill_<run>') },
+      drill: {
+        server: drill.server,
+        scratchDatabase: 'erp_drill_<run> (created, restored into, counted, dropped)',
+        command: drill.tools.describe('psql', 'erp_drill_<run>'),
+      },
       compare: `row counts of ${Object.keys(entry.rowCounts).length} tables recorded at dump time`,
     };
   }
@@ -328,7 +362,12 @@ export class BackupService {
     const url = this.inventory.backups.drillDatabaseUrl;
     if (url) {
       const c = databaseOf(url);
-      return { admin: new TargetDatabase(url, { max: 1, system: 'drill-database' }), tools: new LocalPgTools(url, this.inventory.backups.pgBinDir), server: `${c.host}:${c.port}`, own: true };
+      return {
+        admin: new TargetDatabase(url, { max: 1, system: 'drill-database' }),
+        tools: new LocalPgTools(url, this.inventory.backups.pgBinDir),
+        server: `${c.host}:${c.port}`,
+        own: true,
+      };
     }
     const c = databaseOf(this.inventory.erpDatabase.url);
     return { admin: this.targetDb, tools: this.tools(), server: `${c.host}:${c.port} (the ERP's server)`, own: false };
@@ -344,7 +383,8 @@ export class BackupService {
       if (file.size !== entry.sizeBytes) throw new Error(`the file has ${file.size} bytes, the catalog recorded ${entry.sizeBytes}`);
       work.progress({ phase: 'checksum' });
       const { sha256 } = await sha256File(join(this.directory, entry.fileName), work.signal);
-      if (sha256 !== entry.sha256) throw new Error(`the file's SHA-256 is ${sha256}, the catalog recorded ${entry.sha256}: the file is corrupted`);
+      if (sha256 !== entry.sha256)
+        throw new Error(`the file's SHA-256 is ${sha256}, the catalog recorded ${entry.sha256}: the file is corrupted`);
       await drill.admin.dropDatabase(scratch, SQL_CALL);
       await drill.admin.createDatabase(scratch, SQL_CALL);
       const restored = await this.restoreFile(entry, drill, scratch, work, { phase: 'drill' });
@@ -359,11 +399,15 @@ export class BackupService {
         .filter(([table, n]) => counts[table] !== n)
         .map(([table, n]) => `${table}: recorded ${n}, restored ${counts[table]}`);
       if (differences.length) throw new Error(`row counts differ after the restore drill: ${differences.slice(0, 10).join('; ')}`);
-      await this.catalog.update({ id: entry.id }, { verifyStatus: 'verified', verifiedAt: this.clock.now(), verifyError: null, drillDurationMs: restored.durationMs });
+      await this.catalog.update(
+        { id: entry.id },
+        { verifyStatus: 'verified', verifiedAt: this.clock.now(), verifyError: null, drillDurationMs: restored.durationMs },
+      );
       return this.entry(entry.id);
     } catch (error) {
       const message = (error as Error).message.slice(0, 2000);
-      if (!work.signal.aborted) await this.catalog.update({ id: entry.id }, { verifyStatus: 'failed', verifyError: message, verifiedAt: null });
+      if (!work.signal.aborted)
+        await this.catalog.update({ id: entry.id }, { verifyStatus: 'failed', verifyError: message, verifiedAt: null });
       throw error;
     } finally {
       await drill.admin.dropDatabase(scratch, SQL_CALL).catch(() => undefined);
@@ -385,14 +429,29 @@ export class BackupService {
       rule: mode === 'window' ? `delete backups older than ${retentionDays} days` : `disk pressure: keep only the newest ${keepLast}`,
       delete: [],
       keep: [],
-      unknownFiles: files.filter((f) => !known.has(f.name)).map((f) => ({ fileName: f.name, sizeBytes: f.bytes, modifiedAt: f.modifiedAt.toISOString() })),
+      unknownFiles: files
+        .filter((f) => !known.has(f.name))
+        .map((f) => ({ fileName: f.name, sizeBytes: f.bytes, modifiedAt: f.modifiedAt.toISOString() })),
       missingFiles: entries.filter((e) => !onDisk.has(e.fileName)).map((e) => ({ id: e.id, fileName: e.fileName })),
     };
     entries.forEach((e, index) => {
       const expired = mode === 'window' ? e.createdAt.getTime() < cutoff : index >= keepLast;
-      if (!expired) plan.keep.push({ id: e.id, fileName: e.fileName, reason: mode === 'window' ? `within ${retentionDays} days` : `among the newest ${keepLast}` });
-      else if (e.id === newestVerified?.id) plan.keep.push({ id: e.id, fileName: e.fileName, reason: 'the newest verified backup is never deleted' });
-      else plan.delete.push({ id: e.id, fileName: e.fileName, createdAt: e.createdAt.toISOString(), sizeBytes: e.sizeBytes, reason: mode === 'window' ? `older than ${retentionDays} days` : `beyond the newest ${keepLast}` });
+      if (!expired)
+        plan.keep.push({
+          id: e.id,
+          fileName: e.fileName,
+          reason: mode === 'window' ? `within ${retentionDays} days` : `among the newest ${keepLast}`,
+        });
+      else if (e.id === newestVerified?.id)
+        plan.keep.push({ id: e.id, fileName: e.fileName, reason: 'the newest verified backup is never deleted' });
+      else
+        plan.delete.push({
+          id: e.id,
+          fileName: e.fileName,
+          createdAt: e.createdAt.toISOString(),
+          sizeBytes: e.sizeBytes,
+          reason: mode === 'window' ? `older than ${retentionDays} days` : `beyond the newest ${keepLast}`,
+        });
     });
     return plan;
   }
@@ -402,7 +461,11 @@ export class BackupService {
     const entry = await this.entry(id);
     const newestVerified = await this.newestVerified();
     if (newestVerified?.id === entry.id) {
-      throw new DomainError(ErrorCode.Conflict, `backup ${id} (${entry.fileName}) is the newest verified backup and is never deleted; verify a newer one first`, { id });
+      throw new DomainError(
+        ErrorCode.Conflict,
+        `backup ${id} (${entry.fileName}) is the newest verified backup and is never deleted; verify a newer one first`,
+        { id },
+      );
     }
     await unlink(join(this.directory, entry.fileName)).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
@@ -439,16 +502,27 @@ export class BackupService {
   }
 
   async describeWithFile(e: BackupEntity): Promise<CatalogItem> {
-    const present = await stat(join(this.directory, e.fileName)).then(() => true, () => false);
+    const present = await stat(join(this.directory, e.fileName)).then(
+      () => true,
+      () => false,
+    );
     return this.describe(e, present);
   }
 
   // ---- listing -----------------------------------------------------------------------------
 
   /** The catalog plus files on disk the catalog does not know, newest first. */
-  async list(filter: { limit?: number; cursor?: string; includeDeleted?: boolean }): Promise<{ items: CatalogItem[]; nextCursor: string | null; unknownFiles: CatalogItem[] }> {
+  async list(filter: {
+    limit?: number;
+    cursor?: string;
+    includeDeleted?: boolean;
+  }): Promise<{ items: CatalogItem[]; nextCursor: string | null; unknownFiles: CatalogItem[] }> {
     const size = pageSize(filter.limit);
-    const qb = this.catalog.createQueryBuilder('b').orderBy('b.createdAt', 'DESC').addOrderBy('b.id', 'DESC').take(size + 1);
+    const qb = this.catalog
+      .createQueryBuilder('b')
+      .orderBy('b.createdAt', 'DESC')
+      .addOrderBy('b.id', 'DESC')
+      .take(size + 1);
     if (!filter.includeDeleted) qb.andWhere('b.deleted_at IS NULL');
     const after = decodeCursor(filter.cursor, ['date', 'uuid']);
     if (after) qb.andWhere('(b.created_at, b.id) < (:at, :id)', { at: new Date(after[0]), id: after[1] });
@@ -461,7 +535,9 @@ export class BackupService {
     const last = page[page.length - 1];
     let unknownFiles: CatalogItem[] = [];
     if (!filter.cursor) {
-      const known = new Set((await this.catalog.find({ where: { deletedAt: IsNull() }, select: { fileName: true } })).map((e) => e.fileName));
+      const known = new Set(
+        (await this.catalog.find({ where: { deletedAt: IsNull() }, select: { fileName: true } })).map((e) => e.fileName),
+      );
       const naming = namingPattern(this.inventory.backups.naming);
       unknownFiles = files
         .filter((f) => !known.has(f.name))

@@ -8,7 +8,17 @@ import { RequireRight } from '../../guards/right.decorator';
 import { FINISHED } from '../../procedures/run.entity';
 import { BackupActions } from './backup-actions';
 import { BackupService } from './backup.service';
-import { BackupActionDto, BackupListModel, BackupListQuery, BackupModel, BackupRunModel, DeleteQuery, RestoreDto, RetentionDto, WaitQuery } from './backups.dto';
+import {
+  BackupActionDto,
+  BackupListModel,
+  BackupListQuery,
+  BackupModel,
+  BackupRunModel,
+  DeleteQuery,
+  RestoreDto,
+  RetentionDto,
+  WaitQuery,
+} from './backups.dto';
 
 interface StatusReply {
   status(code: number): unknown;
@@ -52,7 +62,12 @@ export class BackupsController {
   @BoundedByHandler()
   @ApiOperation({ summary: 'Back up the ERP database now (P3). ?wait=true answers when the backup is on disk and catalogued' })
   @ApiAcceptedResponse({ type: BackupRunModel, description: '202 while the run is queued or running; 200 once it ended' })
-  async create(@Body() body: BackupActionDto, @Query() query: WaitQuery, @CurrentIdentity() identity: Identity, @Res({ passthrough: true }) reply: StatusReply): Promise<BackupRunModel> {
+  async create(
+    @Body() body: BackupActionDto,
+    @Query() query: WaitQuery,
+    @CurrentIdentity() identity: Identity,
+    @Res({ passthrough: true }) reply: StatusReply,
+  ): Promise<BackupRunModel> {
     return answer(reply, await this.actions.create(identity, body.dryRun === true, query));
   }
 
@@ -60,9 +75,17 @@ export class BackupsController {
   @HttpCode(202)
   @RequireRight('backups.delete', { action: 'backup.retention' })
   @BoundedByHandler()
-  @ApiOperation({ summary: 'Apply retention (P2): the 7-day window, or keep the last N under disk pressure; never the newest verified backup; unknown files listed, not deleted' })
+  @ApiOperation({
+    summary:
+      'Apply retention (P2): the 7-day window, or keep the last N under disk pressure; never the newest verified backup; unknown files listed, not deleted',
+  })
   @ApiAcceptedResponse({ type: BackupRunModel })
-  async retention(@Body() body: RetentionDto, @Query() query: WaitQuery, @CurrentIdentity() identity: Identity, @Res({ passthrough: true }) reply: StatusReply): Promise<BackupRunModel> {
+  async retention(
+    @Body() body: RetentionDto,
+    @Query() query: WaitQuery,
+    @CurrentIdentity() identity: Identity,
+    @Res({ passthrough: true }) reply: StatusReply,
+  ): Promise<BackupRunModel> {
     return answer(reply, await this.actions.retention(identity, body, query));
   }
 
@@ -70,7 +93,9 @@ export class BackupsController {
   @HttpCode(202)
   @RequireRight('backups.verify', { action: 'backup.verify' })
   @BoundedByHandler()
-  @ApiOperation({ summary: 'Verify a backup (P3): size, SHA-256, gzip stream, completion marker, and a restore drill into a scratch database' })
+  @ApiOperation({
+    summary: 'Verify a backup (P3): size, SHA-256, gzip stream, completion marker, and a restore drill into a scratch database',
+  })
   @ApiAcceptedResponse({ type: BackupRunModel })
   async verify(
     @Param('id', ID) id: string,
@@ -88,7 +113,10 @@ export class BackupsController {
   @HttpCode(202)
   @RequireRight('backups.restore', { action: 'backup.restore' })
   @BoundedByHandler()
-  @ApiOperation({ summary: 'Restore the ERP database from this backup (P1): approval by the complementary role, `confirm` = the database name; safety backup, backend stopped, one transaction, ANALYZE, backend started and healthy' })
+  @ApiOperation({
+    summary:
+      'Restore the ERP database from this backup (P1): approval by the complementary role, `confirm` = the database name; safety backup, backend stopped, one transaction, ANALYZE, backend started and healthy',
+  })
   @ApiAcceptedResponse({ type: BackupRunModel })
   async restore(
     @Param('id', ID) id: string,
@@ -105,7 +133,10 @@ export class BackupsController {
   @Delete(':id')
   @RequireRight('backups.delete', { action: 'backup.delete' })
   @BoundedByHandler()
-  @ApiOperation({ summary: 'Delete a backup (P2): its file; the catalog keeps the entry as deleted. Never the newest verified backup. Waits for the run unless wait=false' })
+  @ApiOperation({
+    summary:
+      'Delete a backup (P2): its file; the catalog keeps the entry as deleted. Never the newest verified backup. Waits for the run unless wait=false',
+  })
   @ApiOkResponse({ type: BackupRunModel })
   async remove(
     @Param('id', ID) id: string,
@@ -115,6 +146,9 @@ export class BackupsController {
     @Res({ passthrough: true }) reply: StatusReply,
   ): Promise<BackupRunModel> {
     req.auditTarget = `backup:${id}`;
-    return answer(reply, await this.actions.remove(identity, id, query.dryRun === true, { wait: query.wait ?? true, waitSeconds: query.waitSeconds ?? 60 }));
+    return answer(
+      reply,
+      await this.actions.remove(identity, id, query.dryRun === true, { wait: query.wait ?? true, waitSeconds: query.waitSeconds ?? 60 }),
+    );
   }
 }

@@ -12,7 +12,9 @@ const bool = ({ value }: { value: unknown }) => (value === 'true' ? true : value
 
 @ObjectType('Backup')
 export class BackupModel {
-  @ApiProperty({ nullable: true, type: String, description: 'Catalog id (null for a file the catalog does not know)' }) @Field(() => String, { nullable: true }) id: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'Catalog id (null for a file the catalog does not know)' })
+  @Field(() => String, { nullable: true })
+  id: string | null;
   @ApiProperty() @Field() fileName: string;
   @ApiProperty({ description: 'In the catalog (false: a file found on disk only)' }) @Field() known: boolean;
   @ApiProperty({ nullable: true, enum: ['manual', 'scheduled', 'safety'] }) @Field(() => String, { nullable: true }) kind: string | null;
@@ -23,7 +25,9 @@ export class BackupModel {
   @ApiProperty({ description: 'unverified | verified | failed | deleted | unknown: …' }) @Field() verifyStatus: string;
   @ApiProperty({ nullable: true, type: String }) @Field(() => String, { nullable: true }) verifiedAt: string | null;
   @ApiProperty({ nullable: true, type: String }) @Field(() => String, { nullable: true }) verifyError: string | null;
-  @ApiProperty({ nullable: true, type: Number, description: 'Measured restore time of the last drill' }) @Field(() => Int, { nullable: true }) drillDurationMs: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'Measured restore time of the last drill' })
+  @Field(() => Int, { nullable: true })
+  drillDurationMs: number | null;
   @ApiProperty({ nullable: true, type: String }) @Field(() => String, { nullable: true }) databaseName: string | null;
   @ApiProperty({ nullable: true, type: Number }) @Field(() => Float, { nullable: true }) databaseSizeBytes: number | null;
   @ApiProperty({ nullable: true, type: String }) @Field(() => String, { nullable: true }) serverVersion: string | null;
@@ -40,7 +44,10 @@ export class BackupModel {
 export class BackupListModel {
   @ApiProperty({ type: [BackupModel] }) @Field(() => [BackupModel]) items: BackupModel[];
   @ApiProperty({ nullable: true, type: String }) @Field(() => String, { nullable: true }) nextCursor: string | null;
-  @ApiProperty({ type: [BackupModel], description: 'Files in the backup directory the catalog does not know (first page only); never deleted by retention' })
+  @ApiProperty({
+    type: [BackupModel],
+    description: 'Files in the backup directory the catalog does not know (first page only); never deleted by retention',
+  })
   @Field(() => [BackupModel])
   unknownFiles: BackupModel[];
 }
@@ -104,7 +111,7 @@ export class BackupActionDto {
 
 @InputType('BackupRestoreInput')
 export class RestoreDto extends BackupActionDto {
-  @ApiPropertyOptional({ description: 'The ERP database\'s name, typed out (required for a real restore)' })
+  @ApiPropertyOptional({ description: "The ERP database's name, typed out (required for a real restore)" })
   @Field(() => String, { nullable: true })
   @IsOptional()
   @IsString({ message: 'must be a string' })
@@ -126,7 +133,7 @@ export class RetentionDto extends BackupActionDto {
   @IsIn(['window', 'disk-pressure'], { message: 'must be window or disk-pressure' })
   mode?: 'window' | 'disk-pressure';
 
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_RETENTION_DAYS, description: 'Default: the inventory\'s backups.retentionDays' })
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_RETENTION_DAYS, description: "Default: the inventory's backups.retentionDays" })
   @Field(() => Int, { nullable: true })
   @IsOptional()
   @IsInt({ message: RETENTION_DAYS_MESSAGE })
@@ -134,7 +141,11 @@ export class RetentionDto extends BackupActionDto {
   @Max(MAX_RETENTION_DAYS, { message: RETENTION_DAYS_MESSAGE })
   retentionDays?: number;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_KEEP_LAST, description: 'disk-pressure: default the inventory\'s backups.keepLastOnCleanup' })
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: MAX_KEEP_LAST,
+    description: "disk-pressure: default the inventory's backups.keepLastOnCleanup",
+  })
   @Field(() => Int, { nullable: true })
   @IsOptional()
   @IsInt({ message: KEEP_LAST_MESSAGE })

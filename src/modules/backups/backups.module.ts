@@ -34,6 +34,13 @@ export class BackupsModule implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    for (const procedure of backupProcedures({ backups: this.backups, dataSource: this.dataSource, docker: this.docker, http: this.http, inventory: this.inventory })) this.registry.register(procedure);
+    for (const procedure of backupProcedures({
+      backups: this.backups,
+      dataSource: this.dataSource,
+      docker: this.docker,
+      http: this.http,
+      inventory: this.inventory,
+    }))
+      this.registry.register(procedure);
   }
 }

@@ -35,25 +35,40 @@ export class BackupsResolver {
 
   @Mutation(() => BackupRunModel, { description: 'Verify a backup with a restore drill (P3)' })
   @RequireRight('backups.verify', { action: 'backup.verify' })
-  verifyBackup(@Args('id', new ParseUuidPipe('id')) id: string, @CurrentIdentity() identity: Identity, @Args('input', { nullable: true }) input?: BackupActionDto): Promise<BackupRunModel> {
+  verifyBackup(
+    @Args('id', new ParseUuidPipe('id')) id: string,
+    @CurrentIdentity() identity: Identity,
+    @Args('input', { nullable: true }) input?: BackupActionDto,
+  ): Promise<BackupRunModel> {
     return this.actions.verify(identity, id, input?.dryRun === true, {});
   }
 
   @Mutation(() => BackupRunModel, { description: 'Restore the ERP database from a backup (P1, approval, confirm = database name)' })
   @RequireRight('backups.restore', { action: 'backup.restore' })
-  restoreBackup(@Args('id', new ParseUuidPipe('id')) id: string, @Args('input') input: RestoreDto, @CurrentIdentity() identity: Identity): Promise<BackupRunModel> {
+  restoreBackup(
+    @Args('id', new ParseUuidPipe('id')) id: string,
+    @Args('input') input: RestoreDto,
+    @CurrentIdentity() identity: Identity,
+  ): Promise<BackupRunModel> {
     return this.actions.restore(identity, id, input, {});
   }
 
   @Mutation(() => BackupRunModel, { description: 'Delete a backup (P2); never the newest verified one' })
   @RequireRight('backups.delete', { action: 'backup.delete' })
-  deleteBackup(@Args('id', new ParseUuidPipe('id')) id: string, @CurrentIdentity() identity: Identity, @Args('input', { nullable: true }) input?: BackupActionDto): Promise<BackupRunModel> {
+  deleteBackup(
+    @Args('id', new ParseUuidPipe('id')) id: string,
+    @CurrentIdentity() identity: Identity,
+    @Args('input', { nullable: true }) input?: BackupActionDto,
+  ): Promise<BackupRunModel> {
     return this.actions.remove(identity, id, input?.dryRun === true, { wait: true, waitSeconds: 60 });
   }
 
   @Mutation(() => BackupRunModel, { description: 'Apply backup retention (P2)' })
   @RequireRight('backups.delete', { action: 'backup.retention' })
-  applyBackupRetention(@CurrentIdentity() identity: Identity, @Args('input', { nullable: true }) input?: RetentionDto): Promise<BackupRunModel> {
+  applyBackupRetention(
+    @CurrentIdentity() identity: Identity,
+    @Args('input', { nullable: true }) input?: RetentionDto,
+  ): Promise<BackupRunModel> {
     return this.actions.retention(identity, input ?? {}, {});
   }
 }

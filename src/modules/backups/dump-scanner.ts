@@ -34,7 +34,8 @@ export class DumpScanner {
     // The last chunks (views, no copy) holding at least the stream's last TAIL_LIMIT bytes.
     this.recent.push(chunk);
     this.recentLength += chunk.length;
-    while (this.recent.length > 1 && this.recentLength - this.recent[0].length >= TAIL_LIMIT) this.recentLength -= this.recent.shift()!.length;
+    while (this.recent.length > 1 && this.recentLength - this.recent[0].length >= TAIL_LIMIT)
+      this.recentLength -= this.recent.shift()!.length;
     let pos = 0;
     const len = chunk.length;
     while (pos < len) {

@@ -94,12 +94,29 @@ export class LocalPgTools implements PgTools {
     return this.start(this.bin('psql'), PSQL_ARGS, database, true, signal, applicationName);
   }
 
-  private start(bin: string, args: string[], database: string, stdin: boolean, signal: AbortSignal, applicationName: string): Promise<ToolProcess> {
+  private start(
+    bin: string,
+    args: string[],
+    database: string,
+    stdin: boolean,
+    signal: AbortSignal,
+    applicationName: string,
+  ): Promise<ToolProcess> {
     const c = databaseOf(this.url);
     const child = spawn(bin, args, {
       stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       // Only what the tool needs: never the control plane's own environment (its secrets).
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PGHOST: c.host, PGPORT: c.port, PGUSER: c.user, PGPASSWORD: c.password, PGDATABASE: database, PGAPPNAME: applicationName, PGCONNECT_TIMEOUT: '10', LANG: 'C.UTF-8' },
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        PGHOST: c.host,
+        PGPORT: c.port,
+        PGUSER: c.user,
+        PGPASSWORD: c.password,
+        PGDATABASE: database,
+        PGAPPNAME: applicationName,
+        PGCONNECT_TIMEOUT: '10',
+        LANG: 'C.UTF-8',
+      },
       signal,
     });
     let stderr = '';
@@ -114,7 +131,13 @@ export class LocalPgTools implements PgTools {
       });
       child.on('close', (code) => resolve(code));
     });
-    return Promise.resolve({ stdout: child.stdout!, stdin: child.stdin ?? undefined, exit, stderr: () => stderr, abort: () => child.kill('SIGTERM') });
+    return Promise.resolve({
+      stdout: child.stdout!,
+      stdin: child.stdin ?? undefined,
+      exit,
+      stderr: () => stderr,
+      abort: () => child.kill('SIGTERM'),
+    });
   }
 }
 

@@ -89,10 +89,25 @@ export function singleCheck(spec: SingleCheckSpec, judge: (ctx: CheckContext) =>
     async run(ctx) {
       try {
         const j = await judge(ctx);
-        return [{ ...base, verdict: j.verdict, observed: j.observed, ...(j.details ? { details: j.details } : {}), ...(j.verdict === 'pass' ? {} : { nextStep: j.nextStep ?? spec.nextStep }) }];
+        return [
+          {
+            ...base,
+            verdict: j.verdict,
+            observed: j.observed,
+            ...(j.details ? { details: j.details } : {}),
+            ...(j.verdict === 'pass' ? {} : { nextStep: j.nextStep ?? spec.nextStep }),
+          },
+        ];
       } catch (error) {
         const { verdict, observed } = describeFailure(error);
-        return [{ ...base, verdict, observed: spec.system ? `${spec.system}: ${observed}` : observed, nextStep: spec.nextStepOnError?.(error) ?? spec.nextStep }];
+        return [
+          {
+            ...base,
+            verdict,
+            observed: spec.system ? `${spec.system}: ${observed}` : observed,
+            nextStep: spec.nextStepOnError?.(error) ?? spec.nextStep,
+          },
+        ];
       }
     },
   };

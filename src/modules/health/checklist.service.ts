@@ -10,7 +10,14 @@ import { decodeCursor, encodeCursor, Page, pageSize } from '../../common/paginat
 import { INVENTORY } from '../../config/config.module';
 import { Inventory } from '../../config/inventory.schema';
 import { OPS_REDIS } from '../../infra/redis/redis.module';
-import { DockerPort, ElasticsearchPort, HttpProbePort, PrometheusPort, TargetDatabasePort, TargetRedisPort } from '../../integrations/contracts';
+import {
+  DockerPort,
+  ElasticsearchPort,
+  HttpProbePort,
+  PrometheusPort,
+  TargetDatabasePort,
+  TargetRedisPort,
+} from '../../integrations/contracts';
 import { DOCKER, ELASTICSEARCH, HTTP_PROBE, PROMETHEUS, TARGET_DB, TARGET_REDIS } from '../../integrations/integrations.module';
 import { CheckDefinition, CheckResult, Verdict, worst } from './check';
 import { CHECKLIST_ITEMS, ChecklistItemResult } from './checklist';
@@ -95,11 +102,29 @@ export class ChecklistService {
       const durationMs = Math.round(performance.now() - started);
       if (outcome === 'timeout') {
         controller.abort();
-        return [{ check: def.id, title: def.title, verdict: 'unknown', observed: `timed out after ${timeoutMs} ms`, expected: `an answer within ${timeoutMs} ms`, durationMs }];
+        return [
+          {
+            check: def.id,
+            title: def.title,
+            verdict: 'unknown',
+            observed: `timed out after ${timeoutMs} ms`,
+            expected: `an answer within ${timeoutMs} ms`,
+            durationMs,
+          },
+        ];
       }
       return outcome.map((r) => ({ ...r, durationMs }));
     } catch (error) {
-      return [{ check: def.id, title: def.title, verdict: 'unknown', observed: `check failed: ${(error as Error).message}`.slice(0, 300), expected: 'the check to complete', durationMs: Math.round(performance.now() - started) }];
+      return [
+        {
+          check: def.id,
+          title: def.title,
+          verdict: 'unknown',
+          observed: `check failed: ${(error as Error).message}`.slice(0, 300),
+          expected: 'the check to complete',
+          durationMs: Math.round(performance.now() - started),
+        },
+      ];
     } finally {
       clearTimeout(timer);
     }
@@ -109,7 +134,12 @@ export class ChecklistService {
    * `options.since` (a smoke test after a recovery): log lines from before it do not count, and a
    * Prometheus target not scraped since then is pending (warn), not down.
    */
-  async run(trigger: 'manual' | 'schedule', requestedBy: string | null, scheduledFor: Date | null = null, options: { since?: Date } = {}): Promise<ChecklistRunEntity> {
+  async run(
+    trigger: 'manual' | 'schedule',
+    requestedBy: string | null,
+    scheduledFor: Date | null = null,
+    options: { since?: Date } = {},
+  ): Promise<ChecklistRunEntity> {
     const deadlineMs = this.inventory.schedules.checklistDeadlineMs;
     const startedAt = this.clock.now();
     const deadlineAt = Date.now() + deadlineMs;
@@ -153,7 +183,9 @@ export class ChecklistService {
       items,
     });
     await this.runs.insert(run as never);
-    await this.redis.set(LATEST_KEY, JSON.stringify(run)).catch((error: Error) => this.logger.warn(`latest checklist not cached: ${error.message}`));
+    await this.redis
+      .set(LATEST_KEY, JSON.stringify(run))
+      .catch((error: Error) => this.logger.warn(`latest checklist not cached: ${error.message}`));
     return run;
   }
 
@@ -162,7 +194,12 @@ export class ChecklistService {
     const cached = await this.redis.get(LATEST_KEY).catch(() => null);
     if (cached) {
       const run = JSON.parse(cached) as ChecklistRunEntity;
-      return { ...run, startedAt: new Date(run.startedAt), finishedAt: new Date(run.finishedAt), scheduledFor: run.scheduledFor ? new Date(run.scheduledFor) : null };
+      return {
+        ...run,
+        startedAt: new Date(run.startedAt),
+        finishedAt: new Date(run.finishedAt),
+        scheduledFor: run.scheduledFor ? new Date(run.scheduledFor) : null,
+      };
     }
     return this.runs.findOne({ where: {}, order: { startedAt: 'DESC' } });
   }
@@ -175,7 +212,11 @@ export class ChecklistService {
 
   async list(filter: ChecklistFilter): Promise<Page<ChecklistRunEntity>> {
     const size = pageSize(filter.limit);
-    const qb = this.runs.createQueryBuilder('r').orderBy('r.startedAt', 'DESC').addOrderBy('r.id', 'DESC').take(size + 1);
+    const qb = this.runs
+      .createQueryBuilder('r')
+      .orderBy('r.startedAt', 'DESC')
+      .addOrderBy('r.id', 'DESC')
+      .take(size + 1);
     if (filter.from) qb.andWhere('r.started_at >= :from', { from: filter.from });
     if (filter.to) qb.andWhere('r.started_at < :to', { to: filter.to });
     if (filter.verdict) qb.andWhere('r.verdict = :verdict', { verdict: filter.verdict });

@@ -20,7 +20,10 @@ export class HealthSummaryService {
 
   /** The schedule's interval: a run older than this is stale. */
   staleAfterSeconds(): number {
-    const expression = CronExpressionParser.parse(this.inventory.schedules.dailyChecklist, { tz: this.inventory.timezone, currentDate: this.clock.now() });
+    const expression = CronExpressionParser.parse(this.inventory.schedules.dailyChecklist, {
+      tz: this.inventory.timezone,
+      currentDate: this.clock.now(),
+    });
     const first = expression.next().getTime();
     const second = expression.next().getTime();
     return Math.round((second - first) / 1000);
@@ -29,7 +32,8 @@ export class HealthSummaryService {
   async summary(): Promise<HealthSummaryModel> {
     const run = await this.checklist.latest();
     const staleAfterSeconds = this.staleAfterSeconds();
-    if (!run) return { verdict: 'unknown', runId: null, checkedAt: null, ageSeconds: null, stale: true, staleAfterSeconds, items: [], lines: [] };
+    if (!run)
+      return { verdict: 'unknown', runId: null, checkedAt: null, ageSeconds: null, stale: true, staleAfterSeconds, items: [], lines: [] };
     const ageSeconds = Math.max(0, Math.round((this.clock.now().getTime() - run.finishedAt.getTime()) / 1000));
     return {
       verdict: run.verdict,
@@ -39,7 +43,16 @@ export class HealthSummaryService {
       stale: ageSeconds > staleAfterSeconds,
       staleAfterSeconds,
       items: run.items,
-      lines: run.items.flatMap((item) => item.checks.map((c) => ({ item: item.item, check: c.check, title: c.title, verdict: c.verdict, observed: c.observed, expected: c.expected }))),
+      lines: run.items.flatMap((item) =>
+        item.checks.map((c) => ({
+          item: item.item,
+          check: c.check,
+          title: c.title,
+          verdict: c.verdict,
+          observed: c.observed,
+          expected: c.expected,
+        })),
+      ),
     };
   }
 
@@ -47,8 +60,13 @@ export class HealthSummaryService {
   async text(): Promise<string> {
     const s = await this.summary();
     if (!s.runId) return 'Daily Startup Checklist: no run yet (POST /api/v1/checklists runs one now)\n';
-    const when = new Intl.DateTimeFormat('sv-SE', { timeZone: this.inventory.timezone, dateStyle: 'short', timeStyle: 'short' }).format(s.checkedAt!);
-    const out = [`Daily Startup Checklist, ${when} ${this.inventory.timezone} (${s.ageSeconds} s ago${s.stale ? ', STALE' : ''}): ${s.verdict.toUpperCase()}`, ''];
+    const when = new Intl.DateTimeFormat('sv-SE', { timeZone: this.inventory.timezone, dateStyle: 'short', timeStyle: 'short' }).format(
+      s.checkedAt!,
+    );
+    const out = [
+      `Daily Startup Checklist, ${when} ${this.inventory.timezone} (${s.ageSeconds} s ago${s.stale ? ', STALE' : ''}): ${s.verdict.toUpperCase()}`,
+      '',
+    ];
     for (const item of s.items) {
       out.push(`- [${MARK[item.verdict as Verdict]}] ${item.title}`);
       for (const check of item.checks) {
@@ -57,11 +75,13 @@ export class HealthSummaryService {
       }
       if (item.verdict !== 'pass') {
         if (item.nextStep) out.push(`      → ${item.nextStep}`);
-        if (item.escalation) out.push(`      → escalate ${item.escalation.severity} within ${item.escalation.responseMinutes} min: ${item.escalation.contacts.join(', ')}`);
+        if (item.escalation)
+          out.push(
+            `      → escalate ${item.escalation.severity} within ${item.escalation.responseMinutes} min: ${item.escalation.contacts.join(', ')}`,
+          );
       }
     }
     out.push('', 'If any item fails: see "Common Issues & Resolution".');
     return `${out.join('\n')}\n`;
   }
-
 }

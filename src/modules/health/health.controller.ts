@@ -20,7 +20,7 @@ export class HealthController {
 
   @Get('health/summary')
   @RequireRight('health.read')
-  @ApiOperation({ summary: 'The ERP stack\'s latest health: one line per service, check and metric; stale when older than the schedule' })
+  @ApiOperation({ summary: "The ERP stack's latest health: one line per service, check and metric; stale when older than the schedule" })
   @ApiProduces('application/json', 'text/plain')
   @ApiOkResponse({ type: HealthSummaryModel })
   async summary(@Query() query: SummaryQuery, @Headers('accept') accept: string | undefined, @Res() response: unknown): Promise<void> {
@@ -36,7 +36,7 @@ export class HealthController {
 
   @Post('checklists')
   @RequireRight('checklist.run', { action: 'checklist.run' })
-  @ApiOperation({ summary: 'Run the daily startup checklist now (answers within the inventory\'s deadline)' })
+  @ApiOperation({ summary: "Run the daily startup checklist now (answers within the inventory's deadline)" })
   @ApiCreatedResponse({ type: ChecklistRunModel })
   run(@CurrentIdentity() identity: Identity): Promise<ChecklistRunModel> {
     return this.checklist.run('manual', identity.username);
@@ -47,7 +47,11 @@ export class HealthController {
   @ApiOperation({ summary: 'Checklist history, newest first; filter by date and verdict' })
   @ApiOkResponse({ type: ChecklistRunPage })
   list(@Query() query: ChecklistQuery): Promise<ChecklistRunPage> {
-    return this.checklist.list({ ...query, from: query.from ? new Date(query.from) : undefined, to: query.to ? new Date(query.to) : undefined });
+    return this.checklist.list({
+      ...query,
+      from: query.from ? new Date(query.from) : undefined,
+      to: query.to ? new Date(query.to) : undefined,
+    });
   }
 
   @Get('checklists/:id')

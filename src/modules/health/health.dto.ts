@@ -18,10 +18,16 @@ export class CheckResultModel {
   @ApiProperty() @Field() expected: string;
   @ApiProperty() @Field(() => Int) durationMs: number;
   @ApiPropertyOptional() @Field(() => String, { nullable: true }) nextStep?: string;
-  @ApiPropertyOptional({ description: 'Not a pass: the procedure that addresses it (POST /api/v1/procedures/{id}/runs)', example: 'db.connection-pool-exhausted' })
+  @ApiPropertyOptional({
+    description: 'Not a pass: the procedure that addresses it (POST /api/v1/procedures/{id}/runs)',
+    example: 'db.connection-pool-exhausted',
+  })
   @Field(() => String, { nullable: true, description: 'Not a pass: the procedure that addresses it' })
   remediation?: string;
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true }) @Field(() => GraphQLJSON, { nullable: true }) details?: Record<string, unknown>;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true }) @Field(() => GraphQLJSON, { nullable: true }) details?: Record<
+    string,
+    unknown
+  >;
 }
 
 @ObjectType('Escalation')
@@ -51,7 +57,7 @@ export class ChecklistRunModel {
   @ApiProperty() @Field() finishedAt: Date;
   @ApiProperty() @Field(() => Int) durationMs: number;
   @ApiProperty() @Field(() => Int) deadlineMs: number;
-  @ApiProperty({ description: 'Sum of the checks\' own durations (they run concurrently)' }) @Field(() => Int) checksDurationMs: number;
+  @ApiProperty({ description: "Sum of the checks' own durations (they run concurrently)" }) @Field(() => Int) checksDurationMs: number;
   @ApiProperty({ enum: ['manual', 'schedule'] }) @Field() trigger: string;
   @ApiProperty({ nullable: true, type: String }) @Field(() => String, { nullable: true }) requestedBy: string | null;
   @ApiProperty({ nullable: true, type: Date }) @Field(() => Date, { nullable: true }) scheduledFor: Date | null;
@@ -80,10 +86,14 @@ export class HealthSummaryModel {
   @ApiProperty({ nullable: true, type: String }) @Field(() => String, { nullable: true }) runId: string | null;
   @ApiProperty({ nullable: true, type: Date }) @Field(() => Date, { nullable: true }) checkedAt: Date | null;
   @ApiProperty({ nullable: true, type: Number }) @Field(() => Int, { nullable: true }) ageSeconds: number | null;
-  @ApiProperty({ description: 'True when the latest run is older than the schedule\'s interval (or there is none)' }) @Field() stale: boolean;
+  @ApiProperty({ description: "True when the latest run is older than the schedule's interval (or there is none)" })
+  @Field()
+  stale: boolean;
   @ApiProperty() @Field(() => Int) staleAfterSeconds: number;
   @ApiProperty({ type: [ChecklistItemModel] }) @Field(() => [ChecklistItemModel]) items: ChecklistItemModel[];
-  @ApiProperty({ type: [HealthLineModel], description: 'One line per service, check and metric' }) @Field(() => [HealthLineModel]) lines: HealthLineModel[];
+  @ApiProperty({ type: [HealthLineModel], description: 'One line per service, check and metric' })
+  @Field(() => [HealthLineModel])
+  lines: HealthLineModel[];
 }
 
 export class ChecklistQuery extends PageQuery {
@@ -111,7 +121,10 @@ export class ChecklistArgs extends PageArgs {
 }
 
 export class SummaryQuery {
-  @ApiPropertyOptional({ enum: ['json', 'text'], description: 'text: the checklist with ✓/✗ marks, for a terminal (also Accept: text/plain)' })
+  @ApiPropertyOptional({
+    enum: ['json', 'text'],
+    description: 'text: the checklist with ✓/✗ marks, for a terminal (also Accept: text/plain)',
+  })
   @IsOptional()
   @IsIn(['json', 'text'], { message: 'must be json or text' })
   format?: 'json' | 'text';

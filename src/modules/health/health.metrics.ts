@@ -21,7 +21,7 @@ export class HealthMetrics implements OnModuleInit {
     const checklist = this.checklist;
     new Gauge({
       name: 'ops_checklist_last_run_timestamp_seconds',
-      help: 'Unix time the latest daily checklist run finished (the time of every item\'s last run)',
+      help: "Unix time the latest daily checklist run finished (the time of every item's last run)",
       registers: [this.metrics.registry],
       async collect() {
         const run = await checklist.latest().catch(() => null);

@@ -18,7 +18,7 @@ export class HealthResolver {
     private readonly summaries: HealthSummaryService,
   ) {}
 
-  @Query(() => HealthSummaryModel, { description: 'The ERP stack\'s latest health' })
+  @Query(() => HealthSummaryModel, { description: "The ERP stack's latest health" })
   @RequireRight('health.read')
   healthSummary(): Promise<HealthSummaryModel> {
     return this.summaries.summary();
@@ -27,7 +27,11 @@ export class HealthResolver {
   @Query(() => ChecklistRunPageModel, { description: 'Checklist history, newest first' })
   @RequireRight('health.read')
   checklistRuns(@Args() args: ChecklistArgs) {
-    return this.checklistService.list({ ...args, from: args.from ? new Date(args.from) : undefined, to: args.to ? new Date(args.to) : undefined });
+    return this.checklistService.list({
+      ...args,
+      from: args.from ? new Date(args.from) : undefined,
+      to: args.to ? new Date(args.to) : undefined,
+    });
   }
 
   @Query(() => ChecklistRunModel)

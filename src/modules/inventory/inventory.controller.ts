@@ -27,7 +27,13 @@ export class InventoryModel {
 
 function view(inventory: Inventory, file: string): InventoryModel {
   const masked = maskInventory(inventory);
-  return { file, timezone: masked.timezone, composeProject: masked.stack.composeProject, services: masked.stack.services, document: masked };
+  return {
+    file,
+    timezone: masked.timezone,
+    composeProject: masked.stack.composeProject,
+    services: masked.stack.services,
+    document: masked,
+  };
 }
 
 @ApiTags('inventory')

@@ -15,7 +15,17 @@ import {
   TargetDatabasePort,
   TargetRedisPort,
 } from '../../integrations/contracts';
-import { ALERTMANAGER, DOCKER, ELASTICSEARCH, HTTP_PROBE, IntegrationsModule, NOTIFIER, PROMETHEUS, TARGET_DB, TARGET_REDIS } from '../../integrations/integrations.module';
+import {
+  ALERTMANAGER,
+  DOCKER,
+  ELASTICSEARCH,
+  HTTP_PROBE,
+  IntegrationsModule,
+  NOTIFIER,
+  PROMETHEUS,
+  TARGET_DB,
+  TARGET_REDIS,
+} from '../../integrations/integrations.module';
 import { ProcedureRegistry } from '../../procedures/procedure-registry';
 import { BackupsModule } from '../backups/backups.module';
 import { BackupService } from '../backups/backup.service';

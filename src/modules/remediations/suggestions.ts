@@ -46,5 +46,7 @@ export function remediationForAlert(alertName: string | undefined): string | und
 }
 
 export function remediationForCheck(checkId: string): string | undefined {
-  return CHECK_REMEDIATIONS.find(([key]) => checkId === key || (key.endsWith(':') ? checkId.startsWith(key) : checkId.startsWith(`${key}:`)))?.[1];
+  return CHECK_REMEDIATIONS.find(
+    ([key]) => checkId === key || (key.endsWith(':') ? checkId.startsWith(key) : checkId.startsWith(`${key}:`)),
+  )?.[1];
 }

@@ -158,10 +158,18 @@ export async function buildPrometheusSections(input: BuilderInput): Promise<Prom
   // so far for the day under way, up to the last whole hour, as the hourly figures).
   const dayWins = dayWindows(period, lastHour);
   const runs = dayRuns(dayWins);
-  const hourly = (promql: string, chunks: number) => runner.range({ promql, start: hourTimes[0] ?? period.start + HOUR, end: lastHour, stepSeconds: 3600, chunks });
-  const dailyFrom = (family: (range: string) => string): ComputedFrom[] => runs.map((r) => ({ promql: family(promDuration(r.seconds)), stepSeconds: r.seconds }));
+  const hourly = (promql: string, chunks: number) =>
+    runner.range({ promql, start: hourTimes[0] ?? period.start + HOUR, end: lastHour, stepSeconds: 3600, chunks });
+  const dailyFrom = (family: (range: string) => string): ComputedFrom[] =>
+    runs.map((r) => ({ promql: family(promDuration(r.seconds)), stepSeconds: r.seconds }));
   const daily = async (family: (range: string) => string, offsetMs?: number) =>
-    (await Promise.all(runs.map((r) => runner.range({ promql: family(promDuration(r.seconds)), start: r.start, end: r.end, stepSeconds: r.seconds, offsetMs })))).flat();
+    (
+      await Promise.all(
+        runs.map((r) =>
+          runner.range({ promql: family(promDuration(r.seconds)), start: r.start, end: r.end, stepSeconds: r.seconds, offsetMs }),
+        ),
+      )
+    ).flat();
   const want = (s: PerformanceSection) => include.includes(s);
 
   // Every query is asked for at once: the runner runs each once, bounded, in this order: the
@@ -169,10 +177,19 @@ export async function buildPrometheusSections(input: BuilderInput): Promise<Prom
   const latencyP = want('response_times') ? hourly(Q.latency, LATENCY_CHUNKS) : null;
   const needsRequests = want('response_times') || want('error_rates') || want('usage_patterns');
   const requestsP = needsRequests ? hourly(Q.requests, REQUESTS_CHUNKS) : null;
-  const samplesP = runner.range({ promql: Q.samples(covStep), start: covTimes[0] ?? period.start + covStep * 1000, end: evaluatedUntil, stepSeconds: covStep, offsetMs: 1, chunks: REQUESTS_CHUNKS });
+  const samplesP = runner.range({
+    promql: Q.samples(covStep),
+    start: covTimes[0] ?? period.start + covStep * 1000,
+    end: evaluatedUntil,
+    stepSeconds: covStep,
+    offsetMs: 1,
+    chunks: REQUESTS_CHUNKS,
+  });
   const errorTypesP = want('error_rates') ? daily(Q.errorTypesDaily) : null;
   // up at the end of a day is counted in that day only (left-open windows, 1 ms after the grid).
-  const upP = want('availability') ? Promise.all([daily((r) => Q.upSum(input.upSelector, r), 1), daily((r) => Q.upCount(input.upSelector, r), 1)]) : null;
+  const upP = want('availability')
+    ? Promise.all([daily((r) => Q.upSum(input.upSelector, r), 1), daily((r) => Q.upCount(input.upSelector, r), 1)])
+    : null;
   const [samples, requests, latency, errorTypes, up] = await Promise.all([samplesP, requestsP, latencyP, errorTypesP, upP]);
 
   // ---- coverage ----
@@ -190,7 +207,13 @@ export async function buildPrometheusSections(input: BuilderInput): Promise<Prom
   const coverageOf = new Map(dayCoverage.map((d) => [d.date, d.coverage]));
   const hasData = (date: string) => (coverageOf.get(date) ?? 0) > 0;
   const gapsIn = (from: number, to: number) => gaps.filter((g) => Date.parse(g.to) > from && Date.parse(g.from) < to);
-  const coverage: PrometheusSections['coverage'] = { ratio: round(whole.ratio), expectedSamples: whole.expected, presentSamples: whole.present, gaps, days: dayCoverage };
+  const coverage: PrometheusSections['coverage'] = {
+    ratio: round(whole.ratio),
+    expectedSamples: whole.expected,
+    presentSamples: whole.present,
+    gaps,
+    days: dayCoverage,
+  };
   const samplesFrom: ComputedFrom = { promql: Q.samples(covStep), stepSeconds: covStep };
 
   // ---- hours and days as array indexes ----
@@ -213,7 +236,14 @@ export async function buildPrometheusSections(input: BuilderInput): Promise<Prom
   const commonCoverage = { ratio: coverage.ratio, gaps };
 
   // ---- requests: per hour (all endpoints), per endpoint and day ----
-  interface EndpointTotals { method: string; endpoint: string; requests: number; errors: number; dayRequests: Float64Array; dayErrors: Float64Array }
+  interface EndpointTotals {
+    method: string;
+    endpoint: string;
+    requests: number;
+    errors: number;
+    dayRequests: Float64Array;
+    dayErrors: Float64Array;
+  }
   const hourRequests = new Float64Array(H);
   const hourErrors = new Float64Array(H);
   const hourSeen = new Uint8Array(H);
@@ -222,7 +252,18 @@ export async function buildPrometheusSections(input: BuilderInput): Promise<Prom
   for (const series of requests ?? []) {
     const key = endpointKey(series.metric);
     let e = endpoints.get(key);
-    if (!e) endpoints.set(key, (e = { method: series.metric.method ?? '', endpoint: series.metric.endpoint ?? '', requests: 0, errors: 0, dayRequests: new Float64Array(D), dayErrors: new Float64Array(D) }));
+    if (!e)
+      endpoints.set(
+        key,
+        (e = {
+          method: series.metric.method ?? '',
+          endpoint: series.metric.endpoint ?? '',
+          requests: 0,
+          errors: 0,
+          dayRequests: new Float64Array(D),
+          dayErrors: new Float64Array(D),
+        }),
+      );
     const is5xx = /^5/.test(series.metric.status ?? '');
     let sum = 0;
     const { times, values } = series;
@@ -278,7 +319,11 @@ export async function buildPrometheusSections(input: BuilderInput): Promise<Prom
         dayCounts[d] += values[k];
       }
     }
-    const quantiles = (b: Buckets) => ({ p50Seconds: round(histogramQuantile(0.5, b)), p95Seconds: round(histogramQuantile(0.95, b)), p99Seconds: round(histogramQuantile(0.99, b)) });
+    const quantiles = (b: Buckets) => ({
+      p50Seconds: round(histogramQuantile(0.5, b)),
+      p95Seconds: round(histogramQuantile(0.95, b)),
+      p99Seconds: round(histogramQuantile(0.99, b)),
+    });
     const target = input.thresholds.apiP95Seconds;
     const hoursAbove: { start: string; local: string; p95Seconds: number | null; requests: number }[] = [];
     const worstHours = new Array<{ start: string; local: string; p95Seconds: number } | null>(D).fill(null);
@@ -290,7 +335,13 @@ export async function buildPrometheusSections(input: BuilderInput): Promise<Prom
       if (p95 === null) continue;
       const worst = worstHours[d];
       if (!worst || p95 > worst.p95Seconds) worstHours[d] = { start: hourStart(i), local: localLabel(i), p95Seconds: round(p95)! };
-      if (p95 > target) hoursAbove.push({ start: hourStart(i), local: localLabel(i), p95Seconds: round(p95), requests: Math.round(hb.get(Number.POSITIVE_INFINITY) ?? 0) });
+      if (p95 > target)
+        hoursAbove.push({
+          start: hourStart(i),
+          local: localLabel(i),
+          p95Seconds: round(p95),
+          requests: Math.round(hb.get(Number.POSITIVE_INFINITY) ?? 0),
+        });
     }
     const days = period.days.map((d, di) => {
       const b = bucketsSum(hourBuckets, (i) => hourDay[i] === di);
@@ -314,7 +365,14 @@ export async function buildPrometheusSections(input: BuilderInput): Promise<Prom
         }
         const all = bucketsSum(byLe);
         const [method, ...rest] = key.split(' ');
-        return { method, endpoint: rest.join(' '), requests: Math.round(all.get(Number.POSITIVE_INFINITY) ?? 0), p50Seconds: round(histogramQuantile(0.5, all)), p95Seconds: round(histogramQuantile(0.95, all)), worstDay };
+        return {
+          method,
+          endpoint: rest.join(' '),
+          requests: Math.round(all.get(Number.POSITIVE_INFINITY) ?? 0),
+          p50Seconds: round(histogramQuantile(0.5, all)),
+          p95Seconds: round(histogramQuantile(0.95, all)),
+          worstDay,
+        };
       })
       .filter((e) => e.p95Seconds !== null)
       .sort((a, b) => b.p95Seconds! - a.p95Seconds! || b.requests - a.requests)
@@ -323,8 +381,13 @@ export async function buildPrometheusSections(input: BuilderInput): Promise<Prom
     const overall = quantiles(overallBuckets);
     sections.response_times = {
       computedFrom: [{ promql: Q.latency, stepSeconds: 3600 }, samplesFrom],
-      method: 'Quantiles interpolated in the default histogram buckets (as histogram_quantile) from bucket increases per endpoint and hour: summed over the endpoints per hour, day and the period, and over the hours per endpoint.',
-      target: { p95Seconds: target, met: overall.p95Seconds === null ? null : overall.p95Seconds < target, hoursAboveTarget: hoursAbove.length },
+      method:
+        'Quantiles interpolated in the default histogram buckets (as histogram_quantile) from bucket increases per endpoint and hour: summed over the endpoints per hour, day and the period, and over the hours per endpoint.',
+      target: {
+        p95Seconds: target,
+        met: overall.p95Seconds === null ? null : overall.p95Seconds < target,
+        hoursAboveTarget: hoursAbove.length,
+      },
       overall: { requests: Math.round(overallBuckets.get(Number.POSITIVE_INFINITY) ?? 0), ...overall },
       days,
       hoursAboveTarget: hoursAbove.slice(0, 50),
@@ -349,18 +412,46 @@ export async function buildPrometheusSections(input: BuilderInput): Promise<Prom
       });
       byType.set(type, entry);
     }
-    const worstHours = new Array<{ start: string; local: string; ratePercent: number; requests: number; errors5xx: number } | null>(D).fill(null);
+    const worstHours = new Array<{ start: string; local: string; ratePercent: number; requests: number; errors5xx: number } | null>(D).fill(
+      null,
+    );
     for (let i = 0; i < H; i++) {
       const d = hourDay[i];
       if (d < 0 || !(hourRequests[i] > 0)) continue;
       const p = (hourErrors[i] / hourRequests[i]) * 100;
       const worst = worstHours[d];
-      if (!worst || p > worst.ratePercent) worstHours[d] = { start: hourStart(i), local: localLabel(i), ratePercent: round(p)!, requests: Math.round(hourRequests[i]), errors5xx: Math.round(hourErrors[i]) };
+      if (!worst || p > worst.ratePercent)
+        worstHours[d] = {
+          start: hourStart(i),
+          local: localLabel(i),
+          ratePercent: round(p)!,
+          requests: Math.round(hourRequests[i]),
+          errors5xx: Math.round(hourErrors[i]),
+        };
     }
     const days = period.days.map((d, di) => {
-      if (!hasData(d.date)) return { date: d.date, coverage: coverageOf.get(d.date) ?? null, requests: null, errors5xx: null, ratePercent: null, meetsTarget: null, worstHour: null, gaps: gapsIn(d.start, d.end) };
+      if (!hasData(d.date))
+        return {
+          date: d.date,
+          coverage: coverageOf.get(d.date) ?? null,
+          requests: null,
+          errors5xx: null,
+          ratePercent: null,
+          meetsTarget: null,
+          worstHour: null,
+          gaps: gapsIn(d.start, d.end),
+        };
       const rate = pct(dayErrors[di], dayRequests[di]);
-      return { date: d.date, coverage: coverageOf.get(d.date) ?? null, requests: Math.round(dayRequests[di]), errors5xx: Math.round(dayErrors[di]), ratePercent: rate, meetsTarget: rate === null ? null : rate < target, worstHour: worstHours[di], gaps: gapsIn(d.start, d.end) };
+      return {
+        date: d.date,
+        coverage: coverageOf.get(d.date) ?? null,
+        requests: Math.round(dayRequests[di]),
+        errors5xx: Math.round(dayErrors[di]),
+        ratePercent: rate,
+        meetsTarget: rate === null ? null : rate < target,
+        worstHour: worstHours[di],
+        gaps: gapsIn(d.start, d.end),
+      };
     });
     const overallRate = pct(totalErrors, totalRequests);
     const endpointsByRate = [...endpoints.values()]
@@ -369,21 +460,38 @@ export async function buildPrometheusSections(input: BuilderInput): Promise<Prom
         let worstDay: { date: string; ratePercent: number; errors5xx: number } | null = null;
         for (let d = 0; d < D; d++) {
           const p = e.dayRequests[d] > 0 ? (e.dayErrors[d] / e.dayRequests[d]) * 100 : 0;
-          if (e.dayErrors[d] > 0 && (!worstDay || p > worstDay.ratePercent)) worstDay = { date: period.days[d].date, ratePercent: round(p)!, errors5xx: Math.round(e.dayErrors[d]) };
+          if (e.dayErrors[d] > 0 && (!worstDay || p > worstDay.ratePercent))
+            worstDay = { date: period.days[d].date, ratePercent: round(p)!, errors5xx: Math.round(e.dayErrors[d]) };
         }
-        return { method: e.method, endpoint: e.endpoint, requests: Math.round(e.requests), errors5xx: Math.round(e.errors), ratePercent: pct(e.errors, e.requests), worstDay };
+        return {
+          method: e.method,
+          endpoint: e.endpoint,
+          requests: Math.round(e.requests),
+          errors5xx: Math.round(e.errors),
+          ratePercent: pct(e.errors, e.requests),
+          worstDay,
+        };
       })
       .sort((a, b) => (b.ratePercent ?? 0) - (a.ratePercent ?? 0) || b.errors5xx - a.errors5xx)
       .slice(0, TOP);
     sections.error_rates = {
       computedFrom: [{ promql: Q.requests, stepSeconds: 3600 }, ...dailyFrom(Q.errorTypesDaily), samplesFrom],
-      method: '5xx share of http_requests_total (status label starting with 5), from increases per endpoint and hour, summed per hour, day, endpoint and over the period.',
-      target: { maxPercent: target, met: overallRate === null ? null : overallRate < target, daysAboveTarget: days.filter((d) => d.meetsTarget === false).map((d) => d.date) },
+      method:
+        '5xx share of http_requests_total (status label starting with 5), from increases per endpoint and hour, summed per hour, day, endpoint and over the period.',
+      target: {
+        maxPercent: target,
+        met: overallRate === null ? null : overallRate < target,
+        daysAboveTarget: days.filter((d) => d.meetsTarget === false).map((d) => d.date),
+      },
       overall: { requests: Math.round(totalRequests), errors5xx: Math.round(totalErrors), ratePercent: overallRate },
       days,
       endpoints: endpointsByRate,
       errorTypes: [...byType.entries()]
-        .map(([errorType, e]) => ({ errorType, count: Math.round(e.total), days: period.days.map((d, di) => ({ date: d.date, count: hasData(d.date) ? Math.round(e.byDay[di]) : null })) }))
+        .map(([errorType, e]) => ({
+          errorType,
+          count: Math.round(e.total),
+          days: period.days.map((d, di) => ({ date: d.date, count: hasData(d.date) ? Math.round(e.byDay[di]) : null })),
+        }))
         .sort((a, b) => b.count - a.count),
       dataCoverage: commonCoverage,
     };
@@ -397,18 +505,26 @@ export async function buildPrometheusSections(input: BuilderInput): Promise<Prom
       if (!hourSeen[i] || hourDay[i] < 0) continue;
       const l = hourLocal[i];
       grid[l.weekday - 1][l.hour] += hourRequests[i];
-      if (!peak || hourRequests[i] > peak.requests) peak = { start: hourStart(i), local: localLabel(i), requests: Math.round(hourRequests[i]) };
+      if (!peak || hourRequests[i] > peak.requests)
+        peak = { start: hourStart(i), local: localLabel(i), requests: Math.round(hourRequests[i]) };
     }
     let peakCell: { weekday: string; hour: number; requests: number } | null = null;
-    grid.forEach((hours, w) => hours.forEach((v, hour) => {
-      if (v > 0 && (!peakCell || v > peakCell.requests)) peakCell = { weekday: WEEKDAY_NAMES[w], hour, requests: Math.round(v) };
-    }));
+    grid.forEach((hours, w) =>
+      hours.forEach((v, hour) => {
+        if (v > 0 && (!peakCell || v > peakCell.requests)) peakCell = { weekday: WEEKDAY_NAMES[w], hour, requests: Math.round(v) };
+      }),
+    );
     const share = (v: number) => round(totalRequests > 0 ? (v / totalRequests) * 100 : null, 2);
     sections.usage_patterns = {
       computedFrom: [{ promql: Q.requests, stepSeconds: 3600 }, samplesFrom],
       timeZone: period.timeZone,
       totalRequests: Math.round(totalRequests),
-      days: period.days.map((d, di) => ({ date: d.date, coverage: coverageOf.get(d.date) ?? null, requests: hasData(d.date) ? Math.round(dayRequests[di]) : null, gaps: gapsIn(d.start, d.end) })),
+      days: period.days.map((d, di) => ({
+        date: d.date,
+        coverage: coverageOf.get(d.date) ?? null,
+        requests: hasData(d.date) ? Math.round(dayRequests[di]) : null,
+        gaps: gapsIn(d.start, d.end),
+      })),
       weekdayHour: grid.map((hours, w) => ({ weekday: WEEKDAY_NAMES[w], hours: hours.map((v) => Math.round(v)) })),
       peakHour: peak,
       peakWeekdayHour: peakCell,
@@ -416,7 +532,9 @@ export async function buildPrometheusSections(input: BuilderInput): Promise<Prom
         .sort((a, b) => b.requests - a.requests)
         .slice(0, TOP)
         .map((e) => ({ method: e.method, endpoint: e.endpoint, requests: Math.round(e.requests), sharePercent: share(e.requests) })),
-      methods: [...methods.entries()].sort((a, b) => b[1] - a[1]).map(([method, v]) => ({ method, requests: Math.round(v), sharePercent: share(v) })),
+      methods: [...methods.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .map(([method, v]) => ({ method, requests: Math.round(v), sharePercent: share(v) })),
       dataCoverage: commonCoverage,
     };
   }
@@ -426,10 +544,11 @@ export async function buildPrometheusSections(input: BuilderInput): Promise<Prom
     const [sum, count] = up as [Series[], Series[]];
     const perDay = (series: Series[]) => {
       const byDay = new Float64Array(D);
-      for (const s of series) s.times.forEach((t, k) => {
-        const d = dayAt.get(t);
-        if (d !== undefined) byDay[d] += s.values[k];
-      });
+      for (const s of series)
+        s.times.forEach((t, k) => {
+          const d = dayAt.get(t);
+          if (d !== undefined) byDay[d] += s.values[k];
+        });
       return byDay;
     };
     const upDays = perDay(sum);
@@ -439,12 +558,18 @@ export async function buildPrometheusSections(input: BuilderInput): Promise<Prom
     const days = period.days.map((d, di) => {
       upAll += upDays[di];
       samplesAll += scrapeDays[di];
-      return { date: d.date, upRatio: round(ratio(upDays[di], scrapeDays[di])), scrapes: Math.round(scrapeDays[di]), gaps: gapsIn(d.start, d.end) };
+      return {
+        date: d.date,
+        upRatio: round(ratio(upDays[di], scrapeDays[di])),
+        scrapes: Math.round(scrapeDays[di]),
+        gaps: gapsIn(d.start, d.end),
+      };
     });
     sections.availability = {
       backend: {
         computedFrom: [...dailyFrom((r) => Q.upSum(input.upSelector, r)), ...dailyFrom((r) => Q.upCount(input.upSelector, r))],
-        method: 'Share of the backend\'s scrapes that succeeded (up = 1), counted per local day; scrapes missing (Prometheus down, or no up series, e.g. loaded history) are not counted either way.',
+        method:
+          "Share of the backend's scrapes that succeeded (up = 1), counted per local day; scrapes missing (Prometheus down, or no up series, e.g. loaded history) are not counted either way.",
         upRatio: round(ratio(upAll, samplesAll)),
         scrapes: Math.round(samplesAll),
         days,
@@ -453,7 +578,12 @@ export async function buildPrometheusSections(input: BuilderInput): Promise<Prom
   }
 
   return {
-    source: { stepSeconds: 3600, coverageStepSeconds: covStep, expectedSamplesPerCoverageStep: expected, evaluatedUntil: new Date(evaluatedUntil).toISOString() },
+    source: {
+      stepSeconds: 3600,
+      coverageStepSeconds: covStep,
+      expectedSamplesPerCoverageStep: expected,
+      evaluatedUntil: new Date(evaluatedUntil).toISOString(),
+    },
     coverage,
     sections,
     queries: runner.records,

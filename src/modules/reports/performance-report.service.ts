@@ -55,7 +55,10 @@ export class PerformanceReportService {
     const period = buildPeriod(value.startDate, value.endDate, timeZone, now - SCRAPE_LAG_MS);
     const include = value.include;
     const needsPrometheus = include.some((s) => s !== 'backups');
-    const thresholds = { apiP95Seconds: this.inventory.thresholds.apiP95Seconds.fail, errorRatePercent: this.inventory.thresholds.errorRatePercent.fail };
+    const thresholds = {
+      apiP95Seconds: this.inventory.thresholds.apiP95Seconds.fail,
+      errorRatePercent: this.inventory.thresholds.errorRatePercent.fail,
+    };
     // The control plane's own tables are read while Prometheus answers (a failure there is
     // awaited below, not left unhandled meanwhile).
     const early = <T>(read: () => Promise<T>) => {
@@ -72,7 +75,10 @@ export class PerformanceReportService {
         prom = await buildPrometheusSections({ period, include, runner, thresholds, upSelector: this.upSelector() });
       } catch (error) {
         if (error instanceof IntegrationError) {
-          throw new DependencyError(`The performance report needs Prometheus, which failed: ${error.message}. Nothing was stored; try again when Prometheus answers (GET /-/ready).`, error.system);
+          throw new DependencyError(
+            `The performance report needs Prometheus, which failed: ${error.message}. Nothing was stored; try again when Prometheus answers (GET /-/ready).`,
+            error.system,
+          );
         }
         throw error;
       }
@@ -107,7 +113,7 @@ export class PerformanceReportService {
       targets: thresholds,
       source: prom
         ? { prometheus: maskUrl(this.inventory.urls.prometheus), ...prom.source, queries: prom.queries }
-        : { database: 'the control plane\'s own tables' },
+        : { database: "the control plane's own tables" },
       dataCoverage: prom ? prom.coverage : null,
       summary: summarize(sections, prom),
       sections,
@@ -147,7 +153,9 @@ export class PerformanceReportService {
     const after = decodeCursor(filter.cursor, ['date', 'uuid']);
     if (after) qb.andWhere('(r.generated_at, r.id) < (:at, :id)', { at: new Date(after[0]), id: after[1] });
     const { entities, raw } = await qb.getRawAndEntities();
-    const summaries = new Map<string, Record<string, unknown>>(raw.map((r: Record<string, unknown>) => [String(r.r_id), (r.summary ?? {}) as Record<string, unknown>]));
+    const summaries = new Map<string, Record<string, unknown>>(
+      raw.map((r: Record<string, unknown>) => [String(r.r_id), (r.summary ?? {}) as Record<string, unknown>]),
+    );
     const page = entities.slice(0, size);
     const last = page[page.length - 1];
     return {
@@ -198,12 +206,14 @@ export class PerformanceReportService {
     }
     const runs = Object.values(byVerdict).reduce((a, b) => a + b, 0);
     return {
-      computedFrom: 'checklist_runs (the daily startup checklist\'s stored runs, manual and scheduled)',
+      computedFrom: "checklist_runs (the daily startup checklist's stored runs, manual and scheduled)",
       runs,
       passed: byVerdict.pass,
       passRatePercent: runs ? round((byVerdict.pass / runs) * 100, 2) : null,
       byVerdict,
-      daysWithoutRun: [...days.values()].filter((d) => d.runs === 0 && period.days.find((p) => p.date === d.date)!.start < period.until).map((d) => d.date),
+      daysWithoutRun: [...days.values()]
+        .filter((d) => d.runs === 0 && period.days.find((p) => p.date === d.date)!.start < period.until)
+        .map((d) => d.date),
       days: [...days.values()].map((d) => ({ ...d, passRatePercent: d.runs ? round((d.passed / d.runs) * 100, 2) : null })),
     };
   }
@@ -228,15 +238,22 @@ export class PerformanceReportService {
       if (r.verify_status === 'failed') day.failed++;
     }
     return {
-      computedFrom: 'backups (the control plane\'s backup catalog, deleted entries included)',
+      computedFrom: "backups (the control plane's backup catalog, deleted entries included)",
       made: rows.length,
       verified: rows.filter((r) => r.verify_status === 'verified').length,
       failed: rows.filter((r) => r.verify_status === 'failed').length,
       unverified: rows.filter((r) => r.verify_status === 'unverified').length,
       deleted: rows.filter((r) => r.deleted).length,
       byKind,
-      sizeBytes: { total, average: rows.length ? Math.round(total / rows.length) : null, smallest: rows.length ? Math.min(...sizes) : null, largest: rows.length ? Math.max(...sizes) : null },
-      daysWithoutBackup: [...days.values()].filter((d) => d.made === 0 && period.days.find((p) => p.date === d.date)!.start < period.until).map((d) => d.date),
+      sizeBytes: {
+        total,
+        average: rows.length ? Math.round(total / rows.length) : null,
+        smallest: rows.length ? Math.min(...sizes) : null,
+        largest: rows.length ? Math.max(...sizes) : null,
+      },
+      daysWithoutBackup: [...days.values()]
+        .filter((d) => d.made === 0 && period.days.find((p) => p.date === d.date)!.start < period.until)
+        .map((d) => d.date),
       days: [...days.values()],
     };
   }
@@ -253,7 +270,9 @@ function summarize(sections: Partial<Record<PerformanceSection, any>>, prom: Pro
   const notes: string[] = [];
   if (prom) {
     const missing = prom.coverage.days.filter((d) => d.coverage === 0).map((d) => d.date);
-    const partial = prom.coverage.days.filter((d) => d.coverage !== null && d.coverage > 0 && d.coverage < 0.99).map((d) => `${d.date} (${Math.round(d.coverage! * 100)} %)`);
+    const partial = prom.coverage.days
+      .filter((d) => d.coverage !== null && d.coverage > 0 && d.coverage < 0.99)
+      .map((d) => `${d.date} (${Math.round(d.coverage! * 100)} %)`);
     if (missing.length) notes.push(`No metrics at all for ${missing.join(', ')}: those days are left out, not counted as zero.`);
     if (partial.length) notes.push(`Metrics are incomplete for ${partial.join(', ')}: values come from the samples present.`);
     if (prom.coverage.gaps.length) notes.push(`${prom.coverage.gaps.length} gap(s) in the data (see dataCoverage.gaps).`);
@@ -272,4 +291,3 @@ function summarize(sections: Partial<Record<PerformanceSection, any>>, prom: Pro
     notes,
   };
 }
-

@@ -59,7 +59,8 @@ export function splitRange(start: number, end: number, stepMs: number, chunks: n
   const steps = Math.floor((end - start) / stepMs) + 1;
   const per = Math.ceil(steps / Math.max(1, Math.min(chunks, steps)));
   const parts: { start: number; end: number }[] = [];
-  for (let first = 0; first < steps; first += per) parts.push({ start: start + first * stepMs, end: start + Math.min(steps - 1, first + per - 1) * stepMs });
+  for (let first = 0; first < steps; first += per)
+    parts.push({ start: start + first * stepMs, end: start + Math.min(steps - 1, first + per - 1) * stepMs });
   return parts;
 }
 
@@ -105,7 +106,11 @@ export class PromQueryRunner {
       parts.map((part) =>
         this.slot(() => {
           started ||= Date.now();
-          return this.prometheus.queryRange(spec.promql, { start: new Date(part.start + offset), end: new Date(part.end + offset), stepSeconds: spec.stepSeconds }, { timeoutMs: this.options.timeoutMs });
+          return this.prometheus.queryRange(
+            spec.promql,
+            { start: new Date(part.start + offset), end: new Date(part.end + offset), stepSeconds: spec.stepSeconds },
+            { timeoutMs: this.options.timeoutMs },
+          );
         }),
       ),
     );

@@ -70,7 +70,8 @@ export function findGaps(input: CoverageInput): Gap[] {
   const gaps: Gap[] = [];
   let run: { from: number; to: number; missing: number; empty: boolean } | null = null;
   const close = () => {
-    if (run && (run.missing >= 2 || run.empty)) gaps.push({ from: new Date(run.from).toISOString(), to: new Date(run.to).toISOString(), missingSamples: Math.round(run.missing) });
+    if (run && (run.missing >= 2 || run.empty))
+      gaps.push({ from: new Date(run.from).toISOString(), to: new Date(run.to).toISOString(), missingSamples: Math.round(run.missing) });
     run = null;
   };
   for (const t of input.times) {
@@ -88,7 +89,11 @@ export function findGaps(input: CoverageInput): Gap[] {
 }
 
 /** Fraction of the expected samples present in [from, to) (counts at times in (from, to]), capped at 1. */
-export function coverageBetween(input: CoverageInput, from: number, to: number): { ratio: number | null; expected: number; present: number } {
+export function coverageBetween(
+  input: CoverageInput,
+  from: number,
+  to: number,
+): { ratio: number | null; expected: number; present: number } {
   let expected = 0;
   let present = 0;
   for (const t of input.times) {

@@ -39,7 +39,17 @@ const partsCache = new Map<string, Intl.DateTimeFormat>();
 function formatter(timeZone: string): Intl.DateTimeFormat {
   let f = partsCache.get(timeZone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', weekday: 'short' });
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      weekday: 'short',
+    });
     partsCache.set(timeZone, f);
   }
   return f;
@@ -60,14 +70,26 @@ export const WEEKDAY_NAMES = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 export function localTime(ms: number, timeZone: string): LocalTime {
   const parts: Record<string, string> = {};
   for (const p of formatter(timeZone).formatToParts(new Date(ms))) parts[p.type] = p.value;
-  return { date: `${parts.year}-${parts.month}-${parts.day}`, hour: Number(parts.hour), minute: Number(parts.minute), weekday: WEEKDAY[parts.weekday] };
+  return {
+    date: `${parts.year}-${parts.month}-${parts.day}`,
+    hour: Number(parts.hour),
+    minute: Number(parts.minute),
+    weekday: WEEKDAY[parts.weekday],
+  };
 }
 
 /** Offset of the zone from UTC at an instant, milliseconds (Jakarta: +7 h). */
 export function zoneOffsetMs(ms: number, timeZone: string): number {
   const parts: Record<string, string> = {};
   for (const p of formatter(timeZone).formatToParts(new Date(ms))) parts[p.type] = p.value;
-  const asUtc = Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second));
+  const asUtc = Date.UTC(
+    Number(parts.year),
+    Number(parts.month) - 1,
+    Number(parts.day),
+    Number(parts.hour),
+    Number(parts.minute),
+    Number(parts.second),
+  );
   return asUtc - Math.floor(ms / 1000) * 1000;
 }
 
@@ -124,22 +146,36 @@ export interface ValidPerformanceRequest {
  * Validates a report request (beyond the DTO's field types): real dates, start ≤ end, at most
  * MAX_PERIOD_DAYS days, not entirely in the future in the zone, known section names.
  */
-export function validatePerformanceRequest(body: PerformanceRequest, timeZone: string, now: number): { value?: ValidPerformanceRequest; problems: FieldProblem[] } {
+export function validatePerformanceRequest(
+  body: PerformanceRequest,
+  timeZone: string,
+  now: number,
+): { value?: ValidPerformanceRequest; problems: FieldProblem[] } {
   const problems: FieldProblem[] = [];
   const example = 'for example 2026-01-13';
   for (const field of ['start_date', 'end_date'] as const) {
     const v = body[field];
     if (v === undefined || v === null) problems.push({ field, problem: `is required: a calendar date YYYY-MM-DD, ${example}` });
-    else if (!isCalendarDate(v)) problems.push({ field, problem: `must be a real calendar date YYYY-MM-DD, ${example} (got ${JSON.stringify(v).slice(0, 40)})` });
+    else if (!isCalendarDate(v))
+      problems.push({ field, problem: `must be a real calendar date YYYY-MM-DD, ${example} (got ${JSON.stringify(v).slice(0, 40)})` });
   }
   let include: PerformanceSection[] = [...DEFAULT_SECTIONS];
   const allowed = PERFORMANCE_SECTIONS.join(', ');
   if (body.include !== undefined && body.include !== null) {
-    if (!Array.isArray(body.include)) problems.push({ field: 'include', problem: `must be a list of section names, each one of ${allowed}` });
-    else if (body.include.length === 0) problems.push({ field: 'include', problem: `must name at least one section: ${allowed} (leave it out for response_times, error_rates, usage_patterns)` });
+    if (!Array.isArray(body.include))
+      problems.push({ field: 'include', problem: `must be a list of section names, each one of ${allowed}` });
+    else if (body.include.length === 0)
+      problems.push({
+        field: 'include',
+        problem: `must name at least one section: ${allowed} (leave it out for response_times, error_rates, usage_patterns)`,
+      });
     else {
       const unknown = body.include.filter((s) => !(PERFORMANCE_SECTIONS as readonly unknown[]).includes(s));
-      if (unknown.length) problems.push({ field: 'include', problem: `${unknown.map((u) => JSON.stringify(u)).join(', ')} is not a known section: each must be one of ${allowed}` });
+      if (unknown.length)
+        problems.push({
+          field: 'include',
+          problem: `${unknown.map((u) => JSON.stringify(u)).join(', ')} is not a known section: each must be one of ${allowed}`,
+        });
       else include = PERFORMANCE_SECTIONS.filter((s) => (body.include as unknown[]).includes(s));
     }
   }
@@ -148,9 +184,16 @@ export function validatePerformanceRequest(body: PerformanceRequest, timeZone: s
   const endDate = body.end_date as string;
   const days = daysBetween(startDate, endDate) + 1;
   if (days < 1) problems.push({ field: 'end_date', problem: `must not be before start_date (${startDate})` });
-  else if (days > MAX_PERIOD_DAYS) problems.push({ field: 'end_date', problem: `the period may be at most ${MAX_PERIOD_DAYS} days long (got ${days} days); split it into shorter reports` });
+  else if (days > MAX_PERIOD_DAYS)
+    problems.push({
+      field: 'end_date',
+      problem: `the period may be at most ${MAX_PERIOD_DAYS} days long (got ${days} days); split it into shorter reports`,
+    });
   else if (startOfLocalDay(startDate, timeZone) > now) {
-    problems.push({ field: 'start_date', problem: `is in the future: today is ${localTime(now, timeZone).date} in ${timeZone}; a report needs at least part of its period in the past` });
+    problems.push({
+      field: 'start_date',
+      problem: `is in the future: today is ${localTime(now, timeZone).date} in ${timeZone}; a report needs at least part of its period in the past`,
+    });
   }
   if (problems.length) return { problems };
   return { value: { startDate, endDate, include }, problems };

@@ -1,5 +1,14 @@
 import { Body, Controller, Get, Headers, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiCreatedResponse, ApiNotAcceptableResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiCreatedResponse,
+  ApiNotAcceptableResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiTags,
+} from '@nestjs/swagger';
 import { DomainError } from '../../common/errors';
 import { CurrentIdentity, CurrentRequest } from '../../common/current-identity.decorator';
 import { ParseUuidPipe } from '../../common/ids';
@@ -8,13 +17,20 @@ import { RequireRight } from '../../guards/right.decorator';
 import { PerformanceReportService } from './performance-report.service';
 import { negotiateReportFormat, renderReportAs, ReportRepresentation } from './render/report-format';
 import { DEFAULT_SECTIONS } from './report-period';
-import { PerformanceReportFormatQuery, PerformanceReportListQuery, PerformanceReportModel, PerformanceReportPageModel, PerformanceReportRequestDto } from './reports.dto';
+import {
+  PerformanceReportFormatQuery,
+  PerformanceReportListQuery,
+  PerformanceReportModel,
+  PerformanceReportPageModel,
+  PerformanceReportRequestDto,
+} from './reports.dto';
 
 const PATH = 'admin/reports/performance';
 const PRODUCES = ['application/json', 'text/html', 'application/zip', 'text/csv'];
-const FORMATS_DOC = 'Format by ?format= (json, csv, html; wins over Accept) or Accept: application/json (default), text/html (self-contained page with server-rendered SVG charts), '
-  + 'application/zip (?format=csv: every CSV table, attachment performance-report-<start>_<end>.zip), text/csv with ?section= (one section\'s table, RFC 4180; ?table= for its other tables). '
-  + 'Missing data is an empty CSV cell beside a coverage column, never 0.';
+const FORMATS_DOC =
+  'Format by ?format= (json, csv, html; wins over Accept) or Accept: application/json (default), text/html (self-contained page with server-rendered SVG charts), ' +
+  "application/zip (?format=csv: every CSV table, attachment performance-report-<start>_<end>.zip), text/csv with ?section= (one section's table, RFC 4180; ?table= for its other tables). " +
+  'Missing data is an empty CSV cell beside a coverage column, never 0.';
 
 interface HeaderReply {
   header(name: string, value: string): unknown;
@@ -37,12 +53,26 @@ export class ReportsController {
 
   @Post()
   @RequireRight('reports.create', { action: 'report.performance.create' })
-  @ApiOperation({ summary: 'Generate a performance report (P3) for whole days in the inventory\'s time zone: response_times, error_rates, usage_patterns (default), availability, backups; stored, 201 with Location' })
-  @ApiCreatedResponse({ description: 'The report document (see GET /admin/reports/performance/{id})', schema: { type: 'object', additionalProperties: true } })
+  @ApiOperation({
+    summary:
+      "Generate a performance report (P3) for whole days in the inventory's time zone: response_times, error_rates, usage_patterns (default), availability, backups; stored, 201 with Location",
+  })
+  @ApiCreatedResponse({
+    description: 'The report document (see GET /admin/reports/performance/{id})',
+    schema: { type: 'object', additionalProperties: true },
+  })
   @ApiProduces(...PRODUCES)
-  @ApiCreatedResponse({ description: `The report document (see GET /admin/reports/performance/{id}). ${FORMATS_DOC}`, schema: { type: 'object', additionalProperties: true } })
-  @ApiBadRequestResponse({ description: 'A field or query parameter (format, section, table) is missing or wrong, or section is not among the included sections; the message names it and the allowed values; nothing is stored' })
-  @ApiNotAcceptableResponse({ description: 'Accept allows none of application/json, text/html, application/zip, text/csv (with ?section=); nothing is stored' })
+  @ApiCreatedResponse({
+    description: `The report document (see GET /admin/reports/performance/{id}). ${FORMATS_DOC}`,
+    schema: { type: 'object', additionalProperties: true },
+  })
+  @ApiBadRequestResponse({
+    description:
+      'A field or query parameter (format, section, table) is missing or wrong, or section is not among the included sections; the message names it and the allowed values; nothing is stored',
+  })
+  @ApiNotAcceptableResponse({
+    description: 'Accept allows none of application/json, text/html, application/zip, text/csv (with ?section=); nothing is stored',
+  })
   async create(
     @Body() body: PerformanceReportRequestDto,
     @Query() query: PerformanceReportFormatQuery,
@@ -55,7 +85,12 @@ export class ReportsController {
     const as = negotiateReportFormat({ ...query, accept });
     const include = Array.isArray(body.include) ? body.include : DEFAULT_SECTIONS;
     if (query.section !== undefined && !include.includes(query.section)) {
-      throw DomainError.validation([{ field: 'section', problem: `${String(query.section)} is not among the included sections (${include.map(String).join(', ')}); add it to include` }]);
+      throw DomainError.validation([
+        {
+          field: 'section',
+          problem: `${String(query.section)} is not among the included sections (${include.map(String).join(', ')}); add it to include`,
+        },
+      ]);
     }
     const report = await this.reports.generate(body, identity);
     req.auditTarget = `performance-report:${String(report.id)}`;
@@ -73,12 +108,17 @@ export class ReportsController {
 
   @Get(':id')
   @RequireRight('reports.read')
-  @ApiOperation({ summary: 'One stored performance report: the JSON document, or its CSV tables (zipped, or one section\'s) or HTML page with charts made from it' })
+  @ApiOperation({
+    summary:
+      "One stored performance report: the JSON document, or its CSV tables (zipped, or one section's) or HTML page with charts made from it",
+  })
   @ApiProduces(...PRODUCES)
   @ApiOkResponse({ description: FORMATS_DOC, schema: { type: 'object', additionalProperties: true } })
   @ApiBadRequestResponse({ description: 'format, section or table is not one of the allowed values (the message lists them)' })
   @ApiNotFoundResponse({ description: 'No report with this id, or ?section= names a section the report does not include' })
-  @ApiNotAcceptableResponse({ description: 'Accept allows none of application/json, text/html, application/zip, text/csv (with ?section=); the message lists them' })
+  @ApiNotAcceptableResponse({
+    description: 'Accept allows none of application/json, text/html, application/zip, text/csv (with ?section=); the message lists them',
+  })
   async get(
     @Param('id', new ParseUuidPipe('id')) id: string,
     @Query() query: PerformanceReportFormatQuery,

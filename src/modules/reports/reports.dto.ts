@@ -14,8 +14,8 @@ import { DEFAULT_SECTIONS, MAX_PERIOD_DAYS, PERFORMANCE_SECTIONS } from './repor
  */
 @InputType('PerformanceReportInput')
 export class PerformanceReportRequestDto {
-  @ApiProperty({ example: '2026-01-13', description: 'First day, YYYY-MM-DD, in the inventory\'s time zone' })
-  @Field(() => String, { description: 'First day, YYYY-MM-DD, in the inventory\'s time zone' })
+  @ApiProperty({ example: '2026-01-13', description: "First day, YYYY-MM-DD, in the inventory's time zone" })
+  @Field(() => String, { description: "First day, YYYY-MM-DD, in the inventory's time zone" })
   @Allow()
   start_date: unknown;
 
@@ -25,7 +25,10 @@ export class PerformanceReportRequestDto {
   end_date: unknown;
 
   @ApiPropertyOptional({ type: [String], enum: PERFORMANCE_SECTIONS, default: DEFAULT_SECTIONS })
-  @Field(() => [String], { nullable: true, description: `Sections: ${PERFORMANCE_SECTIONS.join(', ')} (default ${DEFAULT_SECTIONS.join(', ')})` })
+  @Field(() => [String], {
+    nullable: true,
+    description: `Sections: ${PERFORMANCE_SECTIONS.join(', ')} (default ${DEFAULT_SECTIONS.join(', ')})`,
+  })
   @Allow()
   include?: unknown;
 }
@@ -40,11 +43,23 @@ export class PerformanceReportModel {
   @ApiProperty() @Field() generatedAt: string;
   @ApiProperty() @Field() generatedBy: string;
   @ApiProperty() @Field(() => Int) durationMs: number;
-  @ApiProperty({ type: 'object', additionalProperties: true, description: 'Headline numbers: requests, p95Seconds, p95TargetMet, errorRatePercent, errorRateTargetMet, dataCoverage, gaps, notes' })
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    description: 'Headline numbers: requests, p95Seconds, p95TargetMet, errorRatePercent, errorRateTargetMet, dataCoverage, gaps, notes',
+  })
   @Field(() => GraphQLJSON)
   summary: Record<string, unknown>;
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true, nullable: true, description: 'The whole report document (null in lists)' })
-  @Field(() => GraphQLJSON, { nullable: true, description: 'The whole report document (as GET /admin/reports/performance/{id}); null in lists' })
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    nullable: true,
+    description: 'The whole report document (null in lists)',
+  })
+  @Field(() => GraphQLJSON, {
+    nullable: true,
+    description: 'The whole report document (as GET /admin/reports/performance/{id}); null in lists',
+  })
   report?: Record<string, unknown> | null;
 }
 
@@ -58,15 +73,25 @@ export class PerformanceReportListQuery extends PageQuery {}
  * negotiateReportFormat, so that each problem is a 400 naming the parameter and its values.
  */
 export class PerformanceReportFormatQuery {
-  @ApiPropertyOptional({ enum: REPORT_FORMATS, description: 'json (default), csv (every table zipped; one section\'s table with section), html (self-contained page with charts); wins over Accept' })
+  @ApiPropertyOptional({
+    enum: REPORT_FORMATS,
+    description:
+      "json (default), csv (every table zipped; one section's table with section), html (self-contained page with charts); wins over Accept",
+  })
   @Allow()
   format?: unknown;
 
-  @ApiPropertyOptional({ enum: PERFORMANCE_SECTIONS, description: 'One section\'s CSV table (text/csv) instead of the zip; the report must include the section' })
+  @ApiPropertyOptional({
+    enum: PERFORMANCE_SECTIONS,
+    description: "One section's CSV table (text/csv) instead of the zip; the report must include the section",
+  })
   @Allow()
   section?: unknown;
 
-  @ApiPropertyOptional({ description: 'With section: which of its tables (default days): response_times: days, slowest_endpoints, hours_above_target; error_rates: days, endpoints, error_types; usage_patterns: days, weekday_hour, top_endpoints, methods; availability: days; backups: days, by_kind' })
+  @ApiPropertyOptional({
+    description:
+      'With section: which of its tables (default days): response_times: days, slowest_endpoints, hours_above_target; error_rates: days, endpoints, error_types; usage_patterns: days, weekday_hour, top_endpoints, methods; availability: days; backups: days, by_kind',
+  })
   @Allow()
   table?: unknown;
 }

@@ -4,7 +4,13 @@ import { ParseUuidPipe } from '../../common/ids';
 import { Identity } from '../../common/request-context';
 import { RequireRight } from '../../guards/right.decorator';
 import { PerformanceReportService } from './performance-report.service';
-import { PerformanceReportListArgs, PerformanceReportModel, PerformanceReportPageModel, PerformanceReportRequestDto, reportModel } from './reports.dto';
+import {
+  PerformanceReportListArgs,
+  PerformanceReportModel,
+  PerformanceReportPageModel,
+  PerformanceReportRequestDto,
+  reportModel,
+} from './reports.dto';
 
 /** GraphQL equivalents of /admin/reports/performance. */
 @Resolver()
@@ -25,7 +31,10 @@ export class ReportsResolver {
 
   @Mutation(() => PerformanceReportModel, { description: 'Generate and store a performance report (P3)' })
   @RequireRight('reports.create', { action: 'report.performance.create' })
-  async generatePerformanceReport(@Args('input') input: PerformanceReportRequestDto, @CurrentIdentity() identity: Identity): Promise<PerformanceReportModel> {
+  async generatePerformanceReport(
+    @Args('input') input: PerformanceReportRequestDto,
+    @CurrentIdentity() identity: Identity,
+  ): Promise<PerformanceReportModel> {
     return reportModel(await this.reports.generate(input, identity));
   }
 }

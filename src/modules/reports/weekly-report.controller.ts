@@ -1,5 +1,13 @@
 import { Controller, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
-import { ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import {
+  ApiCreatedResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProperty,
+  ApiPropertyOptional,
+  ApiTags,
+} from '@nestjs/swagger';
 import { CurrentIdentity, CurrentRequest } from '../../common/current-identity.decorator';
 import { ParseUuidPipe } from '../../common/ids';
 import { Identity, OpsRequest } from '../../common/request-context';
@@ -13,15 +21,21 @@ export class ReportDeliveryModel {
   @ApiProperty({ enum: ['weekly', 'manual'] }) kind: string;
   @ApiProperty({ example: 'ERP Weekly Performance Report - Week of Jan 13-19' }) subject: string;
   @ApiProperty({ type: [String] }) recipients: string[];
-  @ApiProperty({ description: 'The queue\'s attempt (a failed mail is retried)' }) attempt: number;
+  @ApiProperty({ description: "The queue's attempt (a failed mail is retried)" }) attempt: number;
   @ApiProperty() delivered: boolean;
   @ApiPropertyOptional({ nullable: true, type: String }) error: string | null;
-  @ApiProperty({ type: 'array', items: { type: 'object', additionalProperties: true }, description: 'Per channel: target (secrets masked), delivered, attempts, error' }) deliveries: Record<string, unknown>[];
+  @ApiProperty({
+    type: 'array',
+    items: { type: 'object', additionalProperties: true },
+    description: 'Per channel: target (secrets masked), delivered, attempts, error',
+  })
+  deliveries: Record<string, unknown>[];
   @ApiProperty() createdAt: Date;
 }
 
 export class WeeklyReportResultModel {
-  @ApiProperty({ type: 'object', additionalProperties: true, description: 'The stored report (GET /admin/reports/performance/{id})' }) report: Record<string, unknown>;
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'The stored report (GET /admin/reports/performance/{id})' })
+  report: Record<string, unknown>;
   @ApiProperty({ type: ReportDeliveryModel }) delivery: ReportDeliveryModel;
 }
 
@@ -39,9 +53,16 @@ export class WeeklyReportController {
 
   @Post('weekly')
   @RequireRight('reports.create', { action: 'report.weekly.create' })
-  @ApiOperation({ summary: 'The weekly report now: the last 7 days (every section), stored, mailed to the management address (charts inline, CSV attached); the report is kept even when the mail fails' })
+  @ApiOperation({
+    summary:
+      'The weekly report now: the last 7 days (every section), stored, mailed to the management address (charts inline, CSV attached); the report is kept even when the mail fails',
+  })
   @ApiCreatedResponse({ type: WeeklyReportResultModel })
-  async weeklyNow(@CurrentIdentity() identity: Identity, @CurrentRequest() req: OpsRequest, @Res({ passthrough: true }) reply: HeaderReply): Promise<{ report: Record<string, unknown>; delivery: ReportDeliveryEntity }> {
+  async weeklyNow(
+    @CurrentIdentity() identity: Identity,
+    @CurrentRequest() req: OpsRequest,
+    @Res({ passthrough: true }) reply: HeaderReply,
+  ): Promise<{ report: Record<string, unknown>; delivery: ReportDeliveryEntity }> {
     const report = await this.weekly.generateWeekly(identity);
     req.auditTarget = `performance-report:${String(report.id)}`;
     reply.header('Location', `/admin/reports/performance/${String(report.id)}`);

@@ -35,7 +35,11 @@ export class WeeklyReportService {
   /** Generates the last 7 days' report (stored; every section). */
   async generateWeekly(identity: Identity): Promise<Record<string, unknown>> {
     const { startDate, endDate } = weeklyPeriod(this.clock.now().getTime(), this.inventory.timezone);
-    return this.reports.generate({ start_date: startDate, end_date: endDate, include: [...PERFORMANCE_SECTIONS] } as never, identity, 'weekly');
+    return this.reports.generate(
+      { start_date: startDate, end_date: endDate, include: [...PERFORMANCE_SECTIONS] } as never,
+      identity,
+      'weekly',
+    );
   }
 
   /** Mails a stored report to management; one recorded attempt (the notifier retries within it). */
@@ -49,7 +53,9 @@ export class WeeklyReportService {
     const text = [
       subject,
       `Period: ${period.startDate} to ${period.endDate} (${this.inventory.timezone})`,
-      summary ? `Requests: ${String(summary.requests ?? 'n/a')}; p95: ${String(summary.p95Seconds ?? 'n/a')} s; 5xx: ${String(summary.errorRatePercent ?? 'n/a')} %` : '',
+      summary
+        ? `Requests: ${String(summary.requests ?? 'n/a')}; p95: ${String(summary.p95Seconds ?? 'n/a')} s; 5xx: ${String(summary.errorRatePercent ?? 'n/a')} %`
+        : '',
       'The charts are in the HTML part; the tables are attached as CSV (zip).',
     ]
       .filter(Boolean)

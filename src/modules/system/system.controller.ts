@@ -16,7 +16,10 @@ interface DependencyStatus {
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref())]);
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref()),
+  ]);
 }
 
 async function probe(check: () => Promise<unknown>): Promise<DependencyStatus> {
@@ -25,7 +28,11 @@ async function probe(check: () => Promise<unknown>): Promise<DependencyStatus> {
     await withTimeout(check(), 1000);
     return { status: 'up', latencyMs: Math.round(performance.now() - started) };
   } catch (error) {
-    return { status: 'down', latencyMs: Math.round(performance.now() - started), error: (error as Error).message.split('\n')[0].slice(0, 200) };
+    return {
+      status: 'down',
+      latencyMs: Math.round(performance.now() - started),
+      error: (error as Error).message.split('\n')[0].slice(0, 200),
+    };
   }
 }
 
@@ -55,7 +62,11 @@ export class SystemController {
   @Get('health/ready')
   @Public({ rateLimit: false })
   @ApiOperation({ summary: 'Readiness: its own database and Redis answer (503 otherwise)' })
-  @ApiOkResponse({ schema: { example: { status: 'ready', dependencies: { database: { status: 'up', latencyMs: 1 }, redis: { status: 'up', latencyMs: 0 } } } } })
+  @ApiOkResponse({
+    schema: {
+      example: { status: 'ready', dependencies: { database: { status: 'up', latencyMs: 1 }, redis: { status: 'up', latencyMs: 0 } } },
+    },
+  })
   @ApiServiceUnavailableResponse({ description: 'Not ready; the body names the failing dependency' })
   async ready(@Res() response: unknown) {
     const [database, redis] = await Promise.all([probe(() => this.dataSource.query('SELECT 1')), probe(() => this.redis.ping())]);

@@ -2,7 +2,22 @@ import { PipeTransform } from '@nestjs/common';
 import { Field, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { DomainError } from '../../../common/errors';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+} from 'class-validator';
 import { Role, ROLES, SERVICE_SCOPES } from '../../../guards/rights';
 import { PageQuery } from '../../../common/pagination';
 import { PASSWORD_MIN_LENGTH } from '../password';
@@ -46,12 +61,18 @@ export class LoginResponse {
 
 @ObjectType('Identity')
 export class IdentityModel {
-  @ApiProperty({ enum: ['user', 'token', 'service', 'system'], description: 'user: signed in; token: a person through one of their API tokens; service: a service identity' })
+  @ApiProperty({
+    enum: ['user', 'token', 'service', 'system'],
+    description: 'user: signed in; token: a person through one of their API tokens; service: a service identity',
+  })
   @Field()
   kind: string;
   @ApiProperty({ description: 'The user id, or the API token id' }) @Field() id: string;
-  @ApiProperty({ description: 'The person (a token\'s owner), or service:<name>' }) @Field() username: string;
-  @ApiProperty({ enum: [...ROLES, 'service'], description: 'The role acted with (a token\'s role never exceeds its owner\'s); service for a service identity' })
+  @ApiProperty({ description: "The person (a token's owner), or service:<name>" }) @Field() username: string;
+  @ApiProperty({
+    enum: [...ROLES, 'service'],
+    description: "The role acted with (a token's role never exceeds its owner's); service for a service identity",
+  })
   @Field()
   role: string;
   @ApiProperty({ nullable: true, type: String, description: 'The person behind the call; null for a service identity' })
@@ -117,19 +138,23 @@ export class CreateApiTokenDto {
   @Matches(/^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,99}$/, { message: 'must be 1-100 characters: letters, digits, space, _ . : -' })
   name: string;
 
-  @ApiPropertyOptional({ enum: ['user', 'service'], default: 'user', description: 'user: your own token, counting as you; service: a service identity with scopes (admins only)' })
+  @ApiPropertyOptional({
+    enum: ['user', 'service'],
+    default: 'user',
+    description: 'user: your own token, counting as you; service: a service identity with scopes (admins only)',
+  })
   @Field(() => String, { nullable: true })
   @IsOptional()
   @IsIn(['user', 'service'], { message: 'must be user or service' })
   kind?: 'user' | 'service';
 
-  @ApiPropertyOptional({ enum: ROLES, description: 'The role a person\'s token acts with (required for kind user; at most your own role)' })
+  @ApiPropertyOptional({ enum: ROLES, description: "The role a person's token acts with (required for kind user; at most your own role)" })
   @Field(() => RoleEnum, { nullable: true })
   @IsOptional()
   @IsIn(ROLES, { message: ROLE_MESSAGE })
   role?: Role;
 
-  @ApiPropertyOptional({ type: [String], enum: SERVICE_SCOPES, description: 'A service identity\'s rights (kind service only)' })
+  @ApiPropertyOptional({ type: [String], enum: SERVICE_SCOPES, description: "A service identity's rights (kind service only)" })
   @Field(() => [String], { nullable: true })
   @IsOptional()
   @IsArray({ message: SERVICE_SCOPE_MESSAGE })
@@ -153,13 +178,14 @@ export class ParseUsernamePipe implements PipeTransform<unknown, string | undefi
 
   transform(value: unknown): string | undefined {
     if (value === undefined || value === null) return undefined;
-    if (typeof value !== 'string' || !USERNAME.test(value)) throw DomainError.validation([{ field: this.field, problem: USERNAME_MESSAGE }]);
+    if (typeof value !== 'string' || !USERNAME.test(value))
+      throw DomainError.validation([{ field: this.field, problem: USERNAME_MESSAGE }]);
     return value;
   }
 }
 
 export class TokenQuery extends PageQuery {
-  @ApiPropertyOptional({ description: 'Only this person\'s tokens (tokens.manage; without it, the list is always your own)' })
+  @ApiPropertyOptional({ description: "Only this person's tokens (tokens.manage; without it, the list is always your own)" })
   @IsOptional()
   @IsString({ message: 'must be a username' })
   @Matches(USERNAME, { message: USERNAME_MESSAGE })
@@ -174,7 +200,9 @@ export class ApiTokenModel {
   @ApiProperty({ enum: ['user', 'service'] }) @Field() kind: string;
   @ApiProperty({ enum: ROLES, nullable: true, type: String }) @Field(() => RoleEnum, { nullable: true }) role: Role | null;
   @ApiProperty({ type: [String] }) @Field(() => [String]) scopes: string[];
-  @ApiProperty({ nullable: true, type: String, description: 'The person it belongs to and counts as' }) @Field(() => String, { nullable: true }) owner: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'The person it belongs to and counts as' })
+  @Field(() => String, { nullable: true })
+  owner: string | null;
   @ApiProperty({ nullable: true, type: String }) @Field(() => String, { nullable: true }) ownerId: string | null;
   @ApiProperty() @Field() createdBy: string;
   @ApiProperty() @Field() createdAt: Date;

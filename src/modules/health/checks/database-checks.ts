@@ -12,18 +12,34 @@ export function databaseChecks(inventory: Inventory, db: TargetDatabasePort): Ch
   const { warn, fail, max } = inventory.thresholds.dbConnections;
   return [
     singleCheck(
-      { id: 'db:connect', title: 'the ERP database accepts connections (pg_isready)', timeoutMs: 2000, expected: 'accepting connections', nextStep: UNREACHABLE_NEXT },
+      {
+        id: 'db:connect',
+        title: 'the ERP database accepts connections (pg_isready)',
+        timeoutMs: 2000,
+        expected: 'accepting connections',
+        nextStep: UNREACHABLE_NEXT,
+      },
       async (ctx) => {
         const { serverVersion, latencyMs } = await db.ping(ctx);
         return { verdict: 'pass', observed: `accepting connections (PostgreSQL ${serverVersion}, ${latencyMs} ms)` };
       },
     ),
     singleCheck(
-      { id: 'db:tables', title: 'tables present (\\dt)', timeoutMs: 2000, expected: `all tables present, including ${table}`, nextStep: UNREACHABLE_NEXT },
+      {
+        id: 'db:tables',
+        title: 'tables present (\\dt)',
+        timeoutMs: 2000,
+        expected: `all tables present, including ${table}`,
+        nextStep: UNREACHABLE_NEXT,
+      },
       async (ctx) => {
         const tables = await db.listTables(ctx);
         const ok = tables.length > 0 && tables.includes(table);
-        return { verdict: ok ? 'pass' : 'fail', observed: `${tables.length} tables${tables.includes(table) ? '' : `, ${table} missing`}`, nextStep: CORRUPTION_NEXT };
+        return {
+          verdict: ok ? 'pass' : 'fail',
+          observed: `${tables.length} tables${tables.includes(table) ? '' : `, ${table} missing`}`,
+          nextStep: CORRUPTION_NEXT,
+        };
       },
     ),
     singleCheck(
@@ -33,11 +49,16 @@ export function databaseChecks(inventory: Inventory, db: TargetDatabasePort): Ch
         timeoutMs: 3000,
         expected: 'a row count (data visible)',
         nextStep: UNREACHABLE_NEXT,
-        nextStepOnError: (error) => (error instanceof IntegrationError && error.failure === 'bad_response' ? CORRUPTION_NEXT : UNREACHABLE_NEXT),
+        nextStepOnError: (error) =>
+          error instanceof IntegrationError && error.failure === 'bad_response' ? CORRUPTION_NEXT : UNREACHABLE_NEXT,
       },
       async (ctx) => {
         const rows = await db.countRows(table, ctx);
-        return { verdict: rows > 0 ? 'pass' : 'warn', observed: `${rows} rows`, nextStep: `${table} is empty: verify the data (Emergency Procedures: Data Corruption Detected)` };
+        return {
+          verdict: rows > 0 ? 'pass' : 'warn',
+          observed: `${rows} rows`,
+          nextStep: `${table} is empty: verify the data (Emergency Procedures: Data Corruption Detected)`,
+        };
       },
     ),
     singleCheck(
@@ -57,7 +78,11 @@ export function databaseChecks(inventory: Inventory, db: TargetDatabasePort): Ch
           .slice(0, 3)
           .map((d) => `${d.database} ${d.count}`)
           .join(', ');
-        return { verdict: bandVerdict(counts.total, { warn, fail }), observed: `${counts.total} of ${counts.max} (${top})`, details: { byDatabase: counts.byDatabase, max: counts.max } };
+        return {
+          verdict: bandVerdict(counts.total, { warn, fail }),
+          observed: `${counts.total} of ${counts.max} (${top})`,
+          details: { byDatabase: counts.byDatabase, max: counts.max },
+        };
       },
     ),
   ];

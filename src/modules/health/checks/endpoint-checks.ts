@@ -1,8 +1,6 @@
 import { Inventory } from '../../../config/inventory.schema';
 import { ElasticsearchPort, HttpProbePort, PrometheusPort } from '../../../integrations/contracts';
-import { bandVerdict, CheckDefinition, CheckResult, describeFailure, singleCheck, Verdict } from '../check';
-
-type Result = Omit<CheckResult, 'durationMs'>;
+import { bandVerdict, CheckDefinition, describeFailure, singleCheck, Verdict } from '../check';
 
 function body(value: unknown): Record<string, any> {
   return value && typeof value === 'object' ? (value as Record<string, any>) : {};
@@ -47,7 +45,8 @@ export function apiChecks(inventory: Inventory, http: HttpProbePort): CheckDefin
       'see Common Issues: Issue 6 (API Container Crashes) or Issue 2 (High API Response Time)',
       http,
       (status, b, latencyMs) => {
-        if (status !== 200 || b.status !== 'ok') return { verdict: 'fail', observed: `${status} ${JSON.stringify(b).slice(0, 120)} in ${latencyMs} ms` };
+        if (status !== 200 || b.status !== 'ok')
+          return { verdict: 'fail', observed: `${status} ${JSON.stringify(b).slice(0, 120)} in ${latencyMs} ms` };
         const verdict = bandVerdict(latencyMs / 1000, p95);
         return { verdict, observed: `200 {"status":"ok"} in ${latencyMs} ms` };
       },
@@ -83,8 +82,13 @@ export function prometheusChecks(inventory: Inventory, prometheus: PrometheusPor
           pending = down.filter((s) => (scraped.get(name(s)) ?? 0) < since.getTime());
           down = down.filter((s) => !pending.includes(s));
         }
-        if (down.length) return { verdict: 'fail', observed: `${down.length} of ${samples.length} targets down: ${down.map(name).join(', ')}` };
-        if (pending.length) return { verdict: 'warn', observed: `${pending.length} of ${samples.length} targets not scraped since ${since!.toISOString()} (last seen down): ${pending.map(name).join(', ')}` };
+        if (down.length)
+          return { verdict: 'fail', observed: `${down.length} of ${samples.length} targets down: ${down.map(name).join(', ')}` };
+        if (pending.length)
+          return {
+            verdict: 'warn',
+            observed: `${pending.length} of ${samples.length} targets not scraped since ${since!.toISOString()} (last seen down): ${pending.map(name).join(', ')}`,
+          };
         return { verdict: 'pass', observed: `${samples.length} of ${samples.length} targets up` };
       },
     ),
@@ -98,7 +102,10 @@ export function prometheusChecks(inventory: Inventory, prometheus: PrometheusPor
       (status, b) => {
         const cluster = b.cluster?.status;
         const ok = status === 200 && (cluster === 'ready' || cluster === 'disabled');
-        return { verdict: ok ? 'pass' : status === 200 && cluster === 'settling' ? 'warn' : 'fail', observed: `${status}, cluster ${cluster ?? '?'}, version ${b.versionInfo?.version ?? '?'}` };
+        return {
+          verdict: ok ? 'pass' : status === 200 && cluster === 'settling' ? 'warn' : 'fail',
+          observed: `${status}, cluster ${cluster ?? '?'}, version ${b.versionInfo?.version ?? '?'}`,
+        };
       },
     ),
   ];
@@ -114,7 +121,10 @@ export function grafanaChecks(inventory: Inventory, http: HttpProbePort): CheckD
       '200 {"database":"ok"}',
       'check erp-grafana (docker-compose logs grafana); docker-compose restart grafana',
       http,
-      (status, b) => ({ verdict: status === 200 && b.database === 'ok' ? 'pass' : 'fail', observed: `${status}, database ${b.database ?? '?'}, version ${b.version ?? '?'}` }),
+      (status, b) => ({
+        verdict: status === 200 && b.database === 'ok' ? 'pass' : 'fail',
+        observed: `${status}, database ${b.database ?? '?'}, version ${b.version ?? '?'}`,
+      }),
     ),
   ];
 }
@@ -145,33 +155,63 @@ export function logPipelineChecks(
       },
     ),
     singleCheck(
-      { id: 'elasticsearch:health', title: 'Elasticsearch cluster green or yellow', timeoutMs: 2000, expected: 'green or yellow', nextStep: issue4, system: 'Elasticsearch' },
+      {
+        id: 'elasticsearch:health',
+        title: 'Elasticsearch cluster green or yellow',
+        timeoutMs: 2000,
+        expected: 'green or yellow',
+        nextStep: issue4,
+        system: 'Elasticsearch',
+      },
       async (ctx) => {
         const health = await es.clusterHealth(ctx);
-        return { verdict: health.status === 'red' ? 'fail' : 'pass', observed: `${health.status} (${health.numberOfNodes} node(s), ${health.unassignedShards} unassigned shards)` };
+        return {
+          verdict: health.status === 'red' ? 'fail' : 'pass',
+          observed: `${health.status} (${health.numberOfNodes} node(s), ${health.unassignedShards} unassigned shards)`,
+        };
       },
     ),
     {
       id: 'logs:flowing',
-      title: 'logs flowing into today\'s indices',
+      title: "logs flowing into today's indices",
       timeoutMs: 2500,
       async run(ctx) {
-        const title = 'logs flowing into today\'s indices';
+        const title = "logs flowing into today's indices";
         const expected = `today's ${inventory.logs.indexPattern} indices have documents and grew within ${inventory.logs.flowWindowSeconds} s`;
         try {
           const { today, indices, count } = await flow.todaysCount(ctx);
           if (indices === 0 || count === 0) {
-            return [{ check: 'logs:flowing', title, verdict: 'fail', observed: indices ? `today's ${indices} indices hold no documents` : `no index for ${today}`, expected, nextStep: issue4 }];
+            return [
+              {
+                check: 'logs:flowing',
+                title,
+                verdict: 'fail',
+                observed: indices ? `today's ${indices} indices hold no documents` : `no index for ${today}`,
+                expected,
+                nextStep: issue4,
+              },
+            ];
           }
           const { previous } = await flow.observe(count);
-          if (!previous) return [{ check: 'logs:flowing', title, verdict: 'pass', observed: `${count} documents in ${indices} indices today (no observation ${inventory.logs.flowWindowSeconds} s old yet to measure growth)`, expected }];
+          if (!previous)
+            return [
+              {
+                check: 'logs:flowing',
+                title,
+                verdict: 'pass',
+                observed: `${count} documents in ${indices} indices today (no observation ${inventory.logs.flowWindowSeconds} s old yet to measure growth)`,
+                expected,
+              },
+            ];
           const grew = count > previous.count;
           return [
             {
               check: 'logs:flowing',
               title,
               verdict: grew ? 'pass' : 'fail',
-              observed: grew ? `${count} documents today, +${count - previous.count} since ${previous.at.toISOString()}` : `no new documents since ${previous.at.toISOString()} (${count})`,
+              observed: grew
+                ? `${count} documents today, +${count - previous.count} since ${previous.at.toISOString()}`
+                : `no new documents since ${previous.at.toISOString()} (${count})`,
               expected,
               ...(grew ? {} : { nextStep: `${issue4}; check Logstash (docker-compose logs logstash)` }),
             },
@@ -193,7 +233,10 @@ export function logPipelineChecks(
         if (status !== 200) return { verdict: 'fail', observed: `HTTP ${status}` };
         const events = b.events ?? {};
         const health = b.status ?? 'green';
-        return { verdict: health === 'red' ? 'fail' : 'pass', observed: `events in ${events.in ?? '?'}, out ${events.out ?? '?'}, status ${health}` };
+        return {
+          verdict: health === 'red' ? 'fail' : 'pass',
+          observed: `events in ${events.in ?? '?'}, out ${events.out ?? '?'}, status ${health}`,
+        };
       },
     ),
   ];

@@ -20,7 +20,11 @@ export function logChecks(inventory: Inventory, docker: DockerPort, now: () => D
     title: `no error lines in ${service.container}'s last ${inventory.logs.tail} log lines`,
     timeoutMs: 3000,
     async run(ctx) {
-      const base = { check: `logs:${service.name}`, title: `no error lines in ${service.container}'s logs`, expected: `no line matching /${inventory.logs.pattern}/i in the last ${inventory.logs.tail}` };
+      const base = {
+        check: `logs:${service.name}`,
+        title: `no error lines in ${service.container}'s logs`,
+        expected: `no line matching /${inventory.logs.pattern}/i in the last ${inventory.logs.tail}`,
+      };
       let lines: string[];
       try {
         lines = await docker.tailLogs(service.container, inventory.logs.tail, { ...ctx, timestamps: true });
@@ -34,7 +38,10 @@ export function logChecks(inventory: Inventory, docker: DockerPort, now: () => D
         .map(splitTimestamp)
         .filter((l) => (l.at === undefined || l.at >= from) && pattern.test(l.text))
         .map((l) => l.text.slice(0, MAX_LINE_LENGTH));
-      if (matching.length === 0) return [{ ...base, verdict: 'pass', observed: `no error lines in ${lines.length} lines` } satisfies Omit<CheckResult, 'durationMs'>];
+      if (matching.length === 0)
+        return [
+          { ...base, verdict: 'pass', observed: `no error lines in ${lines.length} lines` } satisfies Omit<CheckResult, 'durationMs'>,
+        ];
       return [
         {
           ...base,

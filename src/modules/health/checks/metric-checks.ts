@@ -13,7 +13,16 @@ function round(value: number, digits = 1): number {
 }
 
 /** One Prometheus instant query turned into a band verdict. */
-function promMetric(id: string, title: string, promql: string, band: { warn: number; fail: number }, unit: string, scale: number, nextStep: string, prometheus: PrometheusPort): CheckDefinition {
+function promMetric(
+  id: string,
+  title: string,
+  promql: string,
+  band: { warn: number; fail: number },
+  unit: string,
+  scale: number,
+  nextStep: string,
+  prometheus: PrometheusPort,
+): CheckDefinition {
   return {
     id,
     title,
@@ -23,10 +32,30 @@ function promMetric(id: string, title: string, promql: string, band: { warn: num
       try {
         const samples = await prometheus.query(promql, ctx);
         const value = samples[0]?.value;
-        if (value === undefined || Number.isNaN(value)) return [{ check: id, title, verdict: 'unknown', observed: 'no data (no requests in the last 5 minutes?)', expected, details: { promql } }];
+        if (value === undefined || Number.isNaN(value))
+          return [
+            {
+              check: id,
+              title,
+              verdict: 'unknown',
+              observed: 'no data (no requests in the last 5 minutes?)',
+              expected,
+              details: { promql },
+            },
+          ];
         const scaled = value * scale;
         const verdict = bandVerdict(scaled, band);
-        return [{ check: id, title, verdict, observed: `${round(scaled, 3)}${unit}`, expected, details: { promql }, ...(verdict === 'pass' ? {} : { nextStep }) }];
+        return [
+          {
+            check: id,
+            title,
+            verdict,
+            observed: `${round(scaled, 3)}${unit}`,
+            expected,
+            details: { promql },
+            ...(verdict === 'pass' ? {} : { nextStep }),
+          },
+        ];
       } catch (error) {
         const { observed } = describeFailure(error);
         return [{ check: id, title, verdict: 'unknown', observed: `from Prometheus: ${observed}`, expected, details: { promql } }];
@@ -72,7 +101,16 @@ export function metricChecks(
       async run(ctx) {
         const results: Result[] = [];
         const containers = inventory.stack.services.map((s) => s.container);
-        const stats = await Promise.all(containers.map((c) => cached(c) ?? docker.stats(c, ctx).then((s) => s, () => undefined)));
+        const stats = await Promise.all(
+          containers.map(
+            (c) =>
+              cached(c) ??
+              docker.stats(c, ctx).then(
+                (s) => s,
+                () => undefined,
+              ),
+          ),
+        );
         const known = stats.filter((s) => s !== undefined);
         const cpuExpected = `< ${t.cpuPercent.fail} % (warn at ${t.cpuPercent.warn} %)`;
         const memExpected = `< ${t.memoryPercent.fail} % (warn at ${t.memoryPercent.warn} %)`;
@@ -95,7 +133,14 @@ export function metricChecks(
         const cpuVerdict = bandVerdict(cpu, t.cpuPercent);
         const memVerdict = bandVerdict(memoryPercent, t.memoryPercent);
         const partial = known.length < containers.length ? ` (${known.length} of ${containers.length} containers)` : '';
-        results.push({ check: 'metric:cpu', title: 'CPU usage', verdict: cpuVerdict, observed: `${round(cpu)} %${partial}`, expected: cpuExpected, ...(cpuVerdict === 'pass' ? {} : { nextStep: ISSUE2 }) });
+        results.push({
+          check: 'metric:cpu',
+          title: 'CPU usage',
+          verdict: cpuVerdict,
+          observed: `${round(cpu)} %${partial}`,
+          expected: cpuExpected,
+          ...(cpuVerdict === 'pass' ? {} : { nextStep: ISSUE2 }),
+        });
         results.push({
           check: 'metric:memory',
           title: 'memory usage',
@@ -129,10 +174,18 @@ export function metricChecks(
                 verdict,
                 observed: `${round(percent)} % used, ${round((fs.bavail * fs.bsize) / 2 ** 30)} GiB free`,
                 expected,
-                ...(verdict === 'pass' ? {} : { nextStep: 'see Common Issues: Issue 3 (PostgreSQL Out of Disk Space): procedure disk.cleanup' }),
+                ...(verdict === 'pass'
+                  ? {}
+                  : { nextStep: 'see Common Issues: Issue 3 (PostgreSQL Out of Disk Space): procedure disk.cleanup' }),
               };
             } catch (error) {
-              return { check: `metric:disk:${path}`, title: `disk usage of ${path}`, verdict: 'unknown', observed: `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, expected };
+              return {
+                check: `metric:disk:${path}`,
+                title: `disk usage of ${path}`,
+                verdict: 'unknown',
+                observed: `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+                expected,
+              };
             }
           }),
         );

@@ -91,8 +91,12 @@ function alertmanagerRefusal(matchers: AmMatcher[]): string | null {
 
 const matcherSchema = z
   .object({
-    name: z.string({ error: 'must be a label name, for example alertname' }).regex(LABEL_NAME, { error: 'must be a label name (letters, digits and _, not starting with a digit), for example alertname' }),
-    value: z.string({ error: 'must be a string (the label value, or a regular expression when isRegex is true)' }).max(1024, { error: 'must be at most 1024 characters' }),
+    name: z
+      .string({ error: 'must be a label name, for example alertname' })
+      .regex(LABEL_NAME, { error: 'must be a label name (letters, digits and _, not starting with a digit), for example alertname' }),
+    value: z
+      .string({ error: 'must be a string (the label value, or a regular expression when isRegex is true)' })
+      .max(1024, { error: 'must be at most 1024 characters' }),
     isRegex: z.boolean({ error: 'must be true or false' }).default(false),
     isEqual: z.boolean({ error: 'must be true or false (false negates the matcher: != or !~)' }).default(true),
   })
@@ -102,7 +106,11 @@ const matcherSchema = z
     try {
       matcherRegex(m.value);
     } catch (error) {
-      ctx.addIssue({ code: 'custom', path: ['value'], message: `is not a regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, '')}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['value'],
+        message: `is not a regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, '')}`,
+      });
     }
   });
 
@@ -111,15 +119,26 @@ export const stormParameters = z
     matchers: z
       .array(matcherSchema, { error: 'must be a list of matchers, for example [{"name": "alertname", "value": "HighCPUUsage"}]' })
       .max(20, { error: 'must be at most 20 matchers' })
-      .describe('Label matchers of the alerts to silence (all must match), e.g. [{"name": "alertname", "value": "HighCPUUsage"}]; none, or only match-all regexes or negations, is P1'),
+      .describe(
+        'Label matchers of the alerts to silence (all must match), e.g. [{"name": "alertname", "value": "HighCPUUsage"}]; none, or only match-all regexes or negations, is P1',
+      ),
     duration: z
       .union([z.string(), z.number()], { error: DURATION_MESSAGE })
-      .refine((d) => {
-        const minutes = durationMinutes(d);
-        return minutes !== null && minutes <= MAX_SILENCE_MINUTES;
-      }, { error: DURATION_MESSAGE })
-      .describe(`How long: 30m, 2h, 1h30m or minutes; up to ${P3_SILENCE_MINUTES} min is P3, longer P2; at most ${MAX_SILENCE_MINUTES / 60}h`),
-    comment: z.string({ error: 'must be a string' }).max(500, { error: 'must be at most 500 characters' }).optional().describe('Why (the silence\'s comment starts with "erp-ops run <run id>: ")'),
+      .refine(
+        (d) => {
+          const minutes = durationMinutes(d);
+          return minutes !== null && minutes <= MAX_SILENCE_MINUTES;
+        },
+        { error: DURATION_MESSAGE },
+      )
+      .describe(
+        `How long: 30m, 2h, 1h30m or minutes; up to ${P3_SILENCE_MINUTES} min is P3, longer P2; at most ${MAX_SILENCE_MINUTES / 60}h`,
+      ),
+    comment: z
+      .string({ error: 'must be a string' })
+      .max(500, { error: 'must be at most 500 characters' })
+      .optional()
+      .describe('Why (the silence\'s comment starts with "erp-ops run <run id>: ")'),
   })
   .strict();
 
@@ -259,11 +278,27 @@ export function alertsStormProcedures({ alertmanager, dataSource, clock, invento
           const now = clock.now();
           const endsAt = new Date(now.getTime() + minutes * 60_000);
           const comment = commentFor(ctx.runId, p, minutes);
-          const silenceId = await alertmanager.createSilence({ matchers: p.matchers, startsAt: now.toISOString(), endsAt: endsAt.toISOString(), createdBy, comment }, call(ctx));
+          const silenceId = await alertmanager.createSilence(
+            { matchers: p.matchers, startsAt: now.toISOString(), endsAt: endsAt.toISOString(), createdBy, comment },
+            call(ctx),
+          );
           try {
-            await silences().insert({ silenceId, runId: ctx.runId, createdBy, matchers: p.matchers, comment, startsAt: now, endsAt, createdAt: now, expiredAt: null, expiredByRun: null });
+            await silences().insert({
+              silenceId,
+              runId: ctx.runId,
+              createdBy,
+              matchers: p.matchers,
+              comment,
+              startsAt: now,
+              endsAt,
+              createdAt: now,
+              expiredAt: null,
+              expiredByRun: null,
+            });
           } catch (error) {
-            throw new Error(`silence ${silenceId} was created in Alertmanager but could not be recorded (${(error as Error).message}); expire it with alerts.unsilence {"silenceId": "${silenceId}"} if it is not wanted`);
+            throw new Error(
+              `silence ${silenceId} was created in Alertmanager but could not be recorded (${(error as Error).message}); expire it with alerts.unsilence {"silenceId": "${silenceId}"} if it is not wanted`,
+            );
           }
           return {
             silenceId,
@@ -297,7 +332,9 @@ export function alertsStormProcedures({ alertmanager, dataSource, clock, invento
             if (Date.now() - started >= SETTLE_MS) break;
             await sleep(250, ctx.signal);
           }
-          throw new Error(`after ${SETTLE_MS / 1000} s ${problem}; the silence stays in place (alerts.unsilence {"silenceId": "${silenceId}"} removes it)`);
+          throw new Error(
+            `after ${SETTLE_MS / 1000} s ${problem}; the silence stays in place (alerts.unsilence {"silenceId": "${silenceId}"} removes it)`,
+          );
         },
       },
     ],
@@ -307,7 +344,8 @@ export function alertsStormProcedures({ alertmanager, dataSource, clock, invento
   const silenceOf = async (p: UnsilenceParameters): Promise<{ silenceId: string; record: AlertSilenceEntity | null }> => {
     if (p.silenceId) return { silenceId: p.silenceId, record: await silences().findOne({ where: { silenceId: p.silenceId } }) };
     const record = await silences().findOne({ where: { runId: p.runId! }, order: { createdAt: 'DESC' } });
-    if (!record) throw new Error(`run ${p.runId} created no silence (only a succeeded alerts.storm run does; GET /api/v1/alerts lists the silences)`);
+    if (!record)
+      throw new Error(`run ${p.runId} created no silence (only a succeeded alerts.storm run does; GET /api/v1/alerts lists the silences)`);
     return { silenceId: record.silenceId, record };
   };
 
@@ -347,7 +385,12 @@ export function alertsStormProcedures({ alertmanager, dataSource, clock, invento
           if (before.status.state !== 'expired') await alertmanager.expireSilence(silenceId, call(ctx));
           const now = clock.now();
           await silences().update({ silenceId, expiredAt: IsNull() }, { expiredAt: now, expiredByRun: ctx.runId });
-          return { silenceId, previousState: before.status.state, alreadyExpired: before.status.state === 'expired', expiredAt: now.toISOString() };
+          return {
+            silenceId,
+            previousState: before.status.state,
+            alreadyExpired: before.status.state === 'expired',
+            expiredAt: now.toISOString(),
+          };
         },
         verify: async (ctx, output) => {
           const silenceId = String(output.silenceId);
@@ -355,7 +398,8 @@ export function alertsStormProcedures({ alertmanager, dataSource, clock, invento
           for (;;) {
             const silence = await alertmanager.silence(silenceId, call(ctx));
             if (silence.status.state === 'expired') return { silenceId, state: 'expired', endsAt: silence.endsAt };
-            if (Date.now() - started >= SETTLE_MS) throw new Error(`silence ${silenceId} is still ${silence.status.state} ${SETTLE_MS / 1000} s after it was expired`);
+            if (Date.now() - started >= SETTLE_MS)
+              throw new Error(`silence ${silenceId} is still ${silence.status.state} ${SETTLE_MS / 1000} s after it was expired`);
             await sleep(250, ctx.signal);
           }
         },

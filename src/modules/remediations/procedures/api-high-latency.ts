@@ -8,8 +8,16 @@ const MB = 1024 * 1024;
 
 export const latencyParameters = z
   .object({
-    window: z.string({ error: 'must be a Prometheus range like 5m or 1h' }).regex(/^[1-9][0-9]{0,3}[smh]$/, { error: 'must be a Prometheus range like 5m, 30s or 1h' }).default('5m'),
-    limit: z.number({ error: 'must be a whole number 1-50' }).int({ error: 'must be a whole number 1-50' }).min(1).max(50, { error: 'must be at most 50' }).default(10),
+    window: z
+      .string({ error: 'must be a Prometheus range like 5m or 1h' })
+      .regex(/^[1-9][0-9]{0,3}[smh]$/, { error: 'must be a Prometheus range like 5m, 30s or 1h' })
+      .default('5m'),
+    limit: z
+      .number({ error: 'must be a whole number 1-50' })
+      .int({ error: 'must be a whole number 1-50' })
+      .min(1)
+      .max(50, { error: 'must be at most 50' })
+      .default(10),
     restartBackend: z.boolean({ error: 'must be true or false' }).default(false),
   })
   .strict();
@@ -18,7 +26,14 @@ type Params = z.infer<typeof latencyParameters>;
 const round = (n: number, d = 3) => Math.round(n * 10 ** d) / 10 ** d;
 
 /** Runbook "Issue 2: High API Response Time (> 1 second)": a diagnosis, with an optional restart (P2). */
-export function highLatencyProcedure({ inventory, targetDb, targetRedis, prometheus, docker, http }: RemediationDeps): ProcedureDefinition<Params> {
+export function highLatencyProcedure({
+  inventory,
+  targetDb,
+  targetRedis,
+  prometheus,
+  docker,
+  http,
+}: RemediationDeps): ProcedureDefinition<Params> {
   const p95Target = inventory.thresholds.apiP95Seconds.fail;
   const redisLimitMb = inventory.thresholds.redisMemoryMb.fail;
   const findings = new Map<string, Record<string, unknown>>();
@@ -55,7 +70,9 @@ export function highLatencyProcedure({ inventory, targetDb, targetRedis, prometh
           .filter((s) => Number.isFinite(s.value))
           .sort((a, b) => b.value - a.value)
           .map((s) => ({ endpoint: s.metric.endpoint, p95Seconds: round(s.value) })),
-        timeSpent: spent.sort((a, b) => b.value - a.value).map((s) => ({ endpoint: s.metric.endpoint, secondsPerSecond: round(s.value, 4) })),
+        timeSpent: spent
+          .sort((a, b) => b.value - a.value)
+          .map((s) => ({ endpoint: s.metric.endpoint, secondsPerSecond: round(s.value, 4) })),
       };
     } catch (error) {
       return { queries, error: `Prometheus: ${(error as Error).message}` };
@@ -142,12 +159,24 @@ export function highLatencyProcedure({ inventory, targetDb, targetRedis, prometh
           const ep = f.endpoints as Record<string, any> | undefined;
           const rd = f.redis as Record<string, any> | undefined;
           const next: string[] = [];
-          if (sq?.queries.length) next.push(`database: run EXPLAIN ANALYZE on the slowest query (${sq.queries[0].meanMs} ms mean: ${sq.queries[0].query.slice(0, 120)}), check for a missing index, contact the Senior Developer`);
+          if (sq?.queries.length)
+            next.push(
+              `database: run EXPLAIN ANALYZE on the slowest query (${sq.queries[0].meanMs} ms mean: ${sq.queries[0].query.slice(0, 120)}), check for a missing index, contact the Senior Developer`,
+            );
           if (sq?.source === 'none') next.push(`slow queries unknown: ${sq.note}`);
-          if (rd && rd.withinLimit === false) next.push(`Redis uses ${rd.usedMb} MB (limit ${redisLimitMb} MB): check the cache's key growth and eviction`);
-          if (ep?.withinTarget === false && ep.slowestEndpoints?.length) next.push(`slowest endpoint ${ep.slowestEndpoints[0].endpoint} (p95 ${ep.slowestEndpoints[0].p95Seconds} s): read its logs; if nothing else helps, restart the backend (restartBackend: true, P2)`);
+          if (rd && rd.withinLimit === false)
+            next.push(`Redis uses ${rd.usedMb} MB (limit ${redisLimitMb} MB): check the cache's key growth and eviction`);
+          if (ep?.withinTarget === false && ep.slowestEndpoints?.length)
+            next.push(
+              `slowest endpoint ${ep.slowestEndpoints[0].endpoint} (p95 ${ep.slowestEndpoints[0].p95Seconds} s): read its logs; if nothing else helps, restart the backend (restartBackend: true, P2)`,
+            );
           if (ep?.error) next.push(`latency unknown: ${ep.error}`);
-          if (!next.length) next.push(ep?.withinTarget ? `p95 ${ep.p95Seconds} s is within the target (< ${p95Target} s): no action` : 'nothing stands out: escalate to the Senior Developer if users still report slowness');
+          if (!next.length)
+            next.push(
+              ep?.withinTarget
+                ? `p95 ${ep.p95Seconds} s is within the target (< ${p95Target} s): no action`
+                : 'nothing stands out: escalate to the Senior Developer if users still report slowness',
+            );
           return {
             p95Seconds: ep?.p95Seconds ?? null,
             withinTarget: ep?.withinTarget ?? null,

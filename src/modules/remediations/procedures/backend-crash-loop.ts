@@ -10,8 +10,18 @@ const CALL = { timeoutMs: 10_000 };
 
 export const crashLoopParameters = z
   .object({
-    deadlineSeconds: z.number({ error: 'must be a whole number of seconds, 5-3600' }).int({ error: 'must be a whole number of seconds, 5-3600' }).min(5, { error: 'must be at least 5 seconds' }).max(3600, { error: 'must be at most 3600 seconds' }).optional(),
-    pauseSeconds: z.number({ error: 'must be a whole number of seconds, 0-300' }).int({ error: 'must be a whole number of seconds, 0-300' }).min(0).max(300, { error: 'must be at most 300 seconds' }).optional(),
+    deadlineSeconds: z
+      .number({ error: 'must be a whole number of seconds, 5-3600' })
+      .int({ error: 'must be a whole number of seconds, 5-3600' })
+      .min(5, { error: 'must be at least 5 seconds' })
+      .max(3600, { error: 'must be at most 3600 seconds' })
+      .optional(),
+    pauseSeconds: z
+      .number({ error: 'must be a whole number of seconds, 0-300' })
+      .int({ error: 'must be a whole number of seconds, 0-300' })
+      .min(0)
+      .max(300, { error: 'must be at most 300 seconds' })
+      .optional(),
   })
   .strict();
 type Params = z.infer<typeof crashLoopParameters>;
@@ -44,9 +54,23 @@ export function crashLoopProcedure({ inventory, docker, http, notifier }: Remedi
     // The backend's secret values (from its environment) are blanked out of every log line shown.
     const secrets = env.__error ? [] : environmentSecrets(env);
     return {
-      backend: { container: backend(), state: info.state, health: info.health, restartCount: info.restartCount, exitCode: info.exitCode, restarting: info.state === 'restarting' },
+      backend: {
+        container: backend(),
+        state: info.state,
+        health: info.health,
+        restartCount: info.restartCount,
+        exitCode: info.exitCode,
+        restarting: info.state === 'restarting',
+      },
       postgres: 'error' in db ? { container: postgres(), error: db.error } : { container: postgres(), state: db.state, health: db.health },
-      databaseUrl: env.__error ? { error: env.__error } : url ? { set: true, value: shownValue(url) } : { set: false, note: 'DATABASE_URL is not set in the backend container\'s environment: fix the environment file (.env.production) and recreate the container' },
+      databaseUrl: env.__error
+        ? { error: env.__error }
+        : url
+          ? { set: true, value: shownValue(url) }
+          : {
+              set: false,
+              note: "DATABASE_URL is not set in the backend container's environment: fix the environment file (.env.production) and recreate the container",
+            },
       logs: scrubLines(logs, secrets),
     };
   };
@@ -93,7 +117,11 @@ export function crashLoopProcedure({ inventory, docker, http, notifier }: Remedi
         id: 'watch',
         title: 'Watch until healthy, or escalate with the last 200 log lines',
         timeoutMs: 3_700_000,
-        plan: async (ctx) => ({ until: 'running and healthy, health URL 2xx', deadlineSeconds: deadline(ctx.parameters), healthUrl: inventory.urls.backendHealth }),
+        plan: async (ctx) => ({
+          until: 'running and healthy, health URL 2xx',
+          deadlineSeconds: deadline(ctx.parameters),
+          healthUrl: inventory.urls.backendHealth,
+        }),
         run: async (ctx) => {
           try {
             return await waitBackendHealthy(inventory, docker, http, ctx.signal, deadline(ctx.parameters));

@@ -17,7 +17,11 @@ export async function requesterOf(dataSource: DataSource, runId: string): Promis
  * Sends a notification and reports what happened: a failed notification is recorded in the
  * step's output (on the run), it never fails the step.
  */
-export async function notifyRecorded(notifier: NotifierPort, message: NotificationMessage, signal?: AbortSignal): Promise<{ notified: NotificationDelivery[]; allDelivered: boolean }> {
+export async function notifyRecorded(
+  notifier: NotifierPort,
+  message: NotificationMessage,
+  signal?: AbortSignal,
+): Promise<{ notified: NotificationDelivery[]; allDelivered: boolean }> {
   try {
     // Notifications quote log lines and errors: credentials in them are masked first.
     const masked: NotificationMessage = {
@@ -29,7 +33,10 @@ export async function notifyRecorded(notifier: NotifierPort, message: Notificati
     const deliveries = await notifier.send(masked, { signal, timeoutMs: 10_000 });
     return { notified: deliveries, allDelivered: deliveries.every((d) => d.delivered || d.skipped) };
   } catch (error) {
-    return { notified: [{ channel: 'chat', target: 'notifier', delivered: false, error: (error as Error).message, attempts: 0, ms: 0 }], allDelivered: false };
+    return {
+      notified: [{ channel: 'chat', target: 'notifier', delivered: false, error: (error as Error).message, attempts: 0, ms: 0 }],
+      allDelivered: false,
+    };
   }
 }
 

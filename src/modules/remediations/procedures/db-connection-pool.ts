@@ -12,8 +12,17 @@ const THRESHOLD_MESSAGE = `must be a whole number of connections from 1 to ${MAX
 
 export const poolParameters = z
   .object({
-    idleMinutes: z.number({ error: 'must be a number of minutes ≥ 0, for example 30' }).min(0, { error: 'must be a number of minutes ≥ 0, for example 30' }).max(1440, { error: 'must be at most 1440 minutes (a day)' }).optional(),
-    threshold: z.number({ error: THRESHOLD_MESSAGE }).int({ error: THRESHOLD_MESSAGE }).min(1, { error: THRESHOLD_MESSAGE }).max(MAX_CONNECTIONS, { error: THRESHOLD_MESSAGE }).optional(),
+    idleMinutes: z
+      .number({ error: 'must be a number of minutes ≥ 0, for example 30' })
+      .min(0, { error: 'must be a number of minutes ≥ 0, for example 30' })
+      .max(1440, { error: 'must be at most 1440 minutes (a day)' })
+      .optional(),
+    threshold: z
+      .number({ error: THRESHOLD_MESSAGE })
+      .int({ error: THRESHOLD_MESSAGE })
+      .min(1, { error: THRESHOLD_MESSAGE })
+      .max(MAX_CONNECTIONS, { error: THRESHOLD_MESSAGE })
+      .optional(),
     force: z.boolean({ error: 'must be true or false' }).default(false),
     restartBackend: z.boolean({ error: 'must be true or false' }).default(true),
   })
@@ -28,8 +37,22 @@ export function connectionPoolProcedure({ inventory, targetDb, docker, http }: R
 
   /** The sessions the run would end: client sessions of the ERP database, idle longer than the limit, not ours. */
   const candidates = (sessions: DbSession[], p: Params) =>
-    sessions.filter((s) => s.backendType === 'client backend' && s.state !== null && IDLE_STATES.has(s.state) && s.stateSeconds >= idleMinutes(p) * 60 && !s.application.startsWith('erp-ops'));
-  const describe = (s: DbSession) => ({ pid: s.pid, user: s.user, application: s.application, clientAddr: s.clientAddr, state: s.state, idleSeconds: s.stateSeconds });
+    sessions.filter(
+      (s) =>
+        s.backendType === 'client backend' &&
+        s.state !== null &&
+        IDLE_STATES.has(s.state) &&
+        s.stateSeconds >= idleMinutes(p) * 60 &&
+        !s.application.startsWith('erp-ops'),
+    );
+  const describe = (s: DbSession) => ({
+    pid: s.pid,
+    user: s.user,
+    application: s.application,
+    clientAddr: s.clientAddr,
+    state: s.state,
+    idleSeconds: s.stateSeconds,
+  });
 
   const survey = async (p: Params) => {
     const counts = await targetDb.connectionCounts(SQL_CALL);
@@ -41,7 +64,11 @@ export function connectionPoolProcedure({ inventory, targetDb, docker, http }: R
       connections: { database, count: ours, total: counts.total, max: counts.max, byDatabase: counts.byDatabase, threshold: threshold(p) },
       idleMinutes: idleMinutes(p),
       willTerminate: above || p.force,
-      reason: above ? `${ours} connections to ${database} > ${threshold(p)}` : p.force ? `forced (${ours} ≤ ${threshold(p)})` : `${ours} connections to ${database} ≤ ${threshold(p)}: nothing to terminate (force: true to do it anyway)`,
+      reason: above
+        ? `${ours} connections to ${database} > ${threshold(p)}`
+        : p.force
+          ? `forced (${ours} ≤ ${threshold(p)})`
+          : `${ours} connections to ${database} ≤ ${threshold(p)}: nothing to terminate (force: true to do it anyway)`,
       targets: targets.map(describe),
       spared: sessions.filter((s) => !targets.includes(s)).length,
     };
@@ -69,7 +96,11 @@ export function connectionPoolProcedure({ inventory, targetDb, docker, http }: R
         timeoutMs: 60_000,
         plan: async (ctx) => {
           const s = await survey(ctx.parameters);
-          return { wouldTerminate: s.willTerminate ? s.targets : [], reason: s.reason, never: 'the control plane\'s own sessions, replication and autovacuum workers, other databases' };
+          return {
+            wouldTerminate: s.willTerminate ? s.targets : [],
+            reason: s.reason,
+            never: "the control plane's own sessions, replication and autovacuum workers, other databases",
+          };
         },
         run: async (ctx) => {
           const s = await survey(ctx.parameters);
@@ -80,7 +111,12 @@ export function connectionPoolProcedure({ inventory, targetDb, docker, http }: R
             idleBefore,
             SQL_CALL,
           );
-          return { terminated: ended, count: ended.length, spared: s.targets.filter((t) => !ended.includes(t.pid)).map((t) => t.pid), reason: s.reason };
+          return {
+            terminated: ended,
+            count: ended.length,
+            spared: s.targets.filter((t) => !ended.includes(t.pid)).map((t) => t.pid),
+            reason: s.reason,
+          };
         },
       },
       {

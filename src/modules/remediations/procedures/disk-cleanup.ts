@@ -97,11 +97,17 @@ export function cleanupPaths(inventory: Inventory): string[] {
 async function measure(paths: string[]): Promise<{ paths: (DiskUsage | { path: string; error: string })[]; usable: DiskUsage[] }> {
   const results = await Promise.all(
     paths.map((path) =>
-      diskUsage(path).catch((error: NodeJS.ErrnoException) => ({ path, error: `cannot read its disk usage: ${error.code ?? error.message}` })),
+      diskUsage(path).catch((error: NodeJS.ErrnoException) => ({
+        path,
+        error: `cannot read its disk usage: ${error.code ?? error.message}`,
+      })),
     ),
   );
   const usable = results.filter((r): r is DiskUsage => !('error' in r));
-  if (!usable.length) throw new Error(`cannot read the disk usage of any of ${paths.join(', ')}: ${results.map((r) => ('error' in r ? `${r.path}: ${r.error}` : '')).join('; ')}`);
+  if (!usable.length)
+    throw new Error(
+      `cannot read the disk usage of any of ${paths.join(', ')}: ${results.map((r) => ('error' in r ? `${r.path}: ${r.error}` : '')).join('; ')}`,
+    );
   return { paths: results, usable };
 }
 
@@ -150,14 +156,21 @@ export function diskCleanupProcedure(deps: RemediationDeps): ProcedureDefinition
   const logLinesOf = (p: DiskCleanupParameters) => p.logLines ?? inventory.cleanup.logLines;
   const serviceContainers = new Set(inventory.stack.services.map((s) => s.container));
   const serviceNames = new Set(inventory.stack.services.map((s) => s.name));
-  const requester = async (runId: string) => (await dataSource.getRepository(RunEntity).findOne({ where: { id: runId } }))?.requestedBy ?? 'disk.cleanup';
+  const requester = async (runId: string) =>
+    (await dataSource.getRepository(RunEntity).findOne({ where: { id: runId } }))?.requestedBy ?? 'disk.cleanup';
   const call = (ctx: StepContext<unknown>, timeoutMs: number) => ({ timeoutMs, signal: ctx.signal });
 
   // ---- backups ------------------------------------------------------------------------------
   const backupPlan = async (p: DiskCleanupParameters) => {
     const plan = await backups.retentionPlan('disk-pressure', inventory.backups.retentionDays, keepLastOf(p));
     const newestVerified = await backups.newestVerified();
-    const remove = await Promise.all(plan.delete.map(async (d) => ({ ...d, sizeBytes: (await fileSize(join(backups.directory, d.fileName))) ?? 0, catalogSizeBytes: d.sizeBytes })));
+    const remove = await Promise.all(
+      plan.delete.map(async (d) => ({
+        ...d,
+        sizeBytes: (await fileSize(join(backups.directory, d.fileName))) ?? 0,
+        catalogSizeBytes: d.sizeBytes,
+      })),
+    );
     return {
       directory: backups.directory,
       rule: plan.rule,
@@ -173,9 +186,14 @@ export function diskCleanupProcedure(deps: RemediationDeps): ProcedureDefinition
   // ---- prune --------------------------------------------------------------------------------
   /** Why a container must never be pruned (an inventory service's container), or null. */
   const protectedBecause = (c: ContainerSummary): string | null => {
-    if (serviceContainers.has(c.name)) return `the container of an inventory service (stack.services): a stopped service is someone's decision, not garbage`;
+    if (serviceContainers.has(c.name))
+      return `the container of an inventory service (stack.services): a stopped service is someone's decision, not garbage`;
     const labels = c.labels;
-    if (labels['com.docker.compose.project'] === inventory.stack.composeProject && serviceNames.has(labels['com.docker.compose.service'] ?? '') && labels['com.docker.compose.oneoff'] !== 'True') {
+    if (
+      labels['com.docker.compose.project'] === inventory.stack.composeProject &&
+      serviceNames.has(labels['com.docker.compose.service'] ?? '') &&
+      labels['com.docker.compose.oneoff'] !== 'True'
+    ) {
       return `a container of the compose service ${labels['com.docker.compose.service']} of project ${inventory.stack.composeProject}`;
     }
     return null;
@@ -185,7 +203,9 @@ export function diskCleanupProcedure(deps: RemediationDeps): ProcedureDefinition
     const images = await docker.listImages({ dangling: true }, call(ctx, 30_000));
     const stopped = all.filter((c) => STOPPED.includes(c.state));
     const containers = stopped.filter((c) => !protectedBecause(c));
-    const kept = stopped.filter((c) => protectedBecause(c)).map((c) => ({ id: c.id.slice(0, 12), name: c.name, state: c.state, reason: protectedBecause(c) }));
+    const kept = stopped
+      .filter((c) => protectedBecause(c))
+      .map((c) => ({ id: c.id.slice(0, 12), name: c.name, state: c.state, reason: protectedBecause(c) }));
     const removed = new Set(containers.map((c) => c.id));
     const staying = all.filter((c) => !removed.has(c.id));
     const usedBy = (i: ImageSummary) => staying.filter((c) => c.imageId === i.id).map((c) => c.name);
@@ -193,10 +213,21 @@ export function diskCleanupProcedure(deps: RemediationDeps): ProcedureDefinition
       containers,
       kept,
       images: images.filter((i) => usedBy(i).length === 0),
-      imagesKept: images.filter((i) => usedBy(i).length > 0).map((i) => ({ id: i.id, sizeBytes: i.sizeBytes, reason: `used by ${usedBy(i).join(', ')}` })),
+      imagesKept: images
+        .filter((i) => usedBy(i).length > 0)
+        .map((i) => ({ id: i.id, sizeBytes: i.sizeBytes, reason: `used by ${usedBy(i).join(', ')}` })),
     };
   };
-  const showContainer = (c: ContainerSummary) => ({ id: c.id.slice(0, 12), name: c.name, image: c.image, state: c.state, status: c.status, createdAt: c.createdAt, sizeBytes: c.sizeRwBytes ?? 0, oneOff: c.labels['com.docker.compose.oneoff'] === 'True' });
+  const showContainer = (c: ContainerSummary) => ({
+    id: c.id.slice(0, 12),
+    name: c.name,
+    image: c.image,
+    state: c.state,
+    status: c.status,
+    createdAt: c.createdAt,
+    sizeBytes: c.sizeRwBytes ?? 0,
+    oneOff: c.labels['com.docker.compose.oneoff'] === 'True',
+  });
   const showImage = (i: ImageSummary) => ({ id: i.id, createdAt: i.createdAt, sizeBytes: i.sizeBytes });
 
   return {
@@ -219,10 +250,18 @@ export function diskCleanupProcedure(deps: RemediationDeps): ProcedureDefinition
           return { paths: paths.map((u) => ('error' in u ? u : describeUsage(u))), freeDiskGbMin: inventory.thresholds.freeDiskGbMin };
         },
         run: () =>
-          explained('reading the disk usage', 'check stack.dataPaths, backups.directory and cleanup.archiveDirectory in the inventory', async () => {
-            const { paths, usable } = await measure(cleanupPaths(inventory));
-            return { paths: paths.map((u) => ('error' in u ? u : describeUsage(u))), freeBytesMin: Math.min(...usable.map((u) => u.freeBytes)), reclaimedBytes: 0 };
-          }),
+          explained(
+            'reading the disk usage',
+            'check stack.dataPaths, backups.directory and cleanup.archiveDirectory in the inventory',
+            async () => {
+              const { paths, usable } = await measure(cleanupPaths(inventory));
+              return {
+                paths: paths.map((u) => ('error' in u ? u : describeUsage(u))),
+                freeBytesMin: Math.min(...usable.map((u) => u.freeBytes)),
+                reclaimedBytes: 0,
+              };
+            },
+          ),
       },
       {
         id: 'backups',
@@ -230,44 +269,55 @@ export function diskCleanupProcedure(deps: RemediationDeps): ProcedureDefinition
         timeoutMs: 10 * MINUTE,
         plan: async (ctx) => backupPlan(ctx.parameters),
         run: (ctx) =>
-          explained('deleting old backups', `check ${backups.directory} and the backup catalog (GET /api/v1/backups); running the procedure again deletes only what is still beyond the newest ${keepLastOf(ctx.parameters)}`, async () => {
-            const plan = await backupPlan(ctx.parameters);
-            const by = await requester(ctx.runId);
-            const deleted: { id: string; fileName: string; bytes: number }[] = [];
-            const skipped: { fileName: string; reason: string }[] = [];
-            for (const item of plan.delete) {
-              if (ctx.signal.aborted) throw new Error(`cancelled after deleting ${deleted.length} backup(s)`);
-              try {
-                const bytes = (await fileSize(join(backups.directory, item.fileName))) ?? 0;
-                await backups.remove(item.id, by);
-                deleted.push({ id: item.id, fileName: item.fileName, bytes });
-              } catch (error) {
-                skipped.push({ fileName: item.fileName, reason: (error as Error).message });
+          explained(
+            'deleting old backups',
+            `check ${backups.directory} and the backup catalog (GET /api/v1/backups); running the procedure again deletes only what is still beyond the newest ${keepLastOf(ctx.parameters)}`,
+            async () => {
+              const plan = await backupPlan(ctx.parameters);
+              const by = await requester(ctx.runId);
+              const deleted: { id: string; fileName: string; bytes: number }[] = [];
+              const skipped: { fileName: string; reason: string }[] = [];
+              for (const item of plan.delete) {
+                if (ctx.signal.aborted) throw new Error(`cancelled after deleting ${deleted.length} backup(s)`);
+                try {
+                  const bytes = (await fileSize(join(backups.directory, item.fileName))) ?? 0;
+                  await backups.remove(item.id, by);
+                  deleted.push({ id: item.id, fileName: item.fileName, bytes });
+                } catch (error) {
+                  skipped.push({ fileName: item.fileName, reason: (error as Error).message });
+                }
               }
-            }
-            return {
-              rule: plan.rule,
-              deleted,
-              skipped,
-              kept: plan.keep,
-              newestVerified: plan.newestVerified,
-              unknownFiles: plan.unknownFiles,
-              reclaimedBytes: deleted.reduce((sum, d) => sum + d.bytes, 0),
-            };
-          }),
+              return {
+                rule: plan.rule,
+                deleted,
+                skipped,
+                kept: plan.keep,
+                newestVerified: plan.newestVerified,
+                unknownFiles: plan.unknownFiles,
+                reclaimedBytes: deleted.reduce((sum, d) => sum + d.bytes, 0),
+              };
+            },
+          ),
       },
       {
         id: 'vacuum',
         title: 'VACUUM ANALYZE of the ERP database (autocommit, never inside a transaction)',
         timeoutMs: 60 * MINUTE,
-        plan: async (ctx) => ({ database: erpDb, statement: 'VACUUM (ANALYZE)', transaction: 'none (autocommit)', databaseSizeBytes: await targetDb.databaseSize(call(ctx, 10_000)) }),
+        plan: async (ctx) => ({
+          database: erpDb,
+          statement: 'VACUUM (ANALYZE)',
+          transaction: 'none (autocommit)',
+          databaseSizeBytes: await targetDb.databaseSize(call(ctx, 10_000)),
+        }),
         run: async (ctx) => {
           const before = await targetDb.databaseSize(call(ctx, 10_000));
           const started = Date.now();
           try {
             await targetDb.vacuumAnalyze(call(ctx, 60 * MINUTE - 30_000));
           } catch (error) {
-            throw new Error(`VACUUM (ANALYZE) of ${erpDb} failed: ${(error as Error).message}; the backups were already cleaned up; check the database (docker-compose logs postgres) and run the procedure again`);
+            throw new Error(
+              `VACUUM (ANALYZE) of ${erpDb} failed: ${(error as Error).message}; the backups were already cleaned up; check the database (docker-compose logs postgres) and run the procedure again`,
+            );
           }
           const after = await targetDb.databaseSize(call(ctx, 10_000));
           return {
@@ -282,7 +332,7 @@ export function diskCleanupProcedure(deps: RemediationDeps): ProcedureDefinition
       },
       {
         id: 'archive-logs',
-        title: 'Archive every service\'s last log lines to the archive directory (a new file, never overwritten)',
+        title: "Archive every service's last log lines to the archive directory (a new file, never overwritten)",
         timeoutMs: 10 * MINUTE,
         plan: async (ctx) => ({
           directory: inventory.cleanup.archiveDirectory,
@@ -291,65 +341,82 @@ export function diskCleanupProcedure(deps: RemediationDeps): ProcedureDefinition
           services: inventory.stack.services.map((s) => ({ service: s.name, container: s.container })),
         }),
         run: (ctx) =>
-          explained('archiving the logs', 'set cleanup.archiveDirectory in the inventory to a writable directory with room (no half-written archive is left under its final name)', async () => {
-            const directory = inventory.cleanup.archiveDirectory;
-            const lines = logLinesOf(ctx.parameters);
-            try {
-              await mkdir(directory, { recursive: true });
-            } catch (error) {
-              throw new Error(`cannot create the archive directory ${directory} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-            }
-            const name = archiveName(clock.now(), inventory.timezone);
-            const temp = join(directory, `.${name}.${ctx.runId}.tmp`);
-            let handle;
-            try {
-              handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o640);
-            } catch (error) {
-              throw new Error(`cannot write in the archive directory ${directory} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-            }
-            let bytes = 0;
-            const services: { service: string; container: string; lines: number; error?: string }[] = [];
-            try {
-              for (const s of inventory.stack.services) {
-                if (ctx.signal.aborted) throw new Error('cancelled while archiving logs');
-                let text: string;
-                try {
-                  const got = await docker.tailLogs(s.container, lines, { ...call(ctx, 2 * MINUTE), timestamps: true });
-                  text = got.map((line) => `${s.name} | ${line}\n`).join('');
-                  services.push({ service: s.name, container: s.container, lines: got.length });
-                } catch (error) {
-                  const message = (error as Error).message;
-                  text = `${s.name} | [archive] the logs of ${s.container} could not be read: ${message}\n`;
-                  services.push({ service: s.name, container: s.container, lines: 0, error: message });
-                }
-                const buffer = Buffer.from(text, 'utf8');
-                for (let offset = 0; offset < buffer.length; ) offset += (await handle.write(buffer, offset, buffer.length - offset)).bytesWritten;
-                bytes += buffer.length;
-                ctx.progress({ service: s.name, bytes });
+          explained(
+            'archiving the logs',
+            'set cleanup.archiveDirectory in the inventory to a writable directory with room (no half-written archive is left under its final name)',
+            async () => {
+              const directory = inventory.cleanup.archiveDirectory;
+              const lines = logLinesOf(ctx.parameters);
+              try {
+                await mkdir(directory, { recursive: true });
+              } catch (error) {
+                throw new Error(
+                  `cannot create the archive directory ${directory} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+                );
               }
-              await handle.sync();
-              await handle.close();
-              handle = undefined;
-              // link() never replaces an existing file: a name taken meanwhile gets _2, _3 …
-              let fileName = name;
-              for (let n = 2; ; n++) {
-                try {
-                  await link(temp, join(directory, fileName));
-                  break;
-                } catch (error) {
-                  if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || n > 999) throw error;
-                  fileName = withSuffix(name, n);
-                }
+              const name = archiveName(clock.now(), inventory.timezone);
+              const temp = join(directory, `.${name}.${ctx.runId}.tmp`);
+              let handle;
+              try {
+                handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o640);
+              } catch (error) {
+                throw new Error(
+                  `cannot write in the archive directory ${directory} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+                );
               }
-              await unlink(temp);
-              const dir = await open(directory, constants.O_RDONLY);
-              await dir.sync().finally(() => dir.close());
-              return { directory, fileName, path: join(directory, fileName), bytesWritten: bytes, linesPerService: lines, services, reclaimedBytes: 0 };
-            } finally {
-              await handle?.close().catch(() => undefined);
-              await unlink(temp).catch(() => undefined);
-            }
-          }),
+              let bytes = 0;
+              const services: { service: string; container: string; lines: number; error?: string }[] = [];
+              try {
+                for (const s of inventory.stack.services) {
+                  if (ctx.signal.aborted) throw new Error('cancelled while archiving logs');
+                  let text: string;
+                  try {
+                    const got = await docker.tailLogs(s.container, lines, { ...call(ctx, 2 * MINUTE), timestamps: true });
+                    text = got.map((line) => `${s.name} | ${line}\n`).join('');
+                    services.push({ service: s.name, container: s.container, lines: got.length });
+                  } catch (error) {
+                    const message = (error as Error).message;
+                    text = `${s.name} | [archive] the logs of ${s.container} could not be read: ${message}\n`;
+                    services.push({ service: s.name, container: s.container, lines: 0, error: message });
+                  }
+                  const buffer = Buffer.from(text, 'utf8');
+                  for (let offset = 0; offset < buffer.length;)
+                    offset += (await handle.write(buffer, offset, buffer.length - offset)).bytesWritten;
+                  bytes += buffer.length;
+                  ctx.progress({ service: s.name, bytes });
+                }
+                await handle.sync();
+                await handle.close();
+                handle = undefined;
+                // link() never replaces an existing file: a name taken meanwhile gets _2, _3 …
+                let fileName = name;
+                for (let n = 2; ; n++) {
+                  try {
+                    await link(temp, join(directory, fileName));
+                    break;
+                  } catch (error) {
+                    if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || n > 999) throw error;
+                    fileName = withSuffix(name, n);
+                  }
+                }
+                await unlink(temp);
+                const dir = await open(directory, constants.O_RDONLY);
+                await dir.sync().finally(() => dir.close());
+                return {
+                  directory,
+                  fileName,
+                  path: join(directory, fileName),
+                  bytesWritten: bytes,
+                  linesPerService: lines,
+                  services,
+                  reclaimedBytes: 0,
+                };
+              } finally {
+                await handle?.close().catch(() => undefined);
+                await unlink(temp).catch(() => undefined);
+              }
+            },
+          ),
       },
       {
         id: 'prune',
@@ -366,39 +433,43 @@ export function diskCleanupProcedure(deps: RemediationDeps): ProcedureDefinition
           };
         },
         run: (ctx) =>
-          explained('pruning containers and images', 'check the Docker engine (docker info); running the procedure again removes only what is still stopped or dangling', async () => {
-            const t = await pruneTargets(ctx);
-            const removedContainers: ReturnType<typeof showContainer>[] = [];
-            const removedImages: ReturnType<typeof showImage>[] = [];
-            const skipped: { target: string; reason: string }[] = [];
-            for (const c of t.containers) {
-              if (ctx.signal.aborted) throw new Error('cancelled while removing containers');
-              if (protectedBecause(c)) continue; // never: checked again right before
-              try {
-                await docker.removeContainer(c.id, call(ctx, 60_000));
-                removedContainers.push(showContainer(c));
-              } catch (error) {
-                skipped.push({ target: `container ${c.name}`, reason: (error as Error).message });
+          explained(
+            'pruning containers and images',
+            'check the Docker engine (docker info); running the procedure again removes only what is still stopped or dangling',
+            async () => {
+              const t = await pruneTargets(ctx);
+              const removedContainers: ReturnType<typeof showContainer>[] = [];
+              const removedImages: ReturnType<typeof showImage>[] = [];
+              const skipped: { target: string; reason: string }[] = [];
+              for (const c of t.containers) {
+                if (ctx.signal.aborted) throw new Error('cancelled while removing containers');
+                if (protectedBecause(c)) continue; // never: checked again right before
+                try {
+                  await docker.removeContainer(c.id, call(ctx, 60_000));
+                  removedContainers.push(showContainer(c));
+                } catch (error) {
+                  skipped.push({ target: `container ${c.name}`, reason: (error as Error).message });
+                }
               }
-            }
-            for (const i of t.images) {
-              if (ctx.signal.aborted) throw new Error('cancelled while removing images');
-              try {
-                await docker.removeImage(i.id, call(ctx, 60_000));
-                removedImages.push(showImage(i));
-              } catch (error) {
-                skipped.push({ target: `image ${i.id}`, reason: (error as Error).message });
+              for (const i of t.images) {
+                if (ctx.signal.aborted) throw new Error('cancelled while removing images');
+                try {
+                  await docker.removeImage(i.id, call(ctx, 60_000));
+                  removedImages.push(showImage(i));
+                } catch (error) {
+                  skipped.push({ target: `image ${i.id}`, reason: (error as Error).message });
+                }
               }
-            }
-            return {
-              removedContainers,
-              removedImages,
-              skipped,
-              neverRemoved: t.kept,
-              imagesKept: t.imagesKept,
-              reclaimedBytes: removedContainers.reduce((s, c) => s + c.sizeBytes, 0) + removedImages.reduce((s, i) => s + i.sizeBytes, 0),
-            };
-          }),
+              return {
+                removedContainers,
+                removedImages,
+                skipped,
+                neverRemoved: t.kept,
+                imagesKept: t.imagesKept,
+                reclaimedBytes: removedContainers.reduce((s, c) => s + c.sizeBytes, 0) + removedImages.reduce((s, i) => s + i.sizeBytes, 0),
+              };
+            },
+          ),
       },
       {
         id: 'verify',
@@ -409,52 +480,66 @@ export function diskCleanupProcedure(deps: RemediationDeps): ProcedureDefinition
           return {
             freeDiskGbMin: inventory.thresholds.freeDiskGbMin,
             unit: 'GiB (as df -h)',
-            fileSystems: [...byFileSystem(usable).values()].map((f) => ({ paths: f.paths, freeGiB: gib(f.freeBytes), usedPercent: f.usedPercent })),
+            fileSystems: [...byFileSystem(usable).values()].map((f) => ({
+              paths: f.paths,
+              freeGiB: gib(f.freeBytes),
+              usedPercent: f.usedPercent,
+            })),
           };
         },
         run: (ctx) =>
-          explained('measuring the free space after the cleanup', 'check stack.dataPaths and backups.directory in the inventory; the cleanup itself is done (see the steps above)', async () => {
-            const steps = await dataSource.getRepository(StepEntity).find({ where: { runId: ctx.runId } });
-            const outputOf = (id: string) => (steps.find((s) => s.stepId === id)?.output ?? {}) as StepOutput;
-            const reclaimedByStep: Record<string, number> = {};
-            for (const id of ['backups', 'vacuum', 'archive-logs', 'prune']) reclaimedByStep[id] = Number(outputOf(id).reclaimedBytes ?? 0);
-            const before = new Map<number, DiskUsage>();
-            for (const u of (outputOf('usage').paths ?? []) as DiskUsage[]) if (typeof u?.device === 'number' && !before.has(u.device)) before.set(u.device, u);
-            const { usable } = await measure(cleanupPaths(inventory));
-            const minBytes = inventory.thresholds.freeDiskGbMin * GIB;
-            const fileSystems = [...byFileSystem(usable).values()].map((f) => {
-              const was = before.get(f.device);
-              return {
-                paths: f.paths,
-                freeBeforeBytes: was?.freeBytes ?? null,
-                freeAfterBytes: f.freeBytes,
-                freedBytes: was ? f.freeBytes - was.freeBytes : null,
-                freeAfterGiB: gib(f.freeBytes),
-                usedPercent: f.usedPercent,
-                meetsThreshold: f.freeBytes >= minBytes,
+          explained(
+            'measuring the free space after the cleanup',
+            'check stack.dataPaths and backups.directory in the inventory; the cleanup itself is done (see the steps above)',
+            async () => {
+              const steps = await dataSource.getRepository(StepEntity).find({ where: { runId: ctx.runId } });
+              const outputOf = (id: string) => (steps.find((s) => s.stepId === id)?.output ?? {}) as StepOutput;
+              const reclaimedByStep: Record<string, number> = {};
+              for (const id of ['backups', 'vacuum', 'archive-logs', 'prune'])
+                reclaimedByStep[id] = Number(outputOf(id).reclaimedBytes ?? 0);
+              const before = new Map<number, DiskUsage>();
+              for (const u of (outputOf('usage').paths ?? []) as DiskUsage[])
+                if (typeof u?.device === 'number' && !before.has(u.device)) before.set(u.device, u);
+              const { usable } = await measure(cleanupPaths(inventory));
+              const minBytes = inventory.thresholds.freeDiskGbMin * GIB;
+              const fileSystems = [...byFileSystem(usable).values()].map((f) => {
+                const was = before.get(f.device);
+                return {
+                  paths: f.paths,
+                  freeBeforeBytes: was?.freeBytes ?? null,
+                  freeAfterBytes: f.freeBytes,
+                  freedBytes: was ? f.freeBytes - was.freeBytes : null,
+                  freeAfterGiB: gib(f.freeBytes),
+                  usedPercent: f.usedPercent,
+                  meetsThreshold: f.freeBytes >= minBytes,
+                };
+              });
+              const summary = {
+                freeDiskGbMin: inventory.thresholds.freeDiskGbMin,
+                fileSystems,
+                reclaimedByStep,
+                reclaimedBytes: Object.values(reclaimedByStep).reduce((a, b) => a + b, 0),
+                meetsThreshold: fileSystems.every((f) => f.meetsThreshold),
               };
-            });
-            const summary = {
-              freeDiskGbMin: inventory.thresholds.freeDiskGbMin,
-              fileSystems,
-              reclaimedByStep,
-              reclaimedBytes: Object.values(reclaimedByStep).reduce((a, b) => a + b, 0),
-              meetsThreshold: fileSystems.every((f) => f.meetsThreshold),
-            };
-            const short = fileSystems.filter((f) => !f.meetsThreshold);
-            if (short.length) {
-              // Still short of space: DevOps must add disk. P1 when the disk is at the fail band (inserts fail soon).
-              const critical = short.some((f) => f.usedPercent >= inventory.thresholds.diskPercent.fail);
-              const level: Severity = critical ? 'P1' : 'P2';
-              const where = short.map((f) => `${f.paths.join(', ')}: ${f.freeAfterGiB} GiB free, ${f.usedPercent} % used`).join('; ');
-              throw new EscalationError(
-                `free space is still below ${inventory.thresholds.freeDiskGbMin} GiB after the cleanup (${where}; reclaimed ${gib(summary.reclaimedBytes)} GiB): contact DevOps to expand the disk (LVM) or move backups to external storage`,
-                { ...summary, nextStep: 'contact DevOps to expand the disk (LVM), or move backups to external storage (runbook Issue 3, "If still issues")' },
-                level,
-              );
-            }
-            return summary;
-          }),
+              const short = fileSystems.filter((f) => !f.meetsThreshold);
+              if (short.length) {
+                // Still short of space: DevOps must add disk. P1 when the disk is at the fail band (inserts fail soon).
+                const critical = short.some((f) => f.usedPercent >= inventory.thresholds.diskPercent.fail);
+                const level: Severity = critical ? 'P1' : 'P2';
+                const where = short.map((f) => `${f.paths.join(', ')}: ${f.freeAfterGiB} GiB free, ${f.usedPercent} % used`).join('; ');
+                throw new EscalationError(
+                  `free space is still below ${inventory.thresholds.freeDiskGbMin} GiB after the cleanup (${where}; reclaimed ${gib(summary.reclaimedBytes)} GiB): contact DevOps to expand the disk (LVM) or move backups to external storage`,
+                  {
+                    ...summary,
+                    nextStep:
+                      'contact DevOps to expand the disk (LVM), or move backups to external storage (runbook Issue 3, "If still issues")',
+                  },
+                  level,
+                );
+              }
+              return summary;
+            },
+          ),
       },
     ],
   };

@@ -11,8 +11,18 @@ const CALL = { timeoutMs: 10_000 };
 
 export const outageParameters = z
   .object({
-    restartSeconds: z.number({ error: 'must be a whole number of seconds, 5-3600' }).int({ error: 'must be a whole number of seconds, 5-3600' }).min(5).max(3600, { error: 'must be at most 3600 seconds' }).optional(),
-    recoverySeconds: z.number({ error: 'must be a whole number of seconds, 5-3600' }).int({ error: 'must be a whole number of seconds, 5-3600' }).min(5).max(3600, { error: 'must be at most 3600 seconds' }).optional(),
+    restartSeconds: z
+      .number({ error: 'must be a whole number of seconds, 5-3600' })
+      .int({ error: 'must be a whole number of seconds, 5-3600' })
+      .min(5)
+      .max(3600, { error: 'must be at most 3600 seconds' })
+      .optional(),
+    recoverySeconds: z
+      .number({ error: 'must be a whole number of seconds, 5-3600' })
+      .int({ error: 'must be a whole number of seconds, 5-3600' })
+      .min(5)
+      .max(3600, { error: 'must be at most 3600 seconds' })
+      .optional(),
     /** Skip the plain restart and recreate at once (when a restart is known not to help). */
     recreate: z.boolean({ error: 'must be true or false' }).default(false),
   })
@@ -32,12 +42,23 @@ async function states(docker: DockerPort, inventory: Inventory): Promise<Map<str
 }
 
 /** Polls until every given service is up, or the deadline; returns those still down. */
-async function waitUp(docker: DockerPort, inventory: Inventory, services: Service[], deadline: number, signal: AbortSignal): Promise<{ down: { service: string; state: string }[] }> {
+async function waitUp(
+  docker: DockerPort,
+  inventory: Inventory,
+  services: Service[],
+  deadline: number,
+  signal: AbortSignal,
+): Promise<{ down: { service: string; state: string }[] }> {
   let down: { service: string; state: string }[] = services.map((s) => ({ service: s.name, state: 'not checked' }));
   while (Date.now() < deadline) {
     if (signal.aborted) throw new Error('cancelled');
     const now = await states(docker, inventory).catch(() => new Map<string, ContainerInfo>());
-    down = services.filter((s) => !isUp(s, now.get(s.container))).map((s) => ({ service: s.name, state: now.get(s.container) ? `${now.get(s.container)!.state}/${now.get(s.container)!.health}` : 'missing' }));
+    down = services
+      .filter((s) => !isUp(s, now.get(s.container)))
+      .map((s) => ({
+        service: s.name,
+        state: now.get(s.container) ? `${now.get(s.container)!.state}/${now.get(s.container)!.health}` : 'missing',
+      }));
     if (!down.length) return { down };
     await sleep(500);
   }
@@ -52,7 +73,14 @@ function tiers(inventory: Inventory): Service[][] {
 }
 
 /** Runbook "Emergency Procedures: System Complete Outage". */
-export function outageProcedure({ inventory, docker, notifier, checklist, dataSource, clock }: RemediationDeps): ProcedureDefinition<Params> {
+export function outageProcedure({
+  inventory,
+  docker,
+  notifier,
+  checklist,
+  dataSource,
+  clock,
+}: RemediationDeps): ProcedureDefinition<Params> {
   const restartSeconds = (p: Params) => p.restartSeconds ?? inventory.remediations.outageRestartSeconds;
   const recoverySeconds = (p: Params) => p.recoverySeconds ?? inventory.remediations.outageRecoverySeconds;
   /** Per run (all its steps run in one worker): did the restart bring everything back, when did the run start, when did the services come back. */
@@ -65,7 +93,12 @@ export function outageProcedure({ inventory, docker, notifier, checklist, dataSo
       await Promise.all(
         tier
           .filter((s) => now.has(s.container) && now.get(s.container)!.state !== 'running')
-          .map((s) => docker.startContainer(s.container, { timeoutMs: 30_000 }).then(() => void started.push(s.name), () => undefined)),
+          .map((s) =>
+            docker.startContainer(s.container, { timeoutMs: 30_000 }).then(
+              () => void started.push(s.name),
+              () => undefined,
+            ),
+          ),
       );
     }
     return started;
@@ -89,13 +122,32 @@ export function outageProcedure({ inventory, docker, notifier, checklist, dataSo
     const now = await states(docker, inventory);
     const services = inventory.stack.services.map((s) => {
       const c = now.get(s.container);
-      return { service: s.name, container: s.container, state: c?.state ?? 'missing', health: c?.health ?? 'none', restartCount: c?.restartCount ?? 0, up: isUp(s, c) };
+      return {
+        service: s.name,
+        container: s.container,
+        state: c?.state ?? 'missing',
+        health: c?.health ?? 'none',
+        restartCount: c?.restartCount ?? 0,
+        up: isUp(s, c),
+      };
     });
     const down = services.filter((s) => !s.up);
     const logs = Object.fromEntries(
-      await Promise.all(down.filter((s) => s.state !== 'missing').map(async (s) => [s.service, await docker.tailLogs(s.container, 50, CALL).catch((e: Error) => [`(logs unavailable: ${e.message})`])] as const)),
+      await Promise.all(
+        down
+          .filter((s) => s.state !== 'missing')
+          .map(
+            async (s) =>
+              [s.service, await docker.tailLogs(s.container, 50, CALL).catch((e: Error) => [`(logs unavailable: ${e.message})`])] as const,
+          ),
+      ),
     );
-    return { services, down: down.map((s) => s.service), logs, host: await hostResources([...new Set([...inventory.stack.dataPaths, inventory.backups.directory])]) };
+    return {
+      services,
+      down: down.map((s) => s.service),
+      logs,
+      host: await hostResources([...new Set([...inventory.stack.dataPaths, inventory.backups.directory])]),
+    };
   };
 
   return {
@@ -122,7 +174,15 @@ export function outageProcedure({ inventory, docker, notifier, checklist, dataSo
         run: async (ctx) => {
           progress.set(ctx.runId, { recovered: false, startedAt: clock.now() });
           const at = clockTime(clock.now(), inventory.timezone);
-          return notifyRecorded(notifier, { audience: 'emergency', subject: `ERP system outage detected at ${at}`, text: `System outage detected at ${at}. Investigating... (emergency.outage run ${ctx.runId}, requested by ${await requesterOf(dataSource, ctx.runId)})` }, ctx.signal);
+          return notifyRecorded(
+            notifier,
+            {
+              audience: 'emergency',
+              subject: `ERP system outage detected at ${at}`,
+              text: `System outage detected at ${at}. Investigating... (emergency.outage run ${ctx.runId}, requested by ${await requesterOf(dataSource, ctx.runId)})`,
+            },
+            ctx.signal,
+          );
         },
       },
       {
@@ -136,7 +196,10 @@ export function outageProcedure({ inventory, docker, notifier, checklist, dataSo
         id: 'restart',
         title: 'Restart every service (docker-compose restart) and wait for all to be up',
         timeoutMs: 3_700_000,
-        plan: async (ctx) => ({ restart: ctx.parameters.recreate ? [] : tiers(inventory).map((t) => t.map((s) => s.container)), deadlineSeconds: restartSeconds(ctx.parameters) }),
+        plan: async (ctx) => ({
+          restart: ctx.parameters.recreate ? [] : tiers(inventory).map((t) => t.map((s) => s.container)),
+          deadlineSeconds: restartSeconds(ctx.parameters),
+        }),
         run: async (ctx) => {
           if (ctx.parameters.recreate) return { skipped: 'recreate: true asked for recreating at once' };
           const deadline = Date.now() + restartSeconds(ctx.parameters) * 1000;
@@ -144,7 +207,11 @@ export function outageProcedure({ inventory, docker, notifier, checklist, dataSo
           // Tier by tier (database and cache first), the services of one tier at once.
           for (const tier of tiers(inventory)) {
             await Promise.all(
-              tier.map((s) => docker.restartContainer(s.container, { timeoutMs: 60_000, graceSeconds: 10 }).catch((e: Error) => void errors.push({ service: s.name, error: e.message }))),
+              tier.map((s) =>
+                docker
+                  .restartContainer(s.container, { timeoutMs: 60_000, graceSeconds: 10 })
+                  .catch((e: Error) => void errors.push({ service: s.name, error: e.message })),
+              ),
             );
           }
           const { down } = await waitUp(docker, inventory, inventory.stack.services, deadline, ctx.signal);
@@ -160,7 +227,11 @@ export function outageProcedure({ inventory, docker, notifier, checklist, dataSo
         id: 'recreate',
         title: 'If the restart did not bring everything back: recreate the services in dependency order (down, then up)',
         timeoutMs: 3_700_000,
-        plan: async () => ({ onlyIf: 'the restart did not bring every service up within its deadline', down: [...tiers(inventory)].reverse().map((t) => t.map((s) => s.container)), up: tiers(inventory).map((t) => t.map((s) => s.container)) }),
+        plan: async () => ({
+          onlyIf: 'the restart did not bring every service up within its deadline',
+          down: [...tiers(inventory)].reverse().map((t) => t.map((s) => s.container)),
+          up: tiers(inventory).map((t) => t.map((s) => s.container)),
+        }),
         run: async (ctx) => {
           if (progress.get(ctx.runId)?.recovered) return { recreated: false, reason: 'every service came back with the restart' };
           const deadline = Date.now() + recoverySeconds(ctx.parameters) * 1000;
@@ -170,7 +241,11 @@ export function outageProcedure({ inventory, docker, notifier, checklist, dataSo
           try {
             // down: dependents first (proxy, then backend, then database and cache).
             for (const tier of [...tiers(inventory)].reverse()) {
-              await Promise.all(tier.filter((s) => existing.has(s.container)).map((s) => docker.stopContainer(s.container, { timeoutMs: 60_000, graceSeconds: 10 }).catch(() => undefined)));
+              await Promise.all(
+                tier
+                  .filter((s) => existing.has(s.container))
+                  .map((s) => docker.stopContainer(s.container, { timeoutMs: 60_000, graceSeconds: 10 }).catch(() => undefined)),
+              );
             }
             // up: each tier created, started and up before the next one.
             const started = Date.now();
@@ -180,7 +255,11 @@ export function outageProcedure({ inventory, docker, notifier, checklist, dataSo
               const { down } = await waitUp(docker, inventory, present, deadline, ctx.signal);
               timeline.push({ tier: present.map((s) => s.name), upAfterMs: Date.now() - started, down });
               if (down.length) {
-                return await escalate(ctx.runId, `recreating did not bring ${down.map((d) => d.service).join(', ')} up within ${recoverySeconds(ctx.parameters)} s: escalate to the Senior Developer and prepare a rollback`, { timeline, down, missing });
+                return await escalate(
+                  ctx.runId,
+                  `recreating did not bring ${down.map((d) => d.service).join(', ')} up within ${recoverySeconds(ctx.parameters)} s: escalate to the Senior Developer and prepare a rollback`,
+                  { timeline, down, missing },
+                );
               }
             }
           } catch (error) {
@@ -188,10 +267,18 @@ export function outageProcedure({ inventory, docker, notifier, checklist, dataSo
             // Never leave the stack stopped half way: start whatever exists, then escalate (or stop, when cancelled).
             const restarted = await startAll();
             if (ctx.signal.aborted) throw error;
-            return await escalate(ctx.runId, `recreating the services failed: ${(error as Error).message}; escalate to the Senior Developer and prepare a rollback`, { timeline, restarted, missing });
+            return await escalate(
+              ctx.runId,
+              `recreating the services failed: ${(error as Error).message}; escalate to the Senior Developer and prepare a rollback`,
+              { timeline, restarted, missing },
+            );
           }
           if (missing.length) {
-            return await escalate(ctx.runId, `the containers of ${missing.join(', ')} do not exist: they cannot be recreated without their compose definition (docker-compose up -d ${missing.join(' ')})`, { timeline, missing });
+            return await escalate(
+              ctx.runId,
+              `the containers of ${missing.join(', ')} do not exist: they cannot be recreated without their compose definition (docker-compose up -d ${missing.join(' ')})`,
+              { timeline, missing },
+            );
           }
           const state = progress.get(ctx.runId);
           if (state) state.recoveredAt = clock.now();
@@ -215,12 +302,22 @@ export function outageProcedure({ inventory, docker, notifier, checklist, dataSo
             const run = await checklist.run('manual', by, null, { since });
             const failing = run.items.filter((i) => i.verdict === 'fail' || i.verdict === 'unknown');
             if (!failing.length) return { checklistRunId: run.id, verdict: run.verdict, attempts, waitedFor: [...waitedFor] };
-            for (const item of failing) for (const c of item.checks) if (c.verdict === 'fail' || c.verdict === 'unknown') waitedFor.add(c.check);
+            for (const item of failing)
+              for (const c of item.checks) if (c.verdict === 'fail' || c.verdict === 'unknown') waitedFor.add(c.check);
             if (Date.now() > deadline || ctx.signal.aborted) {
-              return await escalate(ctx.runId, `the checklist is still not green after the recovery: ${failing.map((i) => `${i.item} (${i.verdict})`).join(', ')}`, {
-                checklistRunId: run.id,
-                failing: failing.map((i) => ({ item: i.item, verdict: i.verdict, nextStep: i.nextStep, checks: i.checks.filter((c) => c.verdict !== 'pass').map((c) => ({ check: c.check, observed: c.observed })) })),
-              });
+              return await escalate(
+                ctx.runId,
+                `the checklist is still not green after the recovery: ${failing.map((i) => `${i.item} (${i.verdict})`).join(', ')}`,
+                {
+                  checklistRunId: run.id,
+                  failing: failing.map((i) => ({
+                    item: i.item,
+                    verdict: i.verdict,
+                    nextStep: i.nextStep,
+                    checks: i.checks.filter((c) => c.verdict !== 'pass').map((c) => ({ check: c.check, observed: c.observed })),
+                  })),
+                },
+              );
             }
             await sleep(3000, undefined, { signal: ctx.signal }).catch(() => undefined);
           }
@@ -235,10 +332,23 @@ export function outageProcedure({ inventory, docker, notifier, checklist, dataSo
           const state = progress.get(ctx.runId);
           progress.delete(ctx.runId);
           const steps = await dataSource.getRepository(StepEntity).find({ where: { runId: ctx.runId }, order: { position: 'ASC' } });
-          const timeline = steps.map((s) => ({ step: s.stepId, status: s.status, startedAt: s.startedAt?.toISOString() ?? null, finishedAt: s.finishedAt?.toISOString() ?? null }));
+          const timeline = steps.map((s) => ({
+            step: s.stepId,
+            status: s.status,
+            startedAt: s.startedAt?.toISOString() ?? null,
+            finishedAt: s.finishedAt?.toISOString() ?? null,
+          }));
           const minutes = state ? Math.round((clock.now().getTime() - state.startedAt.getTime()) / 600) / 100 : null;
           const at = clockTime(clock.now(), inventory.timezone);
-          const notified = await notifyRecorded(notifier, { audience: 'emergency', subject: `ERP system recovered at ${at}`, text: `The ERP system is up again at ${at}${minutes !== null ? ` after ${minutes} min` : ''} (emergency.outage run ${ctx.runId}). Root cause analysis follows.` }, ctx.signal);
+          const notified = await notifyRecorded(
+            notifier,
+            {
+              audience: 'emergency',
+              subject: `ERP system recovered at ${at}`,
+              text: `The ERP system is up again at ${at}${minutes !== null ? ` after ${minutes} min` : ''} (emergency.outage run ${ctx.runId}). Root cause analysis follows.`,
+            },
+            ctx.signal,
+          );
           return { recoveredInMinutes: minutes, timeline, ...notified };
         },
       },

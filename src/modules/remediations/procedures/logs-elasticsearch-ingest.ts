@@ -69,7 +69,13 @@ export function splitByRetention(indices: EsIndex[], now: Date, retentionDays: n
     const date = indexDate(i.index);
     if (!date) split.skipped.push({ index: i.index, reason: 'no date YYYY.MM.dd at the end of its name: never deleted by this procedure' });
     else if (date.getTime() < keepFrom) {
-      split.delete.push({ index: i.index, date: utcDay(date), ageDays: Math.round((today - date.getTime()) / DAY), docsCount: i.docsCount, storeSizeBytes: i.storeSizeBytes });
+      split.delete.push({
+        index: i.index,
+        date: utcDay(date),
+        ageDays: Math.round((today - date.getTime()) / DAY),
+        docsCount: i.docsCount,
+        storeSizeBytes: i.storeSizeBytes,
+      });
     } else split.keep.push(i.index);
   }
   return split;
@@ -92,10 +98,15 @@ export function logsElasticsearchIngestProcedure(deps: RemediationDeps): Procedu
         clusterName: h.clusterName,
         numberOfNodes: h.numberOfNodes,
         unassignedShards: h.unassignedShards,
-        note: h.status === 'red' ? 'red: some primary shards are unassigned; the old indices are deleted and Logstash restarted next (runbook step 2 onwards)' : `${h.status}: as expected (green or yellow)`,
+        note:
+          h.status === 'red'
+            ? 'red: some primary shards are unassigned; the old indices are deleted and Logstash restarted next (runbook step 2 onwards)'
+            : `${h.status}: as expected (green or yellow)`,
       };
     } catch (error) {
-      throw new Error(`Elasticsearch at ${esUrl} did not answer its cluster health (${(error as Error).message}): it must run before logs can be ingested; check ${containerOf(inventory, 'elasticsearch')} (docker-compose logs elasticsearch, restart it) and run this procedure again`);
+      throw new Error(
+        `Elasticsearch at ${esUrl} did not answer its cluster health (${(error as Error).message}): it must run before logs can be ingested; check ${containerOf(inventory, 'elasticsearch')} (docker-compose logs elasticsearch, restart it) and run this procedure again`,
+      );
     }
   };
 
@@ -117,7 +128,10 @@ export function logsElasticsearchIngestProcedure(deps: RemediationDeps): Procedu
       docsCount: indices.reduce((s, i) => s + i.docsCount, 0),
       storeSizeBytes: indices.reduce((s, i) => s + i.storeSizeBytes, 0),
       byHealth,
-      notGreen: indices.filter((i) => i.health && i.health !== 'green').map((i) => ({ index: i.index, health: i.health, status: i.status })).slice(0, MAX_LISTED),
+      notGreen: indices
+        .filter((i) => i.health && i.health !== 'green')
+        .map((i) => ({ index: i.index, health: i.health, status: i.status }))
+        .slice(0, MAX_LISTED),
       indices: indices.map((i) => i.index).slice(0, MAX_LISTED),
     };
   };
@@ -149,7 +163,8 @@ export function logsElasticsearchIngestProcedure(deps: RemediationDeps): Procedu
 
   return {
     id: 'logs.elasticsearch-ingest',
-    title: 'Elasticsearch cannot ingest logs: check health, delete old indices by name, restart Logstash, verify logs flow (runbook Issue 4)',
+    title:
+      'Elasticsearch cannot ingest logs: check health, delete old indices by name, restart Logstash, verify logs flow (runbook Issue 4)',
     severity: 'P2',
     domain: 'system',
     parameters: logsIngestParameters,
@@ -184,11 +199,16 @@ export function logsElasticsearchIngestProcedure(deps: RemediationDeps): Procedu
           try {
             result = await es.deleteIndices(names, call(ctx, 5 * 60_000));
           } catch (error) {
-            throw new Error(`deleting ${names.length} old indices failed: ${(error as Error).message}; run the procedure again (it deletes what is still there), or check Elasticsearch at ${esUrl}`);
+            throw new Error(
+              `deleting ${names.length} old indices failed: ${(error as Error).message}; run the procedure again (it deletes what is still there), or check Elasticsearch at ${esUrl}`,
+            );
           }
           const still = new Set((await listed(ctx)).map((i) => i.index));
           const remaining = result.deleted.filter((n) => still.has(n));
-          if (remaining.length) throw new Error(`Elasticsearch acknowledged deleting ${remaining.join(', ')} but still lists them; check the cluster (GET ${esUrl}/_cat/indices)`);
+          if (remaining.length)
+            throw new Error(
+              `Elasticsearch acknowledged deleting ${remaining.join(', ')} but still lists them; check the cluster (GET ${esUrl}/_cat/indices)`,
+            );
           const gone = new Set(result.deleted);
           const deleted = plan.delete.filter((d) => gone.has(d.index));
           return {
@@ -208,7 +228,12 @@ export function logsElasticsearchIngestProcedure(deps: RemediationDeps): Procedu
         id: 'restart-logstash',
         title: 'Restart Logstash and wait until it runs',
         timeoutMs: 120_000,
-        plan: async () => ({ container: logstash(), action: 'docker restart (10 s grace)', waitUntil: 'the container runs (healthy, when it has a healthcheck); its monitoring API answering is reported', monitoringApi: inventory.urls.logstash }),
+        plan: async () => ({
+          container: logstash(),
+          action: 'docker restart (10 s grace)',
+          waitUntil: 'the container runs (healthy, when it has a healthcheck); its monitoring API answering is reported',
+          monitoringApi: inventory.urls.logstash,
+        }),
         run: async (ctx) => {
           const name = logstash();
           const hasHealthcheck = inventory.stack.services.find((s) => s.container === name)?.healthcheck ?? false;
@@ -216,7 +241,9 @@ export function logsElasticsearchIngestProcedure(deps: RemediationDeps): Procedu
           try {
             await docker.restartContainer(name, { ...call(ctx, 45_000), graceSeconds: 10 });
           } catch (error) {
-            throw new Error(`restarting ${name} failed: ${(error as Error).message}; check the Docker engine and the container (docker-compose logs logstash), then run the procedure again (the old indices are already deleted)`);
+            throw new Error(
+              `restarting ${name} failed: ${(error as Error).message}; check the Docker engine and the container (docker-compose logs logstash), then run the procedure again (the old indices are already deleted)`,
+            );
           }
           const started = Date.now();
           const deadline = started + 60_000;
@@ -235,7 +262,9 @@ export function logsElasticsearchIngestProcedure(deps: RemediationDeps): Procedu
           }
           if (info.state !== 'running' || (hasHealthcheck && info.health !== 'healthy')) {
             const lines = await docker.tailLogs(name, 20, call(ctx, 10_000)).catch(() => [] as string[]);
-            throw new Error(`${name} is ${info.state}${hasHealthcheck ? `/${info.health}` : ''} 60 s after its restart: read its logs (docker-compose logs logstash); last lines: ${lines.slice(-5).join(' | ').slice(0, 800)}`);
+            throw new Error(
+              `${name} is ${info.state}${hasHealthcheck ? `/${info.health}` : ''} 60 s after its restart: read its logs (docker-compose logs logstash); last lines: ${lines.slice(-5).join(' | ').slice(0, 800)}`,
+            );
           }
           return {
             container: name,
@@ -251,11 +280,17 @@ export function logsElasticsearchIngestProcedure(deps: RemediationDeps): Procedu
       },
       {
         id: 'verify',
-        title: 'Logs flowing: the document count of today\'s (UTC) indices grows',
+        title: "Logs flowing: the document count of today's (UTC) indices grows",
         timeoutMs: (600 + 60) * 1000,
         plan: async (ctx) => {
           const t = await todays(ctx);
-          return { today: t.today, indices: t.indices, count: t.count, waitSeconds: ctx.parameters.verifySeconds, expected: `the _count of today's ${pattern} indices grows within ${ctx.parameters.verifySeconds} s` };
+          return {
+            today: t.today,
+            indices: t.indices,
+            count: t.count,
+            waitSeconds: ctx.parameters.verifySeconds,
+            expected: `the _count of today's ${pattern} indices grows within ${ctx.parameters.verifySeconds} s`,
+          };
         },
         run: async (ctx) => {
           const seconds = ctx.parameters.verifySeconds;
@@ -263,15 +298,29 @@ export function logsElasticsearchIngestProcedure(deps: RemediationDeps): Procedu
           const started = Date.now();
           let last = first;
           while (Date.now() - started < seconds * 1000) {
-            await sleep(Math.min(2000, Math.max(100, seconds * 1000 - (Date.now() - started))), undefined, { signal: ctx.signal }).catch(() => undefined);
+            await sleep(Math.min(2000, Math.max(100, seconds * 1000 - (Date.now() - started))), undefined, { signal: ctx.signal }).catch(
+              () => undefined,
+            );
             if (ctx.signal.aborted) throw new Error('cancelled while waiting for logs to flow');
             last = await todays(ctx);
             if (last.count > first.count) {
-              return { today: last.today, indices: last.indices, countBefore: first.count, countAfter: last.count, grewBy: last.count - first.count, waitedMs: Date.now() - started };
+              return {
+                today: last.today,
+                indices: last.indices,
+                countBefore: first.count,
+                countAfter: last.count,
+                grewBy: last.count - first.count,
+                waitedMs: Date.now() - started,
+              };
             }
           }
-          const h = await es.clusterHealth(call(ctx, 5000)).then((x) => x.status as string, (e: Error) => `unknown (${e.message})`);
-          const lines = await docker.tailLogs(logstash(), 20, call(ctx, 10_000)).catch((e: Error) => [`could not read the logs: ${e.message}`]);
+          const h = await es.clusterHealth(call(ctx, 5000)).then(
+            (x) => x.status as string,
+            (e: Error) => `unknown (${e.message})`,
+          );
+          const lines = await docker
+            .tailLogs(logstash(), 20, call(ctx, 10_000))
+            .catch((e: Error) => [`could not read the logs: ${e.message}`]);
           throw new EscalationError(
             `logs are still not flowing: today's (${last.today} UTC) ${pattern} indices stayed at ${last.count} documents for ${seconds} s after deleting old indices and restarting Logstash (cluster ${h}); check Logstash's pipeline and output (docker-compose logs logstash) and Elasticsearch's disk watermarks`,
             {
@@ -282,7 +331,8 @@ export function logsElasticsearchIngestProcedure(deps: RemediationDeps): Procedu
               waitedSeconds: seconds,
               clusterStatus: h,
               logstashLastLines: lines,
-              nextStep: 'hand the Logstash lines above to the Senior Dev; check the pipeline output to Elasticsearch and the cluster\'s disk (GET _cluster/allocation/explain)',
+              nextStep:
+                "hand the Logstash lines above to the Senior Dev; check the pipeline output to Elasticsearch and the cluster's disk (GET _cluster/allocation/explain)",
             },
             'P2',
           );

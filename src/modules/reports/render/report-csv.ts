@@ -8,7 +8,6 @@
 import { zipSync } from 'fflate';
 import { PERFORMANCE_SECTIONS, PerformanceSection } from '../report-period';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 export type ReportDocument = Record<string, any>;
 type Cell = string | number | boolean | null | undefined;
 
@@ -38,52 +37,142 @@ const gapText = (gaps: { from: string; to: string }[] | undefined) => (gaps ?? [
 export function sectionTables(report: ReportDocument, section: PerformanceSection): CsvTable[] {
   const s = report.sections?.[section];
   if (!s) return [];
-  const t = (table: string, header: string[], rows: Cell[][]): CsvTable => ({ name: table === 'days' ? section : `${section}-${table}`, section, table, header, rows });
+  const t = (table: string, header: string[], rows: Cell[][]): CsvTable => ({
+    name: table === 'days' ? section : `${section}-${table}`,
+    section,
+    table,
+    header,
+    rows,
+  });
   switch (section) {
     case 'response_times':
       return [
         t(
           'days',
-          ['date', 'coverage', 'requests', 'p50_seconds', 'p95_seconds', 'p99_seconds', 'p95_target_seconds', 'meets_target', 'worst_hour', 'worst_hour_p95_seconds', 'gaps'],
-          (s.days ?? []).map((d: any) => [d.date, d.coverage, d.requests, d.p50Seconds, d.p95Seconds, d.p99Seconds, s.target?.p95Seconds, d.meetsTarget, d.worstHour?.local, d.worstHour?.p95Seconds, gapText(d.gaps)]),
+          [
+            'date',
+            'coverage',
+            'requests',
+            'p50_seconds',
+            'p95_seconds',
+            'p99_seconds',
+            'p95_target_seconds',
+            'meets_target',
+            'worst_hour',
+            'worst_hour_p95_seconds',
+            'gaps',
+          ],
+          (s.days ?? []).map((d: any) => [
+            d.date,
+            d.coverage,
+            d.requests,
+            d.p50Seconds,
+            d.p95Seconds,
+            d.p99Seconds,
+            s.target?.p95Seconds,
+            d.meetsTarget,
+            d.worstHour?.local,
+            d.worstHour?.p95Seconds,
+            gapText(d.gaps),
+          ]),
         ),
         t(
           'slowest_endpoints',
           ['rank', 'method', 'endpoint', 'requests', 'p50_seconds', 'p95_seconds', 'worst_day', 'worst_day_p95_seconds'],
-          (s.slowestEndpoints ?? []).map((e: any, i: number) => [i + 1, e.method, e.endpoint, e.requests, e.p50Seconds, e.p95Seconds, e.worstDay?.date, e.worstDay?.p95Seconds]),
+          (s.slowestEndpoints ?? []).map((e: any, i: number) => [
+            i + 1,
+            e.method,
+            e.endpoint,
+            e.requests,
+            e.p50Seconds,
+            e.p95Seconds,
+            e.worstDay?.date,
+            e.worstDay?.p95Seconds,
+          ]),
         ),
-        t('hours_above_target', ['start', 'local_hour', 'p95_seconds', 'requests'], (s.hoursAboveTarget ?? []).map((h: any) => [h.start, h.local, h.p95Seconds, h.requests])),
+        t(
+          'hours_above_target',
+          ['start', 'local_hour', 'p95_seconds', 'requests'],
+          (s.hoursAboveTarget ?? []).map((h: any) => [h.start, h.local, h.p95Seconds, h.requests]),
+        ),
       ];
     case 'error_rates': {
       const dates: string[] = (s.days ?? []).map((d: any) => d.date);
       return [
         t(
           'days',
-          ['date', 'coverage', 'requests', 'errors_5xx', 'error_rate_percent', 'target_max_percent', 'meets_target', 'worst_hour', 'worst_hour_rate_percent', 'gaps'],
-          (s.days ?? []).map((d: any) => [d.date, d.coverage, d.requests, d.errors5xx, d.ratePercent, s.target?.maxPercent, d.meetsTarget, d.worstHour?.local, d.worstHour?.ratePercent, gapText(d.gaps)]),
+          [
+            'date',
+            'coverage',
+            'requests',
+            'errors_5xx',
+            'error_rate_percent',
+            'target_max_percent',
+            'meets_target',
+            'worst_hour',
+            'worst_hour_rate_percent',
+            'gaps',
+          ],
+          (s.days ?? []).map((d: any) => [
+            d.date,
+            d.coverage,
+            d.requests,
+            d.errors5xx,
+            d.ratePercent,
+            s.target?.maxPercent,
+            d.meetsTarget,
+            d.worstHour?.local,
+            d.worstHour?.ratePercent,
+            gapText(d.gaps),
+          ]),
         ),
         t(
           'endpoints',
           ['rank', 'method', 'endpoint', 'requests', 'errors_5xx', 'error_rate_percent', 'worst_day', 'worst_day_rate_percent'],
-          (s.endpoints ?? []).map((e: any, i: number) => [i + 1, e.method, e.endpoint, e.requests, e.errors5xx, e.ratePercent, e.worstDay?.date, e.worstDay?.ratePercent]),
+          (s.endpoints ?? []).map((e: any, i: number) => [
+            i + 1,
+            e.method,
+            e.endpoint,
+            e.requests,
+            e.errors5xx,
+            e.ratePercent,
+            e.worstDay?.date,
+            e.worstDay?.ratePercent,
+          ]),
         ),
         t(
           'error_types',
           ['error_type', 'count', ...dates],
-          (s.errorTypes ?? []).map((e: any) => [e.errorType, e.count, ...dates.map((date) => e.days?.find((d: any) => d.date === date)?.count)]),
+          (s.errorTypes ?? []).map((e: any) => [
+            e.errorType,
+            e.count,
+            ...dates.map((date) => e.days?.find((d: any) => d.date === date)?.count),
+          ]),
         ),
       ];
     }
     case 'usage_patterns':
       return [
-        t('days', ['date', 'coverage', 'requests', 'gaps'], (s.days ?? []).map((d: any) => [d.date, d.coverage, d.requests, gapText(d.gaps)])),
+        t(
+          'days',
+          ['date', 'coverage', 'requests', 'gaps'],
+          (s.days ?? []).map((d: any) => [d.date, d.coverage, d.requests, gapText(d.gaps)]),
+        ),
         t(
           'weekday_hour',
           ['weekday', ...Array.from({ length: 24 }, (_, h) => `h${String(h).padStart(2, '0')}`)],
           (s.weekdayHour ?? []).map((w: any) => [w.weekday, ...w.hours]),
         ),
-        t('top_endpoints', ['rank', 'method', 'endpoint', 'requests', 'share_percent'], (s.topEndpoints ?? []).map((e: any, i: number) => [i + 1, e.method, e.endpoint, e.requests, e.sharePercent])),
-        t('methods', ['method', 'requests', 'share_percent'], (s.methods ?? []).map((m: any) => [m.method, m.requests, m.sharePercent])),
+        t(
+          'top_endpoints',
+          ['rank', 'method', 'endpoint', 'requests', 'share_percent'],
+          (s.topEndpoints ?? []).map((e: any, i: number) => [i + 1, e.method, e.endpoint, e.requests, e.sharePercent]),
+        ),
+        t(
+          'methods',
+          ['method', 'requests', 'share_percent'],
+          (s.methods ?? []).map((m: any) => [m.method, m.requests, m.sharePercent]),
+        ),
       ];
     case 'availability': {
       const backend = new Map<string, any>((s.backend?.days ?? []).map((d: any) => [d.date, d]));
@@ -103,8 +192,16 @@ export function sectionTables(report: ReportDocument, section: PerformanceSectio
     }
     case 'backups':
       return [
-        t('days', ['date', 'made', 'verified', 'failed', 'size_bytes'], (s.days ?? []).map((d: any) => [d.date, d.made, d.verified, d.failed, d.sizeBytes])),
-        t('by_kind', ['kind', 'count'], Object.entries(s.byKind ?? {}).map(([kind, n]) => [kind, n as number])),
+        t(
+          'days',
+          ['date', 'made', 'verified', 'failed', 'size_bytes'],
+          (s.days ?? []).map((d: any) => [d.date, d.made, d.verified, d.failed, d.sizeBytes]),
+        ),
+        t(
+          'by_kind',
+          ['kind', 'count'],
+          Object.entries(s.byKind ?? {}).map(([kind, n]) => [kind, n as number]),
+        ),
       ];
   }
 }
@@ -134,29 +231,50 @@ export function reportTables(report: ReportDocument): CsvTable[] {
   ];
   return [
     { name: 'summary', section: 'report', table: 'summary', header: ['key', 'value'], rows },
-    { name: 'gaps', section: 'report', table: 'gaps', header: ['from', 'to', 'missing_samples'], rows: (report.dataCoverage?.gaps ?? []).map((g: any) => [g.from, g.to, g.missingSamples]) },
+    {
+      name: 'gaps',
+      section: 'report',
+      table: 'gaps',
+      header: ['from', 'to', 'missing_samples'],
+      rows: (report.dataCoverage?.gaps ?? []).map((g: any) => [g.from, g.to, g.missingSamples]),
+    },
   ];
 }
 
 export class SectionNotInReport extends Error {
-  constructor(readonly section: string, readonly included: string[]) {
-    super(`this report does not include the section ${section} (it has ${included.join(', ') || 'none'}); generate a report with include: ["${section}"] to have it`);
+  constructor(
+    readonly section: string,
+    readonly included: string[],
+  ) {
+    super(
+      `this report does not include the section ${section} (it has ${included.join(', ') || 'none'}); generate a report with include: ["${section}"] to have it`,
+    );
   }
 }
 
 export class UnknownTable extends Error {
-  constructor(readonly section: string, readonly table: string, readonly allowed: string[]) {
+  constructor(
+    readonly section: string,
+    readonly table: string,
+    readonly allowed: string[],
+  ) {
     super(`the section ${section} has no table ${table}; allowed: ${allowed.join(', ')}`);
   }
 }
 
 /** One section's table as CSV text (its per-day table unless `table` names another). */
 export function renderSectionCsv(report: ReportDocument, section: PerformanceSection, table = 'days'): string {
-  if (!PERFORMANCE_SECTIONS.includes(section)) throw new RangeError(`unknown section ${String(section)}; allowed: ${PERFORMANCE_SECTIONS.join(', ')}`);
+  if (!PERFORMANCE_SECTIONS.includes(section))
+    throw new RangeError(`unknown section ${String(section)}; allowed: ${PERFORMANCE_SECTIONS.join(', ')}`);
   const tables = sectionTables(report, section);
   if (!tables.length) throw new SectionNotInReport(section, Object.keys(report.sections ?? {}));
   const found = tables.find((t) => t.table === table);
-  if (!found) throw new UnknownTable(section, table, tables.map((t) => t.table));
+  if (!found)
+    throw new UnknownTable(
+      section,
+      table,
+      tables.map((t) => t.table),
+    );
   return toCsv(found.header, found.rows);
 }
 

@@ -53,7 +53,7 @@ export function parseAccept(accept: string): MediaRange[] {
 
 function supported(section: string | undefined): string {
   return section
-    ? 'text/csv (one section\'s table), or ?format=csv'
+    ? "text/csv (one section's table), or ?format=csv"
     : 'application/json, text/html, application/zip (every CSV table), text/csv with ?section=; or ?format=json|csv|html';
 }
 
@@ -63,10 +63,14 @@ export function negotiateReportFormat(request: FormatRequest): ReportRepresentat
   const problems: { field: string; problem: string }[] = [];
   const format = request.format as string | undefined;
   const section = request.section as string | undefined;
-  if (format !== undefined && !(REPORT_FORMATS as readonly unknown[]).includes(format)) problems.push({ field: 'format', problem: `must be one of ${REPORT_FORMATS.join(', ')}` });
-  if (section !== undefined && !(PERFORMANCE_SECTIONS as readonly unknown[]).includes(section)) problems.push({ field: 'section', problem: `must be one of ${PERFORMANCE_SECTIONS.join(', ')}` });
-  if (section !== undefined && format !== undefined && format !== 'csv') problems.push({ field: 'section', problem: 'applies to format=csv only (one section\'s CSV table)' });
-  if (request.table !== undefined && (section === undefined || typeof request.table !== 'string')) problems.push({ field: 'table', problem: 'needs section (the table of which section), once' });
+  if (format !== undefined && !(REPORT_FORMATS as readonly unknown[]).includes(format))
+    problems.push({ field: 'format', problem: `must be one of ${REPORT_FORMATS.join(', ')}` });
+  if (section !== undefined && !(PERFORMANCE_SECTIONS as readonly unknown[]).includes(section))
+    problems.push({ field: 'section', problem: `must be one of ${PERFORMANCE_SECTIONS.join(', ')}` });
+  if (section !== undefined && format !== undefined && format !== 'csv')
+    problems.push({ field: 'section', problem: "applies to format=csv only (one section's CSV table)" });
+  if (request.table !== undefined && (section === undefined || typeof request.table !== 'string'))
+    problems.push({ field: 'table', problem: 'needs section (the table of which section), once' });
   if (problems.length) throw DomainError.validation(problems);
   if (format === 'json') return 'json';
   if (format === 'html') return 'html';
@@ -80,8 +84,15 @@ export function negotiateReportFormat(request: FormatRequest): ReportRepresentat
     });
     if (match) return match;
   }
-  const hint = !section && /text\/csv/i.test(accept) ? ' text/csv is one section\'s table: add ?section=, or accept application/zip for every table.' : '';
-  throw new DomainError(ErrorCode.NotAcceptable, `Accept: ${accept.slice(0, 200)} allows none of the report's formats; supported: ${supported(section)}.${hint}`, { supported: section ? ['text/csv'] : ['application/json', 'text/html', 'application/zip', 'text/csv'] });
+  const hint =
+    !section && /text\/csv/i.test(accept)
+      ? " text/csv is one section's table: add ?section=, or accept application/zip for every table."
+      : '';
+  throw new DomainError(
+    ErrorCode.NotAcceptable,
+    `Accept: ${accept.slice(0, 200)} allows none of the report's formats; supported: ${supported(section)}.${hint}`,
+    { supported: section ? ['text/csv'] : ['application/json', 'text/html', 'application/zip', 'text/csv'] },
+  );
 }
 
 export interface RenderedReport {
@@ -105,14 +116,24 @@ export function renderReportAs(report: ReportDocument, as: ReportRepresentation,
       const tables = sectionTables(report, name);
       const included = Object.keys(report.sections ?? {});
       if (!tables.length) {
-        throw new DomainError(ErrorCode.NotFound, `section: the report ${String(report.id)} does not include ${name} (it has ${included.join(', ')}); generate a report with include: ["${name}"]`, { section: name, included });
+        throw new DomainError(
+          ErrorCode.NotFound,
+          `section: the report ${String(report.id)} does not include ${name} (it has ${included.join(', ')}); generate a report with include: ["${name}"]`,
+          { section: name, included },
+        );
       }
       const wanted = table ?? 'days';
       if (!tables.some((t) => t.table === wanted)) {
-        throw DomainError.validation([{ field: 'table', problem: `must be one of ${tables.map((t) => t.table).join(', ')} (the tables of ${name})` }]);
+        throw DomainError.validation([
+          { field: 'table', problem: `must be one of ${tables.map((t) => t.table).join(', ')} (the tables of ${name})` },
+        ]);
       }
       const suffix = wanted === 'days' ? name : `${name}-${wanted}`;
-      return { contentType: 'text/csv; charset=utf-8', disposition: `attachment; filename="${stem}-${suffix}.csv"`, body: renderSectionCsv(report, name, wanted) };
+      return {
+        contentType: 'text/csv; charset=utf-8',
+        disposition: `attachment; filename="${stem}-${suffix}.csv"`,
+        body: renderSectionCsv(report, name, wanted),
+      };
     }
   }
 }

@@ -8,7 +8,6 @@ import { PERFORMANCE_SECTIONS } from '../report-period';
 import { renderReportCharts, ReportChart, svgToPng } from './report-charts';
 import { CsvTable, ReportDocument, sectionTables } from './report-csv';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 export interface ReportImage {
   cid: string;
   filename: string;
@@ -75,7 +74,8 @@ function verdict(met: unknown): string {
   return '<span class="verdict unknown">no data</span>';
 }
 
-const fmt = (v: unknown, unit = ''): string => (v === null || v === undefined ? '<span class="empty">no data</span>' : `${escapeHtml(v)}${unit}`);
+const fmt = (v: unknown, unit = ''): string =>
+  v === null || v === undefined ? '<span class="empty">no data</span>' : `${escapeHtml(v)}${unit}`;
 
 function htmlTable(t: CsvTable): string {
   const coverageAt = t.header.indexOf('coverage');
@@ -84,7 +84,13 @@ function htmlTable(t: CsvTable): string {
   const body = t.rows
     .map((r) => {
       const gap = coverageAt >= 0 && (r[coverageAt] === 0 || r[coverageAt] === null);
-      const cells = r.map((v) => (v === null || v === undefined || v === '' ? '<td class="empty"></td>' : `<td${isText(v) ? ' class="text"' : ''}>${escapeHtml(v)}</td>`)).join('');
+      const cells = r
+        .map((v) =>
+          v === null || v === undefined || v === ''
+            ? '<td class="empty"></td>'
+            : `<td${isText(v) ? ' class="text"' : ''}>${escapeHtml(v)}</td>`,
+        )
+        .join('');
       return `<tr${gap ? ' class="gap"' : ''}>${cells}</tr>`;
     })
     .join('\n');
@@ -93,9 +99,10 @@ function htmlTable(t: CsvTable): string {
 }
 
 function figure(chart: ReportChart, mode: 'inline-svg' | 'cid', cid: string): string {
-  const body = mode === 'cid'
-    ? `<img src="cid:${escapeHtml(cid)}" width="${chart.width}" height="${chart.height}" alt="${escapeHtml(chart.title)}: ${escapeHtml(chart.description)}">`
-    : chart.svg;
+  const body =
+    mode === 'cid'
+      ? `<img src="cid:${escapeHtml(cid)}" width="${chart.width}" height="${chart.height}" alt="${escapeHtml(chart.title)}: ${escapeHtml(chart.description)}">`
+      : chart.svg;
   return `<figure data-chart="${escapeHtml(chart.id)}">\n${body}\n<figcaption>${escapeHtml(chart.title)}: ${escapeHtml(chart.description)}</figcaption>\n</figure>`;
 }
 
@@ -104,10 +111,22 @@ export function renderReportHtml(report: ReportDocument, options: RenderHtmlOpti
   const mode = options.images ?? 'inline-svg';
   const charts = renderReportCharts(report);
   const cidOf = (c: ReportChart) => `${c.id}@performance-report`;
-  const images: ReportImage[] = mode === 'cid'
-    ? charts.map((c) => ({ cid: cidOf(c), filename: `${c.id}.png`, contentType: 'image/png' as const, content: svgToPng(c.svg, c.width), width: c.width * 2, height: c.height * 2 }))
-    : [];
-  const chartFor = (id: string) => charts.filter((c) => c.id === id).map((c) => figure(c, mode, cidOf(c))).join('\n');
+  const images: ReportImage[] =
+    mode === 'cid'
+      ? charts.map((c) => ({
+          cid: cidOf(c),
+          filename: `${c.id}.png`,
+          contentType: 'image/png' as const,
+          content: svgToPng(c.svg, c.width),
+          width: c.width * 2,
+          height: c.height * 2,
+        }))
+      : [];
+  const chartFor = (id: string) =>
+    charts
+      .filter((c) => c.id === id)
+      .map((c) => figure(c, mode, cidOf(c)))
+      .join('\n');
   const p = report.period ?? {};
   const s = report.summary ?? {};
   const targets = report.targets ?? {};
@@ -115,7 +134,9 @@ export function renderReportHtml(report: ReportDocument, options: RenderHtmlOpti
   const parts: string[] = [];
 
   parts.push(`<h1>${escapeHtml(report.title ?? 'ERP performance report')}</h1>`);
-  parts.push(`<p class="meta">${escapeHtml(p.startDate)} to ${escapeHtml(p.endDate)} (${escapeHtml(p.timeZone)})${p.complete === false ? ', <strong>period not over yet</strong>' : ''} · generated ${escapeHtml(report.generatedAt)} by ${escapeHtml(report.generatedBy)}</p>`);
+  parts.push(
+    `<p class="meta">${escapeHtml(p.startDate)} to ${escapeHtml(p.endDate)} (${escapeHtml(p.timeZone)})${p.complete === false ? ', <strong>period not over yet</strong>' : ''} · generated ${escapeHtml(report.generatedAt)} by ${escapeHtml(report.generatedBy)}</p>`,
+  );
 
   parts.push('<h2>Summary</h2>');
   parts.push(`<table>
@@ -133,15 +154,30 @@ export function renderReportHtml(report: ReportDocument, options: RenderHtmlOpti
   if (notes.length || gaps.length) {
     parts.push(`<div class="notes"><strong>Gaps in the data</strong>: days or hours without metrics are left out of the numbers, not counted as zero.<ul>
 ${notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('\n')}
-${gaps.slice(0, 20).map((g) => `<li>no data from ${escapeHtml(g.from)} to ${escapeHtml(g.to)} (${escapeHtml(g.missingSamples)} samples missing)</li>`).join('\n')}${gaps.length > 20 ? `\n<li>… and ${gaps.length - 20} more</li>` : ''}
+${gaps
+  .slice(0, 20)
+  .map((g) => `<li>no data from ${escapeHtml(g.from)} to ${escapeHtml(g.to)} (${escapeHtml(g.missingSamples)} samples missing)</li>`)
+  .join('\n')}${gaps.length > 20 ? `\n<li>… and ${gaps.length - 20} more</li>` : ''}
 </ul></div>`);
   }
   if (coverage?.days?.length) {
     parts.push('<h3>Data coverage per day</h3>');
-    parts.push(htmlTable({ name: 'coverage', section: 'report', table: 'coverage', header: ['date', 'coverage'], rows: coverage.days.map((d: any) => [d.date, d.coverage]) }));
+    parts.push(
+      htmlTable({
+        name: 'coverage',
+        section: 'report',
+        table: 'coverage',
+        header: ['date', 'coverage'],
+        rows: coverage.days.map((d: any) => [d.date, d.coverage]),
+      }),
+    );
   }
 
-  const chartsOf: Record<string, string[]> = { response_times: ['latency'], error_rates: ['error_rate'], usage_patterns: ['weekday_hour', 'top_endpoints'] };
+  const chartsOf: Record<string, string[]> = {
+    response_times: ['latency'],
+    error_rates: ['error_rate'],
+    usage_patterns: ['weekday_hour', 'top_endpoints'],
+  };
   for (const section of PERFORMANCE_SECTIONS) {
     const tables = sectionTables(report, section);
     if (!tables.length) continue;

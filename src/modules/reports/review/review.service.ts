@@ -39,15 +39,22 @@ export class ReviewService {
    * schedule: up to its tick). A past date: that local calendar day, without the readings
    * of the present (containers, connections, disk), which are `unknown` then.
    */
-  async generate(trigger: 'manual' | 'schedule', requestedBy: string | null, options: { date?: string; scheduledFor?: Date } = {}): Promise<DailyReviewEntity> {
+  async generate(
+    trigger: 'manual' | 'schedule',
+    requestedBy: string | null,
+    options: { date?: string; scheduledFor?: Date } = {},
+  ): Promise<DailyReviewEntity> {
     const tz = this.inventory.timezone;
     const started = this.clock.now();
     const at = options.scheduledFor ?? started;
     const today = localDate(at, tz);
-    if (options.date && options.date > today) throw DomainError.validation([{ field: 'date', problem: `must not be after today (${today} in ${tz})` }]);
+    if (options.date && options.date > today)
+      throw DomainError.validation([{ field: 'date', problem: `must not be after today (${today} in ${tz})` }]);
     const current = !options.date || options.date === today;
     const date = options.date ?? today;
-    const window: TimeWindow = current ? { from: new Date(at.getTime() - DAY_MS), to: at } : { from: startOfLocalDay(date, tz), to: startOfLocalDay(nextDate(date), tz) };
+    const window: TimeWindow = current
+      ? { from: new Date(at.getTime() - DAY_MS), to: at }
+      : { from: startOfLocalDay(date, tz), to: startOfLocalDay(nextDate(date), tz) };
     const input: ReviewInputs = {
       inventory: this.inventory,
       prometheus: this.prometheus,
@@ -58,7 +65,13 @@ export class ReviewService {
       previousActivity: current ? await this.previousActivity() : undefined,
       timeoutMs: CALL_TIMEOUT_MS,
     };
-    const [system, api, database, qt09, qc] = await Promise.all([systemOverview(input), apiPerformance(input), databaseHealth(input), qt09Protocol(input), qualityControl(input)]);
+    const [system, api, database, qt09, qc] = await Promise.all([
+      systemOverview(input),
+      apiPerformance(input),
+      databaseHealth(input),
+      qt09Protocol(input),
+      qualityControl(input),
+    ]);
     const dashboards = [system, api, database.dashboard, qt09, qc];
     const generatedAt = this.clock.now();
     const review = this.reviews.create({
@@ -82,7 +95,8 @@ export class ReviewService {
   /** The transaction counters the latest review read (the next one measures the day from them). */
   private async previousActivity(): Promise<ReviewInputs['previousActivity']> {
     const last = await this.reviews.findOne({ where: {}, order: { generatedAt: 'DESC' } });
-    const counters = last?.dashboards.find((d) => d.dashboard === 'database-health')?.metrics.find((m) => m.metric === 'transaction-rate')?.details?.counters as ReviewInputs['previousActivity'];
+    const counters = last?.dashboards.find((d) => d.dashboard === 'database-health')?.metrics.find((m) => m.metric === 'transaction-rate')
+      ?.details?.counters as ReviewInputs['previousActivity'];
     return counters && typeof counters.commits === 'number' ? counters : undefined;
   }
 
@@ -90,7 +104,13 @@ export class ReviewService {
   async latest(date?: string): Promise<DailyReviewEntity> {
     const review = await this.reviews.findOne({ where: date ? { date } : {}, order: { generatedAt: 'DESC' } });
     if (!review) {
-      throw new DomainError(ErrorCode.NotFound, date ? `no daily review of ${date}: POST /api/v1/reviews/daily generates one` : 'no daily review yet: POST /api/v1/reviews/daily generates one', { what: 'daily review', ...(date ? { date } : {}) });
+      throw new DomainError(
+        ErrorCode.NotFound,
+        date
+          ? `no daily review of ${date}: POST /api/v1/reviews/daily generates one`
+          : 'no daily review yet: POST /api/v1/reviews/daily generates one',
+        { what: 'daily review', ...(date ? { date } : {}) },
+      );
     }
     return review;
   }
@@ -103,7 +123,11 @@ export class ReviewService {
   /** Stored reviews, newest first. */
   async list(query: { limit?: number; cursor?: string }): Promise<Page<DailyReviewEntity>> {
     const size = pageSize(query.limit);
-    const qb = this.reviews.createQueryBuilder('r').orderBy('r.generatedAt', 'DESC').addOrderBy('r.id', 'DESC').take(size + 1);
+    const qb = this.reviews
+      .createQueryBuilder('r')
+      .orderBy('r.generatedAt', 'DESC')
+      .addOrderBy('r.id', 'DESC')
+      .take(size + 1);
     const after = decodeCursor(query.cursor, ['date', 'uuid']);
     if (after) qb.andWhere('(r.generated_at, r.id) < (:at, :id)', { at: new Date(String(after[0])), id: String(after[1]) });
     const rows = await qb.getMany();

@@ -13,7 +13,9 @@ export class ReviewsController {
 
   @Post('daily')
   @RequireRight('reviews.create', { action: 'review.create' })
-  @ApiOperation({ summary: 'Generate the Daily Performance Review now (P3): the five dashboards, each metric with its target and verdict; stored' })
+  @ApiOperation({
+    summary: 'Generate the Daily Performance Review now (P3): the five dashboards, each metric with its target and verdict; stored',
+  })
   @ApiCreatedResponse({ type: DailyReviewModel })
   async generate(@Body() body: GenerateReviewDto, @CurrentIdentity() identity: Identity): Promise<DailyReviewModel> {
     return ReviewService.toModel(await this.reviews.generate('manual', identity.username, { date: body.date }));

@@ -11,7 +11,16 @@ const DATE_MESSAGE = 'must be a calendar date YYYY-MM-DD, for example 2026-01-19
 
 /** A real calendar date, YYYY-MM-DD (no time, no 2026-02-31). */
 export function IsCalendarDate(options?: ValidationOptions): PropertyDecorator {
-  return ValidateBy({ name: 'isCalendarDate', validator: { validate: (v: unknown) => typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) && isIsoDateTime(v), defaultMessage: () => DATE_MESSAGE } }, options);
+  return ValidateBy(
+    {
+      name: 'isCalendarDate',
+      validator: {
+        validate: (v: unknown) => typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) && isIsoDateTime(v),
+        defaultMessage: () => DATE_MESSAGE,
+      },
+    },
+    options,
+  );
 }
 
 @ObjectType('ReviewMetric')
@@ -19,17 +28,24 @@ export class ReviewMetricModel {
   @ApiProperty({ example: 'p95' }) @Field() metric: string;
   @ApiProperty() @Field() title: string;
   @ApiProperty({ enum: VERDICTS }) @Field() verdict: string;
-  @ApiProperty({ nullable: true, type: Number, description: 'The number judged; null when unknown or nothing to measure' }) @Field(() => Float, { nullable: true }) value: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'The number judged; null when unknown or nothing to measure' })
+  @Field(() => Float, { nullable: true })
+  value: number | null;
   @ApiProperty({ example: 's' }) @Field() unit: string;
   @ApiProperty({ description: 'What was observed; for unknown, why' }) @Field() observed: string;
   @ApiProperty({ example: '< 1 s (warn at 0.8 s)' }) @Field() target: string;
   @ApiProperty({ description: 'Where the value came from' }) @Field() source: string;
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true }) @Field(() => GraphQLJSON, { nullable: true }) details?: Record<string, unknown>;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true }) @Field(() => GraphQLJSON, { nullable: true }) details?: Record<
+    string,
+    unknown
+  >;
 }
 
 @ObjectType('ReviewDashboard')
 export class ReviewDashboardModel {
-  @ApiProperty({ enum: ['system-overview', 'api-performance', 'database-health', 'qt09-protocol', 'quality-control'] }) @Field() dashboard: string;
+  @ApiProperty({ enum: ['system-overview', 'api-performance', 'database-health', 'qt09-protocol', 'quality-control'] })
+  @Field()
+  dashboard: string;
   @ApiProperty() @Field() title: string;
   @ApiProperty({ enum: VERDICTS }) @Field() verdict: string;
   @ApiProperty({ type: [ReviewMetricModel] }) @Field(() => [ReviewMetricModel]) metrics: ReviewMetricModel[];
@@ -46,7 +62,12 @@ export class DailyReviewModel {
   @ApiProperty() @Field() id: string;
   @ApiProperty({ example: '2026-01-19', description: 'Local date (inventory time zone)' }) @Field() date: string;
   @ApiProperty({ example: 'Asia/Jakarta' }) @Field() timezone: string;
-  @ApiProperty({ type: ReviewWindowModel, description: 'The reviewed period [from, to): the 24 hours before the review, or a past calendar day' }) @Field(() => ReviewWindowModel) window: ReviewWindowModel;
+  @ApiProperty({
+    type: ReviewWindowModel,
+    description: 'The reviewed period [from, to): the 24 hours before the review, or a past calendar day',
+  })
+  @Field(() => ReviewWindowModel)
+  window: ReviewWindowModel;
   @ApiProperty() @Field() generatedAt: Date;
   @ApiProperty() @Field(() => Int) durationMs: number;
   @ApiProperty({ enum: ['manual', 'schedule'] }) @Field() trigger: string;
@@ -70,7 +91,10 @@ export class ReviewDateQuery {
 }
 
 export class GenerateReviewDto {
-  @ApiPropertyOptional({ description: 'Review a past local day (its calendar day); default: the 24 hours up to now', example: '2026-01-19' })
+  @ApiPropertyOptional({
+    description: 'Review a past local day (its calendar day); default: the 24 hours up to now',
+    example: '2026-01-19',
+  })
   @IsOptional()
   @IsString()
   @IsCalendarDate()
