@@ -5,13 +5,56 @@ import { Domain } from '../guards/rights';
 /** What a step hands back: small JSON (bounded when stored). */
 export type StepOutput = Record<string, unknown>;
 
+/** Who asked for the run (the person, even when they used an API token). */
+export interface Requester {
+  /** The person's username (`scheduler` for runs the control plane starts itself). */
+  username: string;
+  /** The person's id; null for the scheduler. */
+  userId: string | null;
+  /** The role they asked with. */
+  role: string;
+}
+
+/** A step of this run that has already ended, as the steps after it see it. */
+export interface EarlierStep {
+  id: string;
+  title: string;
+  startedAt: Date;
+  finishedAt: Date;
+  output: StepOutput;
+}
+
+/** Where a step writes what is worth a log line (the run id is added). */
+export interface StepLogger {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+/**
+ * Everything a step may use besides its procedure's adapters: the run, its parameters, who
+ * asked, what earlier steps returned, a logger and the clock. A step never reads the runner's
+ * tables; unit tests build one with `stepContext()` (test/helpers/step-context.ts).
+ */
 export interface StepContext<P> {
   runId: string;
   parameters: P;
   inventory: Inventory;
   signal: AbortSignal;
+  requester: Requester;
+  /** The steps of this run that ended before this one, in order (empty in a dry run). */
+  earlier: readonly EarlierStep[];
+  /** An earlier step's output, or `{}` when that step has not run (dry run, or not reached). */
+  outputOf(stepId: string): StepOutput;
+  log: StepLogger;
+  /** The time, injectable in tests. */
+  now(): Date;
   /** Reports progress (bytes, rows, percent); published to the run's event stream. */
   progress(update: Record<string, unknown>): void;
+}
+
+/** Builds the `earlier`/`outputOf` part of a context from the steps that ended. */
+export function earlierSteps(steps: readonly EarlierStep[]): Pick<StepContext<unknown>, 'earlier' | 'outputOf'> {
+  return { earlier: steps, outputOf: (id) => steps.find((s) => s.id === id)?.output ?? {} };
 }
 
 /** One unit of a procedure: plan() says exactly what it would touch; run() does it. */
@@ -70,4 +113,14 @@ export interface ProcedureDefinition<P = any> {
   onInterrupted?(parameters: P, lastStep: string | null, inventory: Inventory): Promise<string | null>;
   /** Called once when a real run ends, however it ends (drop per-run state kept in memory). */
   onEnd?(runId: string): void;
+}
+
+/** Declares a procedure (typed parameters, steps as top-level functions). */
+export function defineProcedure<P>(definition: ProcedureDefinition<P>): ProcedureDefinition<P> {
+  return definition;
+}
+
+/** Declares one step (a named, top-level object a unit test can call with a `StepContext`). */
+export function defineStep<P>(step: StepDefinition<P>): StepDefinition<P> {
+  return step;
 }

@@ -15,7 +15,7 @@ import { Inventory, Severity } from '../config/inventory.schema';
 import { mayApprove, roleHasLevel, ROLES } from '../guards/rights';
 import { OPS_REDIS } from '../infra/redis/redis.module';
 import { AuditService } from '../modules/audit/audit.service';
-import { EscalationError, ProcedureDefinition, StepContext, StepOutput } from './procedure';
+import { EarlierStep, earlierSteps, EscalationError, ProcedureDefinition, StepContext, StepOutput } from './procedure';
 import { ProcedureRegistry } from './procedure-registry';
 import { ResourceLocks } from './resource-locks';
 import { RunEventFeed, RunEvents } from './run-events';
@@ -231,7 +231,7 @@ export class RunnerService implements OnModuleInit {
       for (const [position, step] of definition.steps.entries()) {
         let plan: StepOutput;
         try {
-          plan = await this.withTimeout(step.plan(this.context(run, parameters, controller.signal)), step.timeoutMs, `${step.id} plan`);
+          plan = await this.withTimeout(step.plan(this.context(run, parameters, controller.signal, [])), step.timeoutMs, `${step.id} plan`);
         } catch (error) {
           failure = `${step.id}: ${(error as Error).message}`;
           await this.steps.update({ runId: run.id, position }, { status: 'failed', error: (error as Error).message.slice(0, 2000) });
@@ -283,12 +283,20 @@ export class RunnerService implements OnModuleInit {
     setTimeout(attempt, delay).unref();
   }
 
-  private context(run: RunEntity, parameters: unknown, signal: AbortSignal): StepContext<any> {
+  private context(run: RunEntity, parameters: unknown, signal: AbortSignal, done: readonly EarlierStep[]): StepContext<any> {
+    const logger = this.logger;
     return {
       runId: run.id,
       parameters,
       inventory: this.inventory,
       signal,
+      requester: { username: run.requestedBy, userId: run.requestedById, role: run.requestedRole },
+      ...earlierSteps(done),
+      log: {
+        info: (message) => logger.log(`run ${run.id} (${run.procedureId}): ${message}`),
+        warn: (message) => logger.warn(`run ${run.id} (${run.procedureId}): ${message}`),
+      },
+      now: () => this.clock.now(),
       progress: (update) => void this.publish(run.id, { type: 'progress', step: run.currentStep, ...update }),
     };
   }
@@ -356,6 +364,7 @@ export class RunnerService implements OnModuleInit {
       const started = await this.runs.update({ id: run.id, status: 'queued' }, { status: 'running', startedAt: this.clock.now() });
       if (!started.affected) return;
       await this.publish(run.id, { type: 'status', status: 'running' });
+      const done: EarlierStep[] = [];
       for (const [position, step] of definition.steps.entries()) {
         const current = await this.runs.findOne({ where: { id: run.id } });
         if (current?.cancelRequested || controller.signal.aborted) {
@@ -373,7 +382,8 @@ export class RunnerService implements OnModuleInit {
         await this.publish(run.id, { type: 'step', step: step.id, status: 'running' });
         // The step's signal aborts on cancel (any replica) and on its own timeout.
         const stepTimeout = new AbortController();
-        const ctx = this.context(run, parsed.data, AbortSignal.any([controller.signal, stepTimeout.signal]));
+        const ctx = this.context(run, parsed.data, AbortSignal.any([controller.signal, stepTimeout.signal]), done);
+        const startedAt = this.clock.now();
         try {
           const plan = await this.withTimeout(step.plan(ctx), step.timeoutMs, `${step.id} plan`, stepTimeout);
           let output = await this.withTimeout(step.run(ctx), step.timeoutMs, step.id, stepTimeout);
@@ -387,6 +397,7 @@ export class RunnerService implements OnModuleInit {
             { status: 'succeeded', plan: bounded(plan), output: bounded(output), finishedAt: this.clock.now() },
           );
           await this.publish(run.id, { type: 'step', step: step.id, status: 'succeeded' });
+          done.push({ id: step.id, title: step.title, startedAt, finishedAt: this.clock.now(), output });
         } catch (error) {
           const message = String((error as Error)?.message ?? error).slice(0, 2000);
           if (controller.signal.aborted) {
