@@ -3,6 +3,7 @@ import { expect } from 'expect';
 import { Role } from '../src/guards/rights';
 import { ProcedureRegistry } from '../src/procedures/procedure-registry';
 import { ResourceLocks } from '../src/procedures/resource-locks';
+import { RunExecutor } from '../src/procedures/run-executor';
 import { RunnerService } from '../src/procedures/runner.service';
 import { withClient } from './helpers/db';
 import { ran, waitingProcedure } from './helpers/procedure-fixtures';
@@ -54,8 +55,7 @@ describe('cancelling a running step, and approval expiry', () => {
     return res.body;
   };
   /** The instance whose worker executes the run, and the other one. */
-  const executorOf = (runId: string): [TestApp, TestApp] =>
-    (t.app.get(RunnerService) as unknown as { active: Map<string, unknown> }).active.has(runId) ? [t, replica] : [replica, t];
+  const executorOf = (runId: string): [TestApp, TestApp] => (t.app.get(RunExecutor).isActive(runId) ? [t, replica] : [replica, t]);
 
   it("aborts the running step's signal at once, from another replica: step and rest cancelled, run cancelled, lock released", async () => {
     const res = await request('test.observes', {});

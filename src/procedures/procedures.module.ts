@@ -5,6 +5,9 @@ import { ProceduresController } from './procedures.controller';
 import { ProceduresResolver } from './procedures.resolver';
 import { ResourceLocks } from './resource-locks';
 import { RunEvents } from './run-events';
+import { RunExecutor } from './run-executor';
+import { RunRecords } from './run-records';
+import { RunSweeper } from './run-sweeper';
 import { RunEntity, StepEntity } from './run.entity';
 import { RunnerService } from './runner.service';
 import { RunnerWorker } from './runner.worker';
@@ -14,7 +17,17 @@ import { RunnerWorker } from './runner.worker';
 @Module({
   imports: [TypeOrmModule.forFeature([RunEntity, StepEntity])],
   controllers: [ProceduresController],
-  providers: [ProcedureRegistry, ResourceLocks, RunEvents, RunnerService, RunnerWorker, ProceduresResolver],
+  providers: [
+    ProcedureRegistry,
+    ResourceLocks,
+    RunEvents,
+    RunRecords,
+    RunExecutor,
+    RunSweeper,
+    RunnerService,
+    RunnerWorker,
+    ProceduresResolver,
+  ],
   exports: [ProcedureRegistry, RunnerService, ResourceLocks, RunEvents],
 })
 export class ProceduresModule {}
