@@ -381,7 +381,7 @@ describe('disk.cleanup on the stand-in stack', () => {
         250,
       );
       expect(run.status).toBe('escalated');
-      expect(run.error).toMatch(/free space is still below 1000000 GiB after the cleanup/);
+      expect(run.error).toMatch(/free space is still below 1000000 GB after the cleanup/);
       expect(run.error).toMatch(/contact DevOps to expand the disk \(LVM\) or move backups to external storage/);
       expect(run.error).toMatch(/escalate to Support \+ Senior Dev, Senior Dev \(P2, 15 min\)/);
       const verify = step(run, 'verify');
