@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { createApp } from '../app.factory';
 import { createLogger } from '../common/logger';
 import { parseCidr } from '../common/addresses';
-import { isRole, ROLES } from '../guards/rights';
+import { isRole, ROLES } from '../common/rights';
 import { AuthService } from '../modules/auth/auth.service';
 import { UsersService } from '../modules/auth/users.service';
 import { fail, loadForCli, prepareDatabase } from './bootstrap-cli';

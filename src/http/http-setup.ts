@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { AppConfig } from '../config/app-config';
 import { Inventory } from '../config/inventory.schema';
 import { toDomainError } from '../common/exception.filter';
-import { MetricsService } from '../modules/system/metrics.service';
+import { MetricsService } from '../infra/metrics/metrics.service';
 import { JsonBodyLimits, parseJsonBody } from './json-body';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
