@@ -7,7 +7,7 @@ import { AppConfig } from './config/app-config';
 import { Inventory } from './config/inventory.schema';
 import { PinoNestLogger, createLogger } from './common/logger';
 import { createHttpAdapter, configureHttp } from './http/http-setup';
-import { loadMasterKey, MasterKey } from './infra/keys/master-key';
+import { loadMasterKey, MasterKey } from './config/master-key';
 
 export interface CreateAppOptions {
   config: AppConfig;

@@ -5,7 +5,7 @@ import { InventoryError, loadInventory } from './config/inventory.loader';
 import { createLogger } from './common/logger';
 import { ensureDatabase } from './infra/database/ensure-database';
 import { migrate } from './infra/database/migrator';
-import { MasterKeyError } from './infra/keys/master-key';
+import { MasterKeyError } from './config/master-key';
 import { bootstrapFirstAdmin } from './modules/auth/bootstrap-admin';
 import { UsersService } from './modules/auth/users.service';
 

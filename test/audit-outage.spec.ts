@@ -1,14 +1,14 @@
 import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import { Client } from 'pg';
-import { Role } from '../src/guards/rights';
+import { Role } from '../src/common/rights';
 import { ProcedureRegistry } from '../src/procedures/procedure-registry';
 import { dbUrl, withClient } from './helpers/db';
 import { waitingProcedure } from './helpers/procedure-fixtures';
 import { startTestApp, TestApp } from './helpers/test-app';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** The audit chain's lock (src/modules/audit/audit.service.ts, CHAIN_LOCK). */
+/** The audit chain's lock (src/audit/audit.service.ts, CHAIN_LOCK). */
 const CHAIN_LOCK = 7_340_002;
 
 /**

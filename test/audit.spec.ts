@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import * as jwt from 'jsonwebtoken';
-import { Role } from '../src/guards/rights';
-import { MasterKey } from '../src/infra/keys/master-key';
-import { entryHash, entryMac } from '../src/modules/audit/canonical';
+import { Role } from '../src/common/rights';
+import { MasterKey } from '../src/config/master-key';
+import { entryHash, entryMac } from '../src/audit/canonical';
 import { withClient } from './helpers/db';
 import { startTestApp, TestApp } from './helpers/test-app';
 

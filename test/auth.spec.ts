@@ -2,8 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import * as jwt from 'jsonwebtoken';
 import Redis from 'ioredis';
-import { Role } from '../src/guards/rights';
-import { MasterKey } from '../src/infra/keys/master-key';
+import { Role } from '../src/common/rights';
+import { MasterKey } from '../src/config/master-key';
 import { withClient } from './helpers/db';
 import { PASSWORD, startTestApp, TestApp } from './helpers/test-app';
 

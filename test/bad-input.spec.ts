@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
-import { Role } from '../src/guards/rights';
+import { Role } from '../src/common/rights';
 import { withClient } from './helpers/db';
 import { startTestApp, TestApp } from './helpers/test-app';
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import { projectRoot } from '../src/common/paths';
-import { graphqlSchema, openApiDocument } from '../src/contracts';
+import { graphqlSchema, openApiDocument } from '../src/cli/api-contracts';
 import { declaredRights } from '../src/guards/declared-rights';
 import { startTestApp, TestApp } from './helpers/test-app';
 

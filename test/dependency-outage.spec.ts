@@ -8,7 +8,7 @@ import { ensureDatabase } from '../src/infra/database/ensure-database';
 import { migrate } from '../src/infra/database/migrator';
 import { ProcedureDefinition } from '../src/procedures/procedure';
 import { ProcedureRegistry } from '../src/procedures/procedure-registry';
-import { Role } from '../src/guards/rights';
+import { Role } from '../src/common/rights';
 import { onExit } from './helpers/on-exit';
 import { OwnPostgres } from './helpers/own-postgres';
 import { waitingProcedure } from './helpers/procedure-fixtures';

@@ -45,7 +45,7 @@ import { projectRoot } from '../src/common/paths';
 import { INVENTORY } from '../src/config/config.module';
 import { envName, URL_KEYS } from '../src/config/inventory.loader';
 import { Inventory } from '../src/config/inventory.schema';
-import { Role } from '../src/guards/rights';
+import { Role } from '../src/common/rights';
 import { dbUrl } from './helpers/db';
 import { startTestApp, TestApp } from './helpers/test-app';
 

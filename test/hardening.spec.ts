@@ -1,7 +1,7 @@
 import { createServer, Server, Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
-import { Role } from '../src/guards/rights';
+import { Role } from '../src/common/rights';
 import { freePort } from './helpers/redis-server';
 import { PASSWORD, startTestApp, TestApp } from './helpers/test-app';
 

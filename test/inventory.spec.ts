@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import { projectRoot } from '../src/common/paths';
-import { Role } from '../src/guards/rights';
+import { Role } from '../src/common/rights';
 import { startTestApp, TestApp } from './helpers/test-app';
 
 describe('inventory: served with secrets masked, validated at boot', () => {

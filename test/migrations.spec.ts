@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import { DataSource } from 'typeorm';
-import { ENTITIES } from '../src/infra/database/entities';
+import { ENTITIES } from '../src/app.entities';
 import { ensureDatabase } from '../src/infra/database/ensure-database';
 import { migrate } from '../src/infra/database/migrator';
 import { createTestDatabase, dbUrl, dropTestDatabase, TEST_DB_PREFIX, withClient } from './helpers/db';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import { z } from 'zod';
-import { Role } from '../src/guards/rights';
+import { Role } from '../src/common/rights';
 import { ProcedureDefinition } from '../src/procedures/procedure';
 import { ProcedureRegistry } from '../src/procedures/procedure-registry';
 import { RunnerService } from '../src/procedures/runner.service';

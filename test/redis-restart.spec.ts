@@ -6,7 +6,7 @@ import { expect } from 'expect';
 import Redis from 'ioredis';
 import { ScheduledQueue } from '../src/common/scheduled-queue';
 import { loadAppConfig } from '../src/config/app-config';
-import { Role } from '../src/guards/rights';
+import { Role } from '../src/common/rights';
 import { ProcedureDefinition } from '../src/procedures/procedure';
 import { ProcedureRegistry } from '../src/procedures/procedure-registry';
 import { RunnerService } from '../src/procedures/runner.service';

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import { projectRoot } from '../src/common/paths';
 import { declaredRights, rightsSnapshot } from '../src/guards/declared-rights';
-import { RIGHTS, Role, ROLES, roleHasRight } from '../src/guards/rights';
+import { RIGHTS, Role, ROLES, roleHasRight } from '../src/common/rights';
 import { withClient } from './helpers/db';
 import { minimalOperation } from './helpers/graphql-calls';
 import { startTestApp, TestApp } from './helpers/test-app';

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import Redis from 'ioredis';
-import { Role } from '../src/guards/rights';
+import { Role } from '../src/common/rights';
 import { ProcedureRegistry } from '../src/procedures/procedure-registry';
 import { slottedProcedure } from './helpers/procedure-fixtures';
 import { startTestApp, TestApp } from './helpers/test-app';

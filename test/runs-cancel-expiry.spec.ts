@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
-import { Role } from '../src/guards/rights';
+import { Role } from '../src/common/rights';
 import { ProcedureRegistry } from '../src/procedures/procedure-registry';
 import { ResourceLocks } from '../src/procedures/resource-locks';
 import { RunExecutor } from '../src/procedures/run-executor';

@@ -3,7 +3,7 @@ import { expect } from 'expect';
 import { createClient } from 'graphql-ws';
 import Redis from 'ioredis';
 import WebSocket from 'ws';
-import { Role } from '../src/guards/rights';
+import { Role } from '../src/common/rights';
 import { ProcedureRegistry } from '../src/procedures/procedure-registry';
 import { RunEvents } from '../src/procedures/run-events';
 import { withClient } from './helpers/db';

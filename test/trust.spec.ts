@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import * as jwt from 'jsonwebtoken';
 import { projectRoot } from '../src/common/paths';
-import { Role } from '../src/guards/rights';
+import { Role } from '../src/common/rights';
 import { ProcedureRegistry } from '../src/procedures/procedure-registry';
 import { withClient } from './helpers/db';
 import { requestFrom } from './helpers/from-address';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createApp } from '../app.factory';
 import { createLogger } from '../common/logger';
 import { projectRoot } from '../common/paths';
-import { graphqlSchema, openApiDocument, OPENAPI_FILE, SCHEMA_FILE } from '../contracts';
+import { graphqlSchema, openApiDocument, OPENAPI_FILE, SCHEMA_FILE } from './api-contracts';
 import { fail, loadForCli, prepareDatabase } from './bootstrap-cli';
 
 /** npm run generate: writes openapi.json and schema.gql from the code. */

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { INestApplication } from '@nestjs/common';
 import { createApp } from '../app.factory';
 import { createLogger } from '../common/logger';
 import { parseCidr } from '../common/addresses';
-import { isRole, ROLES } from '../guards/rights';
+import { isRole, ROLES } from '../common/rights';
 import { AuthService } from '../modules/auth/auth.service';
+import { UserEntity } from '../modules/auth/entities/user.entity';
 import { UsersService } from '../modules/auth/users.service';
 import { fail, loadForCli, prepareDatabase } from './bootstrap-cli';
 
@@ -28,7 +30,16 @@ async function readStdin(): Promise<string> {
     .replace(/\r?\n$/, '');
 }
 
-async function main(): Promise<void> {
+/** The parsed command line, validated before the application starts. */
+interface UserArgs {
+  command: string;
+  username?: string;
+  address?: string;
+  role?: string;
+  passwordStdin: boolean;
+}
+
+function parseUserArgs(): UserArgs {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
@@ -50,65 +61,92 @@ async function main(): Promise<void> {
   if (needsUser && !values.username) throw new Error(`--username is required\n${USAGE}`);
   if ((command === 'create' || command === 'set-role') && !isRole(values.role))
     throw new Error(`--role must be one of ${ROLES.join(', ')}`);
+  const { username, address, role } = values;
+  return { command, username, address, role, passwordStdin: values['password-stdin'] === true };
+}
 
+/** What a subcommand works with: the services of the started application and the arguments. */
+class UserCommand {
+  readonly users: UsersService;
+  readonly auth: AuthService;
+
+  constructor(
+    app: INestApplication,
+    readonly args: UserArgs,
+  ) {
+    this.users = app.get(UsersService);
+    this.auth = app.get(AuthService);
+  }
+
+  async password(): Promise<string> {
+    return this.args.passwordStdin ? readStdin() : randomBytes(18).toString('base64url');
+  }
+
+  async find(): Promise<UserEntity> {
+    const user = await this.users.findByUsername(this.args.username!);
+    if (!user) throw new Error(`no user ${this.args.username}`);
+    return user;
+  }
+
+  print(line: string): void {
+    process.stdout.write(`${line}\n`);
+  }
+}
+
+const COMMANDS: Record<string, (c: UserCommand) => Promise<void>> = {
+  async create(c) {
+    const pw = await c.password();
+    const user = await c.users.create({ username: c.args.username!, password: pw, role: c.args.role as never });
+    c.print(`created ${user.username} (${user.role})`);
+    if (!c.args.passwordStdin) c.print(`password (shown once): ${pw}`);
+  },
+  async 'set-role'(c) {
+    await c.users.update((await c.find()).id, { role: c.args.role as never });
+    c.print(`${c.args.username} is now ${c.args.role}`);
+  },
+  async disable(c) {
+    await c.users.update((await c.find()).id, { disabled: true });
+    c.print(`${c.args.username} disabled`);
+  },
+  async enable(c) {
+    await c.users.update((await c.find()).id, { disabled: false });
+    c.print(`${c.args.username} enabled`);
+  },
+  async 'reset-password'(c) {
+    const pw = await c.password();
+    await c.users.update((await c.find()).id, { password: pw });
+    c.print(`password of ${c.args.username} reset`);
+    if (!c.args.passwordStdin) c.print(`new password (shown once): ${pw}`);
+  },
+  async unlock(c) {
+    if (c.args.address) {
+      await c.auth.unblockAddress(c.args.address);
+      c.print(`${c.args.address} may sign in again`);
+    }
+    if (c.args.username) {
+      await c.auth.unlock((await c.find()).username);
+      c.print(`${c.args.username} unlocked`);
+    }
+  },
+  async list(c) {
+    let cursor: string | undefined;
+    do {
+      const page = await c.users.list(200, cursor);
+      for (const u of page.items) c.print(`${u.username.padEnd(32)} ${u.role.padEnd(11)} ${u.disabled ? 'disabled' : 'active'}`);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+  },
+};
+
+async function main(): Promise<void> {
+  const args = parseUserArgs();
+  const run = Object.hasOwn(COMMANDS, args.command) ? COMMANDS[args.command] : undefined;
+  if (!run) throw new Error(`unknown command ${args.command}\n${USAGE}`);
   const { config, loaded } = loadForCli();
   await prepareDatabase(config);
   const app = await createApp({ config, inventory: loaded.inventory, inventoryFile: loaded.file, logger: createLogger('warn') });
   try {
-    const users = app.get(UsersService);
-    const password = async () => (values['password-stdin'] ? readStdin() : randomBytes(18).toString('base64url'));
-    const find = async () => {
-      const user = await users.findByUsername(values.username!);
-      if (!user) throw new Error(`no user ${values.username}`);
-      return user;
-    };
-    switch (command) {
-      case 'create': {
-        const pw = await password();
-        const user = await users.create({ username: values.username!, password: pw, role: values.role as never });
-        process.stdout.write(`created ${user.username} (${user.role})\n`);
-        if (!values['password-stdin']) process.stdout.write(`password (shown once): ${pw}\n`);
-        break;
-      }
-      case 'set-role':
-        await users.update((await find()).id, { role: values.role as never });
-        process.stdout.write(`${values.username} is now ${values.role}\n`);
-        break;
-      case 'disable':
-      case 'enable':
-        await users.update((await find()).id, { disabled: command === 'disable' });
-        process.stdout.write(`${values.username} ${command}d\n`);
-        break;
-      case 'reset-password': {
-        const pw = await password();
-        await users.update((await find()).id, { password: pw });
-        process.stdout.write(`password of ${values.username} reset\n`);
-        if (!values['password-stdin']) process.stdout.write(`new password (shown once): ${pw}\n`);
-        break;
-      }
-      case 'unlock':
-        if (values.address) {
-          await app.get(AuthService).unblockAddress(values.address);
-          process.stdout.write(`${values.address} may sign in again\n`);
-        }
-        if (values.username) {
-          await app.get(AuthService).unlock((await find()).username);
-          process.stdout.write(`${values.username} unlocked\n`);
-        }
-        break;
-      case 'list': {
-        let cursor: string | undefined;
-        do {
-          const page = await users.list(200, cursor);
-          for (const u of page.items)
-            process.stdout.write(`${u.username.padEnd(32)} ${u.role.padEnd(11)} ${u.disabled ? 'disabled' : 'active'}\n`);
-          cursor = page.nextCursor ?? undefined;
-        } while (cursor);
-        break;
-      }
-      default:
-        throw new Error(`unknown command ${command}\n${USAGE}`);
-    }
+    await run(new UserCommand(app, args));
   } finally {
     await app.close();
   }

@@ -1,6 +1,6 @@
 import { ExecutionContext } from '@nestjs/common';
 import { GqlExecutionContext } from '@nestjs/graphql';
-import { Role } from '../guards/rights';
+import { Role } from './rights';
 
 /**
  * Who is calling: a principal.

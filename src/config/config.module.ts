@@ -1,7 +1,7 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { AppConfig } from './app-config';
 import { Inventory } from './inventory.schema';
-import { MASTER_KEY, MasterKey } from '../infra/keys/master-key';
+import { MASTER_KEY, MasterKey } from './master-key';
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
 export const INVENTORY = Symbol('INVENTORY');

@@ -4,7 +4,7 @@ import { DomainError, ErrorCode } from '../common/errors';
 import { OpsRequest, requestOf } from '../common/request-context';
 import { Authenticator } from './authenticator';
 import { AUDIT_ACTION_KEY, NO_RATE_LIMIT_KEY, PUBLIC_KEY, RIGHT_KEY } from './right.decorator';
-import { RightName } from './rights';
+import { RightName } from '../common/rights';
 
 /**
  * The one global guard: deny by default. A route passes only if it is @Public() or the

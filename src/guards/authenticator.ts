@@ -3,11 +3,11 @@ import { DomainError, ErrorCode } from '../common/errors';
 import { clientAddress, Identity, OpsRequest, requestId } from '../common/request-context';
 import { INVENTORY } from '../config/config.module';
 import { Inventory } from '../config/inventory.schema';
-import { AuditService } from '../modules/audit/audit.service';
+import { AuditService } from '../audit/audit.service';
 import { looksLikeApiToken, TokensService } from '../modules/auth/tokens.service';
-import { JwtStrategy } from './jwt.strategy';
+import { JwtStrategy } from '../modules/auth/jwt.strategy';
 import { RateLimiter } from './rate-limiter';
-import { principalHasRight, RightDefinition, RightName, RIGHTS, rolesWithRight } from './rights';
+import { principalHasRight, RightDefinition, RightName, RIGHTS, rolesWithRight } from '../common/rights';
 
 function describeJwtFailure(failure: unknown): string {
   if (!failure) return 'no token';

@@ -1,7 +1,7 @@
 import { INestApplicationContext, RequestMethod } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { PUBLIC_KEY, RIGHT_KEY } from './right.decorator';
-import { RightName, RIGHTS, rolesWithRight } from './rights';
+import { RightName, RIGHTS, rolesWithRight } from '../common/rights';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- Nest's metadata targets are any function
 type AnyFunction = Function;

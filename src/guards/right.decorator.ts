@@ -1,6 +1,6 @@
 import { applyDecorators, SetMetadata } from '@nestjs/common';
 import { ApiBearerAuth, ApiExtension, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import { RightName, RIGHTS, rolesWithRight } from './rights';
+import { RightName, RIGHTS, rolesWithRight } from '../common/rights';
 
 export const RIGHT_KEY = 'ops:right';
 export const PUBLIC_KEY = 'ops:public';

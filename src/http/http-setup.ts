@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { AppConfig } from '../config/app-config';
 import { Inventory } from '../config/inventory.schema';
 import { toDomainError } from '../common/exception.filter';
-import { MetricsService } from '../modules/system/metrics.service';
+import { MetricsService } from '../infra/metrics/metrics.service';
 import { JsonBodyLimits, parseJsonBody } from './json-body';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -74,12 +74,48 @@ const SECURITY_HEADERS: Record<string, string> = {
   'Cache-Control': 'no-store',
 };
 
+/** An error answered in the shape of every other error: status, code, message, details, request id. */
+interface ErrorAnswer {
+  status: number;
+  body: { statusCode: number; error: string; message: string; details?: unknown; requestId: string };
+}
+
+/** What both adapters do for each request: shape an error, refuse a non-JSON body, log and measure the answer. */
+interface RequestHooks {
+  errorBody(error: unknown, id: string): ErrorAnswer;
+  unsupported(): unknown;
+  finish(method: string, route: string | undefined, url: string, status: number, started: bigint, id: string): void;
+}
+
+function requestHooks(metrics: MetricsService, logger: Logger): RequestHooks {
+  return {
+    errorBody(error, id) {
+      const domain = toDomainError(error);
+      return {
+        status: domain.status,
+        body: {
+          statusCode: domain.status,
+          error: domain.code,
+          message: domain.message,
+          ...(domain.details ? { details: domain.details } : {}),
+          requestId: id,
+        },
+      };
+    },
+    unsupported: () => toDomainError(Object.assign(new Error('unsupported media type'), { statusCode: 415 })),
+    finish(method, route, url, status, started, id) {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.observe(method, route ?? 'unmatched', status, seconds);
+      logger.info({ reqId: id, method, url: url.split('?')[0], route, status, ms: Math.round(seconds * 1000) }, 'request');
+    },
+  };
+}
+
 /**
  * Cross-cutting HTTP concerns, for either adapter: request ids, security headers,
  * body size limit, CORS for the admin panel, access log and request metrics.
  */
 export async function configureHttp(app: INestApplication, config: AppConfig, inventory: Inventory, logger: Logger): Promise<void> {
-  const metrics = app.get(MetricsService);
   app.enableCors({
     origin: inventory.adminPanel.origins,
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
@@ -87,78 +123,63 @@ export async function configureHttp(app: INestApplication, config: AppConfig, in
     exposedHeaders: ['X-Request-Id', 'Retry-After', 'Location'],
     maxAge: 600,
   });
-  const errorBody = (error: unknown, id: string) => {
-    const domain = toDomainError(error);
-    return {
-      status: domain.status,
-      body: {
-        statusCode: domain.status,
-        error: domain.code,
-        message: domain.message,
-        ...(domain.details ? { details: domain.details } : {}),
-        requestId: id,
-      },
-    };
-  };
-  const unsupported = () => toDomainError(Object.assign(new Error('unsupported media type'), { statusCode: 415 }));
-  const finish = (method: string, route: string | undefined, url: string, status: number, started: bigint, id: string) => {
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    metrics.observe(method, route ?? 'unmatched', status, seconds);
-    logger.info({ reqId: id, method, url: url.split('?')[0], route, status, ms: Math.round(seconds * 1000) }, 'request');
-  };
+  const hooks = requestHooks(app.get(MetricsService), logger);
+  if (config.OPS_HTTP_ADAPTER === 'express') configureExpress(app, config, hooks);
+  else configureFastify(app, config, hooks);
+}
 
-  if (config.OPS_HTTP_ADAPTER === 'express') {
-    const express = app as unknown as import('@nestjs/platform-express').NestExpressApplication;
-    // Requests Node's parser refuses (a request line or headers over 16 KB, malformed HTTP)
-    // get a JSON error as under Fastify (its default clientErrorHandler), not an empty answer.
-    (app.getHttpServer() as import('node:http').Server).on('clientError', answerClientError);
-    express.set('trust proxy', config.OPS_TRUST_PROXY);
-    express.disable('x-powered-by');
-    express.use((req: any, res: any, next: () => void) => {
-      const started = process.hrtime.bigint();
-      req.id = requestIdFrom(req.headers['x-request-id']);
-      res.setHeader('X-Request-Id', req.id);
-      for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
-      res.on('finish', () =>
-        finish(
-          req.method,
-          req.route?.path ? `${req.baseUrl}${req.route.path}` : undefined,
-          req.originalUrl,
-          res.statusCode,
-          started,
-          req.id,
-        ),
-      );
-      if (refusesContentType(req.method, req.headers)) {
-        const { status, body } = errorBody(unsupported(), req.id);
-        res.status(status).json(body);
-        return;
-      }
-      next();
-    });
-    // The body is read as text (body-parser: size limit → 413, charset) and handed to the same
-    // parser as Fastify's (the application is created with bodyParser: false).
-    express.useBodyParser('text', { type: 'application/json', limit: config.OPS_BODY_LIMIT_BYTES, defaultCharset: 'utf-8' });
-    const limits = jsonLimits(config);
-    express.use(function jsonParser(req: any, _res: any, next: (error?: unknown) => void) {
-      if (typeof req.body !== 'string') return next();
-      try {
-        req.body = parseJsonBody(req.body, limits);
-        next();
-      } catch (error) {
-        next(error);
-      }
-    });
-    // Body parser errors (malformed JSON, too large) in the same shape as every other error.
-    express.use((error: unknown, req: any, res: any, next: (e?: unknown) => void) => {
-      if (res.headersSent) return next(error);
-      const { status, body } = errorBody(error, req.id);
-      if (status >= 500) return next(error);
+function configureExpress(app: INestApplication, config: AppConfig, hooks: RequestHooks): void {
+  const express = app as unknown as import('@nestjs/platform-express').NestExpressApplication;
+  // Requests Node's parser refuses (a request line or headers over 16 KB, malformed HTTP)
+  // get a JSON error as under Fastify (its default clientErrorHandler), not an empty answer.
+  (app.getHttpServer() as import('node:http').Server).on('clientError', answerClientError);
+  express.set('trust proxy', config.OPS_TRUST_PROXY);
+  express.disable('x-powered-by');
+  express.use((req: any, res: any, next: () => void) => {
+    const started = process.hrtime.bigint();
+    req.id = requestIdFrom(req.headers['x-request-id']);
+    res.setHeader('X-Request-Id', req.id);
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+    res.on('finish', () =>
+      hooks.finish(
+        req.method,
+        req.route?.path ? `${req.baseUrl}${req.route.path}` : undefined,
+        req.originalUrl,
+        res.statusCode,
+        started,
+        req.id,
+      ),
+    );
+    if (refusesContentType(req.method, req.headers)) {
+      const { status, body } = hooks.errorBody(hooks.unsupported(), req.id);
       res.status(status).json(body);
-    });
-    return;
-  }
+      return;
+    }
+    next();
+  });
+  // The body is read as text (body-parser: size limit → 413, charset) and handed to the same
+  // parser as Fastify's (the application is created with bodyParser: false).
+  express.useBodyParser('text', { type: 'application/json', limit: config.OPS_BODY_LIMIT_BYTES, defaultCharset: 'utf-8' });
+  const limits = jsonLimits(config);
+  express.use(function jsonParser(req: any, _res: any, next: (error?: unknown) => void) {
+    if (typeof req.body !== 'string') return next();
+    try {
+      req.body = parseJsonBody(req.body, limits);
+      next();
+    } catch (error) {
+      next(error);
+    }
+  });
+  // Body parser errors (malformed JSON, too large) in the same shape as every other error.
+  express.use((error: unknown, req: any, res: any, next: (e?: unknown) => void) => {
+    if (res.headersSent) return next(error);
+    const { status, body } = hooks.errorBody(error, req.id);
+    if (status >= 500) return next(error);
+    res.status(status).json(body);
+  });
+}
 
+function configureFastify(app: INestApplication, config: AppConfig, hooks: RequestHooks): void {
   const fastify = (app.getHttpAdapter() as FastifyAdapter).getInstance();
   // The application is created with bodyParser: false; this is the only JSON parser.
   const limits = jsonLimits(config);
@@ -179,12 +200,12 @@ export async function configureHttp(app: INestApplication, config: AppConfig, in
     reply.header('X-Request-Id', request.id);
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
     if (refusesContentType(request.method, request.headers)) {
-      const { status, body } = errorBody(unsupported(), request.id);
+      const { status, body } = hooks.errorBody(hooks.unsupported(), request.id);
       return reply.code(status).send(body);
     }
   });
   fastify.addHook('onResponse', async (request, reply) => {
-    finish(
+    hooks.finish(
       request.method,
       request.routeOptions?.url,
       request.url,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { roleHasLevel, ROLES } from '../guards/rights';
+import { roleHasLevel, ROLES } from '../common/rights';
 import { ProcedureDefinition } from './procedure';
 
 /** The procedure's parameters as JSON Schema (what a client may send). */

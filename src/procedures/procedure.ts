@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Inventory, Severity } from '../config/inventory.schema';
-import { Domain } from '../guards/rights';
+import { Domain } from '../common/rights';
 
 /** What a step hands back: small JSON (bounded when stored). */
 export type StepOutput = Record<string, unknown>;

@@ -1,7 +1,7 @@
 import { DomainError, ErrorCode } from '../common/errors';
 import { Identity, RESERVED_USERNAMES } from '../common/request-context';
 import { Inventory, Severity } from '../config/inventory.schema';
-import { Domain, mayApprove, roleHasLevel, ROLES } from '../guards/rights';
+import { Domain, mayApprove, roleHasLevel, ROLES } from '../common/rights';
 import { ProcedureDefinition } from './procedure';
 import { RunEntity } from './run.entity';
 

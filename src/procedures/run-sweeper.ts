@@ -3,7 +3,7 @@ import Redis from 'ioredis';
 import { In, LessThanOrEqual } from 'typeorm';
 import { Clock } from '../common/clock';
 import { OPS_REDIS } from '../infra/redis/redis.module';
-import { AuditService } from '../modules/audit/audit.service';
+import { AuditService } from '../audit/audit.service';
 import { ResourceLocks } from './resource-locks';
 import { ALIVE_TTL_MS, RunExecutor } from './run-executor';
 import { RunRecords } from './run-records';

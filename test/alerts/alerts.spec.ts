@@ -8,7 +8,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
-import { Role } from '../../src/guards/rights';
+import { Role } from '../../src/common/rights';
 import { Alertmanager } from '../../src/integrations/alertmanager/alertmanager';
 import { AmAlertInput } from '../../src/integrations/contracts';
 import { withClient } from '../helpers/db';

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import { Client } from 'pg';
 import { BackupService } from '../../src/modules/backups/backup.service';
-import { Role } from '../../src/guards/rights';
+import { Role } from '../../src/common/rights';
 import { withClient } from '../helpers/db';
 import { startTestApp, TestApp } from '../helpers/test-app';
 import { docker, healthStatus, REPO_ROOT, stackSql, waitFor } from '../stack/stack-helpers';

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import { Client } from 'pg';
 import Redis from 'ioredis';
-import { Role } from '../../src/guards/rights';
+import { Role } from '../../src/common/rights';
 import { startTestApp, TestApp } from '../helpers/test-app';
 import { DATABASE_URL, PORTS, docker, request, restoreService, setFaultFile, sleep, waitFor } from '../stack/stack-helpers';
 

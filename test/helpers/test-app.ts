@@ -13,7 +13,7 @@ import { loadAppConfig } from '../../src/config/app-config';
 import { parseInventory } from '../../src/config/inventory.loader';
 import { REDACT_PATHS } from '../../src/common/logger';
 import { projectRoot } from '../../src/common/paths';
-import { Role } from '../../src/guards/rights';
+import { Role } from '../../src/common/rights';
 import { UsersService } from '../../src/modules/auth/users.service';
 import { createTestDatabase, dbUrl, dropTestDatabase } from './db';
 

@@ -29,7 +29,7 @@ import {
 } from '../../src/integrations/integrations.module';
 import { TargetDatabase } from '../../src/integrations/target-db/target-database';
 import { failure, stackInventory } from './helpers';
-import { ephemeralMasterKey } from '../../src/infra/keys/master-key';
+import { ephemeralMasterKey } from '../../src/config/master-key';
 
 const inventory = stackInventory();
 const T = { timeoutMs: 5000 };

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
-import { Role } from '../../src/guards/rights';
+import { Role } from '../../src/common/rights';
 import { archiveName } from '../../src/modules/remediations/procedures/disk-cleanup';
 import { withClient } from '../helpers/db';
 import { startTestApp, TestApp } from '../helpers/test-app';

@@ -9,7 +9,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
-import { Role } from '../../src/guards/rights';
+import { Role } from '../../src/common/rights';
 import { withClient } from '../helpers/db';
 import { ChatSink, MailSink } from '../helpers/notify-sinks';
 import { TestApp } from '../helpers/test-app';

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
-import { Role } from '../../src/guards/rights';
+import { Role } from '../../src/common/rights';
 import { deleteBatches, Elasticsearch, MAX_DELETE_PATH } from '../../src/integrations/elasticsearch/elasticsearch';
 import { IntegrationError } from '../../src/integrations/integration-error';
 import { indexDate, splitByRetention } from '../../src/modules/remediations/procedures/logs-elasticsearch-ingest';

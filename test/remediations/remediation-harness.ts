@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Role } from '../../src/guards/rights';
+import { Role } from '../../src/common/rights';
 import { ChatSink, MailSink, startChatSink, startMailSink } from '../helpers/notify-sinks';
 import { startTestApp, TestApp } from '../helpers/test-app';
 import { REPO_ROOT, setFaultFile, waitFor } from '../stack/stack-helpers';

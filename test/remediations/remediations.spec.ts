@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import { Client } from 'pg';
-import { Role } from '../../src/guards/rights';
+import { Role } from '../../src/common/rights';
 import { withClient } from '../helpers/db';
 import { ChatSink, MailSink } from '../helpers/notify-sinks';
 import { TestApp } from '../helpers/test-app';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import { Client } from 'pg';
-import { Role } from '../../src/guards/rights';
+import { Role } from '../../src/common/rights';
 import { withClient } from '../helpers/db';
 import { startTestApp, TestApp } from '../helpers/test-app';
 import { DATABASE_URL, REPO_ROOT, sleep } from '../stack/stack-helpers';

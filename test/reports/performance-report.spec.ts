@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import { projectRoot } from '../../src/common/paths';
-import { Role } from '../../src/guards/rights';
+import { Role } from '../../src/common/rights';
 import { addDays, localTime, startOfLocalDay } from '../../src/modules/reports/report-period';
 import { withClient } from '../helpers/db';
 import { startTestApp, TestApp } from '../helpers/test-app';

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import { strFromU8, unzipSync } from 'fflate';
 import { projectRoot } from '../../src/common/paths';
-import { Role } from '../../src/guards/rights';
+import { Role } from '../../src/common/rights';
 import { renderReportHtml } from '../../src/modules/reports/render/report-html';
 import { addDays, localTime, startOfLocalDay } from '../../src/modules/reports/report-period';
 import { withClient } from '../helpers/db';

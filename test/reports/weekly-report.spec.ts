@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { inflateRawSync } from 'node:zlib';
 import { expect } from 'expect';
-import { Role } from '../../src/guards/rights';
+import { Role } from '../../src/common/rights';
 import { weeklyPeriod, weeklySubject } from '../../src/modules/reports/weekly-report';
 import { withClient } from '../helpers/db';
 import { MailSink, startMailSink } from '../helpers/notify-sinks';

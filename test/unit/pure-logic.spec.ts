@@ -7,11 +7,11 @@ import { DomainError } from '../../src/common/errors';
 import { decodeCursor, encodeCursor } from '../../src/common/pagination';
 import { isIsoDateTime } from '../../src/common/validation';
 import { maskSecrets, maskUrl } from '../../src/common/secrets';
-import { BoundedByHandler, TimeoutInterceptor } from '../../src/common/timeout.interceptor';
+import { BoundedByHandler, TimeoutInterceptor } from '../../src/interceptors/timeout.interceptor';
 import { loadAppConfig } from '../../src/config/app-config';
 import { limitErrors, measureOperation, rootFieldNames } from '../../src/graphql/limits';
-import { DEFAULT_MATRIX, Level, Role, ROLES, RoleRights } from '../../src/guards/rights';
-import { canonicalJson, entryHash, GENESIS_HASH } from '../../src/modules/audit/canonical';
+import { DEFAULT_MATRIX, Level, Role, ROLES, RoleRights } from '../../src/common/rights';
+import { canonicalJson, entryHash, GENESIS_HASH } from '../../src/audit/canonical';
 
 const RANK: Record<Exclude<Level, 'admin'>, number> = { read: 0, P3: 1, P2: 2, P1: 3 };
 function allowed(rights: RoleRights, level: Level, domain: 'system' | 'database'): boolean {

@@ -3,7 +3,7 @@ import { expect } from 'expect';
 import { maskCredentialsInText, maskSecrets } from '../../src/common/secrets';
 import { silencesEverything } from '../../src/modules/remediations/procedures/alerts-storm';
 import { environmentSecrets, scrubLines } from '../../src/modules/remediations/procedures/common';
-import { remediationForAlert, remediationForCheck } from '../../src/modules/remediations/suggestions';
+import { remediationForAlert, remediationForCheck } from '../../src/procedures/suggestions';
 
 describe('remediations: pure logic', () => {
   it('masks credentials wherever they appear in text, even in URLs new URL() cannot parse', () => {

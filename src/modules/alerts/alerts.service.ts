@@ -13,7 +13,7 @@ import { formatMatcher } from '../../integrations/alertmanager/alertmanager';
 import { AlertmanagerPort, AmAlert, AmSilence } from '../../integrations/contracts';
 import { IntegrationError } from '../../integrations/integration-error';
 import { ALERTMANAGER } from '../../integrations/integrations.module';
-import { remediationForAlert } from '../remediations/suggestions';
+import { remediationForAlert } from '../../procedures/suggestions';
 import { AlertNotificationEntity, AlertSilenceEntity, StoredAlert } from './alert.entities';
 import { AlertGroupModel, AlertNotificationModel, AlertsOverviewModel, FiringAlertModel, SilenceModel, WebhookReceipt } from './alerts.dto';
 import { dedupeKey, payloadProblems, webhookPayload } from './webhook.schema';

@@ -3,7 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse } from
 import { CurrentIdentity, CurrentRequest } from '../../common/current-identity.decorator';
 import { clientAddress, Identity, OpsRequest, viaOf } from '../../common/request-context';
 import { Public, RequireRight } from '../../guards/right.decorator';
-import { principalHasRight, RightName, RIGHTS } from '../../guards/rights';
+import { principalHasRight, RightName, RIGHTS } from '../../common/rights';
 import { AuthService } from './auth.service';
 import { IdentityModel, LoginDto, LoginResponse } from './dto/auth.dto';
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AppConfig } from '../../config/app-config';
-import { Role } from '../../guards/rights';
+import { Role } from '../../common/rights';
 import { UsersService } from './users.service';
 
 export interface BootstrapResult {

@@ -4,7 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, Repository } from 'typeorm';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
-import { MASTER_KEY, MasterKey } from '../../infra/keys/master-key';
+import { MASTER_KEY, MasterKey } from '../../config/master-key';
 import { SigningKeyEntity } from './entities/signing-key.entity';
 
 /**

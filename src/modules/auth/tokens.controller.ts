@@ -7,7 +7,7 @@ import { RequireRight } from '../../guards/right.decorator';
 import { ApiTokenModel, ApiTokenPage, CreateApiTokenDto, CreatedApiTokenModel, TokenQuery } from './dto/auth.dto';
 import { TokensService } from './tokens.service';
 import { UsersService } from './users.service';
-import { principalHasRight } from '../../guards/rights';
+import { principalHasRight } from '../../common/rights';
 import { DomainError, ErrorCode } from '../../common/errors';
 import { Page } from '../../common/pagination';
 import { ApiTokenView } from './tokens.service';

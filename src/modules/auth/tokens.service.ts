@@ -6,7 +6,7 @@ import { Clock } from '../../common/clock';
 import { DomainError, ErrorCode } from '../../common/errors';
 import { decodeCursor, encodeCursor, Page, pageSize } from '../../common/pagination';
 import { Identity } from '../../common/request-context';
-import { Role, roleCovers, SERVICE_SCOPES } from '../../guards/rights';
+import { Role, roleCovers, SERVICE_SCOPES } from '../../common/rights';
 import { ApiTokenEntity } from './entities/api-token.entity';
 
 /** API tokens look like `opsk_<43 base64url characters>`; the prefix tells them from JWTs. */

@@ -5,7 +5,7 @@ import { Repository } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/errors';
 import { decodeCursor, encodeCursor, Page, pageSize } from '../../common/pagination';
 import { RESERVED_USERNAMES } from '../../common/request-context';
-import { Role } from '../../guards/rights';
+import { Role } from '../../common/rights';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
 import { OPS_REDIS } from '../../infra/redis/redis.module';

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable } from '@nestjs/common';
 import { DomainError, ErrorCode } from '../../common/errors';
 import { Identity } from '../../common/request-context';
-import { Role, roleHasLevel } from '../../guards/rights';
+import { Role, roleHasLevel } from '../../common/rights';
 import { FINISHED } from '../../procedures/run.entity';
 import { RunnerService, RunView } from '../../procedures/runner.service';
 import { BackupService, CatalogItem } from './backup.service';

@@ -1,6 +1,6 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { Gauge } from 'prom-client';
-import { MetricsService } from '../system/metrics.service';
+import { MetricsService } from '../../infra/metrics/metrics.service';
 import { BackupService } from './backup.service';
 
 /**

@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from
 import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentIdentity, CurrentRequest } from '../../common/current-identity.decorator';
 import { ParseUuidPipe } from '../../common/ids';
-import { BoundedByHandler } from '../../common/timeout.interceptor';
+import { BoundedByHandler } from '../../interceptors/timeout.interceptor';
 import { Identity, OpsRequest } from '../../common/request-context';
 import { RequireRight } from '../../guards/right.decorator';
 import { FINISHED } from '../../procedures/run.entity';

@@ -5,7 +5,7 @@ import { INVENTORY } from '../../config/config.module';
 import { Inventory } from '../../config/inventory.schema';
 import { DockerPort, HttpProbePort } from '../../integrations/contracts';
 import { DOCKER, HTTP_PROBE, IntegrationsModule } from '../../integrations/integrations.module';
-import { AuditModule } from '../audit/audit.module';
+import { AuditModule } from '../../audit/audit.module';
 import { ProcedureRegistry } from '../../procedures/procedure-registry';
 import { BackupActions } from './backup-actions';
 import { BackupEntity } from './backup.entity';

@@ -20,7 +20,7 @@ export interface CheckResult {
   durationMs: number;
   /** What to do when it is not a pass (the runbook's next step). */
   nextStep?: string;
-  /** Not a pass: the procedure that addresses it (remediations/suggestions.ts). */
+  /** Not a pass: the procedure that addresses it (procedures/suggestions.ts). */
   remediation?: string;
   details?: Record<string, unknown>;
 }

@@ -1,4 +1,4 @@
-import { remediationForCheck } from '../remediations/suggestions';
+import { remediationForCheck } from '../../procedures/suggestions';
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';

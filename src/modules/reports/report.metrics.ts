@@ -1,5 +1,5 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { MetricsService } from '../system/metrics.service';
+import { MetricsService } from '../../infra/metrics/metrics.service';
 import { registerReportKind } from './report-metrics';
 import { PerformanceReportService } from './performance-report.service';
 

@@ -6,7 +6,7 @@ import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { OPS_REDIS } from '../../infra/redis/redis.module';
 import { Public } from '../../guards/right.decorator';
-import { MetricsService } from './metrics.service';
+import { MetricsService } from '../../infra/metrics/metrics.service';
 import { ShutdownState } from './shutdown-state';
 
 interface DependencyStatus {

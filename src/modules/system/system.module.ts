@@ -1,5 +1,5 @@
 import { Global, Module } from '@nestjs/common';
-import { MetricsService } from './metrics.service';
+import { MetricsService } from '../../infra/metrics/metrics.service';
 import { ShutdownState } from './shutdown-state';
 import { SystemController } from './system.controller';
 

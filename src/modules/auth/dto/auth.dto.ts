@@ -18,7 +18,7 @@ import {
   Min,
   MinLength,
 } from 'class-validator';
-import { Role, ROLES, SERVICE_SCOPES } from '../../../guards/rights';
+import { Role, ROLES, SERVICE_SCOPES } from '../../../common/rights';
 import { PageQuery } from '../../../common/pagination';
 import { PASSWORD_MIN_LENGTH } from '../password';
 

@@ -1,5 +1,5 @@
 import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, Unique } from 'typeorm';
-import { Role } from '../../../guards/rights';
+import { Role } from '../../../common/rights';
 import { UserEntity } from './user.entity';
 
 @Entity({ name: 'api_tokens' })

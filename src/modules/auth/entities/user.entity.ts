@@ -1,5 +1,5 @@
 import { Check, Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
-import { Role } from '../../../guards/rights';
+import { Role } from '../../../common/rights';
 
 @Entity({ name: 'users' })
 @Check('users_role_check', `role IN ('viewer', 'operator', 'support', 'senior_dev', 'dba', 'admin')`)

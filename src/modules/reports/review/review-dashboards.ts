@@ -8,7 +8,7 @@ import {
   TargetDatabasePort,
   TimeWindow,
 } from '../../../integrations/contracts';
-import { bandVerdict, describeFailure, Verdict, worst } from '../../health/check';
+import { bandVerdict, describeFailure, Verdict, worst } from '../../health/public';
 
 /** One metric of a dashboard: its value, its target and the verdict against it, and where it came from. */
 export interface ReviewMetric {

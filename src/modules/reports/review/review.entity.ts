@@ -1,5 +1,5 @@
 import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import type { Verdict } from '../../health/check';
+import type { Verdict } from '../../health/public';
 import type { ReviewDashboard } from './review-dashboards';
 
 /** One Daily Performance Review: the runbook's five dashboards as one document. */

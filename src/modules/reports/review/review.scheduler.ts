@@ -5,7 +5,7 @@ import { ScheduledQueue, tickOf } from '../../../common/scheduled-queue';
 import { AppConfig } from '../../../config/app-config';
 import { APP_CONFIG, INVENTORY } from '../../../config/config.module';
 import { Inventory } from '../../../config/inventory.schema';
-import { MetricsService } from '../../system/metrics.service';
+import { MetricsService } from '../../../infra/metrics/metrics.service';
 import { ReviewService } from './review.service';
 
 export const REVIEWS_QUEUE = 'reviews';

@@ -9,7 +9,7 @@ import { INVENTORY } from '../../../config/config.module';
 import { Inventory } from '../../../config/inventory.schema';
 import { DockerPort, PrometheusPort, TargetDatabasePort, TimeWindow } from '../../../integrations/contracts';
 import { DOCKER, PROMETHEUS, TARGET_DB } from '../../../integrations/integrations.module';
-import { worst } from '../../health/check';
+import { worst } from '../../health/public';
 import { apiPerformance, databaseHealth, qt09Protocol, qualityControl, ReviewInputs, systemOverview } from './review-dashboards';
 import { localDate, nextDate, startOfLocalDay } from './review-time';
 import { DailyReviewEntity } from './review.entity';

@@ -5,7 +5,7 @@ import { PageArgs } from '../../../common/graphql-page';
 import { PageQuery } from '../../../common/pagination';
 import { isIsoDateTime } from '../../../common/validation';
 import { GraphQLJSON } from '../../../graphql/json.scalar';
-import { VERDICTS } from '../../health/check';
+import { VERDICTS } from '../../health/public';
 
 const DATE_MESSAGE = 'must be a calendar date YYYY-MM-DD, for example 2026-01-19';
 

@@ -1,7 +1,7 @@
 import { Module, OnApplicationBootstrap } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { IntegrationsModule } from '../../../integrations/integrations.module';
-import { MetricsService } from '../../system/metrics.service';
+import { MetricsService } from '../../../infra/metrics/metrics.service';
 import { registerReportKind } from '../report-metrics';
 import { DailyReviewEntity } from './review.entity';
 import { ReviewScheduler } from './review.scheduler';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { appendLineDurably } from '../../common/durable-append';
-import { MasterKey } from '../../infra/keys/master-key';
+import { appendLineDurably } from '../common/durable-append';
+import { MasterKey } from '../config/master-key';
 
 /** One anchor: the chain's head (its newest entry's id and hash) at a moment, signed. */
 export interface Anchor {

@@ -1,10 +1,10 @@
 import { ArgsType, Field, Int, ObjectType } from '@nestjs/graphql';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
-import { GraphQLJSON } from '../../graphql/json.scalar';
-import { PageArgs } from '../../common/graphql-page';
-import { PageQuery } from '../../common/pagination';
-import { IsIsoDateTime } from '../../common/validation';
+import { GraphQLJSON } from '../graphql/json.scalar';
+import { PageArgs } from '../common/graphql-page';
+import { PageQuery } from '../common/pagination';
+import { IsIsoDateTime } from '../common/validation';
 
 const OUTCOMES = ['success', 'failure', 'denied'] as const;
 

@@ -1,6 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { appendLineDurably } from '../../common/durable-append';
+import { appendLineDurably } from '../common/durable-append';
 
 /** An entry as it will be inserted (already masked and bounded), with the time it happened. */
 export interface PendingEntry {

@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { RequireRight } from '../../guards/right.decorator';
+import { RequireRight } from '../guards/right.decorator';
 import { AuditPage, AuditQuery, AuditVerificationModel } from './audit.dto';
 import { AuditService } from './audit.service';
 

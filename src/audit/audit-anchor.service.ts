@@ -1,9 +1,9 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Gauge } from 'prom-client';
-import { Clock } from '../../common/clock';
-import { AppConfig } from '../../config/app-config';
-import { APP_CONFIG } from '../../config/config.module';
-import { MetricsService } from '../system/metrics.service';
+import { Clock } from '../common/clock';
+import { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { MetricsService } from '../infra/metrics/metrics.service';
 import { AuditService } from './audit.service';
 
 /** The first 48 bits of a hex hash as a number (exact in a float64, so Prometheus keeps it). */

@@ -1,6 +1,6 @@
 import { Args, ObjectType, Query, Resolver } from '@nestjs/graphql';
-import { PageOf } from '../../common/graphql-page';
-import { RequireRight } from '../../guards/right.decorator';
+import { PageOf } from '../common/graphql-page';
+import { RequireRight } from '../guards/right.decorator';
 import { AuditArgs, AuditEntryModel, AuditVerificationModel } from './audit.dto';
 import { AuditService } from './audit.service';
 

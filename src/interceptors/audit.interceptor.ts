@@ -4,10 +4,10 @@ import { GqlExecutionContext } from '@nestjs/graphql';
 import { catchError, concatMap, from, Observable, throwError } from 'rxjs';
 import { describeRoute } from '../guards/auth.guard';
 import { AUDIT_ACTION_KEY } from '../guards/right.decorator';
-import { AuditService } from '../modules/audit/audit.service';
-import { toDomainError } from './exception.filter';
-import { ErrorCode } from './errors';
-import { clientAddress, OpsRequest, requestId, requestOf } from './request-context';
+import { AuditService } from '../audit/audit.service';
+import { toDomainError } from '../common/exception.filter';
+import { ErrorCode } from '../common/errors';
+import { clientAddress, OpsRequest, requestId, requestOf } from '../common/request-context';
 
 /** Refusals of who is asking, wherever they are decided. */
 const DENIED = new Set([ErrorCode.Forbidden, ErrorCode.Unauthenticated]);

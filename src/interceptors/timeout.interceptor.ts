@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { Observable, TimeoutError, catchError, throwError, timeout } from 'rxjs';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { DomainError, ErrorCode } from './errors';
+import { DomainError, ErrorCode } from '../common/errors';
 
 const BOUNDED_BY_HANDLER = 'ops:bounded-by-handler';
 

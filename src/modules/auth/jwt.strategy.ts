@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import * as jwt from 'jsonwebtoken';
 import { ExtractJwt, Strategy } from 'passport-jwt';
-import { Identity, OpsRequest } from '../common/request-context';
-import { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
-import { AccessTokenClaims, AuthService } from '../modules/auth/auth.service';
-import { SigningKeysService } from '../modules/auth/signing-keys.service';
+import { Identity, OpsRequest } from '../../common/request-context';
+import { AppConfig } from '../../config/app-config';
+import { APP_CONFIG } from '../../config/config.module';
+import { AccessTokenClaims, AuthService } from './auth.service';
+import { SigningKeysService } from './signing-keys.service';
 
 /**
  * Access tokens (JWT) verified with passport-jwt: HS256 only (so `alg: none` and other
