@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
 import { INestApplication } from '@nestjs/common';
-import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { Logger } from 'pino';
 import { AppConfig } from '../config/app-config';
@@ -27,26 +25,8 @@ function requestIdFrom(header: unknown): string {
   return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
 }
 
-/** Node's clientError for Express, answered as Fastify's default handler does. */
-function answerClientError(error: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, message] =
-    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? [408, 'Client Timeout']
-      : error.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'Exceeded maximum allowed HTTP header size']
-        : [400, 'Client Error'];
-  const body = JSON.stringify({ error: STATUS_CODES[status], message, statusCode: status });
-  if (socket.writable)
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
-    );
-  socket.destroy();
-}
-
-/** The HTTP adapter (Fastify by default; see README for the measurement behind it). */
-export function createHttpAdapter(config: AppConfig): FastifyAdapter | ExpressAdapter {
-  if (config.OPS_HTTP_ADAPTER === 'express') return new ExpressAdapter();
+/** The HTTP adapter: Fastify (see README, Benchmarks, for the measurement behind the choice). */
+export function createHttpAdapter(config: AppConfig): FastifyAdapter {
   return new FastifyAdapter({
     bodyLimit: config.OPS_BODY_LIMIT_BYTES,
     trustProxy: config.OPS_TRUST_PROXY,
@@ -75,7 +55,7 @@ const SECURITY_HEADERS: Record<string, string> = {
 };
 
 /**
- * Cross-cutting HTTP concerns, for either adapter: request ids, security headers,
+ * Cross-cutting HTTP concerns: request ids, security headers,
  * body size limit, CORS for the admin panel, access log and request metrics.
  */
 export async function configureHttp(app: INestApplication, config: AppConfig, inventory: Inventory, logger: Logger): Promise<void> {
@@ -106,58 +86,6 @@ export async function configureHttp(app: INestApplication, config: AppConfig, in
     metrics.observe(method, route ?? 'unmatched', status, seconds);
     logger.info({ reqId: id, method, url: url.split('?')[0], route, status, ms: Math.round(seconds * 1000) }, 'request');
   };
-
-  if (config.OPS_HTTP_ADAPTER === 'express') {
-    const express = app as unknown as import('@nestjs/platform-express').NestExpressApplication;
-    // Requests Node's parser refuses (a request line or headers over 16 KB, malformed HTTP)
-    // get a JSON error as under Fastify (its default clientErrorHandler), not an empty answer.
-    (app.getHttpServer() as import('node:http').Server).on('clientError', answerClientError);
-    express.set('trust proxy', config.OPS_TRUST_PROXY);
-    express.disable('x-powered-by');
-    express.use((req: any, res: any, next: () => void) => {
-      const started = process.hrtime.bigint();
-      req.id = requestIdFrom(req.headers['x-request-id']);
-      res.setHeader('X-Request-Id', req.id);
-      for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
-      res.on('finish', () =>
-        finish(
-          req.method,
-          req.route?.path ? `${req.baseUrl}${req.route.path}` : undefined,
-          req.originalUrl,
-          res.statusCode,
-          started,
-          req.id,
-        ),
-      );
-      if (refusesContentType(req.method, req.headers)) {
-        const { status, body } = errorBody(unsupported(), req.id);
-        res.status(status).json(body);
-        return;
-      }
-      next();
-    });
-    // The body is read as text (body-parser: size limit → 413, charset) and handed to the same
-    // parser as Fastify's (the application is created with bodyParser: false).
-    express.useBodyParser('text', { type: 'application/json', limit: config.OPS_BODY_LIMIT_BYTES, defaultCharset: 'utf-8' });
-    const limits = jsonLimits(config);
-    express.use(function jsonParser(req: any, _res: any, next: (error?: unknown) => void) {
-      if (typeof req.body !== 'string') return next();
-      try {
-        req.body = parseJsonBody(req.body, limits);
-        next();
-      } catch (error) {
-        next(error);
-      }
-    });
-    // Body parser errors (malformed JSON, too large) in the same shape as every other error.
-    express.use((error: unknown, req: any, res: any, next: (e?: unknown) => void) => {
-      if (res.headersSent) return next(error);
-      const { status, body } = errorBody(error, req.id);
-      if (status >= 500) return next(error);
-      res.status(status).json(body);
-    });
-    return;
-  }
 
   const fastify = (app.getHttpAdapter() as FastifyAdapter).getInstance();
   // The application is created with bodyParser: false; this is the only JSON parser.
