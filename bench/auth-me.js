@@ -3,10 +3,9 @@
  * Benchmark (issue 2): authenticated GET /api/v1/auth/me with a JWT, 64 connections for
  * 10 s with autocannon, against a bare Fastify server run in the same invocation that
  * verifies the same JWT and returns the same JSON. Prints the control plane's requests/s
- * as a ratio of the bare server's, and its p99 latency; once with the Fastify adapter and
- * once with the Express adapter (the measurement behind the adapter choice).
+ * as a ratio of the bare server's, and its p99 latency.
  *
- *   npm run bench:auth   (BENCH_SECONDS=10, BENCH_CONNECTIONS=64, BENCH_ADAPTERS=fastify,express by default;
+ *   npm run bench:auth   (BENCH_SECONDS=10, BENCH_CONNECTIONS=64 by default;
  *                         BENCH_RATE_LIMIT=0 or BENCH_LOG_LEVEL=warn to see what each costs)
  *
  * Everything listens on 127.0.0.1. The control plane runs as in production (access log
@@ -51,7 +50,7 @@ async function waitFor(url, ms = 60000) {
   throw new Error(`${url} did not answer`);
 }
 
-async function startControlPlane(adapter) {
+async function startControlPlane() {
   const port = await freePort();
   const out = openSync('/dev/null', 'w');
   const child = spawn(process.execPath, [join(ROOT, 'dist/src/main.js')], {
@@ -60,7 +59,6 @@ async function startControlPlane(adapter) {
       ...process.env,
       OPS_PORT: String(port),
       OPS_HOST: '127.0.0.1',
-      OPS_HTTP_ADAPTER: adapter,
       OPS_DATABASE_URL: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/erp_ops_bench',
       OPS_REDIS_PREFIX: 'bench:',
       ...benchState('erp_ops_bench'),
@@ -126,46 +124,39 @@ function load(base, token) {
 }
 
 async function main() {
-  const results = {};
-  for (const adapter of (process.env.BENCH_ADAPTERS ?? 'fastify,express').split(',')) {
-    const cp = await startControlPlane(adapter);
-    const bare = await startBare(cp.me);
-    try {
-      // Warm both up, then measure the baseline and the control plane back to back.
-      await load(bare.base, cp.token).then(
-        () => undefined,
-        () => undefined,
-      );
-      await load(cp.base, cp.token).then(
-        () => undefined,
-        () => undefined,
-      );
-      const baseline = await load(bare.base, cp.token);
-      const measured = await load(cp.base, cp.token);
-      const non2xx = measured.non2xx + measured.errors;
-      results[adapter] = {
-        bareRps: baseline.requests.average,
-        rps: measured.requests.average,
-        ratio: measured.requests.average / baseline.requests.average,
-        p99: measured.latency.p99,
-        bareP99: baseline.latency.p99,
-        non2xx,
-      };
-    } finally {
-      await bare.stop();
-      await cp.stop();
-    }
+  const cp = await startControlPlane();
+  const bare = await startBare(cp.me);
+  let r;
+  try {
+    // Warm both up, then measure the baseline and the control plane back to back.
+    await load(bare.base, cp.token).then(
+      () => undefined,
+      () => undefined,
+    );
+    await load(cp.base, cp.token).then(
+      () => undefined,
+      () => undefined,
+    );
+    const baseline = await load(bare.base, cp.token);
+    const measured = await load(cp.base, cp.token);
+    r = {
+      bareRps: baseline.requests.average,
+      rps: measured.requests.average,
+      ratio: measured.requests.average / baseline.requests.average,
+      p99: measured.latency.p99,
+      bareP99: baseline.latency.p99,
+      non2xx: measured.non2xx + measured.errors,
+    };
+  } finally {
+    await bare.stop();
+    await cp.stop();
   }
   console.log(
     `GET /api/v1/auth/me with a JWT, ${CONNECTIONS} connections, ${SECONDS} s each (autocannon), baseline = bare Fastify verifying the same JWT`,
   );
-  for (const [adapter, r] of Object.entries(results)) {
-    console.log(
-      `${adapter.padEnd(8)} control plane ${r.rps.toFixed(0).padStart(6)} req/s, p99 ${String(r.p99).padStart(4)} ms | bare ${r.bareRps.toFixed(0).padStart(6)} req/s, p99 ${r.bareP99} ms | ratio ${r.ratio.toFixed(2)} (target >= 0.6)${r.non2xx ? ` | ${r.non2xx} non-2xx!` : ''}`,
-    );
-  }
-  const best = Object.entries(results).sort((a, b) => b[1].ratio - a[1].ratio)[0];
-  console.log(`faster adapter: ${best[0]} (ratio ${best[1].ratio.toFixed(2)})`);
+  console.log(
+    `control plane ${r.rps.toFixed(0).padStart(6)} req/s, p99 ${String(r.p99).padStart(4)} ms | bare ${r.bareRps.toFixed(0).padStart(6)} req/s, p99 ${r.bareP99} ms | ratio ${r.ratio.toFixed(2)} (target >= 0.6)${r.non2xx ? ` | ${r.non2xx} non-2xx!` : ''}`,
+  );
 }
 
 main().catch((error) => {

@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const admin = await bootstrapFirstAdmin(app.get(UsersService), config);
   await app.listen(config.OPS_PORT, config.OPS_HOST);
   const base = `http://${config.OPS_HOST}:${config.OPS_PORT}`;
-  logger.info({ url: base, adapter: config.OPS_HTTP_ADAPTER }, 'control plane listening');
+  logger.info({ url: base }, 'control plane listening');
   if (admin.created) {
     const password = admin.passwordFile ? `$(cat ${admin.passwordFile})` : '<OPS_BOOTSTRAP_ADMIN_PASSWORD>';
     process.stdout.write(

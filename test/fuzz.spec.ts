@@ -13,8 +13,7 @@
  * and a refused request writes nothing: the row count of every table but audit_entries is
  * unchanged, and audit_entries too when the input was refused as invalid.
  *
- * Reproduce: FUZZ_SEED=<seed> (printed), FUZZ_ONLY=<part of an operation's name>, FUZZ_RUNS=<n>;
- * FUZZ_ADAPTER=express runs it against the Express adapter.
+ * Reproduce: FUZZ_SEED=<seed> (printed), FUZZ_ONLY=<part of an operation's name>, FUZZ_RUNS=<n>.
  * Safety: the app's inventory points every URL, the Docker engine, the ERP database and Redis,
  * SMTP and chat at 127.0.0.1:1 or a missing socket, and its directories at a temporary one;
  * the test checks this before it sends anything.
@@ -51,8 +50,6 @@ import { startTestApp, TestApp } from './helpers/test-app';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20260119);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 15);
-/** fastify (default) or express. */
-const ADAPTER = process.env.FUZZ_ADAPTER ?? 'fastify';
 const ONLY = process.env.FUZZ_ONLY;
 const MAX_DEPTH = 32;
 const MAX_KEYS = 10_000;
@@ -680,7 +677,7 @@ describe(`fuzz: hostile input at every operation (seed ${SEED})`, () => {
 
   before(async () => {
     process.stdout.write(
-      `fuzz seed ${SEED} (FUZZ_SEED=${SEED} reproduces it; FUZZ_ONLY=<operation> runs one), ${RUNS} runs per operation, ${ADAPTER}\n`,
+      `fuzz seed ${SEED} (FUZZ_SEED=${SEED} reproduces it; FUZZ_ONLY=<operation> runs one), ${RUNS} runs per operation\n`,
     );
     dir = mkdtempSync(join(tmpdir(), 'ops-fuzz-'));
     const env: Record<string, string> = {
@@ -692,7 +689,6 @@ describe(`fuzz: hostile input at every operation (seed ${SEED})`, () => {
       OPS_SCHEDULER: 'false',
       OPS_STATS_SAMPLER: 'false',
       OPS_LOG_LEVEL: 'warn',
-      OPS_HTTP_ADAPTER: ADAPTER,
     };
     for (const key of URL_KEYS) env[envName(key)] = NOWHERE;
     t = await startTestApp({

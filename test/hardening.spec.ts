@@ -162,39 +162,3 @@ describe('graceful shutdown with a hung dependency', () => {
     }
   });
 });
-
-describe('the Express adapter (kept for the adapter measurement) behaves the same', () => {
-  it('signs in, maps malformed JSON, oversized bodies and form posts to the same errors', async () => {
-    const t = await startTestApp({ env: { OPS_HTTP_ADAPTER: 'express' } });
-    try {
-      const token = await t.tokenFor(Role.Admin);
-      const me = await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${token}`);
-      expect(me.status).toBe(200);
-      expect(me.headers['x-frame-options']).toBe('DENY');
-      const malformed = await t
-        .http()
-        .post('/api/v1/tokens')
-        .set('Authorization', `Bearer ${token}`)
-        .set('Content-Type', 'application/json')
-        .send('{"name":');
-      expect([malformed.status, malformed.body.message]).toEqual([400, 'body: is not valid JSON']);
-      const big = await t
-        .http()
-        .post('/api/v1/tokens')
-        .set('Authorization', `Bearer ${token}`)
-        .send({ name: 'x', role: 'viewer', pad: 'x'.repeat(200_000) });
-      expect(big.status).toBe(413);
-      const form = await t
-        .http()
-        .post('/api/v1/tokens')
-        .set('Authorization', `Bearer ${token}`)
-        .set('Content-Type', 'application/x-www-form-urlencoded')
-        .send('name=x&role=viewer');
-      expect(form.status).toBe(415);
-      const gql = await t.gql(token, '{ me { username } }');
-      expect(gql.body.data.me.username).toBeTruthy();
-    } finally {
-      await t.close();
-    }
-  });
-});

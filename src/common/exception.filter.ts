@@ -37,14 +37,10 @@ export function toDomainError(exception: unknown): DomainError {
     if (status === 404) return new DomainError(ErrorCode.NotFound, message || 'no such route');
     return new DomainError(STATUS_CODE[status] ?? (status >= 500 ? ErrorCode.Internal : ErrorCode.ValidationFailed), message);
   }
-  const error = exception as { statusCode?: number; status?: number; code?: string; type?: string; message?: string };
+  const error = exception as { statusCode?: number; status?: number; code?: string; message?: string };
   const status = error?.statusCode ?? error?.status;
-  // Body parser errors of Fastify (FST_ERR_CTP_*) and Express (body-parser's type).
-  if (
-    error?.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
-    error?.type === 'entity.parse.failed' ||
-    (exception instanceof SyntaxError && status === 400)
-  ) {
+  // Body parser errors of Fastify (FST_ERR_CTP_*).
+  if (error?.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (exception instanceof SyntaxError && status === 400)) {
     return new DomainError(ErrorCode.ValidationFailed, 'body: is not valid JSON', {
       problems: [{ field: 'body', problem: 'is not valid JSON' }],
     });
@@ -54,7 +50,7 @@ export function toDomainError(exception: unknown): DomainError {
       problems: [{ field: 'body', problem: 'is empty' }],
     });
   }
-  if (error?.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error?.type === 'entity.too.large' || status === 413) {
+  if (error?.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) {
     return new DomainError(ErrorCode.PayloadTooLarge, 'body: is larger than the limit of this API (OPS_BODY_LIMIT_BYTES)');
   }
   if (error?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || status === 415) {

@@ -35,7 +35,7 @@ export function viaOf(identity: Identity): string | null {
   return identity.token ? `token:${identity.token.name}` : null;
 }
 
-/** What the control plane attaches to each request (Express and Fastify alike). */
+/** What the control plane attaches to each request. */
 export interface OpsRequest {
   id?: string;
   headers: Record<string, string | string[] | undefined>;

@@ -105,10 +105,6 @@ export const DEFAULT_MATRIX: Record<Role, RoleRights> = {
   [Role.Admin]: { system: 'P1', database: 'P1', admin: true },
 };
 
-export function rightDefinition(right: RightName): RightDefinition {
-  return RIGHTS[right];
-}
-
 /** Whether a role may exercise an action of this level on this domain (procedures use it). */
 export function roleHasLevel(
   role: PrincipalRole,

@@ -62,3 +62,55 @@ export function maskSecrets<T>(value: T, depth = 0): T {
   }
   return value;
 }
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+/**
+ * Text with every occurrence of the given secret values replaced by the mask, raw and
+ * URL-encoded, longest first (so that a URL is masked whole before its parts are). Values
+ * shorter than `minLength` are left alone: they would mask ordinary words.
+ */
+export function maskValues(text: string, secrets: readonly (string | undefined)[], minLength = 1): string {
+  const ordered = [...new Set(secrets.filter((s): s is string => !!s && s.length >= minLength))].sort((a, b) => b.length - a.length);
+  let out = text;
+  for (const secret of ordered) {
+    out = out.split(secret).join(MASK);
+    const encoded = encodeURIComponent(secret);
+    if (encoded !== secret) out = out.split(encoded).join(MASK);
+  }
+  return out;
+}
+
+/**
+ * An error text as an outside system's result may carry it: on one line, bounded, with the
+ * given secret values (of 3 characters or more) masked.
+ */
+export function maskedErrorLine(text: string, secrets: readonly string[]): string {
+  return maskValues(text.replace(/\s+/g, ' ').trim(), secrets, 3).slice(0, 500);
+}
+
+/** Log lines with the given secret values and any credentials masked. */
+export function maskLogLines(lines: readonly string[], secrets: readonly string[]): string[] {
+  return lines.map((line) => maskCredentialsInText(maskValues(line, secrets)));
+}
+
+/**
+ * The secret values of a container's environment (variables named like secrets, and the
+ * passwords inside URL values), to be masked out of its log lines wherever they appear.
+ */
+export function environmentSecrets(env: Record<string, string>): string[] {
+  const found = new Set<string>();
+  for (const [key, value] of Object.entries(env)) {
+    if (!value) continue;
+    if (/(pass|secret|token|api[-_]?key|private|credential)/i.test(key) && value.length >= 4) found.add(value);
+    const password = /^[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:([^\s@]+)@/i.exec(value)?.[1];
+    if (password && password.length >= 3) found.add(password).add(safeDecode(password));
+  }
+  return [...found].sort((a, b) => b.length - a.length);
+}

@@ -39,7 +39,6 @@ const addressList = z.string().refine(
 const envSchema = z.object({
   OPS_HOST: z.string().min(1).default('127.0.0.1'),
   OPS_PORT: int(3100, 0, 65535).default(3100),
-  OPS_HTTP_ADAPTER: z.enum(['fastify', 'express'], { error: 'must be fastify or express, for example fastify' }).default('fastify'),
   OPS_DATABASE_URL: dbUrl.default('postgres://postgres@127.0.0.1:5432/erp_ops'),
   OPS_REDIS_URL: z
     .string()

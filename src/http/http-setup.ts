@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
 import { INestApplication } from '@nestjs/common';
-import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { Logger } from 'pino';
 import { AppConfig } from '../config/app-config';
@@ -27,26 +25,8 @@ function requestIdFrom(header: unknown): string {
   return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
 }
 
-/** Node's clientError for Express, answered as Fastify's default handler does. */
-function answerClientError(error: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, message] =
-    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? [408, 'Client Timeout']
-      : error.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'Exceeded maximum allowed HTTP header size']
-        : [400, 'Client Error'];
-  const body = JSON.stringify({ error: STATUS_CODES[status], message, statusCode: status });
-  if (socket.writable)
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
-    );
-  socket.destroy();
-}
-
-/** The HTTP adapter (Fastify by default; see README for the measurement behind it). */
-export function createHttpAdapter(config: AppConfig): FastifyAdapter | ExpressAdapter {
-  if (config.OPS_HTTP_ADAPTER === 'express') return new ExpressAdapter();
+/** The HTTP adapter: Fastify (see README, Benchmarks, for the measurement behind the choice). */
+export function createHttpAdapter(config: AppConfig): FastifyAdapter {
   return new FastifyAdapter({
     bodyLimit: config.OPS_BODY_LIMIT_BYTES,
     trustProxy: config.OPS_TRUST_PROXY,
@@ -74,48 +54,12 @@ const SECURITY_HEADERS: Record<string, string> = {
   'Cache-Control': 'no-store',
 };
 
-/** An error answered in the shape of every other error: status, code, message, details, request id. */
-interface ErrorAnswer {
-  status: number;
-  body: { statusCode: number; error: string; message: string; details?: unknown; requestId: string };
-}
-
-/** What both adapters do for each request: shape an error, refuse a non-JSON body, log and measure the answer. */
-interface RequestHooks {
-  errorBody(error: unknown, id: string): ErrorAnswer;
-  unsupported(): unknown;
-  finish(method: string, route: string | undefined, url: string, status: number, started: bigint, id: string): void;
-}
-
-function requestHooks(metrics: MetricsService, logger: Logger): RequestHooks {
-  return {
-    errorBody(error, id) {
-      const domain = toDomainError(error);
-      return {
-        status: domain.status,
-        body: {
-          statusCode: domain.status,
-          error: domain.code,
-          message: domain.message,
-          ...(domain.details ? { details: domain.details } : {}),
-          requestId: id,
-        },
-      };
-    },
-    unsupported: () => toDomainError(Object.assign(new Error('unsupported media type'), { statusCode: 415 })),
-    finish(method, route, url, status, started, id) {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      metrics.observe(method, route ?? 'unmatched', status, seconds);
-      logger.info({ reqId: id, method, url: url.split('?')[0], route, status, ms: Math.round(seconds * 1000) }, 'request');
-    },
-  };
-}
-
 /**
- * Cross-cutting HTTP concerns, for either adapter: request ids, security headers,
+ * Cross-cutting HTTP concerns: request ids, security headers,
  * body size limit, CORS for the admin panel, access log and request metrics.
  */
 export async function configureHttp(app: INestApplication, config: AppConfig, inventory: Inventory, logger: Logger): Promise<void> {
+  const metrics = app.get(MetricsService);
   app.enableCors({
     origin: inventory.adminPanel.origins,
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
@@ -123,63 +67,26 @@ export async function configureHttp(app: INestApplication, config: AppConfig, in
     exposedHeaders: ['X-Request-Id', 'Retry-After', 'Location'],
     maxAge: 600,
   });
-  const hooks = requestHooks(app.get(MetricsService), logger);
-  if (config.OPS_HTTP_ADAPTER === 'express') configureExpress(app, config, hooks);
-  else configureFastify(app, config, hooks);
-}
+  const errorBody = (error: unknown, id: string) => {
+    const domain = toDomainError(error);
+    return {
+      status: domain.status,
+      body: {
+        statusCode: domain.status,
+        error: domain.code,
+        message: domain.message,
+        ...(domain.details ? { details: domain.details } : {}),
+        requestId: id,
+      },
+    };
+  };
+  const unsupported = () => toDomainError(Object.assign(new Error('unsupported media type'), { statusCode: 415 }));
+  const finish = (method: string, route: string | undefined, url: string, status: number, started: bigint, id: string) => {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    metrics.observe(method, route ?? 'unmatched', status, seconds);
+    logger.info({ reqId: id, method, url: url.split('?')[0], route, status, ms: Math.round(seconds * 1000) }, 'request');
+  };
 
-function configureExpress(app: INestApplication, config: AppConfig, hooks: RequestHooks): void {
-  const express = app as unknown as import('@nestjs/platform-express').NestExpressApplication;
-  // Requests Node's parser refuses (a request line or headers over 16 KB, malformed HTTP)
-  // get a JSON error as under Fastify (its default clientErrorHandler), not an empty answer.
-  (app.getHttpServer() as import('node:http').Server).on('clientError', answerClientError);
-  express.set('trust proxy', config.OPS_TRUST_PROXY);
-  express.disable('x-powered-by');
-  express.use((req: any, res: any, next: () => void) => {
-    const started = process.hrtime.bigint();
-    req.id = requestIdFrom(req.headers['x-request-id']);
-    res.setHeader('X-Request-Id', req.id);
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
-    res.on('finish', () =>
-      hooks.finish(
-        req.method,
-        req.route?.path ? `${req.baseUrl}${req.route.path}` : undefined,
-        req.originalUrl,
-        res.statusCode,
-        started,
-        req.id,
-      ),
-    );
-    if (refusesContentType(req.method, req.headers)) {
-      const { status, body } = hooks.errorBody(hooks.unsupported(), req.id);
-      res.status(status).json(body);
-      return;
-    }
-    next();
-  });
-  // The body is read as text (body-parser: size limit → 413, charset) and handed to the same
-  // parser as Fastify's (the application is created with bodyParser: false).
-  express.useBodyParser('text', { type: 'application/json', limit: config.OPS_BODY_LIMIT_BYTES, defaultCharset: 'utf-8' });
-  const limits = jsonLimits(config);
-  express.use(function jsonParser(req: any, _res: any, next: (error?: unknown) => void) {
-    if (typeof req.body !== 'string') return next();
-    try {
-      req.body = parseJsonBody(req.body, limits);
-      next();
-    } catch (error) {
-      next(error);
-    }
-  });
-  // Body parser errors (malformed JSON, too large) in the same shape as every other error.
-  express.use((error: unknown, req: any, res: any, next: (e?: unknown) => void) => {
-    if (res.headersSent) return next(error);
-    const { status, body } = hooks.errorBody(error, req.id);
-    if (status >= 500) return next(error);
-    res.status(status).json(body);
-  });
-}
-
-function configureFastify(app: INestApplication, config: AppConfig, hooks: RequestHooks): void {
   const fastify = (app.getHttpAdapter() as FastifyAdapter).getInstance();
   // The application is created with bodyParser: false; this is the only JSON parser.
   const limits = jsonLimits(config);
@@ -200,12 +107,12 @@ function configureFastify(app: INestApplication, config: AppConfig, hooks: Reque
     reply.header('X-Request-Id', request.id);
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
     if (refusesContentType(request.method, request.headers)) {
-      const { status, body } = hooks.errorBody(hooks.unsupported(), request.id);
+      const { status, body } = errorBody(unsupported(), request.id);
       return reply.code(status).send(body);
     }
   });
   fastify.addHook('onResponse', async (request, reply) => {
-    hooks.finish(
+    finish(
       request.method,
       request.routeOptions?.url,
       request.url,

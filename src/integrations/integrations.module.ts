@@ -24,20 +24,6 @@ export const ELASTICSEARCH = Symbol('ELASTICSEARCH');
 export const ALERTMANAGER = Symbol('ALERTMANAGER');
 export const NOTIFIER = Symbol('NOTIFIER');
 
-/** The adapters of one inventory, for code and tests that run without Nest. */
-export function createIntegrations(inventory: Inventory) {
-  return {
-    docker: new DockerEngine(inventory.stack.dockerHost),
-    targetDb: new TargetDatabase(inventory.erpDatabase.url),
-    targetRedis: new TargetRedis(inventory.erpRedis.url),
-    httpProbe: new HttpProbe({ ...inventory.urls }),
-    prometheus: new Prometheus(inventory.urls.prometheus),
-    elasticsearch: new Elasticsearch(inventory.urls.elasticsearch),
-    alertmanager: new Alertmanager(inventory.urls.alertmanager),
-    notifier: new Notifier(inventory.notifications),
-  };
-}
-
 @Injectable()
 export class IntegrationsShutdown implements OnApplicationShutdown {
   constructor(

@@ -6,7 +6,7 @@ import { buildSchema, FragmentDefinitionNode, Kind, OperationDefinitionNode, par
 import { DomainError } from '../../src/common/errors';
 import { decodeCursor, encodeCursor } from '../../src/common/pagination';
 import { isIsoDateTime } from '../../src/common/validation';
-import { maskSecrets, maskUrl } from '../../src/common/secrets';
+import { maskedErrorLine, maskSecrets, maskUrl, maskValues } from '../../src/common/secrets';
 import { BoundedByHandler, TimeoutInterceptor } from '../../src/interceptors/timeout.interceptor';
 import { loadAppConfig } from '../../src/config/app-config';
 import { limitErrors, measureOperation, rootFieldNames } from '../../src/graphql/limits';
@@ -89,6 +89,18 @@ describe('secret masking', () => {
       nested: { apiKey: '****', url: 'redis://:****@h:6379' },
       list: [{ token: '****' }],
     });
+  });
+
+  it('masks given secret values, raw and URL-encoded, a whole URL before its parts', () => {
+    const url = 'https://hooks.example.com/services/T0/B0/abc def';
+    expect(maskValues(`POST ${url} failed: bad token abc def`, ['abc def', url])).toBe('POST **** failed: bad token ****');
+    expect(maskValues('login p%40ss refused for p@ss', ['p@ss'])).toBe('login **** refused for ****');
+    expect(maskValues('ab is no secret', ['ab', undefined, ''], 3)).toBe('ab is no secret');
+  });
+
+  it('makes an error line: one line, bounded, secrets of 3 characters or more masked', () => {
+    expect(maskedErrorLine('535 auth failed\n  for s3cret  (ab)', ['s3cret', 'ab'])).toBe('535 auth failed for **** (ab)');
+    expect(maskedErrorLine('x'.repeat(600), [])).toHaveLength(500);
   });
 });
 

@@ -1,8 +1,7 @@
 import { describe, it } from 'node:test';
 import { expect } from 'expect';
-import { maskCredentialsInText, maskSecrets } from '../../src/common/secrets';
+import { environmentSecrets, maskCredentialsInText, maskLogLines, maskSecrets } from '../../src/common/secrets';
 import { silencesEverything } from '../../src/modules/remediations/procedures/alerts-storm';
-import { environmentSecrets, scrubLines } from '../../src/modules/remediations/procedures/common';
 import { remediationForAlert, remediationForCheck } from '../../src/procedures/suggestions';
 
 describe('remediations: pure logic', () => {
@@ -28,7 +27,7 @@ describe('remediations: pure logic', () => {
     });
     expect(secrets).toEqual(expect.arrayContaining(['abcdef123', 'p%40ss', 'p@ss']));
     expect(secrets).not.toContain('8000');
-    expect(scrubLines(['token abcdef123 rejected', 'login with p@ss failed', 'listening on 8000'], secrets)).toEqual([
+    expect(maskLogLines(['token abcdef123 rejected', 'login with p@ss failed', 'listening on 8000'], secrets)).toEqual([
       'token **** rejected',
       'login with **** failed',
       'listening on 8000',

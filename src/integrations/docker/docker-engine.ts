@@ -16,8 +16,8 @@ import {
   ExecProcess,
   ImageSummary,
 } from '../contracts';
-import { CallOptions, IntegrationError } from '../integration-error';
-import { describeCode, errorCode, errorText, socketFailure, withDeadline } from '../http/deadline';
+import { CallOptions, describeCode, errorCode, errorText, IntegrationError, socketFailure } from '../integration-error';
+import { withDeadline } from '../http/deadline';
 
 export const DOCKER_API_VERSION = 'v1.41';
 const MAX_TAIL = 10000;

@@ -6,8 +6,8 @@
  * a message (fetch refuses URLs with credentials).
  */
 import { maskUrl } from '../../common/secrets';
-import { CallOptions, IntegrationError } from '../integration-error';
-import { Deadline, describeCode, errorCode, errorText, socketFailure, withDeadline } from './deadline';
+import { CallOptions, describeCode, errorCode, errorText, IntegrationError, socketFailure } from '../integration-error';
+import { Deadline, withDeadline } from './deadline';
 
 export interface HttpRequest {
   method?: 'GET' | 'POST' | 'HEAD';

@@ -7,7 +7,8 @@
 import { httpRequest } from '../http/http-client';
 import { IntegrationError } from '../integration-error';
 import { AttemptOutcome } from './retry';
-import { sanitise, showWebhook, webhookSecrets } from './secrets';
+import { showWebhook, webhookSecrets } from './secrets';
+import { maskedErrorLine } from '../../common/secrets';
 
 /** Slack rejects or cuts longer texts (its limit is 40 000 characters). */
 const TEXT_LIMIT = 39_000;
@@ -51,15 +52,19 @@ export async function postChat(
     return {
       ok: false,
       retryable,
-      error: sanitise(`chat: ${what} answered HTTP ${answer.status}${excerpt ? `: ${excerpt}` : ''}`, secrets),
+      error: maskedErrorLine(`chat: ${what} answered HTTP ${answer.status}${excerpt ? `: ${excerpt}` : ''}`, secrets),
     };
   } catch (error) {
     if (error instanceof IntegrationError)
       return {
         ok: false,
         retryable: error.failure === 'unreachable' || error.failure === 'timeout',
-        error: sanitise(error.message, secrets),
+        error: maskedErrorLine(error.message, secrets),
       };
-    return { ok: false, retryable: false, error: sanitise(`chat: ${what} failed: ${(error as Error)?.message ?? String(error)}`, secrets) };
+    return {
+      ok: false,
+      retryable: false,
+      error: maskedErrorLine(`chat: ${what} failed: ${(error as Error)?.message ?? String(error)}`, secrets),
+    };
   }
 }

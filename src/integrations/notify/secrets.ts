@@ -1,10 +1,10 @@
 /**
  * How the notifier shows its endpoints and keeps their secrets out of results: a webhook
  * URL's path and query carry its token (Slack: /services/T…/B…/<token>), an SMTP URL may
- * carry a password. Targets show scheme, host and port only; error texts are scrubbed of
- * every form in which a secret could come back (raw, URL-encoded, base64 as in SMTP AUTH).
+ * carry a password. Targets show scheme, host and port only. Error texts are masked by
+ * common/secrets' maskedErrorLine, given every form in which a secret could come back (raw,
+ * URL-encoded, base64 as in SMTP AUTH): these functions list those forms.
  */
-import { scrub } from '../http/deadline';
 
 /** scheme://host[:port] of a URL, never its user info, path or query ("" when unparsable). */
 export function originOf(url: string): string {
@@ -77,11 +77,4 @@ export function smtpSecrets(url: string): string[] {
     secrets.push(url);
   }
   return secrets;
-}
-
-/** One line, bounded, with every secret (of 3 characters or more) replaced by the mask ****. */
-export function sanitise(text: string, secrets: string[]): string {
-  // Longest first, so that a URL is masked whole before its parts are.
-  const ordered = [...new Set(secrets.filter((s) => s && s.length >= 3))].sort((a, b) => b.length - a.length);
-  return scrub(text.replace(/\s+/g, ' ').trim(), ordered).slice(0, 500);
 }

@@ -15,7 +15,8 @@ import * as nodemailer from 'nodemailer';
 import { withDeadline } from '../http/deadline';
 import { IntegrationError } from '../integration-error';
 import { AttemptOutcome } from './retry';
-import { originOf, sanitise, smtpSecrets } from './secrets';
+import { originOf, smtpSecrets } from './secrets';
+import { maskedErrorLine } from '../../common/secrets';
 
 export interface MailContent {
   from: { name: string; address: string };
@@ -131,7 +132,7 @@ export async function sendMail(smtpUrl: string, mail: MailContent, timeoutMs: nu
     // A deadline (timeout or the caller's abort) is never retried: the server may have taken the message.
     const retryable = libraryError !== undefined && isRetryable(libraryError);
     const text = error instanceof IntegrationError ? error.message : `email: ${what}: ${describeSmtpError((error ?? {}) as SmtpError)}`;
-    return { ok: false, retryable, error: sanitise(text, secrets) };
+    return { ok: false, retryable, error: maskedErrorLine(text, secrets) };
   } finally {
     transport?.close();
   }

@@ -5,7 +5,7 @@
  * when the deadline passes is discarded instead of returned to the pool.
  */
 import { Pool, PoolClient } from 'pg';
-import { maskUrl } from '../../common/secrets';
+import { maskUrl, maskValues } from '../../common/secrets';
 import {
   ConnectionCounts,
   DatabaseActivity,
@@ -16,8 +16,8 @@ import {
   TargetDatabasePort,
   TimeWindow,
 } from '../contracts';
-import { CallOptions, IntegrationError, IntegrationFailure } from '../integration-error';
-import { Deadline, describeCode, errorCode, errorText, scrub, socketFailure, withDeadline } from '../http/deadline';
+import { CallOptions, describeCode, errorCode, errorText, IntegrationError, IntegrationFailure, socketFailure } from '../integration-error';
+import { Deadline, withDeadline } from '../http/deadline';
 
 export const TABLE_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
 /** schema.table as pg_dump writes it: each part plain or double-quoted. */
@@ -449,7 +449,7 @@ export class TargetDatabase implements TargetDatabasePort {
     const sqlstate: string | undefined = typeof e?.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined;
     const secrets = [this.password];
     const fail = (failure: IntegrationFailure, detail: string) =>
-      new IntegrationError(this.system, failure, scrub(`${this.system}: ${what} failed: ${detail}`, secrets));
+      new IntegrationError(this.system, failure, maskValues(`${this.system}: ${what} failed: ${detail}`, secrets));
     if (sqlstate === '42P01') {
       return fail('bad_response', `table ${table ?? '(unknown)'} does not exist in database ${this.database} (${errorText(error)})`);
     }

@@ -5,10 +5,10 @@
  * next call starts from a fresh connection.
  */
 import Redis from 'ioredis';
-import { maskUrl } from '../../common/secrets';
+import { maskUrl, maskValues } from '../../common/secrets';
 import { TargetRedisPort } from '../contracts';
-import { CallOptions, IntegrationError } from '../integration-error';
-import { describeCode, errorCode, errorText, scrub, socketFailure, withDeadline } from '../http/deadline';
+import { CallOptions, describeCode, errorCode, errorText, IntegrationError, socketFailure } from '../integration-error';
+import { withDeadline } from '../http/deadline';
 
 export interface TargetRedisOptions {
   /** Upper bound of one TCP connect, whatever the call's timeout (default 10 000 ms). */
@@ -167,7 +167,7 @@ export class TargetRedis implements TargetRedisPort {
     const secrets = [this.password];
     const text = errorText(error);
     const fail = (failure: 'unreachable' | 'timeout' | 'refused' | 'bad_response', detail: string) =>
-      new IntegrationError(this.system, failure, scrub(`${this.system}: ${what} failed: ${detail}`, secrets));
+      new IntegrationError(this.system, failure, maskValues(`${this.system}: ${what} failed: ${detail}`, secrets));
     const code = errorCode(error);
     const socket = socketFailure(code);
     if (socket) return fail(socket, `cannot connect: ${describeCode(code!)}`);

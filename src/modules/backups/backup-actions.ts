@@ -1,9 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable } from '@nestjs/common';
 import { DomainError, ErrorCode } from '../../common/errors';
 import { Identity } from '../../common/request-context';
 import { Role, roleHasLevel } from '../../common/rights';
-import { FINISHED } from '../../procedures/run.entity';
 import { RunnerService, RunView } from '../../procedures/runner.service';
 import { BackupService, CatalogItem } from './backup.service';
 
@@ -23,14 +21,24 @@ export class BackupActions {
     private readonly backups: BackupService,
   ) {}
 
+  /**
+   * The run once it has ended (or awaits approval), or as it is at the deadline. Listens to the
+   * run's events: the feed subscribes before it reads the snapshot, so an end that happens in
+   * between is in the snapshot or among the events, never lost.
+   */
   async waitFor(runId: string, seconds: number): Promise<RunView> {
-    const deadline = Date.now() + seconds * 1000;
-    let run = await this.runner.get(runId);
-    while (!FINISHED.includes(run.status) && run.status !== 'awaiting_approval' && Date.now() < deadline) {
-      await sleep(200);
-      run = await this.runner.get(runId);
+    const feed = await this.runner.events(runId);
+    const deadline = setTimeout(() => void feed.return(), seconds * 1000);
+    try {
+      for await (const event of feed) {
+        const status = event.type === 'snapshot' || event.type === 'status' ? event.data.status : undefined;
+        if (status === 'awaiting_approval') break;
+      }
+    } finally {
+      clearTimeout(deadline);
+      await feed.return();
     }
-    return run;
+    return this.runner.get(runId);
   }
 
   private async result(run: RunView, backupId: string | null, options: WaitOptions) {

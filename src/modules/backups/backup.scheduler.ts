@@ -1,83 +1,80 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { Job } from 'bullmq';
-import { ScheduledQueue } from '../../common/scheduled-queue';
+import { Inject, Injectable } from '@nestjs/common';
 import { Identity } from '../../common/request-context';
+import { ScheduledJobs } from '../../common/scheduled-jobs';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG, INVENTORY } from '../../config/config.module';
 import { Inventory } from '../../config/inventory.schema';
-import { Role } from '../../common/rights';
-import { AuditService } from '../../audit/audit.service';
 import { RunnerService } from '../../procedures/runner.service';
+import { AuditService } from '../../audit/audit.service';
+import { MetricsService } from '../../infra/metrics/metrics.service';
 import { BackupActions } from './backup-actions';
-import { SCHEDULER_USERNAME } from './backup.procedures';
 import { BackupService } from './backup.service';
 
 export const BACKUPS_QUEUE = 'backups';
 export const DAILY_BACKUP_SCHEDULER = 'daily-backup';
 export const WEEKLY_DRILL_SCHEDULER = 'weekly-restore-drill';
 
-/** Who scheduled runs are requested by (audited as such). */
-export const SCHEDULER_IDENTITY: Identity = {
-  kind: 'system',
-  id: SCHEDULER_USERNAME,
-  username: SCHEDULER_USERNAME,
-  role: Role.Admin,
-  userId: null,
-};
+/** How long a scheduled run is waited for before the job gives up waiting (the run goes on). */
+const SCHEDULED_RUN_WAIT_SECONDS = 6 * 3600;
 
 /**
- * The backup schedules (cron entries of the inventory, in its time zone), through BullMQ job
- * schedulers: every replica registers the same ones and each tick is one job one worker
- * takes. Daily: create, then retention right after it. Weekly: a restore drill of the newest
- * backup. Each is an ordinary procedure run (requested by "scheduler"), locks included.
+ * The backup schedules (cron entries of the inventory). Daily: create, then retention right
+ * after it. Weekly: a restore drill of the newest backup. Each is an ordinary procedure run
+ * (requested and audited as "scheduler"), locks included.
  */
 @Injectable()
-export class BackupScheduler implements OnModuleInit, OnApplicationShutdown {
-  private readonly scheduled: ScheduledQueue;
-
+export class BackupScheduler extends ScheduledJobs {
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     @Inject(INVENTORY) inventory: Inventory,
-    private readonly runner: RunnerService,
-    private readonly actions: BackupActions,
-    private readonly backups: BackupService,
-    private readonly audit: AuditService,
+    runner: RunnerService,
+    actions: BackupActions,
+    audit: AuditService,
+    backups: BackupService,
+    metrics: MetricsService,
   ) {
-    this.scheduled = new ScheduledQueue({
+    const request = scheduledRun(runner, actions, audit);
+    super({
       config,
-      queue: BACKUPS_QUEUE,
       timeZone: inventory.timezone,
-      schedules: [
-        { id: DAILY_BACKUP_SCHEDULER, pattern: inventory.schedules.backup, jobName: 'daily-backup' },
-        { id: WEEKLY_DRILL_SCHEDULER, pattern: inventory.schedules.restoreDrill, jobName: 'restore-drill' },
-      ],
-      process: (job) => this.process(job),
-      logger: new Logger(BackupScheduler.name),
+      queue: BACKUPS_QUEUE,
       what: 'backups',
+      metric: 'backup',
+      registry: metrics.registry,
       lockDuration: 60_000,
+      jobs: [
+        {
+          id: DAILY_BACKUP_SCHEDULER,
+          pattern: inventory.schedules.backup,
+          name: 'daily-backup',
+          run: async ({ identity }) =>
+            `${await request(identity, 'backup.create', {})}; ${await request(identity, 'backup.retention', { mode: 'window' })}`,
+        },
+        {
+          id: WEEKLY_DRILL_SCHEDULER,
+          pattern: inventory.schedules.restoreDrill,
+          name: 'restore-drill',
+          run: async ({ identity }) => {
+            const newest = await backups.newest();
+            return newest ? request(identity, 'backup.verify', { backupId: newest.id }) : 'no backup to drill';
+          },
+        },
+      ],
     });
   }
+}
 
-  onModuleInit(): void {
-    this.scheduled.start();
-  }
-
-  /** One scheduled run, audited like a request; waits for it to end. */
-  async requestAndWait(procedureId: string, parameters: Record<string, unknown>): Promise<string> {
+/** One scheduled run, audited like a request; waits for it to end. */
+function scheduledRun(runner: RunnerService, actions: BackupActions, audit: AuditService) {
+  return async (identity: Identity, procedureId: string, parameters: Record<string, unknown>): Promise<string> => {
     try {
-      const run = await this.runner.request(procedureId, { parameters }, SCHEDULER_IDENTITY);
-      await this.audit.recordSafely({
-        actor: SCHEDULER_IDENTITY,
-        action: procedureId,
-        target: `run:${run.id}`,
-        parameters,
-        outcome: 'success',
-      });
-      const ended = await this.actions.waitFor(run.id, 6 * 3600);
+      const run = await runner.request(procedureId, { parameters }, identity);
+      await audit.recordSafely({ actor: identity, action: procedureId, target: `run:${run.id}`, parameters, outcome: 'success' });
+      const ended = await actions.waitFor(run.id, SCHEDULED_RUN_WAIT_SECONDS);
       return `${procedureId} ${ended.status}${ended.error ? `: ${ended.error}` : ''}`;
     } catch (error) {
-      await this.audit.recordSafely({
-        actor: SCHEDULER_IDENTITY,
+      await audit.recordSafely({
+        actor: identity,
         action: procedureId,
         parameters,
         outcome: 'failure',
@@ -85,23 +82,5 @@ export class BackupScheduler implements OnModuleInit, OnApplicationShutdown {
       });
       throw error;
     }
-  }
-
-  async process(job: Job): Promise<string> {
-    if (job.name === 'daily-backup') {
-      const created = await this.requestAndWait('backup.create', {});
-      const pruned = await this.requestAndWait('backup.retention', { mode: 'window' });
-      return `${created}; ${pruned}`;
-    }
-    if (job.name === 'restore-drill') {
-      const newest = await this.backups.newest();
-      if (!newest) return 'no backup to drill';
-      return this.requestAndWait('backup.verify', { backupId: newest.id });
-    }
-    return `unknown job ${job.name}`;
-  }
-
-  onApplicationShutdown(): Promise<void> {
-    return this.scheduled.close();
-  }
+  };
 }

@@ -20,7 +20,7 @@ import { TargetDatabase } from '../../integrations/target-db/target-database';
 import { AtomicFileWriter, backupName, freeName, listDirectory, namingPattern, sha256File } from './backup-files';
 import { BackupEntity, BackupKind } from './backup.entity';
 import { dumpComplete, DumpScanner } from './dump-scanner';
-import { GarbageBound } from './garbage-bound';
+import { StreamGarbageCollector } from './stream-garbage-collector';
 import { ParallelGzip } from './parallel-gzip';
 import { databaseOf, LocalPgTools, PgTools, pgToolsFor, ToolProcess } from './pg-tools';
 
@@ -169,7 +169,7 @@ export class BackupService {
     const tempName = `.${fileName}.partial-${work.runId.slice(0, 8)}-${randomBytes(3).toString('hex')}`;
     const writer = await AtomicFileWriter.create(this.directory, tempName);
     const scanner = new DumpScanner();
-    const bound = new GarbageBound();
+    const bound = new StreamGarbageCollector();
     const gzip = new ParallelGzip({
       level: this.inventory.backups.compressionLevel,
       concurrency: this.threads() + 1,

@@ -118,7 +118,3 @@ export class DumpScanner {
 export function dumpComplete(tail: Buffer): boolean {
   return tail.toString('utf8').includes(COMPLETE);
 }
-
-export function isQualifiedTable(name: string): boolean {
-  return QUALIFIED.test(`${name} `) && QUALIFIED.exec(`${name} `)![1] === name;
-}

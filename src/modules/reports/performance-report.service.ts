@@ -18,6 +18,9 @@ import { PromQueryRunner } from './prom-query-runner';
 import { round } from './report-math';
 import { buildPeriod, PerformanceRequest, PerformanceSection, ReportPeriod, validatePerformanceRequest } from './report-period';
 
+/** The targets the report judges against: the fail thresholds of the inventory. */
+type ReportThresholds = { apiP95Seconds: number; errorRatePercent: number };
+
 export const REPORT_SCHEMA_VERSION = 1;
 /** Data is read up to this long before now: the newest scrape may not be in yet. */
 const SCRAPE_LAG_MS = 60_000;
@@ -54,7 +57,6 @@ export class PerformanceReportService {
     if (!value) throw DomainError.validation(problems);
     const period = buildPeriod(value.startDate, value.endDate, timeZone, now - SCRAPE_LAG_MS);
     const include = value.include;
-    const needsPrometheus = include.some((s) => s !== 'backups');
     const thresholds = {
       apiP95Seconds: this.inventory.thresholds.apiP95Seconds.fail,
       errorRatePercent: this.inventory.thresholds.errorRatePercent.fail,
@@ -68,21 +70,7 @@ export class PerformanceReportService {
     };
     const checklistP = include.includes('availability') ? early(() => this.checklistAvailability(period)) : null;
     const backupsP = include.includes('backups') ? early(() => this.backupSummary(period)) : null;
-    let prom: PrometheusSections | null = null;
-    if (needsPrometheus) {
-      const runner = new PromQueryRunner(this.prometheus, { concurrency: 4, timeoutMs: 25_000 });
-      try {
-        prom = await buildPrometheusSections({ period, include, runner, thresholds, upSelector: this.upSelector() });
-      } catch (error) {
-        if (error instanceof IntegrationError) {
-          throw new DependencyError(
-            `The performance report needs Prometheus, which failed: ${error.message}. Nothing was stored; try again when Prometheus answers (GET /-/ready).`,
-            error.system,
-          );
-        }
-        throw error;
-      }
-    }
+    const prom = include.some((s) => s !== 'backups') ? await this.prometheusSections(period, include, thresholds) : null;
     const sections: Partial<Record<PerformanceSection, unknown>> = {};
     for (const name of include) {
       if (name === 'availability') sections.availability = { ...(prom?.sections.availability as object), checklist: await checklistP };
@@ -91,13 +79,64 @@ export class PerformanceReportService {
     }
     const id = randomUUID();
     const generatedAt = new Date(now);
-    const report: Record<string, unknown> = {
+    const report = this.document({ id, kind, period, include, thresholds, prom, sections, generatedAt, generatedBy: identity.username });
+    report.durationMs = Date.now() - started;
+    await this.reports.insert({
+      id,
+      kind,
+      startDate: period.startDate,
+      endDate: period.endDate,
+      timeZone,
+      sections: include,
+      generatedAt,
+      generatedBy: identity.username,
+      durationMs: report.durationMs as number,
+      report: report as never,
+    });
+    return report;
+  }
+
+  /** Runs the Prometheus queries; a Prometheus failure is a 503 naming it (nothing stored). */
+  private async prometheusSections(
+    period: ReportPeriod,
+    include: PerformanceSection[],
+    thresholds: ReportThresholds,
+  ): Promise<PrometheusSections> {
+    const runner = new PromQueryRunner(this.prometheus, { concurrency: 4, timeoutMs: 25_000 });
+    try {
+      return await buildPrometheusSections({ period, include, runner, thresholds, upSelector: this.upSelector() });
+    } catch (error) {
+      if (error instanceof IntegrationError) {
+        throw new DependencyError(
+          `The performance report needs Prometheus, which failed: ${error.message}. Nothing was stored; try again when Prometheus answers (GET /-/ready).`,
+          error.system,
+        );
+      }
+      throw error;
+    }
+  }
+
+  /** The stored report document (durationMs is set once it is complete). */
+  private document(parts: {
+    id: string;
+    kind: ReportKind;
+    period: ReportPeriod;
+    include: PerformanceSection[];
+    thresholds: ReportThresholds;
+    prom: PrometheusSections | null;
+    sections: Partial<Record<PerformanceSection, unknown>>;
+    generatedAt: Date;
+    generatedBy: string;
+  }): Record<string, unknown> {
+    const { id, kind, period, include, thresholds, prom, sections, generatedAt, generatedBy } = parts;
+    const timeZone = period.timeZone;
+    return {
       id,
       kind,
       schemaVersion: REPORT_SCHEMA_VERSION,
       title: `ERP performance report ${period.startDate} to ${period.endDate} (${timeZone})`,
       generatedAt: generatedAt.toISOString(),
-      generatedBy: identity.username,
+      generatedBy,
       durationMs: 0,
       period: {
         startDate: period.startDate,
@@ -118,20 +157,6 @@ export class PerformanceReportService {
       summary: summarize(sections, prom),
       sections,
     };
-    report.durationMs = Date.now() - started;
-    await this.reports.insert({
-      id,
-      kind,
-      startDate: period.startDate,
-      endDate: period.endDate,
-      timeZone,
-      sections: include,
-      generatedAt,
-      generatedBy: identity.username,
-      durationMs: report.durationMs as number,
-      report: report as never,
-    });
-    return report;
   }
 
   async get(id: string): Promise<Record<string, unknown>> {

@@ -6,11 +6,6 @@
 /** Cumulative bucket counts by upper bound `le` (including +Inf). */
 export type Buckets = Map<number, number>;
 
-export function addBuckets(into: Buckets, from: Buckets): Buckets {
-  for (const [le, v] of from) into.set(le, (into.get(le) ?? 0) + v);
-  return into;
-}
-
 /**
  * The q-quantile of a histogram, interpolating linearly inside the bucket as Prometheus's
  * histogram_quantile does: the lowest bucket starts at 0, a quantile in the +Inf bucket is the

@@ -1,6 +1,6 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { MetricsService } from '../../infra/metrics/metrics.service';
-import { registerReportKind } from './report-metrics';
+import { registerReportKind } from './report-last-generated';
 import { PerformanceReportService } from './performance-report.service';
 
 /** ops_report_last_generated_timestamp{kind="performance"|"weekly"}: read from the table at scrape time (every replica agrees). */

@@ -57,10 +57,6 @@ export class ReportsController {
     summary:
       "Generate a performance report (P3) for whole days in the inventory's time zone: response_times, error_rates, usage_patterns (default), availability, backups; stored, 201 with Location",
   })
-  @ApiCreatedResponse({
-    description: 'The report document (see GET /admin/reports/performance/{id})',
-    schema: { type: 'object', additionalProperties: true },
-  })
   @ApiProduces(...PRODUCES)
   @ApiCreatedResponse({
     description: `The report document (see GET /admin/reports/performance/{id}). ${FORMATS_DOC}`,

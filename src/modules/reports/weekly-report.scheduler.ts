@@ -1,66 +1,53 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { Job } from 'bullmq';
-import { ScheduledQueue } from '../../common/scheduled-queue';
+import { Inject, Injectable } from '@nestjs/common';
+import { ScheduledJobs } from '../../common/scheduled-jobs';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG, INVENTORY } from '../../config/config.module';
 import { Inventory } from '../../config/inventory.schema';
-import { SCHEDULER_IDENTITY } from '../backups/backup.scheduler';
+import { MetricsService } from '../../infra/metrics/metrics.service';
 import { WeeklyReportService } from './weekly-report.service';
 
 export const REPORTS_QUEUE = 'reports';
 export const WEEKLY_REPORT_SCHEDULER = 'weekly-report';
 
 /**
- * The weekly report (inventory schedules.weeklyReport, Friday 17:00 in its time zone) as a
- * BullMQ job scheduler: once per tick across replicas. The job generates the report once
- * (its id kept in the job's data) and mails it; a failed mail fails the job, which the queue
- * retries (3 attempts, backoff) without generating the report again. Every attempt is recorded.
+ * The weekly report (inventory schedules.weeklyReport, Friday 17:00 in its time zone), once
+ * per tick across replicas. The job generates the report once (its id kept in the job's data)
+ * and mails it; a failed mail fails the job, which the queue retries (3 attempts, backoff)
+ * without generating the report again. Every attempt is recorded.
  */
 @Injectable()
-export class WeeklyReportScheduler implements OnModuleInit, OnApplicationShutdown {
-  private readonly scheduled: ScheduledQueue;
-
+export class WeeklyReportScheduler extends ScheduledJobs {
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     @Inject(INVENTORY) inventory: Inventory,
-    private readonly weekly: WeeklyReportService,
+    weekly: WeeklyReportService,
+    metrics: MetricsService,
   ) {
-    this.scheduled = new ScheduledQueue({
+    super({
       config,
-      queue: REPORTS_QUEUE,
       timeZone: inventory.timezone,
-      schedules: [
+      queue: REPORTS_QUEUE,
+      what: 'weekly report',
+      metric: 'weekly_report',
+      registry: metrics.registry,
+      lockDuration: 120_000,
+      jobs: [
         {
           id: WEEKLY_REPORT_SCHEDULER,
           pattern: inventory.schedules.weeklyReport,
-          jobName: 'weekly-report',
+          name: 'weekly-report',
           opts: { attempts: 3, backoff: { type: 'exponential', delay: config.OPS_REPORT_RETRY_DELAY_MS } },
+          run: async ({ identity, job }) => {
+            let reportId = (job.data as { reportId?: string }).reportId;
+            if (!reportId) {
+              reportId = String((await weekly.generateWeekly(identity)).id);
+              await job.updateData({ ...(job.data as object), reportId });
+            }
+            const row = await weekly.sendOrThrow(reportId, job.attemptsMade + 1);
+            return `report ${reportId} mailed (${row.subject})`;
+          },
         },
       ],
-      process: (job) => this.process(job),
-      logger: new Logger(WeeklyReportScheduler.name),
-      what: 'weekly report',
-      lockDuration: 120_000,
     });
-  }
-
-  onModuleInit(): void {
-    this.scheduled.start();
-  }
-
-  async process(job: Job): Promise<string> {
-    if (job.name !== 'weekly-report') return `unknown job ${job.name}`;
-    let reportId = (job.data as { reportId?: string }).reportId;
-    if (!reportId) {
-      const report = await this.weekly.generateWeekly(SCHEDULER_IDENTITY);
-      reportId = String(report.id);
-      await job.updateData({ ...(job.data as object), reportId });
-    }
-    const row = await this.weekly.sendOrThrow(reportId, job.attemptsMade + 1);
-    return `report ${reportId} mailed (${row.subject})`;
-  }
-
-  onApplicationShutdown(): Promise<void> {
-    return this.scheduled.close();
   }
 }

@@ -5,12 +5,12 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { maskCredentialsInText, maskUrl } from '../../../common/secrets';
+import { environmentSecrets, maskCredentialsInText, maskLogLines, maskUrl } from '../../../common/secrets';
 import { wholeNumber } from '../../../procedures/parameters';
 import { defineProcedure, defineStep, EscalationError, ProcedureDefinition, StepContext } from '../../../procedures/procedure';
 import { containerOf, waitBackendHealthy } from '../../../procedures/stack-steps';
 import { RemediationDeps } from '../remediation-deps';
-import { environmentSecrets, notifyRecorded, scrubLines } from './common';
+import { notifyRecorded } from './common';
 
 const CALL = { timeoutMs: 10_000 };
 
@@ -69,7 +69,7 @@ async function diagnose({ docker }: Pick<CrashLoopDeps, 'docker'>, ctx: Ctx) {
     },
     postgres: 'error' in db ? { container: postgres, error: db.error } : { container: postgres, state: db.state, health: db.health },
     databaseUrl: shownDatabaseUrl(env),
-    logs: scrubLines(logs, secrets),
+    logs: maskLogLines(logs, secrets),
   };
 }
 
@@ -109,7 +109,7 @@ async function escalation({ docker, notifier }: Pick<CrashLoopDeps, 'docker' | '
     docker.inspectContainer(backend, CALL).catch(() => null),
     docker.containerEnv(backend, CALL).catch(() => ({}) as Record<string, string>),
   ]);
-  const logs = scrubLines(raw, environmentSecrets(env));
+  const logs = maskLogLines(raw, environmentSecrets(env));
   const p1 = ctx.inventory.escalation.P1;
   const notified = await notifyRecorded(notifier, {
     audience: 'emergency',

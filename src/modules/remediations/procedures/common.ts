@@ -2,7 +2,7 @@ import { statfs } from 'node:fs/promises';
 import os from 'node:os';
 import { DataSource } from 'typeorm';
 import { NotificationDelivery, NotificationMessage, NotifierPort } from '../../../integrations/contracts';
-import { MASK, maskCredentialsInText } from '../../../common/secrets';
+import { maskCredentialsInText } from '../../../common/secrets';
 import { RunEntity } from '../../../procedures/run.entity';
 
 export const MINUTE = 60_000;
@@ -71,31 +71,4 @@ export async function hostResources(paths: string[]): Promise<Record<string, unk
 /** "HH:MM" in the inventory's time zone (the runbook's "System outage detected at HH:MM"). */
 export function clockTime(at: Date, timeZone: string): string {
   return new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(at);
-}
-
-/**
- * The secret values of a container's environment (variables named like secrets, and the
- * passwords inside URL values), to be blanked out of its log lines wherever they appear.
- */
-export function environmentSecrets(env: Record<string, string>): string[] {
-  const found = new Set<string>();
-  for (const [key, value] of Object.entries(env)) {
-    if (!value) continue;
-    if (/(pass|secret|token|api[-_]?key|private|credential)/i.test(key) && value.length >= 4) found.add(value);
-    const password = /^[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:([^\s@]+)@/i.exec(value)?.[1];
-    if (password && password.length >= 3) {
-      found.add(password);
-      try {
-        found.add(decodeURIComponent(password));
-      } catch {
-        // not percent-encoded
-      }
-    }
-  }
-  return [...found].sort((a, b) => b.length - a.length);
-}
-
-/** Log lines with the given secret values and any credentials masked. */
-export function scrubLines(lines: string[], secrets: string[]): string[] {
-  return lines.map((line) => maskCredentialsInText(secrets.reduce((text, secret) => text.split(secret).join(MASK), line)));
 }

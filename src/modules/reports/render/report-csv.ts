@@ -33,177 +33,189 @@ export function toCsv(header: string[], rows: Cell[][]): string {
 
 const gapText = (gaps: { from: string; to: string }[] | undefined) => (gaps ?? []).map((g) => `${g.from}/${g.to}`).join('; ');
 
+/** Makes a table of the section: `days` is its main table (`<section>.csv`), others `<section>-<table>.csv`. */
+type TableOf = (table: string, header: string[], rows: Cell[][]) => CsvTable;
+
+function responseTimesTables(s: any, t: TableOf): CsvTable[] {
+  return [
+    t(
+      'days',
+      [
+        'date',
+        'coverage',
+        'requests',
+        'p50_seconds',
+        'p95_seconds',
+        'p99_seconds',
+        'p95_target_seconds',
+        'meets_target',
+        'worst_hour',
+        'worst_hour_p95_seconds',
+        'gaps',
+      ],
+      (s.days ?? []).map((d: any) => [
+        d.date,
+        d.coverage,
+        d.requests,
+        d.p50Seconds,
+        d.p95Seconds,
+        d.p99Seconds,
+        s.target?.p95Seconds,
+        d.meetsTarget,
+        d.worstHour?.local,
+        d.worstHour?.p95Seconds,
+        gapText(d.gaps),
+      ]),
+    ),
+    t(
+      'slowest_endpoints',
+      ['rank', 'method', 'endpoint', 'requests', 'p50_seconds', 'p95_seconds', 'worst_day', 'worst_day_p95_seconds'],
+      (s.slowestEndpoints ?? []).map((e: any, i: number) => [
+        i + 1,
+        e.method,
+        e.endpoint,
+        e.requests,
+        e.p50Seconds,
+        e.p95Seconds,
+        e.worstDay?.date,
+        e.worstDay?.p95Seconds,
+      ]),
+    ),
+    t(
+      'hours_above_target',
+      ['start', 'local_hour', 'p95_seconds', 'requests'],
+      (s.hoursAboveTarget ?? []).map((h: any) => [h.start, h.local, h.p95Seconds, h.requests]),
+    ),
+  ];
+}
+
+function errorRatesTables(s: any, t: TableOf): CsvTable[] {
+  const dates: string[] = (s.days ?? []).map((d: any) => d.date);
+  return [
+    t(
+      'days',
+      [
+        'date',
+        'coverage',
+        'requests',
+        'errors_5xx',
+        'error_rate_percent',
+        'target_max_percent',
+        'meets_target',
+        'worst_hour',
+        'worst_hour_rate_percent',
+        'gaps',
+      ],
+      (s.days ?? []).map((d: any) => [
+        d.date,
+        d.coverage,
+        d.requests,
+        d.errors5xx,
+        d.ratePercent,
+        s.target?.maxPercent,
+        d.meetsTarget,
+        d.worstHour?.local,
+        d.worstHour?.ratePercent,
+        gapText(d.gaps),
+      ]),
+    ),
+    t(
+      'endpoints',
+      ['rank', 'method', 'endpoint', 'requests', 'errors_5xx', 'error_rate_percent', 'worst_day', 'worst_day_rate_percent'],
+      (s.endpoints ?? []).map((e: any, i: number) => [
+        i + 1,
+        e.method,
+        e.endpoint,
+        e.requests,
+        e.errors5xx,
+        e.ratePercent,
+        e.worstDay?.date,
+        e.worstDay?.ratePercent,
+      ]),
+    ),
+    t(
+      'error_types',
+      ['error_type', 'count', ...dates],
+      (s.errorTypes ?? []).map((e: any) => [
+        e.errorType,
+        e.count,
+        ...dates.map((date) => e.days?.find((d: any) => d.date === date)?.count),
+      ]),
+    ),
+  ];
+}
+
+function usagePatternsTables(s: any, t: TableOf): CsvTable[] {
+  return [
+    t(
+      'days',
+      ['date', 'coverage', 'requests', 'gaps'],
+      (s.days ?? []).map((d: any) => [d.date, d.coverage, d.requests, gapText(d.gaps)]),
+    ),
+    t(
+      'weekday_hour',
+      ['weekday', ...Array.from({ length: 24 }, (_, h) => `h${String(h).padStart(2, '0')}`)],
+      (s.weekdayHour ?? []).map((w: any) => [w.weekday, ...w.hours]),
+    ),
+    t(
+      'top_endpoints',
+      ['rank', 'method', 'endpoint', 'requests', 'share_percent'],
+      (s.topEndpoints ?? []).map((e: any, i: number) => [i + 1, e.method, e.endpoint, e.requests, e.sharePercent]),
+    ),
+    t(
+      'methods',
+      ['method', 'requests', 'share_percent'],
+      (s.methods ?? []).map((m: any) => [m.method, m.requests, m.sharePercent]),
+    ),
+  ];
+}
+
+function availabilityTables(s: any, t: TableOf): CsvTable[] {
+  const backend = new Map<string, any>((s.backend?.days ?? []).map((d: any) => [d.date, d]));
+  const checklist = new Map<string, any>((s.checklist?.days ?? []).map((d: any) => [d.date, d]));
+  const dates = [...new Set([...backend.keys(), ...checklist.keys()])].sort();
+  return [
+    t(
+      'days',
+      ['date', 'backend_up_ratio', 'backend_scrapes', 'checklist_runs', 'checklist_passed', 'checklist_pass_rate_percent', 'gaps'],
+      dates.map((date) => {
+        const b = backend.get(date);
+        const c = checklist.get(date);
+        return [date, b?.upRatio, b?.scrapes, c?.runs, c?.passed, c?.passRatePercent, gapText(b?.gaps)];
+      }),
+    ),
+  ];
+}
+
+function backupsTables(s: any, t: TableOf): CsvTable[] {
+  return [
+    t(
+      'days',
+      ['date', 'made', 'verified', 'failed', 'size_bytes'],
+      (s.days ?? []).map((d: any) => [d.date, d.made, d.verified, d.failed, d.sizeBytes]),
+    ),
+    t(
+      'by_kind',
+      ['kind', 'count'],
+      Object.entries(s.byKind ?? {}).map(([kind, n]) => [kind, n as number]),
+    ),
+  ];
+}
+
+const SECTION_TABLES: Record<PerformanceSection, (s: any, t: TableOf) => CsvTable[]> = {
+  response_times: responseTimesTables,
+  error_rates: errorRatesTables,
+  usage_patterns: usagePatternsTables,
+  availability: availabilityTables,
+  backups: backupsTables,
+};
+
 /** Every table of one section, the main one (per day) first; [] when the report lacks the section. */
 export function sectionTables(report: ReportDocument, section: PerformanceSection): CsvTable[] {
   const s = report.sections?.[section];
   if (!s) return [];
-  const t = (table: string, header: string[], rows: Cell[][]): CsvTable => ({
-    name: table === 'days' ? section : `${section}-${table}`,
-    section,
-    table,
-    header,
-    rows,
-  });
-  switch (section) {
-    case 'response_times':
-      return [
-        t(
-          'days',
-          [
-            'date',
-            'coverage',
-            'requests',
-            'p50_seconds',
-            'p95_seconds',
-            'p99_seconds',
-            'p95_target_seconds',
-            'meets_target',
-            'worst_hour',
-            'worst_hour_p95_seconds',
-            'gaps',
-          ],
-          (s.days ?? []).map((d: any) => [
-            d.date,
-            d.coverage,
-            d.requests,
-            d.p50Seconds,
-            d.p95Seconds,
-            d.p99Seconds,
-            s.target?.p95Seconds,
-            d.meetsTarget,
-            d.worstHour?.local,
-            d.worstHour?.p95Seconds,
-            gapText(d.gaps),
-          ]),
-        ),
-        t(
-          'slowest_endpoints',
-          ['rank', 'method', 'endpoint', 'requests', 'p50_seconds', 'p95_seconds', 'worst_day', 'worst_day_p95_seconds'],
-          (s.slowestEndpoints ?? []).map((e: any, i: number) => [
-            i + 1,
-            e.method,
-            e.endpoint,
-            e.requests,
-            e.p50Seconds,
-            e.p95Seconds,
-            e.worstDay?.date,
-            e.worstDay?.p95Seconds,
-          ]),
-        ),
-        t(
-          'hours_above_target',
-          ['start', 'local_hour', 'p95_seconds', 'requests'],
-          (s.hoursAboveTarget ?? []).map((h: any) => [h.start, h.local, h.p95Seconds, h.requests]),
-        ),
-      ];
-    case 'error_rates': {
-      const dates: string[] = (s.days ?? []).map((d: any) => d.date);
-      return [
-        t(
-          'days',
-          [
-            'date',
-            'coverage',
-            'requests',
-            'errors_5xx',
-            'error_rate_percent',
-            'target_max_percent',
-            'meets_target',
-            'worst_hour',
-            'worst_hour_rate_percent',
-            'gaps',
-          ],
-          (s.days ?? []).map((d: any) => [
-            d.date,
-            d.coverage,
-            d.requests,
-            d.errors5xx,
-            d.ratePercent,
-            s.target?.maxPercent,
-            d.meetsTarget,
-            d.worstHour?.local,
-            d.worstHour?.ratePercent,
-            gapText(d.gaps),
-          ]),
-        ),
-        t(
-          'endpoints',
-          ['rank', 'method', 'endpoint', 'requests', 'errors_5xx', 'error_rate_percent', 'worst_day', 'worst_day_rate_percent'],
-          (s.endpoints ?? []).map((e: any, i: number) => [
-            i + 1,
-            e.method,
-            e.endpoint,
-            e.requests,
-            e.errors5xx,
-            e.ratePercent,
-            e.worstDay?.date,
-            e.worstDay?.ratePercent,
-          ]),
-        ),
-        t(
-          'error_types',
-          ['error_type', 'count', ...dates],
-          (s.errorTypes ?? []).map((e: any) => [
-            e.errorType,
-            e.count,
-            ...dates.map((date) => e.days?.find((d: any) => d.date === date)?.count),
-          ]),
-        ),
-      ];
-    }
-    case 'usage_patterns':
-      return [
-        t(
-          'days',
-          ['date', 'coverage', 'requests', 'gaps'],
-          (s.days ?? []).map((d: any) => [d.date, d.coverage, d.requests, gapText(d.gaps)]),
-        ),
-        t(
-          'weekday_hour',
-          ['weekday', ...Array.from({ length: 24 }, (_, h) => `h${String(h).padStart(2, '0')}`)],
-          (s.weekdayHour ?? []).map((w: any) => [w.weekday, ...w.hours]),
-        ),
-        t(
-          'top_endpoints',
-          ['rank', 'method', 'endpoint', 'requests', 'share_percent'],
-          (s.topEndpoints ?? []).map((e: any, i: number) => [i + 1, e.method, e.endpoint, e.requests, e.sharePercent]),
-        ),
-        t(
-          'methods',
-          ['method', 'requests', 'share_percent'],
-          (s.methods ?? []).map((m: any) => [m.method, m.requests, m.sharePercent]),
-        ),
-      ];
-    case 'availability': {
-      const backend = new Map<string, any>((s.backend?.days ?? []).map((d: any) => [d.date, d]));
-      const checklist = new Map<string, any>((s.checklist?.days ?? []).map((d: any) => [d.date, d]));
-      const dates = [...new Set([...backend.keys(), ...checklist.keys()])].sort();
-      return [
-        t(
-          'days',
-          ['date', 'backend_up_ratio', 'backend_scrapes', 'checklist_runs', 'checklist_passed', 'checklist_pass_rate_percent', 'gaps'],
-          dates.map((date) => {
-            const b = backend.get(date);
-            const c = checklist.get(date);
-            return [date, b?.upRatio, b?.scrapes, c?.runs, c?.passed, c?.passRatePercent, gapText(b?.gaps)];
-          }),
-        ),
-      ];
-    }
-    case 'backups':
-      return [
-        t(
-          'days',
-          ['date', 'made', 'verified', 'failed', 'size_bytes'],
-          (s.days ?? []).map((d: any) => [d.date, d.made, d.verified, d.failed, d.sizeBytes]),
-        ),
-        t(
-          'by_kind',
-          ['kind', 'count'],
-          Object.entries(s.byKind ?? {}).map(([kind, n]) => [kind, n as number]),
-        ),
-      ];
-  }
+  const t: TableOf = (table, header, rows) => ({ name: table === 'days' ? section : `${section}-${table}`, section, table, header, rows });
+  return SECTION_TABLES[section](s, t);
 }
 
 /** The report's own tables: headline numbers and targets, and the gaps in the data. */

@@ -106,51 +106,34 @@ function figure(chart: ReportChart, mode: 'inline-svg' | 'cid', cid: string): st
   return `<figure data-chart="${escapeHtml(chart.id)}">\n${body}\n<figcaption>${escapeHtml(chart.title)}: ${escapeHtml(chart.description)}</figcaption>\n</figure>`;
 }
 
-/** The whole page, and (mode cid) the PNG images it references. */
-export function renderReportHtml(report: ReportDocument, options: RenderHtmlOptions = {}): RenderedHtml {
-  const mode = options.images ?? 'inline-svg';
-  const charts = renderReportCharts(report);
-  const cidOf = (c: ReportChart) => `${c.id}@performance-report`;
-  const images: ReportImage[] =
-    mode === 'cid'
-      ? charts.map((c) => ({
-          cid: cidOf(c),
-          filename: `${c.id}.png`,
-          contentType: 'image/png' as const,
-          content: svgToPng(c.svg, c.width),
-          width: c.width * 2,
-          height: c.height * 2,
-        }))
-      : [];
-  const chartFor = (id: string) =>
-    charts
-      .filter((c) => c.id === id)
-      .map((c) => figure(c, mode, cidOf(c)))
-      .join('\n');
+/** The title line and the summary table: headline numbers against their targets. */
+function summaryHtml(report: ReportDocument): string[] {
   const p = report.period ?? {};
   const s = report.summary ?? {};
   const targets = report.targets ?? {};
-  const coverage = report.dataCoverage;
-  const parts: string[] = [];
-
-  parts.push(`<h1>${escapeHtml(report.title ?? 'ERP performance report')}</h1>`);
-  parts.push(
+  const covered = s.dataCoverage === null || s.dataCoverage === undefined ? null : Number(s.dataCoverage);
+  return [
+    `<h1>${escapeHtml(report.title ?? 'ERP performance report')}</h1>`,
     `<p class="meta">${escapeHtml(p.startDate)} to ${escapeHtml(p.endDate)} (${escapeHtml(p.timeZone)})${p.complete === false ? ', <strong>period not over yet</strong>' : ''} · generated ${escapeHtml(report.generatedAt)} by ${escapeHtml(report.generatedBy)}</p>`,
-  );
-
-  parts.push('<h2>Summary</h2>');
-  parts.push(`<table>
+    '<h2>Summary</h2>',
+    `<table>
 <thead><tr><th class="text">measure</th><th>value</th><th>target</th><th class="text">verdict</th></tr></thead>
 <tbody>
 <tr><td class="text">requests</td><td>${fmt(s.requests)}</td><td></td><td></td></tr>
 <tr><td class="text">p95 response time</td><td>${fmt(s.p95Seconds, ' s')}</td><td>&lt; ${escapeHtml(targets.apiP95Seconds)} s</td><td class="text">${verdict(s.p95TargetMet)}</td></tr>
 <tr><td class="text">error rate (5xx)</td><td>${fmt(s.errorRatePercent, ' %')}</td><td>&lt; ${escapeHtml(targets.errorRatePercent)} %</td><td class="text">${verdict(s.errorRateTargetMet)}</td></tr>
-<tr><td class="text">data coverage</td><td>${s.dataCoverage === null || s.dataCoverage === undefined ? fmt(null) : `${escapeHtml(Math.round(Number(s.dataCoverage) * 1000) / 10)} %`}</td><td>100 %</td><td class="text">${s.dataCoverage === null || s.dataCoverage === undefined ? verdict(null) : Number(s.dataCoverage) >= 0.99 ? verdict(true) : verdict(false)}</td></tr>
+<tr><td class="text">data coverage</td><td>${covered === null ? fmt(null) : `${escapeHtml(Math.round(covered * 1000) / 10)} %`}</td><td>100 %</td><td class="text">${covered === null ? verdict(null) : verdict(covered >= 0.99)}</td></tr>
 </tbody>
-</table>`);
+</table>`,
+  ];
+}
 
-  const notes: string[] = s.notes ?? [];
+/** The notes and gaps in the data, and the coverage per day. */
+function coverageHtml(report: ReportDocument): string[] {
+  const coverage = report.dataCoverage;
+  const notes: string[] = report.summary?.notes ?? [];
   const gaps: any[] = coverage?.gaps ?? [];
+  const parts: string[] = [];
   if (notes.length || gaps.length) {
     parts.push(`<div class="notes"><strong>Gaps in the data</strong>: days or hours without metrics are left out of the numbers, not counted as zero.<ul>
 ${notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('\n')}
@@ -172,23 +155,54 @@ ${gaps
       }),
     );
   }
+  return parts;
+}
 
-  const chartsOf: Record<string, string[]> = {
-    response_times: ['latency'],
-    error_rates: ['error_rate'],
-    usage_patterns: ['weekday_hour', 'top_endpoints'],
-  };
+/** The charts shown at the top of each section. */
+const CHARTS_OF: Record<string, string[]> = {
+  response_times: ['latency'],
+  error_rates: ['error_rate'],
+  usage_patterns: ['weekday_hour', 'top_endpoints'],
+};
+
+/** Each section present: its title, its charts, then its tables. */
+function sectionsHtml(report: ReportDocument, chartFor: (id: string) => string): string[] {
+  const parts: string[] = [];
   for (const section of PERFORMANCE_SECTIONS) {
     const tables = sectionTables(report, section);
     if (!tables.length) continue;
     parts.push(`<h2>${escapeHtml(SECTION_TITLES[section])}</h2>`);
-    for (const id of chartsOf[section] ?? []) parts.push(chartFor(id));
+    for (const id of CHARTS_OF[section] ?? []) parts.push(chartFor(id));
     for (const t of tables) {
       parts.push(`<h3>${escapeHtml(TABLE_TITLES[t.table] ?? t.table)}</h3>`);
       parts.push(htmlTable(t));
     }
   }
+  return parts;
+}
 
+/** The whole page, and (mode cid) the PNG images it references. */
+export function renderReportHtml(report: ReportDocument, options: RenderHtmlOptions = {}): RenderedHtml {
+  const mode = options.images ?? 'inline-svg';
+  const charts = renderReportCharts(report);
+  const cidOf = (c: ReportChart) => `${c.id}@performance-report`;
+  const images: ReportImage[] =
+    mode === 'cid'
+      ? charts.map((c) => ({
+          cid: cidOf(c),
+          filename: `${c.id}.png`,
+          contentType: 'image/png' as const,
+          content: svgToPng(c.svg, c.width),
+          width: c.width * 2,
+          height: c.height * 2,
+        }))
+      : [];
+  const chartFor = (id: string) =>
+    charts
+      .filter((c) => c.id === id)
+      .map((c) => figure(c, mode, cidOf(c)))
+      .join('\n');
+  const parts = [...summaryHtml(report), ...coverageHtml(report), ...sectionsHtml(report, chartFor)];
   const html = `<!DOCTYPE html>
 <html lang="en">
 <head>

@@ -2,7 +2,7 @@ import { Module, OnApplicationBootstrap } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { IntegrationsModule } from '../../../integrations/integrations.module';
 import { MetricsService } from '../../../infra/metrics/metrics.service';
-import { registerReportKind } from '../report-metrics';
+import { registerReportKind } from '../report-last-generated';
 import { DailyReviewEntity } from './review.entity';
 import { ReviewScheduler } from './review.scheduler';
 import { ReviewService } from './review.service';

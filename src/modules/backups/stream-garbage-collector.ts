@@ -24,7 +24,7 @@ function gc(): Gc | null {
  * limit (tens of MB) can pile up. A minor collection (a scavenge: about a millisecond)
  * every `everyBytes` of data keeps that pile under `everyBytes`, whatever the stream's size.
  */
-export class GarbageBound {
+export class StreamGarbageCollector {
   private sinceLast = 0;
   private readonly collect = gc();
 

@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { Job, Queue } from 'bullmq';
+import { expect } from 'expect';
+import { Registry } from 'prom-client';
+import { ScheduledJob, ScheduledJobs, TickContext } from '../src/common/scheduled-jobs';
+import { loadAppConfig } from '../src/config/app-config';
+
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A feature's schedules as the features write them: one job, what it does on a tick. */
+class TestSchedule extends ScheduledJobs {
+  constructor(prefix: string, registry: Registry, run: ScheduledJob['run'], recordsTick = false) {
+    super({
+      config: loadAppConfig({ OPS_REDIS_URL: REDIS_URL, OPS_REDIS_PREFIX: prefix, OPS_SCHEDULER: 'true' } as NodeJS.ProcessEnv),
+      timeZone: 'UTC',
+      queue: 'scheduled-jobs-test',
+      what: 'test ticks',
+      metric: 'test_tick',
+      registry,
+      jobs: [{ id: 'every-second', pattern: '* * * * * *', name: 'tick', recordsTick, run }],
+    });
+  }
+}
+
+async function counted(registry: Registry, outcome: string): Promise<number> {
+  const text = await registry.metrics();
+  return Number(new RegExp(`ops_scheduled_test_tick_jobs_total\\{outcome="${outcome}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+}
+
+/** A job of the queue as BullMQ hands it to the worker, for a given tick. */
+const jobAt = (tick: number, name = 'tick') =>
+  ({ name, id: `repeat:every-second:${tick}`, timestamp: tick, opts: {}, data: {} }) as unknown as Job;
+
+describe('scheduled jobs', () => {
+  it('run each tick once across two replicas, as the scheduler, counted as ran', async () => {
+    const prefix = `t:${randomBytes(4).toString('hex')}:`;
+    const served: TickContext[] = [];
+    const run = async (context: TickContext) => {
+      served.push(context);
+      return 'done';
+    };
+    const registries = [new Registry(), new Registry()];
+    const replicas = registries.map((registry) => new TestSchedule(prefix, registry, run));
+    replicas.forEach((replica) => replica.onModuleInit());
+    const probe = new Queue('scheduled-jobs-test', { connection: { url: REDIS_URL }, prefix: `${prefix}bull` });
+    try {
+      const until = Date.now() + 20_000;
+      while (served.length < 3 && Date.now() < until) await sleep(100);
+      await probe.removeJobScheduler('every-second');
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.onApplicationShutdown()));
+      await probe.obliterate({ force: true }).catch(() => undefined);
+      await probe.close();
+    }
+    const ticks = served.map((c) => c.tick.getTime());
+    expect(ticks.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(ticks).size).toBe(ticks.length);
+    expect(ticks.every((t) => t % 1000 === 0)).toBe(true);
+    expect(new Set(served.map((c) => `${c.identity.kind}:${c.identity.username}`))).toEqual(new Set(['system:scheduler']));
+    const ran = (await counted(registries[0], 'ran')) + (await counted(registries[1], 'ran'));
+    expect(ran).toBe(ticks.length);
+  });
+
+  it("count the database's refusal of a tick already served as duplicate, and other errors as failed", async () => {
+    const registry = new Registry();
+    const seen = new Set<number>();
+    const schedule = new TestSchedule(
+      't:unused:',
+      registry,
+      async ({ tick }) => {
+        if (tick.getTime() === 0) throw new Error('the ERP is down');
+        if (seen.has(tick.getTime())) throw Object.assign(new Error('duplicate key value'), { code: '23505' });
+        seen.add(tick.getTime());
+        return `served ${tick.toISOString()}`;
+      },
+      true,
+    );
+    const tick = Date.UTC(2026, 0, 5, 6);
+    expect(await schedule.process(jobAt(tick))).toBe('served 2026-01-05T06:00:00.000Z');
+    expect(await schedule.process(jobAt(tick))).toBe('already served for this tick');
+    await expect(schedule.process(jobAt(0))).rejects.toThrow('the ERP is down');
+    expect(await schedule.process(jobAt(tick, 'other'))).toBe('unknown job other');
+    expect([await counted(registry, 'ran'), await counted(registry, 'duplicate'), await counted(registry, 'failed')]).toEqual([1, 1, 1]);
+  });
+
+  it('let a unique violation fail the job when the handler does not record its tick', async () => {
+    const registry = new Registry();
+    const schedule = new TestSchedule('t:unused:', registry, async () => {
+      throw Object.assign(new Error('duplicate key value'), { code: '23505' });
+    });
+    await expect(schedule.process(jobAt(Date.UTC(2026, 0, 5, 6)))).rejects.toThrow('duplicate key value');
+    expect([await counted(registry, 'duplicate'), await counted(registry, 'failed')]).toEqual([0, 1]);
+  });
+});
