@@ -9,7 +9,7 @@ import { Role } from '../../guards/rights';
 import { AuditService } from '../audit/audit.service';
 import { RunnerService } from '../../procedures/runner.service';
 import { BackupActions } from './backup-actions';
-import { SCHEDULER_USERNAME } from './backup.procedures';
+import { SCHEDULER_USERNAME } from './backup.parameters';
 import { BackupService } from './backup.service';
 
 export const BACKUPS_QUEUE = 'backups';

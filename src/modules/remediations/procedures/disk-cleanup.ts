@@ -21,7 +21,7 @@ import { ContainerSummary, ImageSummary } from '../../../integrations/contracts'
 import { EscalationError, ProcedureDefinition, StepContext, StepOutput } from '../../../procedures/procedure';
 import { RunEntity, StepEntity } from '../../../procedures/run.entity';
 import { withSuffix, zonedParts } from '../../backups/backup-files';
-import { databaseOf } from '../../backups/pg-tools';
+import { databaseOf } from '../../../integrations/target-db/pg-tools';
 import { RemediationDeps } from '../remediation-deps';
 
 const MINUTE = 60_000;
