@@ -20,8 +20,6 @@ import { RestoreDeps, restoreProcedure } from './backup-restore.procedure';
 import { BackupService } from './backup.service';
 import { HOUR, workOf } from './work';
 
-export { SCHEDULER_USERNAME } from './backup.parameters';
-
 /** What the backup steps use: the service (catalog, files, pg tools) and the inventory. */
 export interface BackupSteps {
   backups: BackupService;
