@@ -29,7 +29,7 @@ export type OutageDeps = Pick<RemediationDeps, 'inventory' | 'docker' | 'notifie
 export type Service = Inventory['stack']['services'][number];
 
 /** Up = running, and healthy when the inventory says it has a healthcheck. */
-function isUp(service: Service, info: ContainerInfo | undefined): boolean {
+export function isUp(service: Service, info: ContainerInfo | undefined): boolean {
   return Boolean(info && info.state === 'running' && (!service.healthcheck || info.health === 'healthy'));
 }
 

@@ -12,6 +12,7 @@ import {
   audienceOf,
   CALL,
   escalate,
+  isUp,
   OutageDeps,
   OutageParameters,
   outageParameters,
@@ -52,14 +53,13 @@ async function diagnose({ inventory, docker }: Pick<OutageDeps, 'inventory' | 'd
   const now = await states(docker, inventory);
   const services = inventory.stack.services.map((s) => {
     const c = now.get(s.container);
-    const up = Boolean(c && c.state === 'running' && (!s.healthcheck || c.health === 'healthy'));
     return {
       service: s.name,
       container: s.container,
       state: c?.state ?? 'missing',
       health: c?.health ?? 'none',
       restartCount: c?.restartCount ?? 0,
-      up,
+      up: isUp(s, c),
     };
   });
   const down = services.filter((s) => !s.up);
