@@ -5,13 +5,14 @@
 import { Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import { INVENTORY } from '../config/config.module';
 import { Inventory } from '../config/inventory.schema';
-import { TargetDatabasePort, TargetRedisPort } from './contracts';
+import { DockerPort, RestoreServerPort, TargetDatabasePort, TargetRedisPort } from './contracts';
 import { Alertmanager } from './alertmanager/alertmanager';
 import { DockerEngine } from './docker/docker-engine';
 import { Elasticsearch } from './elasticsearch/elasticsearch';
 import { HttpProbe } from './http/http-probe';
 import { Notifier } from './notify/notifier';
 import { Prometheus } from './prometheus/prometheus';
+import { drillRestoreServer, erpRestoreServer, RestoreServer } from './target-db/restore-server';
 import { TargetDatabase } from './target-db/target-database';
 import { TargetRedis } from './target-redis/target-redis';
 
@@ -23,16 +24,21 @@ export const PROMETHEUS = Symbol('PROMETHEUS');
 export const ELASTICSEARCH = Symbol('ELASTICSEARCH');
 export const ALERTMANAGER = Symbol('ALERTMANAGER');
 export const NOTIFIER = Symbol('NOTIFIER');
+/** The ERP's database server for restores (psql, pg_dump, ending a stopped tool's session). */
+export const ERP_DB_SERVER = Symbol('ERP_DB_SERVER');
+/** The server of restore drills' scratch databases (the drill server, or the ERP's own). */
+export const DRILL_DB_SERVER = Symbol('DRILL_DB_SERVER');
 
 @Injectable()
 export class IntegrationsShutdown implements OnApplicationShutdown {
   constructor(
     @Inject(TARGET_DB) private readonly targetDb: TargetDatabasePort,
     @Inject(TARGET_REDIS) private readonly targetRedis: TargetRedisPort,
+    @Inject(DRILL_DB_SERVER) private readonly drillServer: RestoreServerPort,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled([this.targetDb.close(), this.targetRedis.close()]);
+    await Promise.allSettled([this.targetDb.close(), this.targetRedis.close(), this.drillServer.close()]);
   }
 }
 
@@ -46,8 +52,18 @@ export class IntegrationsShutdown implements OnApplicationShutdown {
     { provide: ELASTICSEARCH, useFactory: (inventory: Inventory) => new Elasticsearch(inventory.urls.elasticsearch), inject: [INVENTORY] },
     { provide: ALERTMANAGER, useFactory: (inventory: Inventory) => new Alertmanager(inventory.urls.alertmanager), inject: [INVENTORY] },
     { provide: NOTIFIER, useFactory: (inventory: Inventory) => new Notifier(inventory.notifications), inject: [INVENTORY] },
+    {
+      provide: ERP_DB_SERVER,
+      useFactory: (inventory: Inventory, targetDb: TargetDatabasePort, docker: DockerPort) => erpRestoreServer(inventory, targetDb, docker),
+      inject: [INVENTORY, TARGET_DB, DOCKER],
+    },
+    {
+      provide: DRILL_DB_SERVER,
+      useFactory: (inventory: Inventory, erp: RestoreServer) => drillRestoreServer(inventory, erp),
+      inject: [INVENTORY, ERP_DB_SERVER],
+    },
     IntegrationsShutdown,
   ],
-  exports: [DOCKER, TARGET_DB, TARGET_REDIS, HTTP_PROBE, PROMETHEUS, ELASTICSEARCH, ALERTMANAGER, NOTIFIER],
+  exports: [DOCKER, TARGET_DB, TARGET_REDIS, HTTP_PROBE, PROMETHEUS, ELASTICSEARCH, ALERTMANAGER, NOTIFIER, ERP_DB_SERVER, DRILL_DB_SERVER],
 })
 export class IntegrationsModule {}

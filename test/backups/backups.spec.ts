@@ -160,7 +160,6 @@ describe('backups on the stand-in stack', () => {
     try {
       await service.restoreFile(
         entry,
-        service.erpTarget(),
         'restore_empty_check',
         { runId: randomUUID(), signal: new AbortController().signal, progress: () => undefined },
         { phase: 'test' },

@@ -5,7 +5,7 @@
  * when the deadline passes is discarded instead of returned to the pool.
  */
 import { Pool, PoolClient } from 'pg';
-import { maskUrl, maskValues } from '../../common/secrets';
+import { maskUrl } from '../../common/secrets';
 import {
   ConnectionCounts,
   DatabaseActivity,
@@ -16,8 +16,11 @@ import {
   TargetDatabasePort,
   TimeWindow,
 } from '../contracts';
-import { CallOptions, describeCode, errorCode, errorText, IntegrationError, IntegrationFailure, socketFailure } from '../integration-error';
+import { CallOptions, errorCode, IntegrationError, socketFailure } from '../integration-error';
 import { Deadline, withDeadline } from '../http/deadline';
+import { checkIndexes, readSlowQueries } from './maintenance-queries';
+import { pgError } from './pg-errors';
+import { readQcSummary, readQt09Summary } from './report-queries';
 
 export const TABLE_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
 /** schema.table as pg_dump writes it: each part plain or double-quoted. */
@@ -43,11 +46,6 @@ export function quoteTable(table: string): string {
     .map((part) => `"${part}"`)
     .join('.');
 }
-
-// SQLSTATE classes and codes: https://www.postgresql.org/docs/current/errcodes-appendix.html
-const REFUSED_SQLSTATES = new Set(['28000', '28P01', '3D000', '53300', '42501', '57P03', '08004']);
-const TIMEOUT_SQLSTATES = new Set(['57014', '55P03', '25P03']);
-const UNREACHABLE_SQLSTATES = new Set(['57P01', '57P02', '08000', '08003', '08006', '08001']);
 
 export class TargetDatabase implements TargetDatabasePort {
   readonly system: string;
@@ -239,40 +237,7 @@ export class TargetDatabase implements TargetDatabasePort {
     const n = Math.max(1, Math.min(100, Math.floor(limit)));
     return this.withClient('reading slow queries (v_slow_queries, pg_stat_statements)', options, async (client, deadline) => {
       await this.setStatementTimeout(client, deadline);
-      const found = await client.query<{ view: boolean; ext: boolean; preloaded: boolean }>(
-        `SELECT to_regclass('v_slow_queries') IS NOT NULL AS view,
-                EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') AS ext,
-                current_setting('shared_preload_libraries') ~ 'pg_stat_statements' AS preloaded`,
-      );
-      const { view, ext, preloaded } = found.rows[0];
-      // The runbook reads the view first (whatever it is built on); else pg_stat_statements itself.
-      if (!view && !ext)
-        return {
-          source: 'none',
-          note: 'the pg_stat_statements extension is not installed in this database (CREATE EXTENSION pg_stat_statements; it also needs shared_preload_libraries)',
-          queries: [],
-        };
-      if (!view && !preloaded)
-        return {
-          source: 'none',
-          note: 'pg_stat_statements is installed but not in shared_preload_libraries: it collects nothing until the server is restarted with it',
-          queries: [],
-        };
-      const source = view ? 'v_slow_queries' : 'pg_stat_statements';
-      const sql = view
-        ? `SELECT * FROM v_slow_queries LIMIT ${n}`
-        : `SELECT query, calls, mean_exec_time, total_exec_time FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY mean_exec_time DESC LIMIT ${n}`;
-      const rows = (await client.query<Record<string, unknown>>(sql)).rows;
-      const num = (v: unknown) => Math.round(Number(v ?? 0) * 100) / 100;
-      return {
-        source,
-        queries: rows.map((r) => ({
-          query: String(r.query ?? '').slice(0, 500),
-          calls: Number(r.calls ?? 0),
-          meanMs: num(r.mean_exec_time ?? r.mean_time ?? r.mean_ms),
-          totalMs: num(r.total_exec_time ?? r.total_time ?? r.total_ms),
-        })),
-      };
+      return readSlowQueries(client, n);
     });
   }
 
@@ -300,23 +265,7 @@ export class TargetDatabase implements TargetDatabasePort {
   async amcheck(options: CallOptions): Promise<{ installed: boolean; indexesChecked: number; errors: { index: string; error: string }[] }> {
     return this.withClient('checking B-tree indexes (amcheck)', options, async (client, deadline) => {
       await this.setStatementTimeout(client, deadline);
-      const ext = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'amcheck'");
-      if (!ext.rows[0]?.n) return { installed: false, indexesChecked: 0, errors: [] };
-      const indexes = await client.query<{ oid: number; name: string }>(
-        `SELECT c.oid::int AS oid, format('%I.%I', n.nspname, c.relname) AS name
-           FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-           JOIN pg_am am ON am.oid = c.relam
-          WHERE am.amname = 'btree' AND n.nspname = 'public' AND i.indisvalid AND i.indisready`,
-      );
-      const errors: { index: string; error: string }[] = [];
-      for (const index of indexes.rows) {
-        try {
-          await client.query('SELECT bt_index_check($1::regclass)', [index.oid]);
-        } catch (error) {
-          errors.push({ index: index.name, error: String((error as Error).message).slice(0, 300) });
-        }
-      }
-      return { installed: true, indexesChecked: indexes.rows.length, errors };
+      return checkIndexes(client);
     });
   }
 
@@ -445,31 +394,7 @@ export class TargetDatabase implements TargetDatabasePort {
   }
 
   private mapError(what: string, error: unknown, table?: string): IntegrationError {
-    const e: any = error;
-    const sqlstate: string | undefined = typeof e?.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined;
-    const secrets = [this.password];
-    const fail = (failure: IntegrationFailure, detail: string) =>
-      new IntegrationError(this.system, failure, maskValues(`${this.system}: ${what} failed: ${detail}`, secrets));
-    if (sqlstate === '42P01') {
-      return fail('bad_response', `table ${table ?? '(unknown)'} does not exist in database ${this.database} (${errorText(error)})`);
-    }
-    if (sqlstate) {
-      const detail = `${errorText(error)} (SQLSTATE ${sqlstate})`;
-      if (TIMEOUT_SQLSTATES.has(sqlstate)) return fail('timeout', detail);
-      if (REFUSED_SQLSTATES.has(sqlstate)) return fail('refused', detail);
-      if (UNREACHABLE_SQLSTATES.has(sqlstate)) return fail('unreachable', detail);
-      return fail('bad_response', detail);
-    }
-    const code = errorCode(error);
-    const socket = socketFailure(code);
-    if (socket) return fail(socket, `cannot connect to ${this.shown}: ${describeCode(code!)}`);
-    const text = errorText(error);
-    if (/timeout exceeded when trying to connect|connection timeout/i.test(text))
-      return fail('timeout', `no connection to ${this.shown} in time (${text})`);
-    if (/Connection terminated|connection closed|Client has encountered a connection error/i.test(text))
-      return fail('unreachable', `the connection to ${this.shown} was lost (${text})`);
-    if (/password authentication|SASL|no pg_hba/i.test(text)) return fail('refused', text);
-    return fail('bad_response', text);
+    return pgError({ system: this.system, database: this.database, shown: this.shown, password: this.password }, what, error, table);
   }
   async databaseActivity(options: CallOptions): Promise<DatabaseActivity> {
     const rows = await this.query<Record<string, unknown>>(
@@ -499,72 +424,7 @@ export class TargetDatabase implements TargetDatabasePort {
       options,
       'transfer_logs / alert_logs',
       async (client) => {
-        const params = [window.from, window.to];
-        const t = (
-          await client.query<Record<string, number>>(
-            `SELECT count(*)::int AS transfers,
-                  count(*) FILTER (WHERE line_checked_at IS NOT NULL)::int AS line_checks,
-                  count(*) FILTER (WHERE line_checked_at IS NOT NULL AND is_line_clear)::int AS line_clear,
-                  count(*) FILTER (WHERE NOT is_line_clear AND (timestamp_accept IS NOT NULL OR status IN ('ACCEPTED', 'COMPLETED')))::int AS clearance_violations,
-                  count(*) FILTER (WHERE timestamp_accept IS NOT NULL)::int AS accepted,
-                  count(*) FILTER (WHERE timestamp_accept IS NULL AND status = 'CANCELLED')::int AS cancelled,
-                  count(*) FILTER (WHERE timestamp_accept IS NULL AND status IN ('INITIATED', 'BLOCKED', 'LOCKED'))::int AS open,
-                  count(*) FILTER (WHERE status IN ('ACCEPTED', 'COMPLETED') AND timestamp_accept IS NULL)::int AS accepted_without_time,
-                  count(*) FILTER (WHERE status IN ('COMPLETED', 'CANCELLED') AND timestamp_end IS NULL)::int AS ended_without_time,
-                  count(*) FILTER (WHERE timestamp_accept < timestamp_start OR timestamp_end < timestamp_start)::int AS time_before_start,
-                  count(*) FILTER (WHERE qty_received > qty_sent)::int AS received_more_than_sent,
-                  count(*) FILTER (WHERE status NOT IN ('INITIATED', 'BLOCKED', 'LOCKED', 'ACCEPTED', 'COMPLETED', 'CANCELLED'))::int AS unknown_status
-             FROM transfer_logs WHERE timestamp_start >= $1 AND timestamp_start < $2`,
-            params,
-          )
-        ).rows[0];
-        const alarms = (
-          await client.query<{ n: number; pending: number }>(
-            `SELECT count(*)::int AS n, count(*) FILTER (WHERE status = 'PENDING')::int AS pending
-             FROM alert_logs WHERE alert_type = 'SEGREGASI_ALARM' AND created_at >= $1 AND created_at < $2`,
-            params,
-          )
-        ).rows[0];
-        const present = (
-          await client.query<{ ack: boolean; lines: boolean }>(
-            "SELECT to_regclass('segregasi_acknowledgement') IS NOT NULL AS ack, to_regclass('line_occupancy') IS NOT NULL AS lines",
-          )
-        ).rows[0];
-        const acks = present.ack
-          ? (
-              await client.query<{ n: number }>(
-                'SELECT count(*)::int AS n FROM segregasi_acknowledgement WHERE acknowledged_at >= $1 AND acknowledged_at < $2',
-                params,
-              )
-            ).rows[0].n
-          : 0;
-        const lines = present.lines
-          ? (
-              await client.query<{ state: string; n: number }>(
-                'SELECT occupancy_status AS state, count(*)::int AS n FROM line_occupancy GROUP BY 1 ORDER BY 1',
-              )
-            ).rows
-          : [];
-        return {
-          transfers: t.transfers,
-          lineChecks: t.line_checks,
-          lineClear: t.line_clear,
-          clearanceViolations: t.clearance_violations,
-          handshakesAccepted: t.accepted,
-          handshakesCancelled: t.cancelled,
-          handshakesOpen: t.open,
-          protocolErrors: {
-            acceptedWithoutAcceptTime: t.accepted_without_time,
-            endedWithoutEndTime: t.ended_without_time,
-            timeBeforeStart: t.time_before_start,
-            receivedMoreThanSent: t.received_more_than_sent,
-            unknownStatus: t.unknown_status,
-          },
-          segregationAlarms: alarms.n,
-          segregationAlarmsPending: alarms.pending,
-          segregationAcknowledgements: acks,
-          lineStates: Object.fromEntries(lines.map((l) => [l.state, l.n])),
-        };
+        return readQt09Summary(client, window);
       },
     );
   }
@@ -572,83 +432,7 @@ export class TargetDatabase implements TargetDatabasePort {
   async qcSummary(window: TimeWindow, trend: { days: number; timezone: string }, options: CallOptions): Promise<QcSummary> {
     const days = Math.max(1, Math.min(90, Math.floor(trend.days)));
     return this.readOnly('reading the quality control figures (qc_inspections)', options, 'qc_inspections', async (client) => {
-      const params = [window.from, window.to];
-      const totals = (
-        await client.query<Record<string, string | number>>(
-          `SELECT count(*)::int AS inspections, count(*) FILTER (WHERE status = 'PASS')::int AS passed, count(*) FILTER (WHERE status = 'FAIL')::int AS failed,
-                  coalesce(sum(inspected_qty), 0)::text AS inspected_qty, coalesce(sum(defect_qty), 0)::text AS defect_qty,
-                  count(*) FILTER (WHERE type = 'FINAL_METAL_DETECTOR')::int AS md, count(*) FILTER (WHERE type = 'FINAL_METAL_DETECTOR' AND status = 'FAIL')::int AS md_failed
-             FROM qc_inspections WHERE created_at >= $1 AND created_at < $2`,
-          params,
-        )
-      ).rows[0];
-      const last = (
-        await client.query<{ at: Date; status: string }>(
-          "SELECT created_at AS at, status FROM qc_inspections WHERE type = 'FINAL_METAL_DETECTOR' AND created_at < $1 ORDER BY created_at DESC LIMIT 1",
-          [window.to],
-        )
-      ).rows[0];
-      const trendRows = (
-        await client.query<{ day: string; inspections: number; failed: number; inspected_qty: string; defect_qty: string }>(
-          `WITH days AS (
-             SELECT d::date AS day FROM generate_series((($1::timestamptz - interval '1 millisecond') AT TIME ZONE $2)::date - ($3::int - 1),
-                                                        (($1::timestamptz - interval '1 millisecond') AT TIME ZONE $2)::date, interval '1 day') d)
-           SELECT to_char(d.day, 'YYYY-MM-DD') AS day, count(q.id)::int AS inspections, count(q.id) FILTER (WHERE q.status = 'FAIL')::int AS failed,
-                  coalesce(sum(q.inspected_qty), 0)::text AS inspected_qty, coalesce(sum(q.defect_qty), 0)::text AS defect_qty
-             FROM days d
-             LEFT JOIN qc_inspections q ON q.created_at >= (d.day::timestamp AT TIME ZONE $2) AND q.created_at < ((d.day + 1)::timestamp AT TIME ZONE $2) AND q.created_at < $1
-            GROUP BY d.day ORDER BY d.day`,
-          [window.to, trend.timezone, days],
-        )
-      ).rows;
-      // A response time needs the time an item reached QC and the time it was inspected.
-      const columns = (
-        await client.query<{ name: string }>(
-          "SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'qc_inspections' AND data_type LIKE 'timestamp%' ORDER BY ordinal_position",
-        )
-      ).rows.map((r) => r.name);
-      const starts = ['requested_at', 'arrived_at', 'received_at', 'submitted_at', 'started_at'];
-      const ends = ['inspected_at', 'responded_at', 'completed_at', 'finished_at'];
-      const start = starts.find((c) => columns.includes(c));
-      const end = ends.find((c) => columns.includes(c));
-      let responseTime: QcSummary['responseTime'];
-      if (start && end) {
-        // Both names come from the fixed lists above, never from input.
-        const r = (
-          await client.query<{ n: number; avg: number | null; p95: number | null }>(
-            `SELECT count(*)::int AS n, avg(extract(epoch FROM "${end}" - "${start}"))::float8 AS avg,
-                    percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM "${end}" - "${start}"))::float8 AS p95
-               FROM qc_inspections WHERE created_at >= $1 AND created_at < $2 AND "${start}" IS NOT NULL AND "${end}" IS NOT NULL`,
-            params,
-          )
-        ).rows[0];
-        responseTime = { startColumn: start, endColumn: end, count: r.n, averageSeconds: r.avg, p95Seconds: r.p95 };
-      } else {
-        responseTime = {
-          note: `qc_inspections records no time an item reached QC and no time of its inspection to measure between (its times: ${columns.join(', ') || 'none'}; looked for one of ${starts.join(', ')} and one of ${ends.join(', ')})`,
-        };
-      }
-      return {
-        inspections: Number(totals.inspections),
-        passed: Number(totals.passed),
-        failed: Number(totals.failed),
-        inspectedQty: Number(totals.inspected_qty),
-        defectQty: Number(totals.defect_qty),
-        metalDetector: {
-          inspections: Number(totals.md),
-          failed: Number(totals.md_failed),
-          lastAt: last ? new Date(last.at) : null,
-          lastStatus: last?.status ?? null,
-        },
-        defectTrend: trendRows.map((r) => ({
-          day: r.day,
-          inspections: r.inspections,
-          failed: r.failed,
-          inspectedQty: Number(r.inspected_qty),
-          defectQty: Number(r.defect_qty),
-        })),
-        responseTime,
-      };
+      return readQcSummary(client, window, days, trend.timezone);
     });
   }
 

@@ -6,7 +6,7 @@ import { PageArgs } from '../../common/graphql-page';
 import { PageQuery } from '../../common/pagination';
 import { GraphQLJSON } from '../../graphql/json.scalar';
 import { RunModel } from '../../procedures/procedures.dto';
-import { KEEP_LAST_MESSAGE, MAX_KEEP_LAST, MAX_RETENTION_DAYS, RETENTION_DAYS_MESSAGE } from './backup.procedures';
+import { KEEP_LAST_MESSAGE, MAX_KEEP_LAST, MAX_RETENTION_DAYS, RETENTION_DAYS_MESSAGE } from './backup.parameters';
 
 const bool = ({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value);
 

@@ -1,6 +1,5 @@
 import { Inject, Module, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource, TypeOrmModule } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { INVENTORY } from '../../config/config.module';
 import { Inventory } from '../../config/inventory.schema';
 import { DockerPort, HttpProbePort } from '../../integrations/contracts';
@@ -27,7 +26,6 @@ export class BackupsModule implements OnModuleInit {
   constructor(
     private readonly registry: ProcedureRegistry,
     private readonly backups: BackupService,
-    @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(DOCKER) private readonly docker: DockerPort,
     @Inject(HTTP_PROBE) private readonly http: HttpProbePort,
     @Inject(INVENTORY) private readonly inventory: Inventory,
@@ -36,7 +34,6 @@ export class BackupsModule implements OnModuleInit {
   onModuleInit(): void {
     for (const procedure of backupProcedures({
       backups: this.backups,
-      dataSource: this.dataSource,
       docker: this.docker,
       http: this.http,
       inventory: this.inventory,

@@ -1,7 +1,7 @@
 /** Disk cleanup's database steps: old backups deleted (retention under disk pressure), then VACUUM ANALYZE. */
 import { join } from 'node:path';
 import { defineStep } from '../../../../procedures/procedure';
-import { databaseOf } from '../../../backups/pg-tools';
+import { databaseOf } from '../../../../integrations/target-db/pg-tools';
 import { call, CleanupContext, DiskCleanupDeps, DiskCleanupParameters, explained, fileSize, keepLastOf, MINUTE } from './shared';
 
 /** What the backups step deletes: the disk-pressure retention plan, with each file's size on disk. */

@@ -1,29 +1,11 @@
+/**
+ * pg_dump and psql, the only place the control plane starts them: in the database's container
+ * through the Docker engine's exec API (the runbook's `docker exec`), or here over TCP.
+ */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
-import { DockerPort } from '../../integrations/contracts';
 import { Inventory } from '../../config/inventory.schema';
-
-/** pg_dump or psql, running in the database's container or here. */
-export interface ToolProcess {
-  stdout: Readable;
-  stdin?: Writable;
-  /** Exit status (null: unknown, e.g. the container went away). */
-  exit: Promise<number | null>;
-  stderr(): string;
-  /** Stops the tool (drops its connection or kills it); an open transaction rolls back. */
-  abort(): void;
-}
-
-export interface PgTools {
-  readonly via: 'docker-exec' | 'tcp';
-  /** What runs, for plans (no secrets). */
-  describe(tool: 'pg_dump' | 'psql', database: string): string;
-  /** pg_dump of the database as plain SQL that drops and recreates its objects (--clean --if-exists). */
-  dump(database: string, signal: AbortSignal, applicationName: string): Promise<ToolProcess>;
-  /** psql reading SQL from stdin, stopping at the first error. */
-  psql(database: string, signal: AbortSignal, applicationName: string): Promise<ToolProcess>;
-}
+import { DockerPort, PgToolProcess, PgToolsPort } from '../contracts';
 
 export const DUMP_ARGS = ['--clean', '--if-exists', '--no-password'];
 export const PSQL_ARGS = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password'];
@@ -41,7 +23,7 @@ export function databaseOf(url: string): { database: string; user: string; host:
 }
 
 /** In the database's container through the Docker engine's exec API (the runbook's `docker exec`), over its local socket. */
-export class ExecPgTools implements PgTools {
+export class ExecPgTools implements PgToolsPort {
   readonly via = 'docker-exec' as const;
   constructor(
     private readonly docker: DockerPort,
@@ -54,22 +36,22 @@ export class ExecPgTools implements PgTools {
     return `docker exec ${tool === 'psql' ? '-i ' : ''}${this.container} ${tool} ${args.join(' ')}`;
   }
 
-  dump(database: string, signal: AbortSignal, applicationName: string): Promise<ToolProcess> {
+  dump(database: string, signal: AbortSignal, applicationName: string): Promise<PgToolProcess> {
     return this.start(['pg_dump', ...DUMP_ARGS, '-U', this.user, '-d', database], false, signal, applicationName);
   }
 
-  psql(database: string, signal: AbortSignal, applicationName: string): Promise<ToolProcess> {
+  psql(database: string, signal: AbortSignal, applicationName: string): Promise<PgToolProcess> {
     return this.start(['psql', ...PSQL_ARGS, '-U', this.user, '-d', database], true, signal, applicationName);
   }
 
-  private async start(cmd: string[], stdin: boolean, signal: AbortSignal, applicationName: string): Promise<ToolProcess> {
+  private async start(cmd: string[], stdin: boolean, signal: AbortSignal, applicationName: string): Promise<PgToolProcess> {
     const process = await this.docker.exec(this.container, { cmd, stdin, signal, env: [`PGAPPNAME=${applicationName}`] });
     return { stdout: process.stdout, stdin: process.stdin, exit: process.exit, stderr: process.stderr, abort: () => process.destroy() };
   }
 }
 
 /** Here, with the local pg_dump/psql over TCP; the password goes through the environment, never argv. */
-export class LocalPgTools implements PgTools {
+export class LocalPgTools implements PgToolsPort {
   readonly via = 'tcp' as const;
   constructor(
     private readonly url: string,
@@ -86,11 +68,11 @@ export class LocalPgTools implements PgTools {
     return `${this.bin(tool)} ${args.join(' ')} (host ${c.host}:${c.port}, user ${c.user}, database ${database})`;
   }
 
-  dump(database: string, signal: AbortSignal, applicationName: string): Promise<ToolProcess> {
+  dump(database: string, signal: AbortSignal, applicationName: string): Promise<PgToolProcess> {
     return this.start(this.bin('pg_dump'), DUMP_ARGS, database, false, signal, applicationName);
   }
 
-  psql(database: string, signal: AbortSignal, applicationName: string): Promise<ToolProcess> {
+  psql(database: string, signal: AbortSignal, applicationName: string): Promise<PgToolProcess> {
     return this.start(this.bin('psql'), PSQL_ARGS, database, true, signal, applicationName);
   }
 
@@ -101,7 +83,7 @@ export class LocalPgTools implements PgTools {
     stdin: boolean,
     signal: AbortSignal,
     applicationName: string,
-  ): Promise<ToolProcess> {
+  ): Promise<PgToolProcess> {
     const c = databaseOf(this.url);
     const child = spawn(bin, args, {
       stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
@@ -142,7 +124,7 @@ export class LocalPgTools implements PgTools {
 }
 
 /** The tools the inventory asks for. */
-export function pgToolsFor(inventory: Inventory, docker: DockerPort): PgTools {
+export function pgToolsFor(inventory: Inventory, docker: DockerPort): PgToolsPort {
   const b = inventory.backups;
   if (b.dumpVia === 'tcp') return new LocalPgTools(inventory.erpDatabase.url, b.pgBinDir);
   const service = inventory.stack.services.find((s) => s.name === b.service);
