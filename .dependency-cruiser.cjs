@@ -38,21 +38,7 @@ const FEATURE_PUBLIC_FILES = ['\\.(service|module)\\.ts$', '/public\\.ts$'];
  * `$1` refers to it.
  */
 const TEMPORARY_EXCEPTIONS = {
-  'feature-reaches-into-another-feature': [
-    // Move: the alerts storm procedure should silence through AlertsService, not the silence table.
-    { from: '^src/modules/(remediations)/procedures/alerts-storm\\.ts$', to: '^src/modules/alerts/alert\\.entities\\.ts$' },
-    // Move: backup naming (withSuffix, zonedParts) into a backups public.ts, databaseOf behind the database adapter.
-    {
-      from: '^src/modules/(remediations)/procedures/disk-cleanup\\.ts$',
-      to: '^src/modules/backups/(backup-files|pg-tools)\\.ts$',
-    },
-    // Move: the scheduler identity belongs to the scheduled-job abstraction (src/common or src/infra), not to backups.
-    { from: '^src/modules/(reports)/weekly-report\\.scheduler\\.ts$', to: '^src/modules/backups/backup\\.scheduler\\.ts$' },
-  ],
-  'only-adapters-talk-to-the-outside': [
-    // Move: pg_dump/psql invocation goes behind the database adapter (src/integrations/target-db/).
-    { from: '^src/modules/backups/pg-tools\\.ts$', to: '^(node:)?child_process$' },
-  ],
+  // None left: issue 13's moves have all landed.
 };
 
 /** A rule, plus one narrower copy per temporary exception that checks the exempted file against everything else. */

@@ -28,7 +28,7 @@ describe('alerts.storm steps', () => {
       now: new Date('2026-03-02T08:00:00Z'),
       requester: { username: 'dina', userId: null, role: 'senior' },
     });
-    const plan = await silenceStep({ inventory, alertmanager: undefined as never, dataSource: undefined as never }).plan(ctx);
+    const plan = await silenceStep({ inventory, alertmanager: undefined as never, silences: undefined as never }).plan(ctx);
     expect(plan).toEqual({
       action: 'POST http://localhost:9093/api/v2/silences',
       matchers: ['alertname="HighCPUUsage"'],
@@ -44,7 +44,7 @@ describe('alerts.storm steps', () => {
 
   it('names why Alertmanager would refuse matchers that all match the empty string', async () => {
     const params = stormParameters.parse({ matchers: [{ name: 'alertname', value: '.*', isRegex: true }], duration: 10 });
-    const plan = await silenceStep({ inventory, alertmanager: undefined as never, dataSource: undefined as never }).plan(
+    const plan = await silenceStep({ inventory, alertmanager: undefined as never, silences: undefined as never }).plan(
       stepContext(params, { inventory }),
     );
     expect(plan.level).toBe('P1');

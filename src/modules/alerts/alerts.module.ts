@@ -5,6 +5,7 @@ import { AlertNotificationEntity, AlertSilenceEntity } from './alert.entities';
 import { AlertsController } from './alerts.controller';
 import { AlertsResolver } from './alerts.resolver';
 import { AlertsService } from './alerts.service';
+import { SilenceRecordsService } from './silence-records.service';
 
 /**
  * Alerts: Alertmanager's firing alerts and silences (read), its webhook notifications
@@ -13,7 +14,7 @@ import { AlertsService } from './alerts.service';
 @Module({
   imports: [TypeOrmModule.forFeature([AlertNotificationEntity, AlertSilenceEntity]), IntegrationsModule],
   controllers: [AlertsController],
-  providers: [AlertsService, AlertsResolver],
-  exports: [AlertsService],
+  providers: [AlertsService, AlertsResolver, SilenceRecordsService],
+  exports: [AlertsService, SilenceRecordsService],
 })
 export class AlertsModule {}

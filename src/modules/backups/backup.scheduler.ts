@@ -8,7 +8,6 @@ import { RunnerService } from '../../procedures/runner.service';
 import { AuditService } from '../../audit/audit.service';
 import { MetricsService } from '../../infra/metrics/metrics.service';
 import { BackupActions } from './backup-actions';
-import { SCHEDULER_USERNAME } from './backup.parameters';
 import { BackupService } from './backup.service';
 
 export const BACKUPS_QUEUE = 'backups';

@@ -12,6 +12,7 @@ import {
   TargetDatabasePort,
   TargetRedisPort,
 } from '../../integrations/contracts';
+import { SilenceRecordsService } from '../alerts/silence-records.service';
 import { BackupService } from '../backups/backup.service';
 import { ChecklistService } from '../health/checklist.service';
 
@@ -30,5 +31,7 @@ export interface RemediationDeps {
   alertmanager: AlertmanagerPort;
   notifier: NotifierPort;
   backups: BackupService;
+  /** The alerts module's record of the silences the control plane made. */
+  silences: SilenceRecordsService;
   checklist: ChecklistService;
 }

@@ -27,6 +27,8 @@ import {
   TARGET_REDIS,
 } from '../../integrations/integrations.module';
 import { ProcedureRegistry } from '../../procedures/procedure-registry';
+import { AlertsModule } from '../alerts/alerts.module';
+import { SilenceRecordsService } from '../alerts/silence-records.service';
 import { BackupsModule } from '../backups/backups.module';
 import { BackupService } from '../backups/backup.service';
 import { HealthModule } from '../health/health.module';
@@ -36,7 +38,7 @@ import { RemediationDeps } from './remediation-deps';
 
 /** The runbook's "Common Issues & Resolution" and "Emergency Procedures" as procedures on the runner. */
 @Module({
-  imports: [IntegrationsModule, BackupsModule, HealthModule],
+  imports: [IntegrationsModule, AlertsModule, BackupsModule, HealthModule],
 })
 export class RemediationsModule implements OnModuleInit {
   constructor(
@@ -55,6 +57,7 @@ export class RemediationsModule implements OnModuleInit {
     @Inject(NOTIFIER) private readonly notifier: NotifierPort,
     private readonly backups: BackupService,
     private readonly checklist: ChecklistService,
+    private readonly silences: SilenceRecordsService,
   ) {}
 
   onModuleInit(): void {
@@ -73,6 +76,7 @@ export class RemediationsModule implements OnModuleInit {
       notifier: this.notifier,
       backups: this.backups,
       checklist: this.checklist,
+      silences: this.silences,
     };
     for (const procedure of remediationProcedures(deps)) this.registry.register(procedure);
   }

@@ -4,11 +4,9 @@
  * silence after the fix (alerts.unsilence). The parameters and their rules (durations,
  * matchers, levels) are in alerts-storm.parameters.ts.
  */
-import { IsNull } from 'typeorm';
 import { formatMatcher } from '../../../integrations/alertmanager/alertmanager';
 import { AmAlert, AmMatcher } from '../../../integrations/contracts';
 import { defineProcedure, defineStep, ProcedureDefinition, StepContext } from '../../../procedures/procedure';
-import { AlertSilenceEntity } from '../../alerts/alert.entities';
 import { RemediationDeps } from '../remediation-deps';
 import {
   alertmanagerRefusal,
@@ -32,10 +30,9 @@ const MAX_FINGERPRINTS = 1000;
 export const SILENCE_LOCK = 'alertmanager:silences';
 
 /** What the steps use: Alertmanager, the table of the silences the control plane made, the inventory. */
-export type StormDeps = Pick<RemediationDeps, 'alertmanager' | 'dataSource' | 'inventory'>;
+export type StormDeps = Pick<RemediationDeps, 'alertmanager' | 'silences' | 'inventory'>;
 
 const call = (ctx: StepContext<unknown>) => ({ timeoutMs: CALL_MS, signal: ctx.signal });
-const silences = ({ dataSource }: Pick<StormDeps, 'dataSource'>) => dataSource.getRepository(AlertSilenceEntity);
 const alertmanagerUrl = ({ inventory }: Pick<StormDeps, 'inventory'>) => inventory.urls.alertmanager.replace(/\/+$/, '');
 
 function brief(alert: AmAlert) {
@@ -144,7 +141,7 @@ async function createSilence(deps: StormDeps, ctx: StepContext<StormParameters>)
     call(ctx),
   );
   try {
-    await silences(deps).insert({
+    await deps.silences.record({
       silenceId,
       runId: ctx.runId,
       createdBy,
@@ -210,9 +207,9 @@ export const silenceStep = (deps: StormDeps) =>
   });
 
 /** The silence an unsilence run acts on: given, or the one the storm run created. */
-async function silenceToExpire(deps: Pick<StormDeps, 'dataSource'>, p: UnsilenceParameters) {
-  if (p.silenceId) return { silenceId: p.silenceId, record: await silences(deps).findOne({ where: { silenceId: p.silenceId } }) };
-  const record = await silences(deps).findOne({ where: { runId: p.runId! }, order: { createdAt: 'DESC' } });
+async function silenceToExpire(deps: Pick<StormDeps, 'silences'>, p: UnsilenceParameters) {
+  if (p.silenceId) return { silenceId: p.silenceId, record: await deps.silences.bySilenceId(p.silenceId) };
+  const record = await deps.silences.latestOfRun(p.runId!);
   if (!record)
     throw new Error(`run ${p.runId} created no silence (only a succeeded alerts.storm run does; GET /api/v1/alerts lists the silences)`);
   return { silenceId: record.silenceId, record };
@@ -257,7 +254,7 @@ export const expireStep = (deps: StormDeps) =>
       const before = await deps.alertmanager.silence(silenceId, call(ctx));
       if (before.status.state !== 'expired') await deps.alertmanager.expireSilence(silenceId, call(ctx));
       const now = ctx.now();
-      await silences(deps).update({ silenceId, expiredAt: IsNull() }, { expiredAt: now, expiredByRun: ctx.runId });
+      await deps.silences.markExpired(silenceId, ctx.runId, now);
       const alreadyExpired = before.status.state === 'expired';
       return { silenceId, previousState: before.status.state, alreadyExpired, expiredAt: now.toISOString() };
     },

@@ -1,22 +1,9 @@
 import { statfs } from 'node:fs/promises';
 import os from 'node:os';
-import { DataSource } from 'typeorm';
 import { NotificationDelivery, NotificationMessage, NotifierPort } from '../../../integrations/contracts';
 import { maskCredentialsInText } from '../../../common/secrets';
-import { RunEntity } from '../../../procedures/run.entity';
 
 export const MINUTE = 60_000;
-
-/**
- * Who asked for a run (its record), for silences' createdBy and notifications.
- * @deprecated Steps read `ctx.requester.username` instead: a procedure never reads the
- * runner's tables. Kept only until emergency.outage and emergency.data-corruption use the
- * context too (another change); delete it, with its DataSource and RunEntity imports, then.
- */
-export async function requesterOf(dataSource: DataSource, runId: string): Promise<string> {
-  const run = await dataSource.getRepository(RunEntity).findOne({ where: { id: runId }, select: { id: true, requestedBy: true } });
-  return run?.requestedBy ?? 'unknown';
-}
 
 /**
  * Sends a notification and reports what happened: a failed notification is recorded in the

@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { FileHandle, link, mkdir, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defineStep } from '../../../../procedures/procedure';
-import { withSuffix, zonedParts } from '../../../backups/backup-files';
+import { withSuffix, zonedParts } from '../../../../common/naming';
 import { call, CleanupContext, DiskCleanupDeps, DiskCleanupParameters, explained, logLinesOf, MINUTE } from './shared';
 
 /** The archive file name for a time: logs_backup_YYYYMMDD_HHMMSS.txt in the inventory's time zone. */
