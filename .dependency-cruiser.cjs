@@ -151,6 +151,15 @@ const rules = [
     to: { path: '^src/modules/', pathNot: ['^src/modules/$1/', ...FEATURE_PUBLIC_FILES] },
   },
   {
+    name: 'procedures-do-not-read-the-runners-tables',
+    severity: 'error',
+    comment:
+      "A procedure's steps learn who asked and what earlier steps returned from their StepContext " +
+      '(ctx.requester, ctx.outputOf, ctx.earlier), never by reading the runs and steps tables.',
+    from: { path: '^src/modules/[^/]+/(procedures/|[^/]*procedures?\\.ts$|[^/]*\\.procedure\\.ts$)' },
+    to: { path: '^src/procedures/(run\\.entity|run-records|runner\\.service)\\.ts$' },
+  },
+  {
     name: 'only-adapters-talk-to-the-outside',
     severity: 'error',
     comment:
