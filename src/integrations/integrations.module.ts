@@ -5,10 +5,11 @@
 import { Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import { INVENTORY } from '../config/config.module';
 import { Inventory } from '../config/inventory.schema';
-import { TargetDatabasePort, TargetRedisPort } from './contracts';
+import { DockerPort, TargetDatabasePort, TargetRedisPort } from './contracts';
 import { Alertmanager } from './alertmanager/alertmanager';
 import { DockerEngine } from './docker/docker-engine';
 import { Elasticsearch } from './elasticsearch/elasticsearch';
+import { NodeExporterHost } from './host/node-exporter-host';
 import { HttpProbe } from './http/http-probe';
 import { Notifier } from './notify/notifier';
 import { Prometheus } from './prometheus/prometheus';
@@ -23,6 +24,8 @@ export const PROMETHEUS = Symbol('PROMETHEUS');
 export const ELASTICSEARCH = Symbol('ELASTICSEARCH');
 export const ALERTMANAGER = Symbol('ALERTMANAGER');
 export const NOTIFIER = Symbol('NOTIFIER');
+/** The ERP host's disk, CPU, memory and load (its node exporter), not the control plane's. */
+export const HOST_RESOURCES = Symbol('HOST_RESOURCES');
 
 /** The adapters of one inventory, for code and tests that run without Nest. */
 export function createIntegrations(inventory: Inventory) {
@@ -60,8 +63,13 @@ export class IntegrationsShutdown implements OnApplicationShutdown {
     { provide: ELASTICSEARCH, useFactory: (inventory: Inventory) => new Elasticsearch(inventory.urls.elasticsearch), inject: [INVENTORY] },
     { provide: ALERTMANAGER, useFactory: (inventory: Inventory) => new Alertmanager(inventory.urls.alertmanager), inject: [INVENTORY] },
     { provide: NOTIFIER, useFactory: (inventory: Inventory) => new Notifier(inventory.notifications), inject: [INVENTORY] },
+    {
+      provide: HOST_RESOURCES,
+      useFactory: (inventory: Inventory, docker: DockerPort) => new NodeExporterHost(inventory.stack.nodeExporterUrl, docker),
+      inject: [INVENTORY, DOCKER],
+    },
     IntegrationsShutdown,
   ],
-  exports: [DOCKER, TARGET_DB, TARGET_REDIS, HTTP_PROBE, PROMETHEUS, ELASTICSEARCH, ALERTMANAGER, NOTIFIER],
+  exports: [DOCKER, TARGET_DB, TARGET_REDIS, HTTP_PROBE, PROMETHEUS, ELASTICSEARCH, ALERTMANAGER, NOTIFIER, HOST_RESOURCES],
 })
 export class IntegrationsModule {}

@@ -9,6 +9,7 @@ import {
   AlertmanagerPort,
   DockerPort,
   ElasticsearchPort,
+  HostResourcesPort,
   HttpProbePort,
   NotifierPort,
   PrometheusPort,
@@ -19,6 +20,7 @@ import {
   ALERTMANAGER,
   DOCKER,
   ELASTICSEARCH,
+  HOST_RESOURCES,
   HTTP_PROBE,
   IntegrationsModule,
   NOTIFIER,
@@ -53,6 +55,7 @@ export class RemediationsModule implements OnModuleInit {
     @Inject(ELASTICSEARCH) private readonly elasticsearch: ElasticsearchPort,
     @Inject(ALERTMANAGER) private readonly alertmanager: AlertmanagerPort,
     @Inject(NOTIFIER) private readonly notifier: NotifierPort,
+    @Inject(HOST_RESOURCES) private readonly host: HostResourcesPort,
     private readonly backups: BackupService,
     private readonly checklist: ChecklistService,
   ) {}
@@ -71,6 +74,7 @@ export class RemediationsModule implements OnModuleInit {
       elasticsearch: this.elasticsearch,
       alertmanager: this.alertmanager,
       notifier: this.notifier,
+      host: this.host,
       backups: this.backups,
       checklist: this.checklist,
     };

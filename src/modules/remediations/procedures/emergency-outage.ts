@@ -80,6 +80,7 @@ export function outageProcedure({
   checklist,
   dataSource,
   clock,
+  host,
 }: RemediationDeps): ProcedureDefinition<Params> {
   const restartSeconds = (p: Params) => p.restartSeconds ?? inventory.remediations.outageRestartSeconds;
   const recoverySeconds = (p: Params) => p.recoverySeconds ?? inventory.remediations.outageRecoverySeconds;
@@ -146,7 +147,7 @@ export function outageProcedure({
       services,
       down: down.map((s) => s.service),
       logs,
-      host: await hostResources([...new Set([...inventory.stack.dataPaths, inventory.backups.directory])]),
+      host: await hostResources(host, [...new Set([...inventory.stack.dataPaths, inventory.backups.directory])], CALL),
     };
   };
 
