@@ -54,11 +54,13 @@ export class DockerClient {
     this.where = connection.socketPath ? connection.socketPath : `${connection.host}:${connection.port}`;
   }
 
+  /** GET /containers/{id}/json as the engine answers it. */
   inspectRaw(id: string, signal: AbortSignal): Promise<Docker.ContainerInspectInfo> {
     const container: any = this.docker.getContainer(id);
     return container.inspect({ abortSignal: signal });
   }
 
+  /** The engine's inspection as the adapters' ContainerInfo (with image, restarting and the last healthcheck output). */
   toInfo(c: Docker.ContainerInspectInfo): DockerContainerInfo {
     const labels: Record<string, string> = { ...((c.Config?.Labels as Record<string, string> | null) ?? {}) };
     const state: any = c.State ?? {};
@@ -124,10 +126,12 @@ export class DockerClient {
     });
   }
 
+  /** The engine answered something the adapter cannot read. */
   bad(what: string, detail: string): IntegrationError {
     return new IntegrationError(this.system, 'bad_response', `docker: ${what} failed: the engine ${detail}`);
   }
 
+  /** One call under the caller's deadline; every failure leaves as an IntegrationError naming `what` and the engine. */
   run<T>(what: string, options: CallOptions, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     return withDeadline(
       this.system,
@@ -138,6 +142,7 @@ export class DockerClient {
     );
   }
 
+  /** The engine's HTTP status or the socket's error code as one of the IntegrationError failures. */
   mapError(what: string, error: unknown): IntegrationError {
     const e: any = error;
     const status: number | undefined = typeof e?.statusCode === 'number' ? e.statusCode : undefined;
