@@ -43,9 +43,17 @@ die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }
 # The host's node exporter (Debian's prometheus-node-exporter) in a container of its own, outside
 # the compose project (the control plane neither expects nor restarts it): host network, so it
 # reports the machine's network devices and load; Prometheus scrapes it as job "node-exporter" (the name the ERP's NodeDown rule uses).
+# It runs the way a node exporter in a container is deployed: the host's root mounted read-only at
+# /host and --path.rootfs=/host, so its filesystem collector reports the host's mountpoints, not the
+# container's (the control plane reads the ERP host's disks from it: stack.nodeExporterUrl).
+# The binary comes from the host's /usr. The stand-in ERP host also gets a data volume the control
+# plane's own machine does not have: a 64 MiB tmpfs seen only by the exporter, at the host's /srv
+# (an empty directory on Debian, so the read-only /host needs no new mountpoint); the wrong-host
+# test (test/health/host-readings.spec.ts) expects the ERP host's figures for /srv/erp-data.
 NODE_EXPORTER=erp-node-exporter
+NODE_EXPORTER_DATA_BYTES=67108864
 start_node_exporter() {
-  local want="node-exporter-2 $PORT_NODE_EXPORTER"
+  local want="node-exporter-3 $PORT_NODE_EXPORTER rootfs=/host srv=tmpfs:$NODE_EXPORTER_DATA_BYTES"
   local cur
   cur=$(docker inspect -f '{{index .Config.Labels "erp-stack.agent"}} {{.State.Status}}' "$NODE_EXPORTER" 2>/dev/null || true)
   if [ "${cur%% *}" = "node-exporter-1" ] && [ "$(docker inspect -f '{{index .Config.Labels "erp-stack.agent-args"}}' "$NODE_EXPORTER")" = "$want" ]; then
@@ -53,10 +61,12 @@ start_node_exporter() {
     return
   fi
   [ -n "$cur" ] && docker rm -f "$NODE_EXPORTER" >/dev/null
-  docker run -d --name "$NODE_EXPORTER" --network host --restart unless-stopped -v /usr:/usr:ro \
+  mkdir -p /srv
+  docker run -d --name "$NODE_EXPORTER" --network host --restart unless-stopped -v /usr:/usr:ro -v /:/host:ro \
+    --mount "type=tmpfs,destination=/host/srv,tmpfs-size=$NODE_EXPORTER_DATA_BYTES" \
     --label com.docker.compose.project= --label erp-stack.owned=true --label erp-stack.agent=node-exporter-1 --label erp-stack.agent-args="$want" \
     --label erp-stack.root="$REPO_ROOT" --log-opt max-size=10m --log-opt max-file=2 \
-    "$BASE_IMAGE" prometheus-node-exporter --web.listen-address=127.0.0.1:$PORT_NODE_EXPORTER \
+    "$BASE_IMAGE" prometheus-node-exporter --web.listen-address=127.0.0.1:$PORT_NODE_EXPORTER --path.rootfs=/host \
     --collector.disable-defaults --collector.loadavg --collector.netdev --collector.cpu --collector.meminfo \
     --collector.filesystem --collector.stat >/dev/null
 }

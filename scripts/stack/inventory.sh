@@ -24,6 +24,8 @@ stack:
     - { name: kibana,        container: erp-kibana,        healthcheck: false, tier: 1 }
   dockerHost: unix:///var/run/docker.sock
   dataPaths: ["/var/lib/docker"]
+  # The stand-in's node exporter (scripts/stack/common.sh), which reads the host's root at /host.
+  nodeExporterUrl: http://127.0.0.1:$PORT_NODE_EXPORTER
 
 # The stand-in's own tests leave error lines behind: only the last 10 minutes count here.
 logs:

@@ -46,6 +46,20 @@ const timeZone = z.string({ error: 'must be an IANA time zone, for example Asia/
   { error: 'must be an IANA time zone, for example Asia/Jakarta' },
 );
 
+/**
+ * Where the ERP host's node exporter listens when the inventory does not say: on the Docker
+ * host (the ERP host) at the exporter's standard port 9100; with a local Docker socket, here.
+ */
+export function defaultNodeExporterUrl(dockerHost: string): string {
+  try {
+    const url = new URL(dockerHost);
+    if (url.protocol !== 'unix:' && url.hostname) return `http://${url.hostname}:9100`;
+  } catch {
+    // dockerHost is validated on its own; an invalid one falls back to this machine.
+  }
+  return 'http://127.0.0.1:9100';
+}
+
 export const severitySchema = z.enum(['P1', 'P2', 'P3']);
 export type Severity = z.infer<typeof severitySchema>;
 
@@ -117,8 +131,14 @@ export const inventorySchema = z
         dockerHost: url('unix:///var/run/docker.sock', ['unix', 'http', 'tcp']).default('unix:///var/run/docker.sock'),
         /** Paths whose disk usage is a key metric (the database's data and the backups). */
         dataPaths: z.array(z.string().regex(/^\//, { error: 'must be an absolute path, for example /var/lib/docker' })).default(['/']),
+        /**
+         * The ERP host's node exporter (host disk, CPU, memory, load). Default: port 9100 of the
+         * Docker host when that is remote (tcp/http), else of this machine.
+         */
+        nodeExporterUrl: httpUrl('http://127.0.0.1:9100').optional(),
       })
-      .strict(),
+      .strict()
+      .transform((stack) => ({ ...stack, nodeExporterUrl: stack.nodeExporterUrl ?? defaultNodeExporterUrl(stack.dockerHost) })),
     erpDatabase: z
       .object({
         url: url('postgres://postgres@localhost:5432/erp_quty_karunia_prod', ['postgres', 'postgresql']).refine(

@@ -9,6 +9,7 @@ import { DockerPort, RestoreServerPort, TargetDatabasePort, TargetRedisPort } fr
 import { Alertmanager } from './alertmanager/alertmanager';
 import { DockerEngine } from './docker/docker-engine';
 import { Elasticsearch } from './elasticsearch/elasticsearch';
+import { NodeExporterHost } from './host/node-exporter-host';
 import { HttpProbe } from './http/http-probe';
 import { Notifier } from './notify/notifier';
 import { Prometheus } from './prometheus/prometheus';
@@ -28,6 +29,8 @@ export const NOTIFIER = Symbol('NOTIFIER');
 export const ERP_DB_SERVER = Symbol('ERP_DB_SERVER');
 /** The server of restore drills' scratch databases (the drill server, or the ERP's own). */
 export const DRILL_DB_SERVER = Symbol('DRILL_DB_SERVER');
+/** The ERP host's disk, CPU, memory and load (its node exporter), not the control plane's. */
+export const HOST_RESOURCES = Symbol('HOST_RESOURCES');
 
 @Injectable()
 export class IntegrationsShutdown implements OnApplicationShutdown {
@@ -62,8 +65,25 @@ export class IntegrationsShutdown implements OnApplicationShutdown {
       useFactory: (inventory: Inventory, erp: RestoreServer) => drillRestoreServer(inventory, erp),
       inject: [INVENTORY, ERP_DB_SERVER],
     },
+    {
+      provide: HOST_RESOURCES,
+      useFactory: (inventory: Inventory, docker: DockerPort) => new NodeExporterHost(inventory.stack.nodeExporterUrl, docker),
+      inject: [INVENTORY, DOCKER],
+    },
     IntegrationsShutdown,
   ],
-  exports: [DOCKER, TARGET_DB, TARGET_REDIS, HTTP_PROBE, PROMETHEUS, ELASTICSEARCH, ALERTMANAGER, NOTIFIER, ERP_DB_SERVER, DRILL_DB_SERVER],
+  exports: [
+    DOCKER,
+    TARGET_DB,
+    TARGET_REDIS,
+    HTTP_PROBE,
+    PROMETHEUS,
+    ELASTICSEARCH,
+    ALERTMANAGER,
+    NOTIFIER,
+    ERP_DB_SERVER,
+    DRILL_DB_SERVER,
+    HOST_RESOURCES,
+  ],
 })
 export class IntegrationsModule {}

@@ -52,7 +52,7 @@ describe('emergency.outage steps', () => {
   });
 
   it('does not recreate when the restart step reports that everything came back', async () => {
-    const step = recreateStep({ inventory, docker: unused, notifier: unused, checklist: unused });
+    const step = recreateStep({ inventory, docker: unused, notifier: unused, checklist: unused, host: unused });
     const output = await step.run(stepContext(params, { inventory, outputs: { restart: { recovered: true, down: [], errors: [] } } }));
     expect(output).toEqual({ recreated: false, reason: 'every service came back with the restart' });
   });

@@ -331,6 +331,7 @@ describe('the daily review without a node exporter', () => {
       inventory,
       prometheus,
       docker: {} as never,
+      host: {} as never,
       db: {} as never,
       window,
       current: false,

@@ -13,12 +13,21 @@ import { OPS_REDIS } from '../../infra/redis/redis.module';
 import {
   DockerPort,
   ElasticsearchPort,
+  HostResourcesPort,
   HttpProbePort,
   PrometheusPort,
   TargetDatabasePort,
   TargetRedisPort,
 } from '../../integrations/contracts';
-import { DOCKER, ELASTICSEARCH, HTTP_PROBE, PROMETHEUS, TARGET_DB, TARGET_REDIS } from '../../integrations/integrations.module';
+import {
+  DOCKER,
+  ELASTICSEARCH,
+  HOST_RESOURCES,
+  HTTP_PROBE,
+  PROMETHEUS,
+  TARGET_DB,
+  TARGET_REDIS,
+} from '../../integrations/integrations.module';
 import { CheckDefinition, CheckResult, Verdict, worst } from './check';
 import { CHECKLIST_ITEMS, ChecklistItemResult } from './checklist';
 import { ChecklistRunEntity } from './checklist-run.entity';
@@ -60,6 +69,7 @@ export class ChecklistService {
     @Inject(HTTP_PROBE) private readonly http: HttpProbePort,
     @Inject(PROMETHEUS) private readonly prometheus: PrometheusPort,
     @Inject(ELASTICSEARCH) private readonly es: ElasticsearchPort,
+    @Inject(HOST_RESOURCES) private readonly host: HostResourcesPort,
     @InjectRepository(ChecklistRunEntity) private readonly runs: Repository<ChecklistRunEntity>,
     private readonly flow: LogsFlowStore,
     private readonly sampler: StatsSampler,
@@ -78,7 +88,13 @@ export class ChecklistService {
       prometheus: prometheusChecks(inv, this.prometheus, this.http, since),
       grafana: grafanaChecks(inv, this.http),
       kibana: logPipelineChecks(inv, this.http, this.es, this.flow),
-      metrics: metricChecks(inv, this.prometheus, this.docker, this.erpRedis, (c) => this.sampler.latest(c)),
+      metrics: metricChecks(inv, {
+        prometheus: this.prometheus,
+        docker: this.docker,
+        redis: this.erpRedis,
+        host: this.host,
+        cached: (c) => this.sampler.latest(c),
+      }),
     };
   }
 

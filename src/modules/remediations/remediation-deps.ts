@@ -6,6 +6,7 @@ import {
   AlertmanagerPort,
   DockerPort,
   ElasticsearchPort,
+  HostResourcesPort,
   HttpProbePort,
   NotifierPort,
   PrometheusPort,
@@ -30,6 +31,8 @@ export interface RemediationDeps {
   elasticsearch: ElasticsearchPort;
   alertmanager: AlertmanagerPort;
   notifier: NotifierPort;
+  /** The ERP host's disk, CPU, memory and load (its node exporter). */
+  host: HostResourcesPort;
   backups: BackupService;
   /** The alerts module's record of the silences the control plane made. */
   silences: SilenceRecordsService;

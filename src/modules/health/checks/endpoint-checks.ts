@@ -129,17 +129,61 @@ export function grafanaChecks(inventory: Inventory, http: HttpProbePort): CheckD
   ];
 }
 
+/** What logs:flowing reads: today's document count, and the observation kept from an earlier run. */
+export interface LogsFlow {
+  todaysCount(options: { timeoutMs: number; signal?: AbortSignal }): Promise<{ today: string; indices: number; count: number }>;
+  observe(count: number): Promise<{ previous?: { count: number; at: Date } }>;
+}
+
+const ISSUE4 = 'see Common Issues: Issue 4 (Elasticsearch Cannot Ingest Logs): procedure logs.elasticsearch-ingest';
+const FLOWING_TITLE = "logs flowing into today's indices";
+
+/** The verdict on today's count: documents there, and more of them than at the earlier observation. */
+async function judgeFlow(inventory: Inventory, flow: LogsFlow, counted: { today: string; indices: number; count: number }) {
+  const { today, indices, count } = counted;
+  if (indices === 0 || count === 0) {
+    const observed = indices ? `today's ${indices} indices hold no documents` : `no index for ${today}`;
+    return { verdict: 'fail' as Verdict, observed, nextStep: ISSUE4 };
+  }
+  const { previous } = await flow.observe(count);
+  if (!previous) {
+    const observed = `${count} documents in ${indices} indices today (no observation ${inventory.logs.flowWindowSeconds} s old yet to measure growth)`;
+    return { verdict: 'pass' as Verdict, observed };
+  }
+  const grew = count > previous.count;
+  const observed = grew
+    ? `${count} documents today, +${count - previous.count} since ${previous.at.toISOString()}`
+    : `no new documents since ${previous.at.toISOString()} (${count})`;
+  return {
+    verdict: (grew ? 'pass' : 'fail') as Verdict,
+    observed,
+    ...(grew ? {} : { nextStep: `${ISSUE4}; check Logstash (docker-compose logs logstash)` }),
+  };
+}
+
+/** Logs reach Elasticsearch: today's indices have documents, and more than a while ago. */
+function logsFlowingCheck(inventory: Inventory, flow: LogsFlow): CheckDefinition {
+  const expected = `today's ${inventory.logs.indexPattern} indices have documents and grew within ${inventory.logs.flowWindowSeconds} s`;
+  return {
+    id: 'logs:flowing',
+    title: FLOWING_TITLE,
+    timeoutMs: 2500,
+    async run(ctx) {
+      try {
+        const judged = await judgeFlow(inventory, flow, await flow.todaysCount(ctx));
+        return [{ check: 'logs:flowing', title: FLOWING_TITLE, expected, ...judged }];
+      } catch (error) {
+        const { verdict, observed } = describeFailure(error);
+        return [
+          { check: 'logs:flowing', title: FLOWING_TITLE, verdict, observed: `Elasticsearch: ${observed}`, expected, nextStep: ISSUE4 },
+        ];
+      }
+    },
+  };
+}
+
 /** Runbook step 6, Kibana receiving logs: Kibana's level, Elasticsearch's health, logs flowing, Logstash. */
-export function logPipelineChecks(
-  inventory: Inventory,
-  http: HttpProbePort,
-  es: ElasticsearchPort,
-  flow: {
-    todaysCount(options: { timeoutMs: number; signal?: AbortSignal }): Promise<{ today: string; indices: number; count: number }>;
-    observe(count: number): Promise<{ previous?: { count: number; at: Date } }>;
-  },
-): CheckDefinition[] {
-  const issue4 = 'see Common Issues: Issue 4 (Elasticsearch Cannot Ingest Logs): procedure logs.elasticsearch-ingest';
+export function logPipelineChecks(inventory: Inventory, http: HttpProbePort, es: ElasticsearchPort, flow: LogsFlow): CheckDefinition[] {
   return [
     probeCheck(
       'kibana:status',
@@ -160,7 +204,7 @@ export function logPipelineChecks(
         title: 'Elasticsearch cluster green or yellow',
         timeoutMs: 2000,
         expected: 'green or yellow',
-        nextStep: issue4,
+        nextStep: ISSUE4,
         system: 'Elasticsearch',
       },
       async (ctx) => {
@@ -171,57 +215,7 @@ export function logPipelineChecks(
         };
       },
     ),
-    {
-      id: 'logs:flowing',
-      title: "logs flowing into today's indices",
-      timeoutMs: 2500,
-      async run(ctx) {
-        const title = "logs flowing into today's indices";
-        const expected = `today's ${inventory.logs.indexPattern} indices have documents and grew within ${inventory.logs.flowWindowSeconds} s`;
-        try {
-          const { today, indices, count } = await flow.todaysCount(ctx);
-          if (indices === 0 || count === 0) {
-            return [
-              {
-                check: 'logs:flowing',
-                title,
-                verdict: 'fail',
-                observed: indices ? `today's ${indices} indices hold no documents` : `no index for ${today}`,
-                expected,
-                nextStep: issue4,
-              },
-            ];
-          }
-          const { previous } = await flow.observe(count);
-          if (!previous)
-            return [
-              {
-                check: 'logs:flowing',
-                title,
-                verdict: 'pass',
-                observed: `${count} documents in ${indices} indices today (no observation ${inventory.logs.flowWindowSeconds} s old yet to measure growth)`,
-                expected,
-              },
-            ];
-          const grew = count > previous.count;
-          return [
-            {
-              check: 'logs:flowing',
-              title,
-              verdict: grew ? 'pass' : 'fail',
-              observed: grew
-                ? `${count} documents today, +${count - previous.count} since ${previous.at.toISOString()}`
-                : `no new documents since ${previous.at.toISOString()} (${count})`,
-              expected,
-              ...(grew ? {} : { nextStep: `${issue4}; check Logstash (docker-compose logs logstash)` }),
-            },
-          ];
-        } catch (error) {
-          const { verdict, observed } = describeFailure(error);
-          return [{ check: 'logs:flowing', title, verdict, observed: `Elasticsearch: ${observed}`, expected, nextStep: issue4 }];
-        }
-      },
-    },
+    logsFlowingCheck(inventory, flow),
     probeCheck(
       'logstash:stats',
       'Logstash answers and processes events',

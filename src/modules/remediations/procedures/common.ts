@@ -1,6 +1,5 @@
-import { statfs } from 'node:fs/promises';
-import os from 'node:os';
-import { NotificationDelivery, NotificationMessage, NotifierPort } from '../../../integrations/contracts';
+import { HostResourcesPort, NotificationDelivery, NotificationMessage, NotifierPort } from '../../../integrations/contracts';
+import { CallOptions } from '../../../integrations/integration-error';
 import { maskCredentialsInText } from '../../../common/secrets';
 
 export const MINUTE = 60_000;
@@ -32,26 +31,26 @@ export async function notifyRecorded(
   }
 }
 
-/** The host's resources as the runbook's "check server resources" means: load, memory, disk. */
-export async function hostResources(paths: string[]): Promise<Record<string, unknown>> {
-  const disks = await Promise.all(
-    paths.map(async (path) => {
-      try {
-        const fs = await statfs(path);
-        const size = fs.blocks * fs.bsize;
-        const free = fs.bavail * fs.bsize;
-        const used = (fs.blocks - fs.bfree) * fs.bsize;
-        return { path, sizeBytes: size, freeBytes: free, usedPercent: Math.round((used / Math.max(1, used + free)) * 1000) / 10 };
-      } catch (error) {
-        return { path, error: (error as Error).message };
-      }
-    }),
-  );
+/**
+ * The ERP host's resources as the runbook's "check server resources" means: load, memory,
+ * disk of the given paths and of the Docker data root, read on the ERP host (its node
+ * exporter), not on the control plane's machine. A failed reading is reported, never thrown.
+ */
+export async function hostResources(host: HostResourcesPort, paths: string[], options: CallOptions): Promise<Record<string, unknown>> {
+  const [reading, disks, dockerDataRoot] = await Promise.allSettled([
+    host.read(options),
+    host.diskUsage(paths, options),
+    host.dockerDataRoot(options),
+  ]);
+  if (reading.status === 'rejected') return { error: `cannot read the ERP host's resources: ${(reading.reason as Error).message}` };
+  const r = reading.value;
   return {
-    cpus: os.cpus().length,
-    loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
-    memory: { totalBytes: os.totalmem(), freeBytes: os.freemem(), usedPercent: Math.round((1 - os.freemem() / os.totalmem()) * 1000) / 10 },
-    disks,
+    source: r.source,
+    cpus: r.cpus,
+    loadAverage: r.load,
+    memory: r.memory,
+    disks: disks.status === 'fulfilled' ? disks.value : paths.map((path) => ({ path, error: (disks.reason as Error).message })),
+    dockerDataRoot: dockerDataRoot.status === 'fulfilled' ? dockerDataRoot.value : { error: (dockerDataRoot.reason as Error).message },
   };
 }
 

@@ -24,7 +24,7 @@ export const outageParameters = z
 export type OutageParameters = z.infer<typeof outageParameters>;
 
 /** What the steps use. */
-export type OutageDeps = Pick<RemediationDeps, 'inventory' | 'docker' | 'notifier' | 'checklist'>;
+export type OutageDeps = Pick<RemediationDeps, 'inventory' | 'docker' | 'notifier' | 'checklist' | 'host'>;
 
 export type Service = Inventory['stack']['services'][number];
 

@@ -49,7 +49,7 @@ export const notifyOutageStep = ({ inventory, notifier }: Pick<OutageDeps, 'inve
   });
 
 /** Container states, logs of the services that are down, host resources. */
-async function diagnose({ inventory, docker }: Pick<OutageDeps, 'inventory' | 'docker'>) {
+async function diagnose({ inventory, docker, host }: Pick<OutageDeps, 'inventory' | 'docker' | 'host'>) {
   const now = await states(docker, inventory);
   const services = inventory.stack.services.map((s) => {
     const c = now.get(s.container);
@@ -71,11 +71,11 @@ async function diagnose({ inventory, docker }: Pick<OutageDeps, 'inventory' | 'd
     services,
     down: down.map((s) => s.service),
     logs,
-    host: await hostResources([...new Set([...inventory.stack.dataPaths, inventory.backups.directory])]),
+    host: await hostResources(host, [...new Set([...inventory.stack.dataPaths, inventory.backups.directory])], CALL),
   };
 }
 
-export const diagnoseStep = (deps: Pick<OutageDeps, 'inventory' | 'docker'>) =>
+export const diagnoseStep = (deps: Pick<OutageDeps, 'inventory' | 'docker' | 'host'>) =>
   defineStep<OutageParameters>({
     id: 'diagnose',
     title: 'Diagnose: container states, logs of the services that are down, host resources',

@@ -7,8 +7,8 @@ import { DomainError, ErrorCode } from '../../../common/errors';
 import { decodeCursor, encodeCursor, Page, pageSize } from '../../../common/pagination';
 import { INVENTORY } from '../../../config/config.module';
 import { Inventory } from '../../../config/inventory.schema';
-import { DockerPort, PrometheusPort, TargetDatabasePort, TimeWindow } from '../../../integrations/contracts';
-import { DOCKER, PROMETHEUS, TARGET_DB } from '../../../integrations/integrations.module';
+import { DockerPort, HostResourcesPort, PrometheusPort, TargetDatabasePort, TimeWindow } from '../../../integrations/contracts';
+import { DOCKER, HOST_RESOURCES, PROMETHEUS, TARGET_DB } from '../../../integrations/integrations.module';
 import { worst } from '../../health/public';
 import { apiPerformance, databaseHealth, qt09Protocol, qualityControl, ReviewInputs, systemOverview } from './review-dashboards';
 import { localDate, nextDate, startOfLocalDay } from './review-time';
@@ -30,6 +30,7 @@ export class ReviewService {
     @Inject(DOCKER) private readonly docker: DockerPort,
     @Inject(TARGET_DB) private readonly db: TargetDatabasePort,
     @Inject(PROMETHEUS) private readonly prometheus: PrometheusPort,
+    @Inject(HOST_RESOURCES) private readonly host: HostResourcesPort,
     @InjectRepository(DailyReviewEntity) private readonly reviews: Repository<DailyReviewEntity>,
     private readonly clock: Clock,
   ) {}
@@ -59,6 +60,7 @@ export class ReviewService {
       inventory: this.inventory,
       prometheus: this.prometheus,
       docker: this.docker,
+      host: this.host,
       db: this.db,
       window,
       current,
