@@ -5,7 +5,7 @@ import { after, describe, it } from 'node:test';
 import { expect } from 'expect';
 import { GB, gbToBytes } from '../../src/common/units';
 import { Inventory } from '../../src/config/inventory.schema';
-import { ContainerSummary, DbSession, EsIndex, ImageSummary } from '../../src/integrations/contracts';
+import { ContainerSummary, DbSession, EsIndex, HostResourcesPort, ImageSummary } from '../../src/integrations/contracts';
 import { EscalationError } from '../../src/procedures/procedure';
 import { latencyParameters, reportStep } from '../../src/modules/remediations/procedures/api-high-latency';
 import { crashLoopParameters, shownDatabaseUrl } from '../../src/modules/remediations/procedures/backend-crash-loop';
@@ -38,8 +38,9 @@ function refusal(schema: { safeParse(v: unknown): { success: boolean; error?: { 
 function usage(device: number, freeBytes: number, usedBytes: number, p = `/data${device}`): DiskUsage {
   return {
     path: p,
+    host: 'control-plane',
     measuredAt: p,
-    device,
+    device: String(device),
     sizeBytes: freeBytes + usedBytes,
     usedBytes,
     freeBytes,
@@ -47,12 +48,19 @@ function usage(device: number, freeBytes: number, usedBytes: number, p = `/data$
   };
 }
 
+/** An ERP host adapter that must not be asked (the inventory has no data paths on the ERP host). */
+const noHost: HostResourcesPort = {
+  read: () => Promise.reject(new Error('the ERP host was asked')),
+  diskUsage: () => Promise.reject(new Error('the ERP host was asked')),
+  dockerDataRoot: () => Promise.reject(new Error('the ERP host was asked')),
+};
+
 describe('disk.cleanup steps: decimal GB, earlier outputs from the context', () => {
   const scratch = mkdtempSync(path.join(tmpdir(), 'erp-steps-'));
   after(() => rmSync(scratch, { recursive: true, force: true }));
   const local = (freeDiskGbMin: number) =>
     withInventory((i) => {
-      i.stack.dataPaths = [scratch];
+      i.stack.dataPaths = [];
       i.backups.directory = scratch;
       i.cleanup.archiveDirectory = path.join(scratch, 'archives');
       i.thresholds.freeDiskGbMin = freeDiskGbMin;
@@ -96,9 +104,9 @@ describe('disk.cleanup steps: decimal GB, earlier outputs from the context', () 
 
   it('usage: df of the inventory paths, each with its free space in GB', async () => {
     const ctx = stepContext({}, { inventory: local(100) });
-    const plan = await usageStep.plan(ctx);
+    const plan = await usageStep({ host: noHost }).plan(ctx);
     expect(plan.freeDiskGbMin).toBe(100);
-    const out = await usageStep.run(ctx);
+    const out = await usageStep({ host: noHost }).run(ctx);
     const paths = out.paths as (DiskUsage & { freeGb: number })[];
     expect(paths.map((p) => p.path)).toEqual([scratch, path.join(scratch, 'archives')]);
     for (const p of paths) expect(p.freeGb).toBe(Math.round((p.freeBytes / 1e9) * 100) / 100);
@@ -107,7 +115,7 @@ describe('disk.cleanup steps: decimal GB, earlier outputs from the context', () 
 
   it("verify: reads the usage and the reclaiming steps' outputs from the context, not the runner's tables", async () => {
     const inv = local(0);
-    const before = await usageStep.run(stepContext({}, { inventory: inv }));
+    const before = await usageStep({ host: noHost }).run(stepContext({}, { inventory: inv }));
     const outputs = {
       usage: before,
       backups: { reclaimedBytes: 3000 },
@@ -115,7 +123,7 @@ describe('disk.cleanup steps: decimal GB, earlier outputs from the context', () 
       'archive-logs': { reclaimedBytes: 0 },
       prune: { reclaimedBytes: 100 },
     };
-    const out = await verifyStep.run(stepContext({}, { inventory: inv, outputs }));
+    const out = await verifyStep({ host: noHost }).run(stepContext({}, { inventory: inv, outputs }));
     expect(out.reclaimedByStep).toEqual({ backups: 3000, vacuum: 20, 'archive-logs': 0, prune: 100 });
     expect(out.reclaimedBytes).toBe(3120);
     expect(out.meetsThreshold).toBe(true);
@@ -123,7 +131,7 @@ describe('disk.cleanup steps: decimal GB, earlier outputs from the context', () 
     expect(fs.freeBeforeBytes).toBe((before.paths as DiskUsage[])[0].freeBytes);
     expect(fs.paths).toEqual([scratch, path.join(scratch, 'archives')]);
     // A step that did not run counts as nothing reclaimed.
-    expect((await verifyStep.run(stepContext({}, { inventory: inv }))).reclaimedByStep).toEqual({
+    expect((await verifyStep({ host: noHost }).run(stepContext({}, { inventory: inv }))).reclaimedByStep).toEqual({
       backups: 0,
       vacuum: 0,
       'archive-logs': 0,
@@ -136,10 +144,51 @@ describe('disk.cleanup steps: decimal GB, earlier outputs from the context', () 
       Object.assign(i, local(1_000_000));
       i.thresholds.diskPercent = { warn: 99, fail: 100 };
     });
-    const error = await verifyStep.run(stepContext({}, { inventory: inv })).catch((e: unknown) => e);
+    const error = await verifyStep({ host: noHost })
+      .run(stepContext({}, { inventory: inv }))
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EscalationError);
     expect((error as EscalationError).message).toMatch(/^free space is still below 1000000 GB after the cleanup/);
     expect((error as EscalationError).level).toBe('P2');
+  });
+
+  it("reads the data paths on the ERP host (its node exporter's adapter), the backup and archive directories locally", async () => {
+    const asked: string[][] = [];
+    const erpHost = {
+      ...noHost,
+      diskUsage: async (paths: string[]) => {
+        asked.push(paths);
+        return paths.map((p) => ({
+          path: p,
+          mountpoint: '/srv',
+          device: 'tmpfs',
+          sizeBytes: 64 * 2 ** 20,
+          usedBytes: 0,
+          freeBytes: 64 * 2 ** 20,
+          usedPercent: 0,
+        }));
+      },
+    };
+    const inv = withInventory((i) => {
+      Object.assign(i, local(0));
+      i.stack.dataPaths = ['/srv/erp-data'];
+    });
+    const out = await usageStep({ host: erpHost }).run(stepContext({}, { inventory: inv }));
+    expect(asked).toEqual([['/srv/erp-data']]);
+    const paths = out.paths as DiskUsage[];
+    expect(paths.map((p) => [p.path, p.host, p.measuredAt])).toEqual([
+      ['/srv/erp-data', 'erp', '/srv'],
+      [scratch, 'control-plane', scratch],
+      [path.join(scratch, 'archives'), 'control-plane', scratch],
+    ]);
+    expect(paths[0]).toMatchObject({ freeBytes: 64 * 2 ** 20, device: 'erp:tmpfs@/srv' });
+    // The ERP host unreachable: its paths say so, the local ones are still measured.
+    const down = { ...noHost, diskUsage: async () => Promise.reject(new Error('node exporter unreachable')) };
+    const partial = await usageStep({ host: down }).run(stepContext({}, { inventory: inv }));
+    expect((partial.paths as { path: string; error?: string }[])[0]).toEqual({
+      path: '/srv/erp-data',
+      error: "cannot read the ERP host's disk usage: node exporter unreachable",
+    });
   });
 
   it("archive-logs plans a file named by the context's clock in the inventory's time zone", async () => {

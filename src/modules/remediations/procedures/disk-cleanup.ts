@@ -33,6 +33,6 @@ export function diskCleanupProcedure(deps: DiskCleanupDeps): ProcedureDefinition
     // meanwhile; backups:retention: no retention run deleting the same backups.
     locks: () => ['erp:postgres', 'backups:retention'],
     requiresApproval: false,
-    steps: [usageStep, backupsStep(deps), vacuumStep(deps), archiveLogsStep(deps), pruneStep(deps), verifyStep],
+    steps: [usageStep(deps), backupsStep(deps), vacuumStep(deps), archiveLogsStep(deps), pruneStep(deps), verifyStep(deps)],
   });
 }

@@ -1,20 +1,26 @@
 /**
- * Disk usage (df) of the paths disk cleanup looks at. The measurement (`diskUsage`, `measure`,
- * `byFileSystem`) lives here alone so that it can be pointed at the ERP host's readings without
- * touching the steps; figures are bytes, shown to people in decimal GB (src/common/units.ts).
+ * Disk usage (df) of the paths disk cleanup looks at, each where it lives: the ERP's data paths
+ * (stack.dataPaths) on the ERP host, read from its node exporter through the HOST_RESOURCES
+ * adapter (never the control plane's own disk, which is another machine when the Docker host is
+ * remote); the backup and archive directories, which the control plane itself writes (backups
+ * stream to it, archives are written by it), with statfs on the control plane's machine.
+ * Figures are bytes, shown to people in decimal GB (src/common/units.ts).
  */
 import { stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { toGb, usedPercent } from '../../../../common/units';
 import { Inventory } from '../../../../config/inventory.schema';
+import { HostResourcesPort } from '../../../../integrations/contracts';
 
 export interface DiskUsage {
   /** The path asked about. */
   path: string;
-  /** The path statfs read: the path itself, or its nearest existing parent when it does not exist yet. */
+  /** Where it was read: the ERP host (its node exporter) or the control plane's own machine (statfs). */
+  host: 'erp' | 'control-plane';
+  /** The file system read: the ERP host's mountpoint, or the nearest existing path statfs read. */
   measuredAt: string;
-  /** st_dev of measuredAt: paths with the same device share one file system. */
-  device: number;
+  /** The file system's key: paths with the same key share one file system (counted once). */
+  device: string;
   sizeBytes: number;
   usedBytes: number;
   freeBytes: number;
@@ -47,8 +53,9 @@ export async function diskUsage(path: string): Promise<DiskUsage> {
   const free = fs.bavail * fs.bsize;
   return {
     path,
+    host: 'control-plane',
     measuredAt,
-    device: Number(info.dev),
+    device: `control-plane:${info.dev}`,
     sizeBytes: fs.blocks * fs.bsize,
     usedBytes: used,
     freeBytes: free,
@@ -56,27 +63,49 @@ export async function diskUsage(path: string): Promise<DiskUsage> {
   };
 }
 
-/** df of every path; fails only when none of them can be read. */
-export async function measure(paths: string[]): Promise<{ paths: (DiskUsage | UnreadablePath)[]; usable: DiskUsage[] }> {
-  const results = await Promise.all(
-    paths.map((path) =>
+/** The ERP host's paths, read through its node exporter (one reading for all of them). */
+async function erpHostUsage(host: HostResourcesPort, paths: string[], signal?: AbortSignal): Promise<(DiskUsage | UnreadablePath)[]> {
+  if (!paths.length) return [];
+  try {
+    const readings = await host.diskUsage(paths, { timeoutMs: 10_000, signal });
+    return readings.map((r) =>
+      'error' in r
+        ? { path: r.path, error: `cannot read its disk usage on the ERP host: ${r.error}` }
+        : { ...r, host: 'erp', measuredAt: r.mountpoint, device: `erp:${r.device}@${r.mountpoint}` },
+    );
+  } catch (error) {
+    return paths.map((path) => ({ path, error: `cannot read the ERP host's disk usage: ${(error as Error).message}` }));
+  }
+}
+
+/** df of every path, each where it lives; fails only when none of them can be read. */
+export async function measure(
+  inventory: Inventory,
+  host: HostResourcesPort,
+  signal?: AbortSignal,
+): Promise<{ paths: (DiskUsage | UnreadablePath)[]; usable: DiskUsage[] }> {
+  const { erp, own } = cleanupPathsByHost(inventory);
+  const local = Promise.all(
+    own.map((path) =>
       diskUsage(path).catch((error: NodeJS.ErrnoException): UnreadablePath => ({
         path,
         error: `cannot read its disk usage: ${error.code ?? error.message}`,
       })),
     ),
   );
+  const [onErp, onOwn] = await Promise.all([erpHostUsage(host, erp, signal), local]);
+  const results = [...onErp, ...onOwn];
   const usable = results.filter((r): r is DiskUsage => !('error' in r));
   if (!usable.length)
     throw new Error(
-      `cannot read the disk usage of any of ${paths.join(', ')}: ${results.map((r) => ('error' in r ? `${r.path}: ${r.error}` : '')).join('; ')}`,
+      `cannot read the disk usage of any of ${results.map((r) => r.path).join(', ')}: ${results.map((r) => ('error' in r ? `${r.path}: ${r.error}` : '')).join('; ')}`,
     );
   return { paths: results, usable };
 }
 
 /** One entry per file system (paths on the same device counted once). */
-export function byFileSystem(usages: DiskUsage[]): Map<number, DiskUsage & { paths: string[] }> {
-  const out = new Map<number, DiskUsage & { paths: string[] }>();
+export function byFileSystem(usages: DiskUsage[]): Map<string, DiskUsage & { paths: string[] }> {
+  const out = new Map<string, DiskUsage & { paths: string[] }>();
   for (const u of usages) {
     const seen = out.get(u.device);
     if (seen) seen.paths.push(u.path);
@@ -85,9 +114,14 @@ export function byFileSystem(usages: DiskUsage[]): Map<number, DiskUsage & { pat
   return out;
 }
 
-/** The paths the runbook's `df` looks at: the inventory's data paths, the backup and the archive directories. */
-export function cleanupPaths(inventory: Inventory): string[] {
-  return [...new Set([...inventory.stack.dataPaths, inventory.backups.directory, inventory.cleanup.archiveDirectory])];
+/**
+ * The paths the runbook's `df` looks at, by where they live: the inventory's data paths on the
+ * ERP host; the backup and archive directories (written by the control plane) on its own machine.
+ */
+export function cleanupPathsByHost(inventory: Inventory): { erp: string[]; own: string[] } {
+  const erp = [...new Set(inventory.stack.dataPaths)];
+  const own = [...new Set([inventory.backups.directory, inventory.cleanup.archiveDirectory])].filter((p) => !erp.includes(p));
+  return { erp, own };
 }
 
 /** A path's usage as shown in a step's output: the bytes, and the sizes in decimal GB. */

@@ -17,7 +17,7 @@ export const diskCleanupParameters = z
 export type DiskCleanupParameters = z.infer<typeof diskCleanupParameters>;
 
 /** The adapters disk cleanup's steps use (the inventory, the clock and the requester come with the step's context). */
-export type DiskCleanupDeps = Pick<RemediationDeps, 'backups' | 'docker' | 'targetDb'>;
+export type DiskCleanupDeps = Pick<RemediationDeps, 'backups' | 'docker' | 'targetDb' | 'host'>;
 
 export type CleanupContext = StepContext<DiskCleanupParameters>;
 

@@ -2,30 +2,31 @@
 import { formatGb, gbToBytes, toGb } from '../../../../common/units';
 import { Inventory, Severity } from '../../../../config/inventory.schema';
 import { defineStep, EscalationError, StepOutput } from '../../../../procedures/procedure';
-import { byFileSystem, cleanupPaths, describeUsage, DiskUsage, measure } from './disk-usage';
-import { DiskCleanupParameters, explained } from './shared';
+import { byFileSystem, describeUsage, DiskUsage, measure } from './disk-usage';
+import { DiskCleanupDeps, DiskCleanupParameters, explained } from './shared';
 
 /** The steps whose outputs carry `reclaimedBytes`, in order. */
 export const RECLAIMING_STEPS = ['backups', 'vacuum', 'archive-logs', 'prune'] as const;
 
-export const usageStep = defineStep<DiskCleanupParameters>({
-  id: 'usage',
-  title: 'Disk usage (df) of the data paths, the backup and the archive directories',
-  timeoutMs: 30_000,
-  plan: async (ctx) => {
-    const { paths } = await measure(cleanupPaths(ctx.inventory));
-    return { paths: paths.map(describeUsage), freeDiskGbMin: ctx.inventory.thresholds.freeDiskGbMin };
-  },
-  run: (ctx) =>
-    explained(
-      'reading the disk usage',
-      'check stack.dataPaths, backups.directory and cleanup.archiveDirectory in the inventory',
-      async () => {
-        const { paths, usable } = await measure(cleanupPaths(ctx.inventory));
-        return { paths: paths.map(describeUsage), freeBytesMin: Math.min(...usable.map((u) => u.freeBytes)), reclaimedBytes: 0 };
-      },
-    ),
-});
+export const usageStep = ({ host }: Pick<DiskCleanupDeps, 'host'>) =>
+  defineStep<DiskCleanupParameters>({
+    id: 'usage',
+    title: 'Disk usage (df) of the data paths, the backup and the archive directories',
+    timeoutMs: 30_000,
+    plan: async (ctx) => {
+      const { paths } = await measure(ctx.inventory, host, ctx.signal);
+      return { paths: paths.map(describeUsage), freeDiskGbMin: ctx.inventory.thresholds.freeDiskGbMin };
+    },
+    run: (ctx) =>
+      explained(
+        'reading the disk usage',
+        'check stack.dataPaths, stack.nodeExporterUrl (the ERP host), backups.directory and cleanup.archiveDirectory in the inventory',
+        async () => {
+          const { paths, usable } = await measure(ctx.inventory, host, ctx.signal);
+          return { paths: paths.map(describeUsage), freeBytesMin: Math.min(...usable.map((u) => u.freeBytes)), reclaimedBytes: 0 };
+        },
+      ),
+  });
 
 export interface FreeSpaceReport {
   freeDiskGbMin: number;
@@ -53,9 +54,9 @@ export function freeSpaceReport(
   reclaimedByStep: Record<string, number>,
   freeDiskGbMin: number,
 ): FreeSpaceReport {
-  const before = new Map<number, DiskUsage>();
+  const before = new Map<string, DiskUsage>();
   for (const u of (usageOutput.paths ?? []) as DiskUsage[])
-    if (typeof u?.device === 'number' && !before.has(u.device)) before.set(u.device, u);
+    if (typeof u?.device === 'string' && !before.has(u.device)) before.set(u.device, u);
   const minBytes = gbToBytes(freeDiskGbMin);
   const fileSystems = [...byFileSystem(after).values()].map((f) => {
     const was = before.get(f.device);
@@ -92,33 +93,34 @@ export function shortOfSpace(report: FreeSpaceReport, inventory: Inventory): Esc
   );
 }
 
-export const verifyStep = defineStep<DiskCleanupParameters>({
-  id: 'verify',
-  title: 'Free space after vs before, bytes reclaimed per step, against thresholds.freeDiskGbMin',
-  timeoutMs: 60_000,
-  plan: async (ctx) => {
-    const { usable } = await measure(cleanupPaths(ctx.inventory));
-    return {
-      freeDiskGbMin: ctx.inventory.thresholds.freeDiskGbMin,
-      unit: 'GB (decimal, 10^9 bytes, as df -H)',
-      fileSystems: [...byFileSystem(usable).values()].map((f) => ({
-        paths: f.paths,
-        freeGb: toGb(f.freeBytes),
-        usedPercent: f.usedPercent,
-      })),
-    };
-  },
-  run: (ctx) =>
-    explained(
-      'measuring the free space after the cleanup',
-      'check stack.dataPaths and backups.directory in the inventory; the cleanup itself is done (see the steps above)',
-      async () => {
-        const reclaimedByStep = Object.fromEntries(RECLAIMING_STEPS.map((id) => [id, Number(ctx.outputOf(id).reclaimedBytes ?? 0)]));
-        const { usable } = await measure(cleanupPaths(ctx.inventory));
-        const report = freeSpaceReport(ctx.outputOf('usage'), usable, reclaimedByStep, ctx.inventory.thresholds.freeDiskGbMin);
-        const escalation = shortOfSpace(report, ctx.inventory);
-        if (escalation) throw escalation;
-        return { ...report };
-      },
-    ),
-});
+export const verifyStep = ({ host }: Pick<DiskCleanupDeps, 'host'>) =>
+  defineStep<DiskCleanupParameters>({
+    id: 'verify',
+    title: 'Free space after vs before, bytes reclaimed per step, against thresholds.freeDiskGbMin',
+    timeoutMs: 60_000,
+    plan: async (ctx) => {
+      const { usable } = await measure(ctx.inventory, host, ctx.signal);
+      return {
+        freeDiskGbMin: ctx.inventory.thresholds.freeDiskGbMin,
+        unit: 'GB (decimal, 10^9 bytes, as df -H)',
+        fileSystems: [...byFileSystem(usable).values()].map((f) => ({
+          paths: f.paths,
+          freeGb: toGb(f.freeBytes),
+          usedPercent: f.usedPercent,
+        })),
+      };
+    },
+    run: (ctx) =>
+      explained(
+        'measuring the free space after the cleanup',
+        'check stack.dataPaths, stack.nodeExporterUrl and backups.directory in the inventory; the cleanup itself is done (see the steps above)',
+        async () => {
+          const reclaimedByStep = Object.fromEntries(RECLAIMING_STEPS.map((id) => [id, Number(ctx.outputOf(id).reclaimedBytes ?? 0)]));
+          const { usable } = await measure(ctx.inventory, host, ctx.signal);
+          const report = freeSpaceReport(ctx.outputOf('usage'), usable, reclaimedByStep, ctx.inventory.thresholds.freeDiskGbMin);
+          const escalation = shortOfSpace(report, ctx.inventory);
+          if (escalation) throw escalation;
+          return { ...report };
+        },
+      ),
+  });
