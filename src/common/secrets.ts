@@ -63,7 +63,8 @@ export function maskSecrets<T>(value: T, depth = 0): T {
   return value;
 }
 
-function safeDecode(value: string): string {
+/** decodeURIComponent, or the value itself when it is not valid percent-encoding. */
+export function safeDecode(value: string): string {
   try {
     return decodeURIComponent(value);
   } catch {

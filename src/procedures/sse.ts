@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { RunEventFeed } from './run-events';
 
-/** A Fastify reply or an Express response: what the SSE writer needs of either. */
+/** A Fastify reply (or a bare Node response): what the SSE writer needs of it. */
 interface ReplyLike {
   raw?: ServerResponse;
   hijack?: () => void;

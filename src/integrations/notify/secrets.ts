@@ -5,6 +5,7 @@
  * common/secrets' maskedErrorLine, given every form in which a secret could come back (raw,
  * URL-encoded, base64 as in SMTP AUTH): these functions list those forms.
  */
+import { safeDecode } from '../../common/secrets';
 
 /** scheme://host[:port] of a URL, never its user info, path or query ("" when unparsable). */
 export function originOf(url: string): string {
@@ -25,14 +26,6 @@ export function showWebhook(url: string): string {
     return parsed.pathname && parsed.pathname !== '/' ? `${origin}/…` : origin;
   } catch {
     return origin;
-  }
-}
-
-function safeDecode(value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
   }
 }
 

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { flag, wholeNumber } from '../../procedures/parameters';
 
-/** The username of runs the control plane starts itself (scheduled backups). */
-export const SCHEDULER_USERNAME = 'scheduler';
+/** The username of runs the control plane starts itself (scheduled backups): the scheduled jobs' identity. */
+export { SCHEDULER_USERNAME } from '../../common/scheduled-jobs';
 
 export const MAX_RETENTION_DAYS = 3650;
 export const MAX_KEEP_LAST = 10_000;
