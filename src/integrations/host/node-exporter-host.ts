@@ -12,9 +12,16 @@ import { hostReadingOf, parseExposition, pathDiskUsage } from './node-exposition
 
 /** A node exporter's page is a few hundred KB at most; beyond this something else answers. */
 const MAX_BYTES = 8 * 1024 * 1024;
+/**
+ * How long the Docker data root's path is reused: it changes only when the engine restarts
+ * with another data-root, and asking the engine (docker info) costs tens of milliseconds on
+ * every checklist. The disk figures themselves are always read fresh.
+ */
+const DATA_ROOT_PATH_TTL_MS = 10 * 60_000;
 
 export class NodeExporterHost implements HostResourcesPort {
   private readonly shownBase: string;
+  private dataRootPath: { path: string; until: number } | null = null;
 
   constructor(
     private readonly baseUrl: string,
@@ -50,14 +57,22 @@ export class NodeExporterHost implements HostResourcesPort {
   }
 
   async dockerDataRoot(options: CallOptions): Promise<PathDiskUsage> {
-    const [info, reading] = await Promise.all([this.docker.engineInfo(options), this.read(options)]);
-    const usage = pathDiskUsage(info.dockerRootDir, reading.filesystems);
+    const [rootDir, reading] = await Promise.all([this.dockerRootDir(options), this.read(options)]);
+    const usage = pathDiskUsage(rootDir, reading.filesystems);
     if (!usage)
       throw new IntegrationError(
         this.system,
         'bad_response',
-        `${this.system}: no file system of the ERP host covers the Docker data root ${info.dockerRootDir} (node exporter ${reading.source})`,
+        `${this.system}: no file system of the ERP host covers the Docker data root ${rootDir} (node exporter ${reading.source})`,
       );
     return usage;
+  }
+
+  /** The engine's data root (docker info's DockerRootDir), asked again after DATA_ROOT_PATH_TTL_MS. */
+  private async dockerRootDir(options: CallOptions): Promise<string> {
+    if (this.dataRootPath && this.dataRootPath.until > Date.now()) return this.dataRootPath.path;
+    const info = await this.docker.engineInfo(options);
+    this.dataRootPath = { path: info.dockerRootDir, until: Date.now() + DATA_ROOT_PATH_TTL_MS };
+    return info.dockerRootDir;
   }
 }
