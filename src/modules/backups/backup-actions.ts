@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DomainError, ErrorCode } from '../../common/errors';
 import { Identity } from '../../common/request-context';
 import { Role, roleHasLevel } from '../../common/rights';
+import { FINISHED } from '../../procedures/run.entity';
 import { RunnerService, RunView } from '../../procedures/runner.service';
 import { BackupService, CatalogItem } from './backup.service';
 
@@ -14,6 +15,9 @@ export interface WaitOptions {
  * The backup API's actions, shared by REST and GraphQL: each is a run of a backup procedure
  * (rights, approval, locks, audit and the job queue are the runner's), optionally waited for.
  */
+/** How often a wait re-reads the run's record, in case its end event was lost. */
+const RECHECK_MS = 5000;
+
 @Injectable()
 export class BackupActions {
   constructor(
@@ -24,11 +28,19 @@ export class BackupActions {
   /**
    * The run once it has ended (or awaits approval), or as it is at the deadline. Listens to the
    * run's events: the feed subscribes before it reads the snapshot, so an end that happens in
-   * between is in the snapshot or among the events, never lost.
+   * between is in the snapshot or among the events. Redis pub/sub delivers at most once (a
+   * message sent while the subscriber reconnects is gone), so the run's record is also read
+   * every RECHECK_MS: a lost end event costs seconds, never the whole wait.
    */
   async waitFor(runId: string, seconds: number): Promise<RunView> {
     const feed = await this.runner.events(runId);
     const deadline = setTimeout(() => void feed.return(), seconds * 1000);
+    const recheck = setInterval(() => {
+      this.runner.get(runId).then(
+        (run) => (FINISHED.includes(run.status) || run.status === 'awaiting_approval' ? void feed.return() : undefined),
+        () => undefined,
+      );
+    }, RECHECK_MS);
     try {
       for await (const event of feed) {
         const status = event.type === 'snapshot' || event.type === 'status' ? event.data.status : undefined;
@@ -36,6 +48,7 @@ export class BackupActions {
       }
     } finally {
       clearTimeout(deadline);
+      clearInterval(recheck);
       await feed.return();
     }
     return this.runner.get(runId);
