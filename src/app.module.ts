@@ -5,6 +5,7 @@ import { GraphQLModule } from '@nestjs/graphql';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { BackupsModule } from './modules/backups/backups.module';
 import { AlertsModule } from './modules/alerts/alerts.module';
+import { IncidentsModule } from './modules/incidents/incidents.module';
 import { ReviewsModule } from './modules/reports/review/reviews.module';
 import { RemediationsModule } from './modules/remediations/remediations.module';
 import { ReportsModule } from './modules/reports/reports.module';
@@ -102,6 +103,7 @@ export class AppModule {
         BackupsModule,
         RemediationsModule,
         AlertsModule,
+        IncidentsModule,
         ReviewsModule,
         ReportsModule,
       ],

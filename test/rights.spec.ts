@@ -36,7 +36,15 @@ describe('escalation rights: every endpoint, every role (REST and GraphQL)', () 
         .filter((d) => d.right === 'public')
         .map((d) => d.endpoint)
         .sort(),
-    ).toEqual(['GET /health', 'GET /health/ready', 'GET /metrics', 'POST /api/v1/auth/login']);
+    ).toEqual([
+      // The one-click acknowledge link: its signed, single-use token is the credential.
+      'GET /api/v1/incidents/ack/:token',
+      'GET /health',
+      'GET /health/ready',
+      'GET /metrics',
+      'POST /api/v1/auth/login',
+      'POST /api/v1/incidents/ack/:token',
+    ]);
   });
 
   it("denies each role below a REST route's right with 403 naming the right and whom to escalate to", async () => {

@@ -70,6 +70,13 @@ export const RIGHTS = {
     domain: 'system',
     description: 'Deliver Alertmanager webhook notifications (POST /api/v1/alerts/webhook)',
   },
+  'incidents.read': { level: 'read', domain: 'system', description: 'Read incidents, their timelines and who is on call' },
+  'incidents.respond': {
+    level: 'P3',
+    domain: 'system',
+    description:
+      'Open, acknowledge, resolve, reopen, escalate, assign and annotate incidents (acting on a Pn incident needs the right to act at Pn)',
+  },
   'reports.read': { level: 'read', domain: 'system', description: 'Read stored performance reports (GET /admin/reports/performance)' },
   'reports.create': {
     level: 'P3',

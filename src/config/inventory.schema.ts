@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { incidentsSchema } from './incidents.schema';
 
 /**
  * The inventory: the one description of the ERP stack the control plane operates.
@@ -369,6 +370,8 @@ export const inventorySchema = z
       })
       .strict()
       .default({ origins: [] }),
+    /** Incidents, on-call and escalation (see incidents.schema.ts); every key has a default. */
+    incidents: incidentsSchema.prefault({}),
   })
   .strict()
   .superRefine((inv, ctx) => {

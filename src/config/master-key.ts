@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 export const MASTER_KEY = Symbol('MASTER_KEY');
 
 /** What a derived key is for; each purpose gets its own key (HKDF-SHA256). */
-export type KeyPurpose = 'audit-chain' | 'signing-keys';
+export type KeyPurpose = 'audit-chain' | 'signing-keys' | 'incident-links';
 
 const MIN_LENGTH = 32;
 

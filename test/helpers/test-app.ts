@@ -72,6 +72,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     OPS_RATE_LIMIT_PER_MINUTE: '0',
     OPS_GRAPHQL_INTROSPECTION: 'true',
     OPS_SCHEDULER: 'false',
+    OPS_INCIDENT_TIMERS: 'false',
     ...options.env,
   };
   const config = loadAppConfig(env as NodeJS.ProcessEnv);

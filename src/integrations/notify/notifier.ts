@@ -121,11 +121,12 @@ export class Notifier implements NotifierPort {
     });
 
     const sends: Promise<NotificationDelivery>[] = [];
-    const chatChannel = chatChannelOf(this.notifications, audience);
-    if (chatChannel !== undefined)
+    const wants = (channel: 'chat' | 'email') => !message.channels || message.channels.includes(channel);
+    const chatChannel = message.recipients?.chatChannel ?? chatChannelOf(this.notifications, audience);
+    if (chatChannel !== undefined && wants('chat'))
       sends.push(this.guard('chat', this.chatTarget(chatChannel), () => this.sendChat(chatChannel, message, plan)));
-    const to = recipientsOf(this.notifications, audience);
-    sends.push(this.guard('email', this.emailTarget(to), () => this.sendEmail(to, message, plan)));
+    const to = message.recipients?.email ?? recipientsOf(this.notifications, audience);
+    if (wants('email')) sends.push(this.guard('email', this.emailTarget(to), () => this.sendEmail(to, message, plan)));
     return Promise.all(sends);
   }
 

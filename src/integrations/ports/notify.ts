@@ -10,6 +10,10 @@ export interface NotificationMessage {
    * channel and the support and management mailboxes; management: the management mailbox.
    */
   audience?: 'support' | 'emergency' | 'management';
+  /** Only these channels (default: every channel of the audience). */
+  channels?: ('chat' | 'email')[];
+  /** Instead of the audience's: these mailboxes, this chat channel (a page to one person). */
+  recipients?: { email?: string[]; chatChannel?: string };
   attachments?: { filename: string; content: Buffer | string; contentType?: string; cid?: string }[];
 }
 

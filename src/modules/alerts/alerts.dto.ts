@@ -189,7 +189,14 @@ export class AlertNotificationPage {
   @ApiProperty({ nullable: true, type: String }) nextCursor: string | null;
 }
 
+export class WebhookIncidents {
+  @ApiProperty({ type: [String], description: 'Incidents opened by this delivery' }) opened: string[];
+  @ApiProperty({ type: [String], description: 'Incidents it added alerts to, resolved alerts of, or reopened' }) updated: string[];
+}
+
 export class WebhookReceipt {
   @ApiProperty({ description: 'false: the same notification was already stored (Alertmanager retried or repeated it)' }) stored: boolean;
   @ApiProperty({ description: 'The stored notification' }) id: string;
+  @ApiPropertyOptional({ type: () => WebhookIncidents, description: 'What this delivery did to incidents (new deliveries only)' })
+  incidents?: WebhookIncidents;
 }

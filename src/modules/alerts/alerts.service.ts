@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, In } from 'typeorm';
+import { DataSource, EntityManager, In } from 'typeorm';
 import { Clock } from '../../common/clock';
 import { DomainError, ErrorCode } from '../../common/errors';
 import { decodeCursor, encodeCursor, Page, pageSize } from '../../common/pagination';
@@ -16,7 +16,7 @@ import { ALERTMANAGER } from '../../integrations/integrations.module';
 import { remediationForAlert } from '../../procedures/suggestions';
 import { AlertNotificationEntity, AlertSilenceEntity, StoredAlert } from './alert.entities';
 import { AlertGroupModel, AlertNotificationModel, AlertsOverviewModel, FiringAlertModel, SilenceModel, WebhookReceipt } from './alerts.dto';
-import { dedupeKey, payloadProblems, webhookPayload } from './webhook.schema';
+import { dedupeKey, payloadProblems, WebhookPayload, webhookPayload } from './webhook.schema';
 
 /** Each Alertmanager call of a request answers within this. */
 const CALL_TIMEOUT_MS = 5000;
@@ -202,20 +202,43 @@ export class AlertsService {
       receivedBy: identity.username,
       receivedAt: this.clock.now(),
     };
-    const repo = this.dataSource.getRepository(AlertNotificationEntity);
-    const result = await repo
-      .createQueryBuilder()
-      .insert()
-      .into(AlertNotificationEntity)
-      .values(row as never)
-      .orIgnore()
-      .returning(['id'])
-      .execute();
-    const inserted = (result.raw as { id: string }[])[0];
-    if (inserted) return { stored: true, id: inserted.id };
-    const existing = await repo.findOne({ where: { dedupeKey: key }, select: { id: true } });
-    return { stored: false, id: existing?.id ?? row.id };
+    // Stored, and handed to the delivery hook (incidents), in one transaction: the 2xx
+    // means both are in the database. A duplicate (a retry, an HA peer's copy) changes nothing.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.dataSource.transaction(async (m) => {
+          const result = await m
+            .createQueryBuilder()
+            .insert()
+            .into(AlertNotificationEntity)
+            .values(row as never)
+            .orIgnore()
+            .returning(['id'])
+            .execute();
+          const inserted = (result.raw as { id: string }[])[0];
+          if (!inserted) {
+            const existing = await m.getRepository(AlertNotificationEntity).findOne({ where: { dedupeKey: key }, select: { id: true } });
+            return { stored: false, id: existing?.id ?? row.id };
+          }
+          const effects = this.onDelivery ? await this.onDelivery(m, payload, row.receivedAt, identity.username) : undefined;
+          return { stored: true, id: inserted.id, ...(effects ? { incidents: effects } : {}) };
+        });
+      } catch (error) {
+        // Two deliveries storing the same alert occurrence at once (different group keys):
+        // the loser starts over and finds it stored.
+        if ((error as { code?: string }).code === '23505' && attempt < 3) continue;
+        throw error;
+      }
+    }
   }
+
+  /** Called with every new (not duplicate) delivery inside its transaction; set by the incidents module. */
+  onDelivery?: (
+    m: EntityManager,
+    payload: WebhookPayload,
+    receivedAt: Date,
+    receivedBy: string,
+  ) => Promise<{ opened: string[]; updated: string[] }>;
 
   /** The received notifications, newest first. */
   async notifications(filter: {

@@ -1,0 +1,35 @@
+import { Inject, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
+import { INVENTORY } from '../../config/config.module';
+import { Inventory } from '../../config/inventory.schema';
+import { IntegrationsModule } from '../../integrations/integrations.module';
+import { AuditModule } from '../../audit/audit.module';
+import { AlertsModule } from '../alerts/alerts.module';
+import { EscalationEngine } from './escalation.engine';
+import { IncidentIntake } from './incident-intake';
+import { IncidentLifecycle } from './incident-lifecycle';
+import { IncidentReconcile } from './incident-reconcile';
+import { IncidentRuns } from './incident-runs';
+import { IncidentMetrics } from './incident.metrics';
+import { IncidentsController } from './incidents.controller';
+import { IncidentsService } from './incidents.service';
+import { oncallProblems } from './oncall';
+
+/**
+ * Incidents: opened from Alertmanager's deliveries (or by hand), paged along the inventory's
+ * escalation chains with timers kept in PostgreSQL, acknowledged from the notification's
+ * link, REST or GraphQL, and joined to the procedures that fix them.
+ */
+@Module({
+  imports: [IntegrationsModule, AlertsModule, AuditModule],
+  controllers: [IncidentsController],
+  providers: [IncidentsService, IncidentLifecycle, IncidentIntake, EscalationEngine, IncidentRuns, IncidentReconcile, IncidentMetrics],
+  exports: [IncidentsService],
+})
+export class IncidentsModule implements OnApplicationBootstrap {
+  constructor(@Inject(INVENTORY) private readonly inventory: Inventory) {}
+
+  onApplicationBootstrap(): void {
+    const logger = new Logger('OnCall');
+    for (const problem of oncallProblems(this.inventory)) logger.warn(`on-call set-up: ${problem}`);
+  }
+}

@@ -1,0 +1,430 @@
+import { timingSafeEqual } from 'node:crypto';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { Clock } from '../../common/clock';
+import { DomainError, ErrorCode } from '../../common/errors';
+import { decodeCursor, encodeCursor, Page, pageSize } from '../../common/pagination';
+import { Identity } from '../../common/request-context';
+import { Role, roleHasLevel, ROLES } from '../../common/rights';
+import { INVENTORY } from '../../config/config.module';
+import { IncidentRotation, IncidentSeverity } from '../../config/incidents.schema';
+import { Inventory } from '../../config/inventory.schema';
+import { AuditService } from '../../audit/audit.service';
+import { AlertsService } from '../alerts/alerts.service';
+import { EscalationEngine } from './escalation.engine';
+import { IncidentIntake } from './incident-intake';
+import { IncidentLifecycle } from './incident-lifecycle';
+import { addEvent, EventRow, IncidentRow, lockIncident, updated } from './incident-store';
+import { IncidentMetrics } from './incident.metrics';
+import { contactsOf, Level, levelOf, onCallAt } from './oncall';
+
+export interface IncidentFilter {
+  status?: string[];
+  severity?: string[];
+  component?: string;
+  assignee?: string;
+  from?: Date;
+  to?: Date;
+  limit?: number;
+  cursor?: string;
+}
+
+/** Raised when a link is refused: expired, used, forged. */
+const linkRefused = (problem: string) => new DomainError(ErrorCode.ValidationFailed, `this acknowledge link ${problem}`, { link: problem });
+
+/**
+ * Incidents: reading them, and every change a person makes (acknowledge, resolve, reopen,
+ * note, status update, escalate, assign, report, a run from the incident). Rights: acting on
+ * a Pn incident needs the right to act at Pn on its domain (the escalation matrix); the 403
+ * names whom to call.
+ */
+@Injectable()
+export class IncidentsService implements OnModuleInit {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(INVENTORY) private readonly inventory: Inventory,
+    private readonly lifecycle: IncidentLifecycle,
+    private readonly intake: IncidentIntake,
+    private readonly engine: EscalationEngine,
+    private readonly alerts: AlertsService,
+    private readonly clock: Clock,
+    private readonly metrics: IncidentMetrics,
+    private readonly audit: AuditService,
+  ) {}
+
+  onModuleInit(): void {
+    this.alerts.onDelivery = async (m, payload, receivedAt, receivedBy) => {
+      const result = await this.intake.intake(m, payload, receivedAt, receivedBy);
+      if (result.opened.length || result.updated.length)
+        // After the commit: send the pages and queue the timers' wake-ups.
+        setImmediate(() => {
+          this.engine.kick();
+          for (const id of [...result.opened, ...result.updated]) void this.engine.wakeForIncident(id).catch(() => undefined);
+          void this.metrics.refreshOpen(this.dataSource).catch(() => undefined);
+        });
+      return result;
+    };
+  }
+
+  async list(filter: IncidentFilter): Promise<Page<IncidentRow>> {
+    const size = pageSize(filter.limit);
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (sql: string, value: unknown) => {
+      params.push(value);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
+    if (filter.status?.length) add('status = ANY(?)', filter.status);
+    if (filter.severity?.length) add('severity = ANY(?)', filter.severity);
+    if (filter.component) add('component = ?', filter.component);
+    if (filter.assignee) add('assignee = ?', filter.assignee);
+    if (filter.from) add('created_at >= ?', filter.from);
+    if (filter.to) add('created_at < ?', filter.to);
+    const after = decodeCursor(filter.cursor, ['date', 'text']);
+    if (after) {
+      params.push(new Date(after[0]), after[1]);
+      where.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
+    }
+    params.push(size + 1);
+    const rows: IncidentRow[] = await this.dataSource.query(
+      `SELECT * FROM incidents ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+      params,
+    );
+    const items = rows.slice(0, size);
+    const last = items[items.length - 1];
+    return { items, nextCursor: rows.length > size ? encodeCursor([last.created_at.toISOString(), last.id]) : null };
+  }
+
+  async get(id: string): Promise<IncidentRow> {
+    const rows: IncidentRow[] = await this.dataSource.query('SELECT * FROM incidents WHERE id = $1', [id]);
+    if (!rows[0]) throw new DomainError(ErrorCode.NotFound, `incident ${id} does not exist`, { incident: id });
+    return rows[0];
+  }
+
+  async timeline(id: string, afterId = 0): Promise<EventRow[]> {
+    await this.get(id);
+    return this.dataSource.query('SELECT * FROM incident_events WHERE incident_id = $1 AND id > $2 ORDER BY id LIMIT 1000', [id, afterId]);
+  }
+
+  async alertsOf(id: string): Promise<Record<string, unknown>[]> {
+    return this.dataSource.query('SELECT * FROM incident_alerts WHERE incident_id = $1 ORDER BY starts_at, fingerprint', [id]);
+  }
+
+  async groupsOf(id: string): Promise<string[]> {
+    return (await this.dataSource.query('SELECT group_key FROM incident_alert_groups WHERE incident_id = $1 ORDER BY linked_at', [id])).map(
+      (r: { group_key: string }) => r.group_key,
+    );
+  }
+
+  async runsOf(id: string): Promise<Record<string, unknown>[]> {
+    return this.dataSource.query('SELECT * FROM incident_runs WHERE incident_id = $1 ORDER BY requested_at', [id]);
+  }
+
+  async pagesOf(id: string): Promise<Record<string, unknown>[]> {
+    return this.dataSource.query(
+      'SELECT id, reason, person, channel, target, status, attempts, created_at, sent_at, error FROM incident_pages WHERE incident_id = $1 ORDER BY created_at, person, channel',
+      [id],
+    );
+  }
+
+  /** Opens an incident by hand (P3 right at least; a Pn incident needs the right to act at Pn). */
+  async create(
+    input: { title: string; severity: IncidentSeverity; component?: string; assignee?: string; procedureId?: string },
+    identity: Identity,
+  ): Promise<IncidentRow> {
+    this.assertMayAct(identity, input.severity, input.component ?? null, 'open');
+    const now = this.clock.now();
+    const incident = await this.dataSource.transaction((m) =>
+      this.lifecycle.open(
+        m,
+        {
+          title: input.title,
+          severity: input.severity,
+          component: input.component ?? null,
+          source: 'manual',
+          createdBy: identity.username,
+          assignee: input.assignee ?? null,
+          suggestedProcedure: input.procedureId ?? null,
+          suggestedParameters: input.procedureId ? {} : null,
+          message: `Opened by hand by ${identity.username}`,
+        },
+        now,
+      ),
+    );
+    await this.afterChange(incident.id);
+    return this.get(incident.id);
+  }
+
+  /** The change of one incident under its row lock, with the rights check on the locked row. */
+  private async change(
+    id: string,
+    identity: Identity,
+    verb: string,
+    work: (m: EntityManager, incident: IncidentRow, now: Date) => Promise<void>,
+  ): Promise<IncidentRow> {
+    const now = this.clock.now();
+    await this.dataSource.transaction(async (m) => {
+      const incident = await lockIncident(m, id);
+      if (!incident) throw new DomainError(ErrorCode.NotFound, `incident ${id} does not exist`, { incident: id });
+      this.assertMayAct(identity, incident.severity, incident.component, verb);
+      await work(m, incident, now);
+    });
+    await this.afterChange(id);
+    return this.get(id);
+  }
+
+  private async afterChange(id: string): Promise<void> {
+    this.engine.kick();
+    await this.engine.wakeForIncident(id).catch(() => undefined);
+    await this.metrics.refreshOpen(this.dataSource).catch(() => undefined);
+  }
+
+  acknowledge(id: string, identity: Identity, via = 'api'): Promise<IncidentRow> {
+    return this.change(id, identity, 'acknowledge', async (m, incident, now) => {
+      if (incident.status !== 'triggered')
+        throw new DomainError(ErrorCode.Conflict, `incident ${id} is ${incident.status}: only a triggered incident can be acknowledged`, {
+          status: incident.status,
+        });
+      this.metrics.observeAcknowledged(incident, now);
+      await this.lifecycle.acknowledge(m, incident, identity.username, now, via);
+    });
+  }
+
+  resolve(id: string, identity: Identity, note?: string): Promise<IncidentRow> {
+    return this.change(id, identity, 'resolve', async (m, incident, now) => {
+      if (incident.status === 'resolved')
+        throw new DomainError(ErrorCode.Conflict, `incident ${id} is already resolved`, { status: incident.status });
+      await this.lifecycle.resolve(m, incident, identity.username, now, `Resolved by ${identity.username}${note ? `: ${note}` : ''}`);
+      this.metrics.observeResolved(incident, now);
+    });
+  }
+
+  reopen(id: string, identity: Identity, note?: string): Promise<IncidentRow> {
+    return this.change(id, identity, 'reopen', async (m, incident, now) => {
+      if (incident.status !== 'resolved')
+        throw new DomainError(ErrorCode.Conflict, `incident ${id} is ${incident.status}, not resolved`, { status: incident.status });
+      await this.lifecycle.reopen(m, incident, identity.username, now, `Reopened by ${identity.username}${note ? `: ${note}` : ''}`);
+    });
+  }
+
+  escalate(id: string, identity: Identity): Promise<IncidentRow> {
+    return this.change(id, identity, 'escalate', async (m, incident, now) => {
+      if (incident.status !== 'triggered')
+        throw new DomainError(ErrorCode.Conflict, `incident ${id} is ${incident.status}: only a triggered incident escalates`, {
+          status: incident.status,
+        });
+      if (!incident.policy.escalates)
+        throw new DomainError(ErrorCode.Conflict, `a ${incident.severity} incident never escalates`, { severity: incident.severity });
+      await this.lifecycle.escalate(m, id, now, true, identity.username);
+    });
+  }
+
+  note(id: string, identity: Identity, text: string): Promise<IncidentRow> {
+    return this.change(id, identity, 'note', async (m, _incident, now) => {
+      await addEvent(m, id, now, 'note', text, identity.username);
+    });
+  }
+
+  statusUpdate(id: string, identity: Identity, text: string): Promise<IncidentRow> {
+    return this.change(id, identity, 'status-update', async (m, incident, now) => {
+      if (incident.status === 'resolved')
+        throw new DomainError(ErrorCode.Conflict, `incident ${id} is resolved: status updates are for open incidents`, {});
+      const every = incident.policy.statusUpdateSeconds;
+      await m.query('UPDATE incidents SET last_status_update_at = $2, next_status_update_at = $3 WHERE id = $1', [
+        id,
+        now,
+        every ? new Date(now.getTime() + every * 1000) : null,
+      ]);
+      await addEvent(m, id, now, 'status_update', text, identity.username);
+    });
+  }
+
+  assign(id: string, identity: Identity, assignee: string): Promise<IncidentRow> {
+    return this.change(id, identity, 'assign', async (m, incident, now) => {
+      await m.query('UPDATE incidents SET assignee = $2, version = version + 1 WHERE id = $1', [id, assignee]);
+      await addEvent(m, id, now, 'assigned', `Assigned to ${assignee} by ${identity.username}`, identity.username, {
+        from: incident.assignee,
+        to: assignee,
+      });
+    });
+  }
+
+  submitReport(id: string, identity: Identity, text: string): Promise<IncidentRow> {
+    return this.change(id, identity, 'report', async (m, incident, now) => {
+      if (incident.status !== 'resolved')
+        throw new DomainError(ErrorCode.Conflict, `incident ${id} is ${incident.status}: the report follows the resolution`, {});
+      await m.query('UPDATE incidents SET report = $2, report_submitted_at = $3 WHERE id = $1', [id, text, now]);
+      const late = incident.report_due_at && incident.report_due_at < now;
+      await addEvent(
+        m,
+        id,
+        now,
+        'report_submitted',
+        `Incident report submitted by ${identity.username}${late ? ' (late)' : ''}`,
+        identity.username,
+      );
+    });
+  }
+
+  /** Links a run (already requested by the caller through the runner) to the incident. */
+  async linkRun(id: string, run: { id: string; procedureId: string; status: string; dryRun: boolean }, identity: Identity): Promise<void> {
+    const now = this.clock.now();
+    await this.dataSource.transaction(async (m) => {
+      await m.query(
+        'INSERT INTO incident_runs (run_id, incident_id, procedure_id, requested_by, requested_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
+        [run.id, id, run.procedureId, identity.username, now],
+      );
+      await addEvent(
+        m,
+        id,
+        now,
+        'run_requested',
+        `${identity.username} requested ${run.dryRun ? 'a dry run of ' : ''}${run.procedureId} (run ${run.id})`,
+        identity.username,
+        {
+          runId: run.id,
+          procedureId: run.procedureId,
+          dryRun: run.dryRun,
+          status: run.status,
+        },
+      );
+    });
+    this.engine.kick();
+  }
+
+  /** Refuses a principal without the right to act at the incident's level: 403 naming whom to call. */
+  assertMayAct(identity: Identity, severity: IncidentSeverity, component: string | null, verb: string): void {
+    const level = levelOf(severity);
+    const domain = component === 'database' ? 'database' : 'system';
+    if (identity.role !== 'service' && roleHasLevel(identity.role, level, domain)) return;
+    const escalation = this.inventory.escalation[level];
+    const now = this.clock.now();
+    const onCall = contactsOf(this.inventory.incidents, level, now, this.inventory.notifications).map(
+      (c) => `${c.name}${c.phone ? ` (${c.phone})` : ''}`,
+    );
+    const call = [...onCall, ...escalation.contacts];
+    throw new DomainError(
+      ErrorCode.Forbidden,
+      `${identity.role} may not ${verb} a ${severity} ${domain} incident; call ${call.join(', ')} (response within ${escalation.responseMinutes} min)`,
+      {
+        level,
+        domain,
+        yourRole: identity.role,
+        rolesWithRight: ROLES.filter((r) => roleHasLevel(r, level, domain)),
+        escalateTo: call,
+        responseMinutes: escalation.responseMinutes,
+      },
+    );
+  }
+
+  /** The link's target, if its token is genuine (the HMAC), before anything is changed. */
+  private async linkOf(
+    token: string,
+  ): Promise<{ id: string; incident_id: string; person: string; username: string; expires_at: Date; used_at: Date | null }> {
+    const [linkId, mac] = token.split('.');
+    const genuine = /^[0-9a-f-]{36}$/.test(linkId ?? '') && typeof mac === 'string' && mac.length > 0;
+    if (genuine) {
+      const expected = Buffer.from(this.lifecycle.linkToken(linkId).split('.')[1]);
+      const given = Buffer.from(mac);
+      if (expected.length === given.length && timingSafeEqual(expected, given)) {
+        const rows = await this.dataSource.query('SELECT * FROM incident_ack_links WHERE id = $1', [linkId]);
+        if (rows[0]) return rows[0];
+      }
+    }
+    throw linkRefused('is not valid (altered or unknown)');
+  }
+
+  /** What the link would do (GET: shown, nothing changed). */
+  async describeLink(token: string): Promise<{ incident: IncidentRow; username: string; expiresAt: Date; usable: string | null }> {
+    const link = await this.linkOf(token);
+    const incident = await this.get(link.incident_id);
+    const now = this.clock.now();
+    const usable = link.used_at
+      ? 'has already been used'
+      : link.expires_at <= now
+        ? 'has expired'
+        : incident.status !== 'triggered'
+          ? `is moot: the incident is ${incident.status}`
+          : null;
+    return { incident, username: link.username, expiresAt: link.expires_at, usable };
+  }
+
+  /** Acknowledges as the link's person: once, before it expires, with that person's rights (audited as them). */
+  async acknowledgeByLink(token: string): Promise<IncidentRow> {
+    const link = await this.linkOf(token);
+    const users: { id: string; username: string; role: Role; disabled: boolean }[] = await this.dataSource.query(
+      'SELECT id, username, role, disabled FROM users WHERE username = $1',
+      [link.username],
+    );
+    const user = users[0];
+    if (!user || user.disabled)
+      throw new DomainError(ErrorCode.Forbidden, `${link.username} is not an active user of the control plane`, {});
+    const identity: Identity = { kind: 'user', id: user.id, username: user.username, role: user.role, userId: user.id };
+    const now = this.clock.now();
+    let incident: IncidentRow | undefined;
+    try {
+      await this.dataSource.transaction(async (m) => {
+        const used = await updated(
+          m,
+          'UPDATE incident_ack_links SET used_at = $2 WHERE id = $1 AND used_at IS NULL AND expires_at > $2 RETURNING id',
+          [link.id, now],
+        );
+        if (!used.length) throw linkRefused(link.used_at ? 'has already been used' : 'has expired');
+        const locked = await lockIncident(m, link.incident_id);
+        if (!locked) throw new DomainError(ErrorCode.NotFound, `incident ${link.incident_id} does not exist`, {});
+        this.assertMayAct(identity, locked.severity, locked.component, 'acknowledge');
+        if (locked.status !== 'triggered')
+          throw new DomainError(ErrorCode.Conflict, `incident ${locked.id} is ${locked.status}: nothing to acknowledge`, {
+            status: locked.status,
+          });
+        this.metrics.observeAcknowledged(locked, now);
+        await this.lifecycle.acknowledge(m, locked, user.username, now, 'one-click link');
+        incident = locked;
+      });
+      await this.audit.recordSafely({
+        actor: identity,
+        action: 'incidents.acknowledge',
+        target: `incident:${link.incident_id}`,
+        parameters: { via: 'link' },
+        outcome: 'success',
+      });
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      await this.audit.recordSafely({
+        actor: identity,
+        action: 'incidents.acknowledge',
+        target: `incident:${link.incident_id}`,
+        parameters: { via: 'link' },
+        outcome: code === ErrorCode.Forbidden ? 'denied' : 'failure',
+        errorCode: code ?? 'ERROR',
+      });
+      throw error;
+    }
+    await this.afterChange(incident!.id);
+    return this.get(incident!.id);
+  }
+
+  /** On call now and next, per level; and what is wrong with the set-up. */
+  oncall(at = this.clock.now()) {
+    const section = this.inventory.incidents;
+    const levels = (['P1', 'P2', 'P3'] as Level[]).map((level) => ({
+      level,
+      responseMinutes: this.inventory.escalation[level].responseMinutes,
+      now: contactsOf(section, level, at, this.inventory.notifications),
+      rotations: section.levels[level]
+        .filter((c) => c.startsWith('rotation:'))
+        .map((c) => {
+          const rotation = section.rotations.find((r) => r.id === c.slice('rotation:'.length))!;
+          return { id: rotation.id, ...rotationNowNext(rotation, at) };
+        }),
+    }));
+    return { at, timezone: this.inventory.timezone, levels };
+  }
+}
+
+function rotationNowNext(rotation: IncidentRotation, at: Date) {
+  const now = onCallAt(rotation, at);
+  const next = onCallAt(rotation, new Date(now.to.getTime() + 1));
+  return { now: now.person, until: now.to, next: next.person, nextUntil: next.to, override: now.override };
+}

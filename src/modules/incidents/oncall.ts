@@ -1,0 +1,193 @@
+/**
+ * On-call and escalation policy, as pure functions of the inventory's `incidents` section and
+ * a time: who a level pages now, the chain an incident follows, the severity of an alert.
+ */
+import { IncidentPerson, IncidentRotation, IncidentSeverity, IncidentsSection } from '../../config/incidents.schema';
+import { Inventory } from '../../config/inventory.schema';
+
+const WEEK_MS = 7 * 24 * 3600 * 1000;
+
+export type Level = 'P1' | 'P2' | 'P3';
+
+/** Someone (or the team channels) a level pages. */
+export interface Contact {
+  /** person id, or `team` for the notification channels of the inventory. */
+  id: string;
+  name: string;
+  username?: string;
+  chat?: string;
+  email?: string;
+  phone?: string;
+  /** How this contact was reached from the level (rotation:senior-dev, person:budi, team). */
+  via: string;
+}
+
+/** One step of a chain: a level, its contacts as resolved when paged, and how long it waits. */
+export interface PolicyStep {
+  level: Level;
+  waitSeconds: number;
+}
+
+/** The policy an incident follows, frozen when it opens. */
+export interface IncidentPolicy {
+  severity: IncidentSeverity;
+  steps: PolicyStep[];
+  repeat: number;
+  escalates: boolean;
+  ackTimeoutSeconds: number;
+  statusUpdateSeconds: number | null;
+  reportDueSeconds: number | null;
+  resolveGraceSeconds: number;
+  reopenWindowSeconds: number;
+  /** The people, rotations and levels as they were (a chain pages these, not later edits). */
+  people: IncidentPerson[];
+  rotations: IncidentRotation[];
+  levels: Record<Level, string[]>;
+}
+
+/** The member of a rotation on call at `at` (an override covering `at` wins). */
+export function onCallAt(rotation: IncidentRotation, at: Date): { person: string; from: Date; to: Date; override: boolean } {
+  const t = at.getTime();
+  const override = rotation.overrides.find((o) => Date.parse(o.from) <= t && t < Date.parse(o.to));
+  const start = Date.parse(rotation.start);
+  const week = Math.floor((t - start) / WEEK_MS);
+  const from = new Date(start + week * WEEK_MS);
+  const to = new Date(start + (week + 1) * WEEK_MS);
+  if (override) return { person: override.person, from: new Date(override.from), to: new Date(override.to), override: true };
+  const n = rotation.members.length;
+  return { person: rotation.members[((week % n) + n) % n], from, to, override: false };
+}
+
+/** The contacts a level pages at `at`, each once, in the order the inventory lists them. */
+export function contactsOf(
+  section: Pick<IncidentsSection, 'people' | 'rotations' | 'levels'>,
+  level: Level,
+  at: Date,
+  notifications: Inventory['notifications'],
+): Contact[] {
+  const out: Contact[] = [];
+  const seen = new Set<string>();
+  const add = (contact: Contact) => {
+    if (seen.has(contact.id)) return;
+    seen.add(contact.id);
+    out.push(contact);
+  };
+  for (const entry of section.levels[level]) {
+    if (entry === 'team') {
+      add({
+        id: 'team',
+        name: 'team channels',
+        chat: level === 'P1' ? notifications.emergencyChannel : notifications.slackChannel,
+        email: notifications.email,
+        via: 'team',
+      });
+      continue;
+    }
+    const [kind, ref] = entry.split(':');
+    const personId =
+      kind === 'rotation'
+        ? onCallAt(
+            section.rotations.find((r) => r.id === ref)!,
+            at,
+          ).person
+        : ref;
+    const person = section.people.find((p) => p.id === personId);
+    if (person) add({ ...person, via: entry });
+  }
+  return out;
+}
+
+/** The severity of an alert: the first rule whose labels all match. */
+export function severityOf(labels: Record<string, string>, rules: IncidentsSection['severityRules']): IncidentSeverity {
+  for (const rule of rules) if (Object.entries(rule.match).every(([k, v]) => labels[k] === v)) return rule.severity;
+  return 'P4';
+}
+
+export const SEVERITY_RANK: Record<IncidentSeverity, number> = { P1: 1, P2: 2, P3: 3, P4: 4 };
+
+/** The more urgent of two severities. */
+export function higher(a: IncidentSeverity, b: IncidentSeverity): IncidentSeverity {
+  return SEVERITY_RANK[a] <= SEVERITY_RANK[b] ? a : b;
+}
+
+/** The level whose right acting on an incident of this severity needs (P4 needs P3's). */
+export function levelOf(severity: IncidentSeverity): Level {
+  return severity === 'P4' ? 'P3' : severity;
+}
+
+/**
+ * The policy of a new incident. Response times come from the runbook's table
+ * (`escalation.Pn.responseMinutes`); `scale` divides every duration (tests run a 5-minute
+ * chain in seconds with OPS_INCIDENT_TIME_SCALE).
+ */
+export function policyFor(severity: IncidentSeverity, inventory: Inventory, scale = 1): IncidentPolicy {
+  const section = inventory.incidents;
+  const seconds = (minutes: number) => Math.max(1, Math.round((minutes * 60) / scale));
+  const response = (level: Level) => inventory.escalation[level].responseMinutes;
+  const steps: PolicyStep[] =
+    severity === 'P4'
+      ? [{ level: 'P3', waitSeconds: seconds(section.p4ResponseMinutes) }]
+      : section.policies[severity].steps.map((level) => ({ level, waitSeconds: seconds(response(level)) }));
+  const statusMinutes = severity === 'P1' || severity === 'P2' ? section.statusUpdateMinutes[severity] : null;
+  return {
+    severity,
+    steps,
+    repeat: severity === 'P4' ? 0 : section.policies[severity].repeat,
+    escalates: severity !== 'P4',
+    ackTimeoutSeconds: seconds(section.ackTimeoutMinutes),
+    statusUpdateSeconds: statusMinutes === null ? null : seconds(statusMinutes),
+    reportDueSeconds: severity === 'P1' || severity === 'P2' ? seconds(section.reportDueHours * 60) : null,
+    resolveGraceSeconds: Math.round(section.resolveGraceSeconds / scale),
+    reopenWindowSeconds: seconds(section.reopenWindowMinutes),
+    people: section.people,
+    rotations: section.rotations,
+    levels: section.levels,
+  };
+}
+
+/** Where the chain goes after (round, step): the next step, or null when it has run out. */
+export function nextStep(policy: IncidentPolicy, round: number, step: number): { round: number; step: number } | null {
+  if (!policy.escalates) return null;
+  if (step + 1 < policy.steps.length) return { round, step: step + 1 };
+  if (round < policy.repeat) return { round: round + 1, step: 0 };
+  return null;
+}
+
+/** What is wrong with the inventory's on-call set-up: steps nobody can be reached at, rotations without reachable members. */
+export function oncallProblems(inventory: Inventory): string[] {
+  const section = inventory.incidents;
+  const chat = inventory.notifications.chatWebhookUrl !== '';
+  const mail = inventory.notifications.smtpUrl !== '';
+  const reachable = (p: { chat?: string; email?: string }) => (chat && !!p.chat) || (mail && !!p.email);
+  const problems: string[] = [];
+  for (const level of ['P1', 'P2', 'P3'] as Level[]) {
+    const entries = section.levels[level];
+    const someone = entries.some((entry) => {
+      if (entry === 'team') return chat || mail;
+      const [kind, ref] = entry.split(':');
+      if (kind === 'person') return reachable(section.people.find((p) => p.id === ref) ?? {});
+      const rotation = section.rotations.find((r) => r.id === ref);
+      return !!rotation && rotation.members.every((m) => reachable(section.people.find((p) => p.id === m) ?? {}));
+    });
+    if (!someone)
+      problems.push(
+        `level ${level} (${entries.join(', ')}) has nobody reachable at every hour: no chat webhook or e-mail server configured for its people, or a rotation member without a reachable channel`,
+      );
+    for (const entry of entries) {
+      const [kind, ref] = entry.split(':');
+      if (kind === 'person' && !reachable(section.people.find((p) => p.id === ref) ?? {}))
+        problems.push(
+          `level ${level}: person ${ref} has no reachable channel (chat handle with a chat webhook, or e-mail with an SMTP server)`,
+        );
+      if (kind === 'rotation') {
+        const rotation = section.rotations.find((r) => r.id === ref)!;
+        for (const m of rotation.members)
+          if (!reachable(section.people.find((p) => p.id === m) ?? {}))
+            problems.push(
+              `level ${level}: rotation ${ref} member ${m} has no reachable channel, so nobody is reachable during their weeks`,
+            );
+      }
+    }
+  }
+  return [...new Set(problems)];
+}
