@@ -30,7 +30,7 @@ status=0
 part=${TEST_ONLY:-all}
 if [ "$part" = all ] || [ "$part" = control ]; then
   node dist/test/helpers/global-setup.js || { echo "tests: 0 passed, 1 failed"; exit 1; }
-  run_suites control 2 dist/test/unit/*.spec.js dist/test/*.spec.js || status=1
+  run_suites control 2 dist/test/unit/*.spec.js dist/test/*.spec.js dist/test/incidents/*.spec.js || status=1
 fi
 if [ "$part" = all ] || [ "$part" = stack ]; then
   if bash scripts/stack/ensure.sh; then
