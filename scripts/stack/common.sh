@@ -13,6 +13,13 @@ ENGINE_LOG="$STATE_DIR/dockerd.log"
 PROM_DATA="$STATE_DIR/prometheus"
 BACKUP_DIR="$STATE_DIR/backups"
 INVENTORY="$STACK_DIR/ops.stack.yaml"
+# Alertmanager's credentials for the control plane: a host directory (0700) mounted read-only
+# into erp-alertmanager alone, at AM_SECRETS_MOUNT; alertmanager.yml names the token file in it
+# (credentials_file, read on every delivery). up.sh writes the token (the service identity
+# "alertmanager", scope alerts.receive, in the control plane's database).
+AM_SECRETS="$STATE_DIR/alertmanager"
+AM_SECRETS_MOUNT=/run/secrets
+AM_TOKEN_FILE="$AM_SECRETS/controlplane-token"
 
 PROJECT=erp
 BASE_IMAGE=erp-stack-base:1
@@ -75,6 +82,12 @@ start_node_exporter() {
 prometheus_reload() {
   node -e "fetch(process.argv[1], { method: 'POST' }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))" \
     "http://127.0.0.1:$PORT_PROMETHEUS/-/reload" || log "WARNING: Prometheus did not reload its configuration"
+}
+
+# Alertmanager reads alertmanager.yml again (a reused container, an edited file).
+alertmanager_reload() {
+  node -e "fetch(process.argv[1], { method: 'POST' }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))" \
+    "http://127.0.0.1:$PORT_ALERTMANAGER/-/reload" || log "WARNING: Alertmanager did not reload its configuration"
 }
 
 engine_answers() { timeout 5 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }

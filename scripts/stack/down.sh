@@ -19,7 +19,7 @@ if engine_answers; then
     log "removing image $BASE_IMAGE"; docker image rm "$BASE_IMAGE" >/dev/null
   fi
 fi
-rm -rf "$PROM_DATA" "$STACK_RUN" "$STATE_DIR/history.json"
+rm -rf "$PROM_DATA" "$STACK_RUN" "$STATE_DIR/history.json" "$AM_SECRETS"
 [ "${1:-}" = --purge ] && rm -rf "$BACKUP_DIR"
 if [ -f "$ENGINE_PID_FILE" ]; then
   pid=$(cat "$ENGINE_PID_FILE")

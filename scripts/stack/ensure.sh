@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# For the test command: reuse a healthy stand-in stack quickly, bring it up (up.sh)
-# otherwise; then make sure a week of Prometheus history is loaded (history.js, about
-# 2-3 minutes, only when /var/lib/erp-stack/history.json, written beside Prometheus's data, is
-# missing or older than 12 hours; stack/run/history.json gets a copy of it).
+# For the test command: reuse a healthy stand-in stack quickly (one whose Alertmanager has
+# its token for the control plane), bring it up (up.sh) otherwise; then make sure a week of
+# Prometheus history is loaded (history.js, about 2-3 minutes, only when
+# /var/lib/erp-stack/history.json, written beside Prometheus's data, is missing or older than
+# 12 hours; stack/run/history.json gets a copy of it).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 if engine_answers && command -v prometheus-node-exporter >/dev/null && bash "$STACK_SCRIPTS/status.sh" >/dev/null 2>&1 \
    && [ "$(docker inspect -f '{{index .Config.Labels "erp-stack.root"}}' erp-backend 2>/dev/null)" = "$REPO_ROOT" ] \
-   && [ -f "$INVENTORY" ]; then
+   && [ -f "$INVENTORY" ] && [ -f "$AM_TOKEN_FILE" ] \
+   && docker inspect -f '{{range .Mounts}}{{.Destination}} {{end}}' erp-alertmanager 2>/dev/null | grep -qw "$AM_SECRETS_MOUNT"; then
   log "stack already up and healthy: reusing it"
   # Fault switches left set by an interrupted test run are cleared.
   for s in "${SERVICES[@]}"; do printf '{}\n' > "$FAULT_DIR/$s.json"; done
   # The node exporter (added after the first stacks were made) and Prometheus's job for it.
   start_node_exporter
   prometheus_reload
+  alertmanager_reload
 else
   bash "$STACK_SCRIPTS/up.sh"
 fi

@@ -44,7 +44,8 @@ NODE_BIN="$(readlink -f "$(command -v node)")"
 T1=$(date +%s)
 
 # ---- 2. Docker engine ---------------------------------------------------------------------
-mkdir -p "$STATE_DIR" "$FAULT_DIR" "$PROM_DATA" "$BACKUP_DIR"
+mkdir -p "$STATE_DIR" "$FAULT_DIR" "$PROM_DATA" "$BACKUP_DIR" "$AM_SECRETS"
+chmod 700 "$AM_SECRETS"
 if engine_answers; then
   log "docker engine answers ($(docker version --format '{{.Server.Version}}'))"
 else
@@ -53,8 +54,11 @@ else
   else
     rm -f "$ENGINE_PID_FILE"
     log "starting dockerd --bridge=none --iptables=false --ip-forward=false --ip-masq=false"
-    # setsid: the engine outlives this script and its session.
-    setsid dockerd --bridge=none --iptables=false --ip-forward=false --ip-masq=false \
+    # setsid: the engine outlives this script and its session. It gets none of this script's
+    # other open files: run as `flock /tmp/erp-stack.lock up.sh`, the lock's descriptor would
+    # otherwise stay open in dockerd and containerd, and nobody could take the lock again.
+    setsid bash -c 'for fd in /proc/self/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null
+      exec dockerd "$@"' dockerd --bridge=none --iptables=false --ip-forward=false --ip-masq=false \
       >>"$ENGINE_LOG" 2>&1 < /dev/null &
     echo $! > "$ENGINE_PID_FILE"
   fi
@@ -154,7 +158,7 @@ run_service prometheus -v "$PROM_DATA:/prometheus" -- prometheus \
   --config.file=/stack/prometheus/prometheus.yml --storage.tsdb.path=/prometheus \
   --storage.tsdb.retention.time=30d --web.listen-address=127.0.0.1:$PORT_PROMETHEUS --web.enable-lifecycle
 node_service grafana "$PORT_GRAFANA" grafana.js
-run_service alertmanager -v erp-alertmanager-data:/alertmanager -- prometheus-alertmanager \
+run_service alertmanager -v erp-alertmanager-data:/alertmanager -v "$AM_SECRETS:$AM_SECRETS_MOUNT:ro" -- prometheus-alertmanager \
   --config.file=/stack/alertmanager/alertmanager.yml --storage.path=/alertmanager \
   --web.listen-address=127.0.0.1:$PORT_ALERTMANAGER --cluster.listen-address= \
   --web.external-url=http://127.0.0.1:$PORT_ALERTMANAGER/
@@ -202,3 +206,19 @@ log "inventory: $INVENTORY"
 prometheus_reload
 log "$NODE_EXPORTER: $(docker inspect -f '{{.State.Status}}' "$NODE_EXPORTER") on 127.0.0.1:$PORT_NODE_EXPORTER (scraped as job node-exporter)"
 log "stack up: 10 containers ready in $(( $(date +%s) - T1 ))s (total $(( $(date +%s) - T0 ))s)"
+
+# ---- 9. Alertmanager's token for the control plane ------------------------------------------
+# Alertmanager delivers to the control plane on 127.0.0.1:3100 as the service identity
+# "alertmanager" (scope alerts.receive, nothing else). A new token on every run, the earlier one
+# revoked: in the control plane's database as npm start uses it (OPS_DATABASE_URL, default
+# postgres://postgres@127.0.0.1:5432/erp_ops; created and migrated if need be, PostgreSQL and Redis
+# started by scripts/deps.sh as for npm start) and in $AM_TOKEN_FILE (0600), which Alertmanager
+# reads on every delivery (no restart).
+T2=$(date +%s)
+log "control plane: token of the service identity alertmanager (alerts.receive) -> $AM_TOKEN_FILE"
+( cd "$REPO_ROOT" && bash scripts/deps.sh && npm run build --silent \
+    && OPS_INVENTORY="${OPS_INVENTORY:-$INVENTORY}" node dist/src/cli/user.js service-token alertmanager \
+      --scopes alerts.receive --out "$AM_TOKEN_FILE" ) 2>&1 | sed 's/^/    /' \
+  || die "the stack is up, but Alertmanager has no token for the control plane (its deliveries get 401): fix the above and run up.sh again"
+alertmanager_reload
+log "alertmanager token written ($(( $(date +%s) - T2 ))s)"

@@ -13,6 +13,10 @@ import { ApiTokenEntity } from './entities/api-token.entity';
 export const API_TOKEN_PREFIX = 'opsk_';
 const TOKEN_PATTERN = /^opsk_[A-Za-z0-9_-]{43}$/;
 const LAST_USED_RESOLUTION_MS = 60_000;
+/** First key of the advisory lock that serialises rotations of one service identity (the second is its name's hash). */
+const ROTATION_LOCK = 7_340_003;
+/** A token's name, as the REST API accepts it. */
+export const TOKEN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,99}$/;
 
 export interface ApiTokenView {
   id: string;
@@ -42,6 +46,11 @@ export interface CreateTokenInput {
 
 export function hashApiToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
+}
+
+/** A new token value; shown once, stored only as its hash. */
+export function newApiToken(): string {
+  return `${API_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
 }
 
 export function looksLikeApiToken(value: string): boolean {
@@ -128,7 +137,7 @@ export class TokensService {
         );
       }
     }
-    const token = `${API_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+    const token = newApiToken();
     const entity = this.repo.create({
       name: input.name,
       kind: input.kind,
@@ -142,6 +151,64 @@ export class TokensService {
     });
     const saved = await this.repo.save(entity);
     return { token, view: this.view((await this.find(saved.id))!) };
+  }
+
+  /**
+   * A service identity's new token, for a deployment script where nobody signs in (the
+   * command line: `npm run user -- service-token`): revokes every active token of the service
+   * identity of that name and creates its successor in one transaction, so exactly one token
+   * of the identity works afterwards (rotations of one name wait for each other). `token` is
+   * the value to store (its hash); `beforeCommit` runs while the rotation holds its lock (the
+   * command line puts the token in its file there), so that of two rotations at once the file
+   * ends with the token that stays valid; when it throws, nothing changes.
+   */
+  async rotateServiceToken(
+    input: { name: string; scopes: string[]; expiresInDays: number },
+    by: string,
+    token: string = newApiToken(),
+    beforeCommit: () => void | Promise<void> = () => undefined,
+  ): Promise<{ view: ApiTokenView; revoked: string[] }> {
+    const problems: { field: string; problem: string }[] = [];
+    if (!TOKEN_NAME_PATTERN.test(input.name))
+      problems.push({ field: 'name', problem: 'must be 1-100 characters: letters, digits, space, _ . : -' });
+    const scopes = [...new Set(input.scopes)];
+    const unknown = scopes.filter((s) => !(SERVICE_SCOPES as readonly string[]).includes(s));
+    if (scopes.length === 0 || unknown.length)
+      problems.push({
+        field: 'scopes',
+        problem: `must name only ${SERVICE_SCOPES.join(', ')}${unknown.length ? ` (not ${unknown.join(', ')})` : ''}`,
+      });
+    if (!Number.isInteger(input.expiresInDays) || input.expiresInDays < 1 || input.expiresInDays > 365)
+      problems.push({ field: 'expiresInDays', problem: 'must be a whole number of days from 1 to 365' });
+    if (!TOKEN_PATTERN.test(token)) problems.push({ field: 'token', problem: 'is not an API token' });
+    if (problems.length) throw DomainError.validation(problems);
+    const now = this.clock.now();
+    const { id, revoked } = await this.repo.manager.transaction(async (manager) => {
+      await manager.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ROTATION_LOCK, input.name]);
+      const active = await manager
+        .createQueryBuilder()
+        .update(ApiTokenEntity)
+        .set({ revokedAt: now, revokedBy: by })
+        .where("kind = 'service' AND name = :name AND revoked_at IS NULL AND expires_at > :now", { name: input.name, now })
+        .returning('id')
+        .execute();
+      const saved = await manager.save(
+        manager.create(ApiTokenEntity, {
+          name: input.name,
+          kind: 'service',
+          role: null,
+          scopes,
+          ownerId: null,
+          tokenHash: hashApiToken(token),
+          prefix: token.slice(0, 12),
+          createdBy: by,
+          expiresAt: new Date(now.getTime() + input.expiresInDays * 86_400_000),
+        }),
+      );
+      await beforeCommit();
+      return { id: saved.id, revoked: (active.raw as { id: string }[]).map((r) => r.id) };
+    });
+    return { view: this.view((await this.find(id))!), revoked };
   }
 
   private find(id: string): Promise<ApiTokenEntity | null> {

@@ -1,0 +1,352 @@
+/**
+ * Alertmanager's real deliveries, end to end, with no payload posted by the test: the stand-in
+ * stack's Alertmanager (its own configuration, stack/alertmanager/alertmanager.yml) sends its
+ * webhooks to 127.0.0.1:3100 with the token it reads from its credentials file (a host
+ * directory up.sh mounts into erp-alertmanager alone). Here a control plane under test answers
+ * on 3100, its service identity's token is made with the command up.sh uses and written to that
+ * file (the file's own content is put back after), and alerts reach Alertmanager the real ways:
+ * through its API v2, and from Prometheus when the ERP backend is stopped.
+ *
+ * Between Alertmanager and the control plane, a relay on 127.0.0.1:3100 passes every request
+ * and answer through unchanged and notes each one (sender, Authorization, group, answer), so
+ * that a refusal is tied to the notification it refused (Alertmanager also retries other
+ * tests' groups to whatever answers on 3100).
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { expect } from 'expect';
+import { projectRoot } from '../../src/common/paths';
+import { Role } from '../../src/common/rights';
+import { Alertmanager } from '../../src/integrations/alertmanager/alertmanager';
+import { AmAlertInput } from '../../src/integrations/contracts';
+import { newApiToken } from '../../src/modules/auth/tokens.service';
+import { withClient } from '../helpers/db';
+import { startTestApp, TestApp } from '../helpers/test-app';
+import { stackInventory } from '../integrations/helpers';
+import { docker, get, inspect, logsSince, PORTS, restoreService, waitFor } from '../stack/stack-helpers';
+
+const STACK_INVENTORY = 'stack/ops.stack.yaml';
+const CONTROL_PLANE_PORT = 3100;
+/** Where alertmanager.yml's credentials_file points, inside erp-alertmanager. */
+const SECRETS_MOUNT = '/run/secrets';
+const TOKEN_IN_CONTAINER = `${SECRETS_MOUNT}/controlplane-token`;
+const T = { timeoutMs: 5000 };
+const MINUTE = 60_000;
+
+/** One request Alertmanager made to 127.0.0.1:3100, and the control plane's answer. */
+interface Delivery {
+  at: number;
+  userAgent: string | undefined;
+  authorization: string | undefined;
+  payload: any;
+  status: number;
+  answer: any;
+}
+
+function parse(text: string): any {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** The relay on 127.0.0.1:3100 in front of the control plane under test. */
+async function startRelay(target: string): Promise<{ deliveries: Delivery[]; close(): Promise<void> }> {
+  const deliveries: Delivery[] = [];
+  const { port } = new URL(target);
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const forward = http.request(
+        { host: '127.0.0.1', port: Number(port), method: req.method, path: req.url, headers: req.headers, agent: false },
+        (answer) => {
+          const parts: Buffer[] = [];
+          answer.on('data', (c: Buffer) => parts.push(c));
+          answer.on('end', () => {
+            const text = Buffer.concat(parts);
+            deliveries.push({
+              at: Date.now(),
+              userAgent: req.headers['user-agent'],
+              authorization: req.headers.authorization,
+              payload: parse(body.toString('utf8')),
+              status: answer.statusCode ?? 0,
+              answer: parse(text.toString('utf8')),
+            });
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            res.end(text);
+          });
+        },
+      );
+      forward.on('error', (error) => {
+        res.writeHead(502);
+        res.end(String(error));
+      });
+      forward.end(body);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(`127.0.0.1:${CONTROL_PLANE_PORT} is taken (a control plane running there?): this test answers Alertmanager there`)
+          : error,
+      ),
+    );
+    server.listen(CONTROL_PLANE_PORT, '127.0.0.1', resolve);
+  });
+  return {
+    deliveries,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Replaces a file in one rename (Alertmanager reads it on every delivery). */
+function replaceFile(file: string, content: string, mode = 0o600): void {
+  const staged = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(staged, content, { mode, flag: 'wx' });
+  renameSync(staged, file);
+}
+
+describe("Alertmanager's deliveries reach the control plane with its token", () => {
+  const am = new Alertmanager(stackInventory().urls.alertmanager);
+  const run = `am${randomBytes(4).toString('hex')}`;
+  let t: TestApp;
+  let relay: Awaited<ReturnType<typeof startRelay>>;
+  let tokenFile: string;
+  let original: { content: string; mode: number } | null = null;
+  let token: string;
+  let viewer: string;
+  const pushed: AmAlertInput[] = [];
+  let backendStopped = false;
+
+  const notificationsOf = async (alertname: string) => {
+    const res = await t
+      .http()
+      .get(`/api/v1/alerts/notifications?alertname=${encodeURIComponent(alertname)}`)
+      .set('Authorization', `Bearer ${viewer}`);
+    expect(res.status).toBe(200);
+    return res.body.items as any[];
+  };
+  const deliveriesOf = (alertname: string) => relay.deliveries.filter((d) => d.payload?.groupLabels?.alertname === alertname);
+  const push = async (alertname: string) => {
+    const now = Date.now();
+    const alert: AmAlertInput = {
+      labels: { alertname, component: 'delivery-test', severity: 'warning', test_run: run },
+      annotations: { summary: `delivery test ${run}` },
+      startsAt: new Date(now).toISOString(),
+      endsAt: new Date(now + 15 * MINUTE).toISOString(),
+    };
+    pushed.push(alert);
+    await am.postAlerts([alert], T);
+  };
+
+  before(async () => {
+    const mount = ((await inspect('erp-alertmanager')).Mounts as { Source: string; Destination: string }[]).find(
+      (m) => m.Destination === SECRETS_MOUNT,
+    );
+    if (!mount)
+      throw new Error(`erp-alertmanager has no ${SECRETS_MOUNT} mount: bring the stack up with this checkout's scripts/stack/up.sh`);
+    const config = (await get(PORTS.alertmanager, '/api/v2/status')).json().config.original as string;
+    if (!config.includes(`credentials_file: ${TOKEN_IN_CONTAINER}`))
+      throw new Error(
+        `the running Alertmanager's configuration does not read ${TOKEN_IN_CONTAINER}: reload it (POST /-/reload) or run up.sh`,
+      );
+    tokenFile = join(mount.Source, 'controlplane-token');
+    if (existsSync(tokenFile)) original = { content: readFileSync(tokenFile, 'utf8'), mode: statSync(tokenFile).mode & 0o777 };
+
+    t = await startTestApp({ inventoryFile: STACK_INVENTORY });
+    relay = await startRelay(t.url);
+    viewer = await t.tokenFor(Role.Viewer);
+    // The command up.sh runs, against this control plane's database, into Alertmanager's file.
+    const cli = spawnSync(
+      process.execPath,
+      [join(projectRoot(), 'dist/src/cli/user.js'), 'service-token', 'alertmanager', '--scopes', 'alerts.receive', '--out', tokenFile],
+      { env: { ...process.env, ...t.env, OPS_INVENTORY: join(projectRoot(), STACK_INVENTORY) }, encoding: 'utf8', timeout: 90_000 },
+    );
+    if (cli.status !== 0) throw new Error(`service-token failed (${cli.status}): ${cli.stderr}`);
+    token = readFileSync(tokenFile, 'utf8');
+  });
+
+  after(async () => {
+    if (backendStopped) await docker('POST', '/containers/erp-backend/start');
+    const end = new Date().toISOString();
+    await am
+      .postAlerts(
+        pushed.map((a) => ({ ...a, endsAt: end })),
+        T,
+      )
+      .catch(() => undefined);
+    if (tokenFile) {
+      if (original) replaceFile(tokenFile, original.content, original.mode);
+      else rmSync(tokenFile, { force: true });
+    }
+    await relay?.close();
+    await t?.close();
+    if (backendStopped) await restoreService('backend', PORTS.backend, '/health');
+  });
+
+  it("the token is Alertmanager's alone: its directory (0700) is mounted read-only into erp-alertmanager, into no other service; the file is 0600", async () => {
+    const dir = join(tokenFile, '..');
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+    const containers = (
+      await docker<any[]>('GET', '/containers/json?all=1&filters=' + encodeURIComponent('{"label":["erp-stack.owned=true"]}'))
+    ).body;
+    expect(containers.length).toBeGreaterThanOrEqual(10);
+    const holders = [];
+    for (const c of containers) {
+      const mounts = (await inspect(c.Id)).Mounts as { Type: string; Source: string; Destination: string; RW: boolean }[];
+      const covers = (source: string) => source === dir || dir.startsWith(source.endsWith('/') ? source : `${source}/`);
+      // A tmpfs has no host source.
+      for (const m of mounts) if (m.Type !== 'tmpfs' && covers(m.Source)) holders.push([c.Names[0], m.Destination, m.RW]);
+    }
+    // The node exporter, beside the compose project, reads the host's whole root (read-only) as host agents do.
+    expect(holders.sort()).toEqual([
+      ['/erp-alertmanager', SECRETS_MOUNT, false],
+      ['/erp-node-exporter', '/host', false],
+    ]);
+  });
+
+  it('an alert pushed to Alertmanager is delivered by Alertmanager with the token from its file and stored as the service identity', async () => {
+    const alertname = `AmDeliveryStored_${run}`;
+    await push(alertname);
+    const delivery = await waitFor(
+      `Alertmanager to deliver ${alertname}`,
+      async () => deliveriesOf(alertname).find((d) => d.status === 200),
+      2 * MINUTE,
+      250,
+    );
+    expect(delivery.userAgent).toMatch(/^Alertmanager\//);
+    expect(delivery.authorization).toBe(`Bearer ${token}`);
+    expect(delivery.payload).toMatchObject({
+      version: '4',
+      status: 'firing',
+      receiver: 'default',
+      groupLabels: { alertname, component: 'delivery-test' },
+    });
+    expect(delivery.answer).toEqual({ stored: true, id: expect.any(String) });
+
+    const stored = await notificationsOf(alertname);
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatchObject({
+      id: delivery.answer.id,
+      receivedBy: 'service:alertmanager',
+      status: 'firing',
+      receiver: 'default',
+      externalURL: 'http://127.0.0.1:19093',
+      alertNames: { [alertname]: 1 },
+    });
+    expect(stored[0].alerts[0]).toMatchObject({ status: 'firing', labels: pushed.at(-1)!.labels });
+    const audit = await withClient(t.database, (c) =>
+      c.query("SELECT actor, actor_role, outcome FROM audit_entries WHERE action = 'alerts.webhook' AND target = $1", [
+        `alert-notification:${delivery.answer.id}`,
+      ]),
+    );
+    expect(audit.rows).toEqual([{ actor: 'service:alertmanager', actor_role: 'service', outcome: 'success' }]);
+  });
+
+  it("a wrong token in the file: Alertmanager's delivery is refused (401) and nothing is stored; the right token again and its next try is stored", async () => {
+    const alertname = `AmDeliveryRefused_${run}`;
+    const wrong = newApiToken();
+    replaceFile(tokenFile, wrong);
+    const since = Math.floor(Date.now() / 1000) - 1;
+    await push(alertname);
+    const refused = await waitFor(`Alertmanager to try ${alertname}`, async () => deliveriesOf(alertname)[0], 2 * MINUTE, 250);
+    expect(refused.userAgent).toMatch(/^Alertmanager\//);
+    expect(refused.authorization).toBe(`Bearer ${wrong}`);
+    expect(refused.status).toBe(401);
+    expect(refused.answer.message).toBe('API token refused: unknown API token');
+    expect(await notificationsOf(alertname)).toEqual([]);
+    expect(
+      (
+        await withClient(t.database, (c) =>
+          c.query('SELECT count(*)::int AS n FROM alert_notifications WHERE alert_names ? $1', [alertname]),
+        )
+      ).rows[0].n,
+    ).toBe(0);
+    // Alertmanager itself saw the refusal.
+    await waitFor(
+      'Alertmanager to log the 401',
+      async () => (await logsSince('erp-alertmanager', since)).includes('unexpected status code 401'),
+      30_000,
+      500,
+    );
+
+    replaceFile(tokenFile, token);
+    const delivered = await waitFor(
+      `Alertmanager to deliver ${alertname} again`,
+      async () => deliveriesOf(alertname).find((d) => d.status === 200),
+      3 * MINUTE,
+      250,
+    );
+    expect(delivered.authorization).toBe(`Bearer ${token}`);
+    expect(
+      deliveriesOf(alertname)
+        .filter((d) => d.status === 401)
+        .every((d) => d.authorization === `Bearer ${wrong}`),
+    ).toBe(true);
+    const stored = await notificationsOf(alertname);
+    expect(stored.map((n) => [n.id, n.receivedBy, n.status])).toEqual([[delivered.answer.id, 'service:alertmanager', 'firing']]);
+  });
+
+  it('a real fault: the ERP backend stopped fires APIServiceDown in Prometheus; Alertmanager delivers it and its resolution, stored as the service identity', async () => {
+    const stoppedAt = Date.now();
+    const stop = await docker('POST', '/containers/erp-backend/stop?t=10');
+    expect(stop.status).toBe(204);
+    backendStopped = true;
+    const ours = (d: Delivery, status: 'firing' | 'resolved') =>
+      d.status === 200 &&
+      (d.payload.alerts as any[]).some(
+        (a) => a.labels.alertname === 'APIServiceDown' && a.status === status && Date.parse(a.startsAt) >= stoppedAt - 1000,
+      );
+    // up == 0 at the next scrape (15 s), firing after `for: 1m` (rules every 30 s), then group_wait.
+    const fired = await waitFor(
+      'APIServiceDown delivered firing',
+      async () => deliveriesOf('APIServiceDown').find((d) => ours(d, 'firing')),
+      4 * MINUTE,
+      500,
+    );
+    expect(fired.userAgent).toMatch(/^Alertmanager\//);
+    expect(fired.authorization).toBe(`Bearer ${token}`);
+    expect(fired.payload).toMatchObject({ receiver: 'on-call', groupLabels: { alertname: 'APIServiceDown', component: 'api' } });
+    const firing = (await notificationsOf('APIServiceDown')).find((n) => n.id === fired.answer.id);
+    expect(firing).toMatchObject({ receivedBy: 'service:alertmanager', status: 'firing', receiver: 'on-call' });
+    const alert = firing.alerts.find((a: any) => a.alertname === 'APIServiceDown' && a.status === 'firing');
+    expect(alert).toMatchObject({
+      labels: expect.objectContaining({ alertname: 'APIServiceDown', severity: 'critical', component: 'api', job: 'erp-backend' }),
+      remediation: 'backend.crash-loop',
+    });
+    expect(alert.generatorURL).toMatch(/:19090\/graph\?g0\.expr=up%7Bjob%3D%22erp-backend%22%7D/);
+
+    expect((await docker('POST', '/containers/erp-backend/start')).status).toBe(204);
+    await restoreService('backend', PORTS.backend, '/health');
+    backendStopped = false;
+    const resolved = await waitFor(
+      'APIServiceDown delivered resolved',
+      async () =>
+        deliveriesOf('APIServiceDown').find(
+          (d) => ours(d, 'resolved') && d.payload.alerts.some((a: any) => a.fingerprint === alert.fingerprint),
+        ),
+      4 * MINUTE,
+      500,
+    );
+    expect(resolved.authorization).toBe(`Bearer ${token}`);
+    const stored = (await notificationsOf('APIServiceDown')).find((n) => n.id === resolved.answer.id);
+    expect(stored).toMatchObject({ receivedBy: 'service:alertmanager', status: 'resolved' });
+    expect(stored.alerts.find((a: any) => a.fingerprint === alert.fingerprint)).toMatchObject({
+      status: 'resolved',
+      startsAt: alert.startsAt,
+    });
+  });
+});
