@@ -25,7 +25,9 @@ import { Alertmanager } from '../../src/integrations/alertmanager/alertmanager';
 import { AmAlertInput } from '../../src/integrations/contracts';
 import { newApiToken } from '../../src/modules/auth/tokens.service';
 import { withClient } from '../helpers/db';
+import { ChatSink, MailSink, startChatSink, startMailSink } from '../helpers/notify-sinks';
 import { startTestApp, TestApp } from '../helpers/test-app';
+import { incidentsSection, SCALE } from '../incidents/helpers';
 import { stackInventory } from '../integrations/helpers';
 import { docker, get, inspect, logsSince, PORTS, restoreService, waitFor } from '../stack/stack-helpers';
 
@@ -56,14 +58,31 @@ function parse(text: string): any {
 }
 
 /** The relay on 127.0.0.1:3100 in front of the control plane under test. */
-async function startRelay(target: string): Promise<{ deliveries: Delivery[]; close(): Promise<void> }> {
+async function startRelay(
+  target: string,
+): Promise<{ deliveries: Delivery[]; drop: { when?: (payload: any) => boolean }; close(): Promise<void> }> {
   const deliveries: Delivery[] = [];
+  // A delivery `drop.when` picks is answered 401 and never reaches the control plane (a lost notification).
+  const drop: { when?: (payload: any) => boolean } = {};
   const { port } = new URL(target);
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
+      const payload = parse(body.toString('utf8'));
+      if (drop.when?.(payload)) {
+        deliveries.push({
+          at: Date.now(),
+          userAgent: req.headers['user-agent'],
+          authorization: req.headers.authorization,
+          payload,
+          status: 401,
+          answer: 'dropped',
+        });
+        res.writeHead(401, { 'content-type': 'text/plain' }).end('dropped by the relay');
+        return;
+      }
       const forward = http.request(
         { host: '127.0.0.1', port: Number(port), method: req.method, path: req.url, headers: req.headers, agent: false },
         (answer) => {
@@ -103,6 +122,7 @@ async function startRelay(target: string): Promise<{ deliveries: Delivery[]; clo
   });
   return {
     deliveries,
+    drop,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
@@ -127,6 +147,9 @@ describe("Alertmanager's deliveries reach the control plane with its token", () 
   let original: { content: string; mode: number } | null = null;
   let token: string;
   let viewer: string;
+  let mail: MailSink;
+  let chat: ChatSink;
+  const people = { sari: `sari${run}`, budi: `budi${run}`, dewi: `dewi${run}` };
   const pushed: AmAlertInput[] = [];
   let backendStopped = false;
 
@@ -165,7 +188,17 @@ describe("Alertmanager's deliveries reach the control plane with its token", () 
     tokenFile = join(mount.Source, 'controlplane-token');
     if (existsSync(tokenFile)) original = { content: readFileSync(tokenFile, 'utf8'), mode: statSync(tokenFile).mode & 0o777 };
 
-    t = await startTestApp({ inventoryFile: STACK_INVENTORY });
+    mail = await startMailSink();
+    chat = await startChatSink();
+    // Incidents with their timers (a minute lasts a second) and real mail and chat receivers.
+    t = await startTestApp({
+      inventoryFile: STACK_INVENTORY,
+      inventoryPatch: incidentsSection({ chat: chat.url, smtp: mail.url }, people),
+      env: { OPS_INCIDENT_TIMERS: 'true', OPS_INCIDENT_TIME_SCALE: String(SCALE), OPS_INCIDENT_CHECK_MS: '500' },
+    });
+    await t.createUser(Role.Support, people.sari);
+    await t.createUser(Role.SeniorDev, people.budi);
+    await t.createUser(Role.Dba, people.dewi);
     relay = await startRelay(t.url);
     viewer = await t.tokenFor(Role.Viewer);
     // The command up.sh runs, against this control plane's database, into Alertmanager's file.
@@ -193,6 +226,8 @@ describe("Alertmanager's deliveries reach the control plane with its token", () 
     }
     await relay?.close();
     await t?.close();
+    await mail?.close();
+    await chat?.close();
     if (backendStopped) await restoreService('backend', PORTS.backend, '/health');
   });
 
@@ -235,7 +270,12 @@ describe("Alertmanager's deliveries reach the control plane with its token", () 
       receiver: 'default',
       groupLabels: { alertname, component: 'delivery-test' },
     });
-    expect(delivery.answer).toEqual({ stored: true, id: expect.any(String) });
+    // A new alert group: an incident (a warning is P3) opened in the same transaction.
+    expect(delivery.answer).toEqual({
+      stored: true,
+      id: expect.any(String),
+      incidents: { opened: [expect.stringMatching(/^INC-\d{8}-\d{3}$/)], updated: [] },
+    });
 
     const stored = await notificationsOf(alertname);
     expect(stored).toHaveLength(1);
@@ -329,6 +369,59 @@ describe("Alertmanager's deliveries reach the control plane with its token", () 
     });
     expect(alert.generatorURL).toMatch(/:19090\/graph\?g0\.expr=up%7Bjob%3D%22erp-backend%22%7D/);
 
+    // One incident for the group: P1 (critical), component api, the runbook's procedure and its dry-run plan.
+    expect(fired.answer.incidents.opened).toHaveLength(1);
+    const id = fired.answer.incidents.opened[0] as string;
+    const incidentOf = async () => (await t.http().get(`/api/v1/incidents/${id}`).set('Authorization', `Bearer ${viewer}`)).body;
+    const opened = await waitFor(
+      'the dry-run plan',
+      async () => {
+        const i = await incidentOf();
+        return i.plan && i.plan.status !== 'computing' && i;
+      },
+      MINUTE,
+      250,
+    );
+    expect(opened).toMatchObject({
+      severity: 'P1',
+      component: 'api',
+      status: 'triggered',
+      source: 'alert',
+      suggestedProcedure: 'backend.crash-loop',
+    });
+    expect(opened.alerts.map((a: any) => a.fingerprint)).toContain(alert.fingerprint);
+    expect(opened.plan).toMatchObject({ procedureId: 'backend.crash-loop', runId: expect.any(String) });
+    expect(opened.plan.steps.length).toBeGreaterThan(0);
+    // P1's contacts: the senior dev on call (chat and mail) and the DBA (mail), each with their acknowledge link.
+    const link = new RegExp(`http://127\\.0\\.0\\.1:3100/api/v1/incidents/ack/[0-9a-f-]{36}\\.[A-Za-z0-9_-]+`);
+    const mails = await waitFor(
+      'mails of the incident',
+      async () => {
+        const ofIt = mail.messages.filter((m) => m.subject?.includes(id));
+        return ofIt.length >= 2 && ofIt;
+      },
+      MINUTE,
+      250,
+    );
+    expect(
+      mails
+        .slice(0, 2)
+        .map((m) => (m.to as { text: string }).text)
+        .sort(),
+    ).toEqual(['budi@erp.test', 'dewi@erp.test']);
+    for (const m of mails) expect(m.text).toMatch(link);
+    const chats = await waitFor(
+      'a chat message of the incident',
+      async () => {
+        const ofIt = chat.bodies.filter((b) => String(b.text).includes(id));
+        return ofIt.length >= 1 && ofIt;
+      },
+      MINUTE,
+      250,
+    );
+    expect(chats[0].text).toContain('@budi');
+    expect(chats[0].text).toMatch(link);
+
     expect((await docker('POST', '/containers/erp-backend/start')).status).toBe(204);
     await restoreService('backend', PORTS.backend, '/health');
     backendStopped = false;
@@ -348,5 +441,63 @@ describe("Alertmanager's deliveries reach the control plane with its token", () 
       status: 'resolved',
       startsAt: alert.startsAt,
     });
+    // Every alert of the incident resolved (by this notification, or by the reconciliation if it
+    // came first): the incident resolves itself after the grace, with its whole timeline.
+    const done = await waitFor(
+      'the incident to resolve itself',
+      async () => {
+        const i = await incidentOf();
+        return i.status === 'resolved' && i;
+      },
+      MINUTE,
+      250,
+    );
+    expect(done.resolvedBy).toBe('alertmanager');
+    const types = (done.timeline as { type: string }[]).map((e) => e.type);
+    expect(types).toEqual(
+      expect.arrayContaining([
+        'opened',
+        'alert_fired',
+        'notification_sent',
+        'plan_computed',
+        'alert_resolved',
+        'resolve_scheduled',
+        'resolved',
+      ]),
+    );
+    expect(types.indexOf('opened')).toBeLessThan(types.indexOf('alert_resolved'));
+    expect(types.indexOf('resolve_scheduled')).toBeLessThan(types.indexOf('resolved'));
+  });
+
+  it("a lost resolved notification: the reconciliation against Alertmanager's alerts resolves the incident", async () => {
+    const alertname = `AmReconcile_${run}`;
+    await push(alertname);
+    const fired = await waitFor(
+      `Alertmanager to deliver ${alertname}`,
+      async () => deliveriesOf(alertname).find((d) => d.status === 200),
+      2 * MINUTE,
+      250,
+    );
+    const id = fired.answer.incidents.opened[0] as string;
+    expect(id).toMatch(/^INC-/);
+    // From here every resolved notification of this group is lost on its way.
+    relay.drop.when = (payload) => payload?.groupLabels?.alertname === alertname && payload.status === 'resolved';
+    const alert = pushed.at(-1)!;
+    await am.postAlerts([{ ...alert, endsAt: new Date().toISOString() }], T);
+    const done = await waitFor(
+      'the incident to resolve through the reconciliation',
+      async () => {
+        const i = (await t.http().get(`/api/v1/incidents/${id}`).set('Authorization', `Bearer ${viewer}`)).body;
+        return i.status === 'resolved' && i;
+      },
+      2 * MINUTE,
+      500,
+    );
+    const reconciled = (done.timeline as any[]).filter((e) => e.type === 'alert_resolved');
+    expect(reconciled).toHaveLength(1);
+    expect(reconciled[0].data).toMatchObject({ reconciled: true });
+    expect(reconciled[0].message).toMatch(/reconciled: Alertmanager no longer has it/);
+    // No resolved notification of the group reached the control plane.
+    expect(deliveriesOf(alertname).filter((d) => d.payload.status === 'resolved' && d.status === 200)).toEqual([]);
   });
 });
