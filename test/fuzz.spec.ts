@@ -700,6 +700,8 @@ describe(`fuzz: hostile input at every operation (seed ${SEED})`, () => {
         doc.stack.dataPaths = [dir];
         // The ERP host's node exporter is an outside system like the others.
         doc.stack.nodeExporterUrl = NOWHERE;
+        // The address put into acknowledge links (never contacted, but a URL like the others).
+        doc.incidents = { ...(doc.incidents ?? {}), publicUrl: NOWHERE };
       },
     });
     // Nothing outside 127.0.0.0/8 and this temporary directory: checked before anything is sent.

@@ -1,5 +1,4 @@
 import type { ServerResponse } from 'node:http';
-import { RunEventFeed } from './run-events';
 
 /** A Fastify reply (or a bare Node response): what the SSE writer needs of it. */
 interface ReplyLike {
@@ -8,8 +7,11 @@ interface ReplyLike {
   getHeaders?: () => Record<string, unknown>;
 }
 
+/** What streamSse reads: events with a type, a JSON body and an id; return() stops it. */
+export type SseFeed = AsyncIterableIterator<{ type: string; data: unknown; id: number | string }>;
+
 /** One SSE event: `event: <type>\ndata: <json>\nid: <n>\n\n`. */
-export function sseEvent(type: string, data: unknown, id: number): string {
+export function sseEvent(type: string, data: unknown, id: number | string): string {
   return `event: ${type}\ndata: ${JSON.stringify(data)}\nid: ${id}\n\n`;
 }
 
@@ -18,7 +20,7 @@ export function sseEvent(type: string, data: unknown, id: number): string {
  * that neither the adapter nor an interceptor ends it), with a `: keep-alive` comment
  * every `heartbeatMs`. Ends with the feed; a client that goes away ends the feed.
  */
-export function streamSse(feed: RunEventFeed, reply: ReplyLike, heartbeatMs: number): void {
+export function streamSse(feed: SseFeed, reply: ReplyLike, heartbeatMs: number): void {
   const raw = (reply.raw ?? reply) as ServerResponse;
   // Headers set so far (request id, security headers, CORS) go out with the stream.
   const headers = { ...(reply.getHeaders?.() ?? {}) } as Record<string, string>;
@@ -35,7 +37,7 @@ export function streamSse(feed: RunEventFeed, reply: ReplyLike, heartbeatMs: num
   heartbeat.unref();
   raw.on('close', () => {
     clearInterval(heartbeat);
-    void feed.return();
+    void feed.return?.();
   });
   void (async () => {
     try {

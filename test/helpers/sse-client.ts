@@ -20,12 +20,12 @@ export interface SseStream {
   close(): void;
 }
 
-/** Opens an SSE stream and parses it as it comes (frames of `field: value` lines). */
-export function openSse(url: string, token?: string): Promise<SseStream> {
+/** Opens an SSE stream and parses it as it comes (frames of `field: value` lines); `headers` go with the request. */
+export function openSse(url: string, token?: string, headers: Record<string, string> = {}): Promise<SseStream> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
-      { headers: { Accept: 'text/event-stream', ...(token ? { Authorization: `Bearer ${token}` } : {}) } },
+      { headers: { Accept: 'text/event-stream', ...(token ? { Authorization: `Bearer ${token}` } : {}), ...headers } },
       (res) => {
         const events: SseEvent[] = [];
         const comments: string[] = [];

@@ -24,7 +24,7 @@ import { IncidentsService } from './incidents.service';
 import { toDetail, toModel } from './incident-views';
 import { oncallProblems } from './oncall';
 
-class IncidentIdPipe implements PipeTransform<string, string> {
+export class IncidentIdPipe implements PipeTransform<string, string> {
   transform(value: string): string {
     if (typeof value !== 'string' || !INCIDENT_ID.test(value))
       throw DomainError.validation([{ field: 'id', problem: 'must be an incident id, for example INC-20261207-001' }]);

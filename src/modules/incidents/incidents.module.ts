@@ -11,6 +11,9 @@ import { IncidentReconcile } from './incident-reconcile';
 import { IncidentRuns } from './incident-runs';
 import { IncidentMetrics } from './incident.metrics';
 import { IncidentsController } from './incidents.controller';
+import { IncidentEventsController } from './incident-events.controller';
+import { IncidentEventStreams } from './incident-events';
+import { IncidentsResolver } from './incidents.resolver';
 import { IncidentsService } from './incidents.service';
 import { oncallProblems } from './oncall';
 
@@ -21,8 +24,18 @@ import { oncallProblems } from './oncall';
  */
 @Module({
   imports: [IntegrationsModule, AlertsModule, AuditModule],
-  controllers: [IncidentsController],
-  providers: [IncidentsService, IncidentLifecycle, IncidentIntake, EscalationEngine, IncidentRuns, IncidentReconcile, IncidentMetrics],
+  controllers: [IncidentsController, IncidentEventsController],
+  providers: [
+    IncidentsService,
+    IncidentLifecycle,
+    IncidentIntake,
+    EscalationEngine,
+    IncidentRuns,
+    IncidentReconcile,
+    IncidentMetrics,
+    IncidentEventStreams,
+    IncidentsResolver,
+  ],
   exports: [IncidentsService],
 })
 export class IncidentsModule implements OnApplicationBootstrap {
