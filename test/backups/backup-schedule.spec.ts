@@ -8,7 +8,12 @@ import Redis from 'ioredis';
 import { withClient } from '../helpers/db';
 import { startTestApp } from '../helpers/test-app';
 import { sleep } from '../stack/stack-helpers';
-import { BACKUPS_QUEUE, DAILY_BACKUP_SCHEDULER, WEEKLY_DRILL_SCHEDULER } from '../../src/modules/backups/backup.scheduler';
+import {
+  BACKUPS_QUEUE,
+  DAILY_BACKUP_SCHEDULER,
+  RESTORE_DRILLS_QUEUE,
+  WEEKLY_DRILL_SCHEDULER,
+} from '../../src/modules/backups/backup.scheduler';
 
 describe('the backup schedules with two control-plane instances', () => {
   it('create then retention on each backup tick, a drill on each drill tick, each run once across the replicas', async () => {
@@ -29,16 +34,18 @@ describe('the backup schedules with two control-plane instances', () => {
     let kinds: string[] = [];
     let failures: unknown[] = [];
     const connection = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0', { maxRetriesPerRequest: null });
-    const queue = new Queue(BACKUPS_QUEUE, { connection, prefix: `${a.redisPrefix}bull` });
+    const backupQueue = new Queue(BACKUPS_QUEUE, { connection, prefix: `${a.redisPrefix}bull` });
+    const drillQueue = new Queue(RESTORE_DRILLS_QUEUE, { connection, prefix: `${a.redisPrefix}bull` });
     try {
       await sleep(20_000);
       // No more ticks from here; then let the ticks already taken (and the runs they asked
       // for) end on whichever replica took them, however slow the machine is.
-      await queue.removeJobScheduler(DAILY_BACKUP_SCHEDULER);
-      await queue.removeJobScheduler(WEEKLY_DRILL_SCHEDULER);
+      await backupQueue.removeJobScheduler(DAILY_BACKUP_SCHEDULER);
+      await drillQueue.removeJobScheduler(WEEKLY_DRILL_SCHEDULER);
       const settleBy = Date.now() + 180_000;
       for (;;) {
-        const counts = await queue.getJobCounts('active', 'waiting', 'delayed', 'prioritized');
+        const states = ['active', 'waiting', 'delayed', 'prioritized'] as const;
+        const counts = [await backupQueue.getJobCounts(...states), await drillQueue.getJobCounts(...states)];
         const open = await withClient(
           a.database,
           async (c) =>
@@ -48,7 +55,7 @@ describe('the backup schedules with two control-plane instances', () => {
               )
             ).rows[0].n as number,
         );
-        if (Object.values(counts).every((n) => n === 0) && open === 0) break;
+        if (counts.every((c) => Object.values(c).every((n) => n === 0)) && open === 0) break;
         if (Date.now() > settleBy) throw new Error(`scheduled work did not settle: ${JSON.stringify(counts)}, ${open} open runs`);
         await sleep(500);
       }
@@ -59,7 +66,8 @@ describe('the backup schedules with two control-plane instances', () => {
         (await c.query("SELECT action, error_code FROM audit_entries WHERE actor = 'scheduler' AND outcome <> 'success'")).rows,
       ]);
     } finally {
-      await queue.close();
+      await backupQueue.close();
+      await drillQueue.close();
       connection.disconnect();
       await b.close().catch(() => undefined);
       await a.close();
