@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { Logger } from '@nestjs/common';
 import { Job, Queue } from 'bullmq';
 import { expect } from 'expect';
 import { Registry } from 'prom-client';
 import { ScheduledJob, ScheduledJobs, TickContext } from '../src/common/scheduled-jobs';
+import { ScheduledQueue } from '../src/common/scheduled-queue';
 import { loadAppConfig } from '../src/config/app-config';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
@@ -179,6 +181,55 @@ describe('scheduled jobs', () => {
     } finally {
       await probe.removeJobScheduler('every-second');
       await schedule.onApplicationShutdown();
+      await probe.obliterate({ force: true }).catch(() => undefined);
+      await probe.close();
+    }
+  });
+
+  it('leave the queue as it is when another replica registers the same schedule: a due tick is neither replaced nor skipped', async () => {
+    const prefix = `t:${randomBytes(4).toString('hex')}:`;
+    const served: number[] = [];
+    const probe = new Queue('scheduled-jobs-test', { connection: { url: REDIS_URL }, prefix: `${prefix}bull` });
+    // Paused: no worker takes a job, as when every worker is busy.
+    await probe.pause();
+    const first = new TestSchedule(prefix, new Registry(), async ({ tick }) => {
+      served.push(tick.getTime());
+      return 'done';
+    });
+    const second = new ScheduledQueue({
+      config: loadAppConfig({ OPS_REDIS_URL: REDIS_URL, OPS_REDIS_PREFIX: prefix, OPS_SCHEDULER: 'true' } as NodeJS.ProcessEnv),
+      queue: 'scheduled-jobs-test',
+      timeZone: 'UTC',
+      schedule: { id: 'every-second', pattern: '* * * * * *', jobName: 'tick' },
+      process: async (job) => {
+        served.push(Number(String(job.id).split(':').pop()));
+        return 'done';
+      },
+      logger: new Logger('second-replica'),
+      what: 'test ticks',
+    });
+    try {
+      first.onModuleInit();
+      let pending: string[] = [];
+      const until = Date.now() + 10_000;
+      while (pending.length === 0 && Date.now() < until) {
+        await sleep(50);
+        pending = (await probe.getDelayed()).map((job) => String(job.id));
+      }
+      expect(pending).toHaveLength(1);
+      const due = Number(pending[0].split(':').pop());
+      // The tick is due (and the next one too) but not taken; then the second replica starts.
+      while (Date.now() < due + 1500) await sleep(50);
+      await second.start();
+      expect((await probe.getJobs(['delayed', 'waiting'])).map((job) => String(job.id))).toEqual(pending);
+      await probe.resume();
+      const servedBy = Date.now() + 10_000;
+      while (served.length === 0 && Date.now() < servedBy) await sleep(50);
+      expect(served[0]).toBe(due);
+    } finally {
+      await probe.removeJobScheduler('every-second');
+      await first.onApplicationShutdown();
+      await second.close();
       await probe.obliterate({ force: true }).catch(() => undefined);
       await probe.close();
     }

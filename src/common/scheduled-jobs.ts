@@ -129,7 +129,8 @@ export abstract class ScheduledJobs implements OnModuleInit, OnApplicationShutdo
   }
 
   onModuleInit(): void {
-    for (const scheduled of this.scheduled) scheduled.start();
+    // In the background: a Redis that is down at start must not hold the start-up.
+    for (const scheduled of this.scheduled) void scheduled.start();
   }
 
   async onApplicationShutdown(): Promise<void> {

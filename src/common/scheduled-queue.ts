@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { Job, JobsOptions, Queue, Worker } from 'bullmq';
+import { Job, JobSchedulerJson, JobsOptions, Queue, Worker } from 'bullmq';
 import Redis from 'ioredis';
 import { AppConfig } from '../config/app-config';
 import { closeQueueClients } from './bounded-close';
@@ -52,9 +52,10 @@ export class ScheduledQueue {
 
   constructor(private readonly options: ScheduledQueueOptions) {}
 
-  start(): void {
+  /** Starts the worker and registers the schedule; the promise ends with the first attempt (for tests: none waits). */
+  start(): Promise<void> {
     const { config, logger } = this.options;
-    if (!config.OPS_SCHEDULER) return;
+    if (!config.OPS_SCHEDULER) return Promise.resolve();
     this.connection = new Redis(config.OPS_REDIS_URL, { maxRetriesPerRequest: null });
     this.connection.on('error', () => undefined);
     // A Redis that restarted without its keys lost the job schedulers: register them again
@@ -79,18 +80,24 @@ export class ScheduledQueue {
       ...(this.options.lockDuration ? { lockDuration: this.options.lockDuration } : {}),
     });
     this.worker.on('error', (error) => warn(`${name} queue: ${error.message}`));
-    void this.register();
+    return this.register();
   }
 
   private async register(attempt = 1): Promise<void> {
     if (!this.queue || this.closing) return;
     const { schedule, timeZone, logger, what, queue } = this.options;
     try {
-      await this.queue.upsertJobScheduler(
-        schedule.id,
-        { pattern: schedule.pattern, tz: timeZone },
-        { name: schedule.jobName, data: {}, opts: { removeOnComplete: 100, removeOnFail: 100, ...schedule.opts } },
-      );
+      const opts = { removeOnComplete: 100, removeOnFail: 100, ...schedule.opts };
+      // An upsert replaces the scheduler's pending job by one for the first tick after now: a
+      // tick that is due but not taken yet (the workers busy) would be lost at every replica's
+      // start and every reconnect. A scheduler already registered as wanted is left alone.
+      const registered = await this.queue.getJobScheduler(schedule.id);
+      if (!registered || !sameScheduler(registered, { pattern: schedule.pattern, tz: timeZone, name: schedule.jobName, opts }))
+        await this.queue.upsertJobScheduler(
+          schedule.id,
+          { pattern: schedule.pattern, tz: timeZone },
+          { name: schedule.jobName, data: {}, opts },
+        );
       for (const other of await this.queue.getJobSchedulers()) {
         if (other.key === schedule.id) continue;
         await this.queue.removeJobScheduler(other.key);
@@ -118,4 +125,25 @@ export class ScheduledQueue {
 export function tickOf(job: Job): Date {
   const exact = /:(\d{12,})$/.exec(String(job.id ?? ''));
   return new Date(exact ? Number(exact[1]) : job.timestamp + (job.opts.delay ?? 0));
+}
+
+/** JSON with object keys sorted: Redis gives a scheduler's template options back in another order. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object')
+    return `{${Object.keys(value)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonical((value as Record<string, unknown>)[key])}`)
+      .join(',')}}`;
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** The scheduler in Redis has the pattern, time zone, job name and job options wanted. */
+function sameScheduler(registered: JobSchedulerJson, wanted: { pattern: string; tz: string; name: string; opts: JobsOptions }): boolean {
+  return (
+    registered.pattern === wanted.pattern &&
+    registered.tz === wanted.tz &&
+    registered.name === wanted.name &&
+    canonical(registered.template?.opts ?? {}) === canonical(wanted.opts)
+  );
 }
