@@ -168,7 +168,7 @@ describe('its own Redis restarted (without its keys) under the running control p
       config,
       queue: 'restart-test',
       timeZone: 'UTC',
-      schedules: [{ id: 'hourly', pattern: '0 * * * *', jobName: 'tick' }],
+      schedule: { id: 'hourly', pattern: '0 * * * *', jobName: 'tick' },
       process: async () => 'ok',
       logger: new Logger('restart-test'),
       what: 'restart test',

@@ -32,6 +32,11 @@ export interface TickContext {
 export interface ScheduledJob {
   /** The BullMQ job scheduler's id (the same on every replica). */
   id: string;
+  /**
+   * The schedule's own queue (in the control plane's Redis, under OPS_REDIS_PREFIX): no other
+   * schedule's job may hold back its ticks (see ScheduledQueue).
+   */
+  queue: string;
   /** Cron expression (inventory schedules.*), read in the inventory's time zone. */
   pattern: string;
   /** The job's name in the queue (and in the log). */
@@ -50,8 +55,6 @@ export interface ScheduledJobsOptions {
   config: AppConfig;
   /** The inventory's time zone. */
   timeZone: string;
-  /** The queue's name (in the control plane's Redis, under OPS_REDIS_PREFIX). */
-  queue: string;
   /** What is scheduled, for the log ("daily checklist"). */
   what: string;
   /** The metric's name part: `ops_scheduled_<metric>_jobs_total{outcome}`. */
@@ -70,11 +73,13 @@ const UNIQUE_VIOLATION = '23505';
  * the rest is here. Each tick runs once across replicas (a BullMQ job scheduler: one job per
  * tick, taken by one worker; handlers that record their tick add the database's unique
  * constraint as a second guard), as the `scheduler` principal, and is counted in
- * `ops_scheduled_<metric>_jobs_total{outcome}` (ran, duplicate, failed). Nothing starts when
- * OPS_SCHEDULER=false.
+ * `ops_scheduled_<metric>_jobs_total{outcome}` (ran, duplicate, failed). Each schedule has a
+ * queue and a worker per replica of its own, so that a long job of one schedule (a restore
+ * drill) never delays or swallows the ticks of another (the daily backup). Nothing starts
+ * when OPS_SCHEDULER=false.
  */
 export abstract class ScheduledJobs implements OnModuleInit, OnApplicationShutdown {
-  private readonly scheduled: ScheduledQueue;
+  private readonly scheduled: ScheduledQueue[];
   private readonly processed: Counter<'outcome'>;
   private readonly jobs: Map<string, ScheduledJob>;
 
@@ -86,16 +91,23 @@ export abstract class ScheduledJobs implements OnModuleInit, OnApplicationShutdo
       labelNames: ['outcome'] as const,
       registers: [options.registry],
     });
-    this.scheduled = new ScheduledQueue({
-      config: options.config,
-      queue: options.queue,
-      timeZone: options.timeZone,
-      schedules: options.jobs.map((job) => ({ id: job.id, pattern: job.pattern, jobName: job.name, opts: job.opts })),
-      process: (job) => this.process(job),
-      logger: new Logger(this.constructor.name),
-      what: options.what,
-      lockDuration: options.lockDuration,
-    });
+    const queues = options.jobs.map((job) => job.queue);
+    const shared = queues.find((queue, i) => queues.indexOf(queue) !== i);
+    if (shared) throw new Error(`${options.what}: two schedules share the queue ${shared}; each schedule needs a queue of its own`);
+    const logger = new Logger(this.constructor.name);
+    this.scheduled = options.jobs.map(
+      (job) =>
+        new ScheduledQueue({
+          config: options.config,
+          queue: job.queue,
+          timeZone: options.timeZone,
+          schedule: { id: job.id, pattern: job.pattern, jobName: job.name, opts: job.opts },
+          process: (bullJob) => this.process(bullJob),
+          logger,
+          what: options.what,
+          lockDuration: options.lockDuration,
+        }),
+    );
   }
 
   /** One job of the queue: the tick's work, counted; a tick already served is not an error. */
@@ -117,10 +129,11 @@ export abstract class ScheduledJobs implements OnModuleInit, OnApplicationShutdo
   }
 
   onModuleInit(): void {
-    this.scheduled.start();
+    // In the background: a Redis that is down at start must not hold the start-up.
+    for (const scheduled of this.scheduled) void scheduled.start();
   }
 
-  onApplicationShutdown(): Promise<void> {
-    return this.scheduled.close();
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(this.scheduled.map((scheduled) => scheduled.close()));
   }
 }

@@ -10,7 +10,10 @@ import { MetricsService } from '../../infra/metrics/metrics.service';
 import { BackupActions } from './backup-actions';
 import { BackupService } from './backup.service';
 
+/** The daily backup's queue. */
 export const BACKUPS_QUEUE = 'backups';
+/** The restore drill's queue: a drill that runs for hours must not hold back a backup tick. */
+export const RESTORE_DRILLS_QUEUE = 'restore-drills';
 export const DAILY_BACKUP_SCHEDULER = 'daily-backup';
 export const WEEKLY_DRILL_SCHEDULER = 'weekly-restore-drill';
 
@@ -20,7 +23,8 @@ const SCHEDULED_RUN_WAIT_SECONDS = 6 * 3600;
 /**
  * The backup schedules (cron entries of the inventory). Daily: create, then retention right
  * after it. Weekly: a restore drill of the newest backup. Each is an ordinary procedure run
- * (requested and audited as "scheduler"), locks included.
+ * (requested and audited as "scheduler"), locks included. Each schedule has its own queue:
+ * while a drill runs, the backup's tick is still taken on time (see ScheduledQueue).
  */
 @Injectable()
 export class BackupScheduler extends ScheduledJobs {
@@ -37,7 +41,6 @@ export class BackupScheduler extends ScheduledJobs {
     super({
       config,
       timeZone: inventory.timezone,
-      queue: BACKUPS_QUEUE,
       what: 'backups',
       metric: 'backup',
       registry: metrics.registry,
@@ -45,6 +48,7 @@ export class BackupScheduler extends ScheduledJobs {
       jobs: [
         {
           id: DAILY_BACKUP_SCHEDULER,
+          queue: BACKUPS_QUEUE,
           pattern: inventory.schedules.backup,
           name: 'daily-backup',
           run: async ({ identity }) =>
@@ -52,6 +56,7 @@ export class BackupScheduler extends ScheduledJobs {
         },
         {
           id: WEEKLY_DRILL_SCHEDULER,
+          queue: RESTORE_DRILLS_QUEUE,
           pattern: inventory.schedules.restoreDrill,
           name: 'restore-drill',
           run: async ({ identity }) => {

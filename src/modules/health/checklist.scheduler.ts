@@ -24,13 +24,13 @@ export class ChecklistScheduler extends ScheduledJobs {
     super({
       config,
       timeZone: inventory.timezone,
-      queue: HEALTH_QUEUE,
       what: 'daily checklist',
       metric: 'checklist',
       registry: metrics.registry,
       jobs: [
         {
           id: DAILY_CHECKLIST_SCHEDULER,
+          queue: HEALTH_QUEUE,
           pattern: inventory.schedules.dailyChecklist,
           name: 'checklist',
           recordsTick: true,

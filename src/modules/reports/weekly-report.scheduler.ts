@@ -26,7 +26,6 @@ export class WeeklyReportScheduler extends ScheduledJobs {
     super({
       config,
       timeZone: inventory.timezone,
-      queue: REPORTS_QUEUE,
       what: 'weekly report',
       metric: 'weekly_report',
       registry: metrics.registry,
@@ -34,6 +33,7 @@ export class WeeklyReportScheduler extends ScheduledJobs {
       jobs: [
         {
           id: WEEKLY_REPORT_SCHEDULER,
+          queue: REPORTS_QUEUE,
           pattern: inventory.schedules.weeklyReport,
           name: 'weekly-report',
           opts: { attempts: 3, backoff: { type: 'exponential', delay: config.OPS_REPORT_RETRY_DELAY_MS } },

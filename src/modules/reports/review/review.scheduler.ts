@@ -25,13 +25,13 @@ export class ReviewScheduler extends ScheduledJobs {
     super({
       config,
       timeZone: inventory.timezone,
-      queue: REVIEWS_QUEUE,
       what: 'daily review',
       metric: 'review',
       registry: metrics.registry,
       jobs: [
         {
           id: DAILY_REVIEW_SCHEDULER,
+          queue: REVIEWS_QUEUE,
           pattern: inventory.schedules.dailyReview,
           name: 'daily-review',
           recordsTick: true,
