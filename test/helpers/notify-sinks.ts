@@ -10,14 +10,24 @@ export interface MailSink {
   close(): Promise<void>;
 }
 
-/** `rejectFirst`: the first N messages are refused with a temporary error (451), to test retries. */
-export async function startMailSink(options: { rejectFirst?: number } = {}): Promise<MailSink & { rejected: number }> {
+/**
+ * `rejectFirst`: the first N messages are refused with a temporary error (451), to test retries.
+ * `refuse`: recipients for which this answers true are refused (451) at RCPT TO while it does.
+ */
+export async function startMailSink(
+  options: { rejectFirst?: number; refuse?: (recipient: string) => boolean } = {},
+): Promise<MailSink & { rejected: number }> {
   const messages: ParsedMail[] = [];
   let rejected = 0;
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    onRcptTo(address, _session, callback) {
+      if (options.refuse?.(address.address))
+        return callback(Object.assign(new Error('mailbox busy, try again later'), { responseCode: 451 }));
+      callback();
+    },
     onData(stream, _session, callback) {
       if (rejected < (options.rejectFirst ?? 0)) {
         rejected++;

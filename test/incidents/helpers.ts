@@ -12,6 +12,10 @@ export interface IncidentWorld {
   alertmanager: string;
   /** Usernames of the paged people (control-plane users of these roles). */
   users: { sari: string; budi: string; dewi: string };
+  /** The inventory patch of this world (sinks, people, levels and the caller's own patch). */
+  inventoryPatch: (doc: Record<string, any>) => void;
+  /** Another instance of the control plane sharing this one's database, Redis prefix and master key (a replica). */
+  replica(): Promise<TestApp>;
   close(): Promise<void>;
 }
 
@@ -43,20 +47,21 @@ export function incidentsSection(urls: { chat: string; smtp: string }, users: In
   };
 }
 
-export async function incidentWorld(options: TestAppOptions & { env?: Record<string, string> } = {}): Promise<IncidentWorld> {
-  const mail = await startMailSink();
+export async function incidentWorld(
+  options: TestAppOptions & { env?: Record<string, string>; refuseMail?: (recipient: string) => boolean } = {},
+): Promise<IncidentWorld> {
+  const mail = await startMailSink({ refuse: options.refuseMail });
   const chat = await startChatSink();
   const suffix = randomBytes(3).toString('hex');
   const users = { sari: `sari${suffix}`, budi: `budi${suffix}`, dewi: `dewi${suffix}` };
   const patch = incidentsSection({ chat: chat.url, smtp: mail.url }, users);
-  const t = await startTestApp({
-    ...options,
-    inventoryPatch: (doc) => {
-      patch(doc);
-      options.inventoryPatch?.(doc);
-    },
-    env: { OPS_INCIDENT_TIMERS: 'true', OPS_INCIDENT_TIME_SCALE: String(SCALE), OPS_INCIDENT_CHECK_MS: '250', ...options.env },
-  });
+  const inventoryPatch = (doc: Record<string, any>) => {
+    patch(doc);
+    options.inventoryPatch?.(doc);
+  };
+  const env = { OPS_INCIDENT_TIMERS: 'true', OPS_INCIDENT_TIME_SCALE: String(SCALE), OPS_INCIDENT_CHECK_MS: '250', ...options.env };
+  const t = await startTestApp({ ...options, inventoryPatch, env });
+  const replicas: TestApp[] = [];
   await t.createUser(Role.Support, users.sari);
   await t.createUser(Role.SeniorDev, users.budi);
   await t.createUser(Role.Dba, users.dewi);
@@ -73,7 +78,14 @@ export async function incidentWorld(options: TestAppOptions & { env?: Record<str
     chat,
     alertmanager: made.body.token,
     users,
+    inventoryPatch,
+    async replica() {
+      const r = await startTestApp({ ...options, inventoryPatch, env, shareWith: t });
+      replicas.push(r);
+      return r;
+    },
     async close() {
+      for (const r of replicas) await r.close();
       await t.close();
       await mail.close();
       await chat.close();

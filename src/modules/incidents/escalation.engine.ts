@@ -33,6 +33,8 @@ const CLAIM_SECONDS = 60;
 /** A page is tried this many times before it is recorded as failed. */
 const MAX_ATTEMPTS = 3;
 export const INCIDENTS_QUEUE = 'incidents';
+/** How long a wake-up job may take to queue before the caller goes on without it (the periodic check covers it). */
+const WAKE_QUEUE_WAIT_MS = 2000;
 
 /**
  * The incidents' timers and the sending of pages. The truth is in PostgreSQL (each open
@@ -89,10 +91,21 @@ export class EscalationEngine implements OnModuleInit, OnApplicationShutdown {
   /** Asks the replicas to look at the timers at `at` (a delayed job; the periodic check covers a lost one). */
   async wakeAt(at: Date | null | undefined): Promise<void> {
     if (!at || !this.queue || this.closing) return;
+    // Never wait for Redis: with it away (its commands would queue until it is back) the timers'
+    // pass and the requests that changed an incident would stall. The periodic check covers it.
+    if (this.connection?.status !== 'ready') return;
     const delay = Math.max(0, at.getTime() - this.clock.now().getTime());
-    await this.queue
+    const added = this.queue
       .add('wake', {}, { jobId: `wake-${at.getTime()}`, delay, removeOnComplete: true, removeOnFail: true })
+      .then(() => undefined)
       .catch((error: Error) => this.warn(`incidents wake-up not queued (the periodic check covers it): ${error.message}`));
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, WAKE_QUEUE_WAIT_MS);
+      timer.unref();
+    });
+    await Promise.race([added, gaveUp]);
+    clearTimeout(timer);
   }
 
   /** Runs the timers and the outbox soon (in this process); overlapping kicks run once more, not twice at once. */

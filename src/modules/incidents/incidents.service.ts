@@ -322,9 +322,10 @@ export class IncidentsService implements OnModuleInit {
   private async linkOf(
     token: string,
   ): Promise<{ id: string; incident_id: string; person: string; username: string; expires_at: Date; used_at: Date | null }> {
-    const [linkId, mac] = token.split('.');
-    const genuine = /^[0-9a-f-]{36}$/.test(linkId ?? '') && typeof mac === 'string' && mac.length > 0;
-    if (genuine) {
+    // Exactly `<link id>.<HMAC>`: anything more or less (an extra part, a cut HMAC) is an altered link.
+    const shape = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.([A-Za-z0-9_-]{43})$/.exec(token);
+    if (shape) {
+      const [, linkId, mac] = shape;
       const expected = Buffer.from(this.lifecycle.linkToken(linkId).split('.')[1]);
       const given = Buffer.from(mac);
       if (expected.length === given.length && timingSafeEqual(expected, given)) {
