@@ -218,7 +218,7 @@ describe('performance report on the stand-in stack', () => {
       [
         { start_date: firstFull, end_date: lastFull, include: ['response_times', 'latency'] },
         'include',
-        /"latency" is not a known section: each must be one of response_times, error_rates, usage_patterns, availability, backups/,
+        /"latency" is not a known section: each must be one of response_times, error_rates, usage_patterns, availability, backups, incidents/,
       ],
       [{ start_date: firstFull, end_date: lastFull, include: [] }, 'include', /at least one section/],
       [{ start_date: firstFull, end_date: lastFull, include: 'response_times' }, 'include', /must be a list/],

@@ -172,7 +172,7 @@ describe('performance report formats on the stand-in stack', () => {
     expect(bad.body.message).toBe('format: must be one of json, csv, html');
     const badSection = await t.http().get(`${PATH}/${reportId}?section=latency`).set('Authorization', auth);
     expect(badSection.status).toBe(400);
-    expect(badSection.body.message).toContain('response_times, error_rates, usage_patterns, availability, backups');
+    expect(badSection.body.message).toContain('response_times, error_rates, usage_patterns, availability, backups, incidents');
     const missing = await t.http().get(`${PATH}/${reportId}?section=backups`).set('Authorization', auth);
     expect(missing.status).toBe(404);
     expect(missing.body.message).toContain('does not include backups');

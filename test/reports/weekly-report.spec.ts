@@ -116,7 +116,7 @@ describe('the weekly report mailed to management', () => {
     expect(res.status).toBe(201);
     const report = res.body.report;
     expect(res.headers.location).toBe(`/admin/reports/performance/${report.id}`);
-    expect(report.include).toEqual(['response_times', 'error_rates', 'usage_patterns', 'availability', 'backups']);
+    expect(report.include).toEqual(['response_times', 'error_rates', 'usage_patterns', 'availability', 'backups', 'incidents']);
     expect(report.period.days).toBe(7);
     const subject = weeklySubject(report.period.startDate, report.period.endDate);
     expect(res.body.delivery).toMatchObject({
@@ -155,6 +155,8 @@ describe('the weekly report mailed to management', () => {
         'usage_patterns.csv',
         'availability.csv',
         'backups.csv',
+        'incidents.csv',
+        'incidents-incidents.csv',
       ]),
     );
     const days = files['response_times.csv'] ?? ''; // the per-day table

@@ -154,16 +154,21 @@ export class EscalationEngine implements OnModuleInit, OnApplicationShutdown {
         return this.autoResolve(m, id, now);
       });
       if (fired) {
-        if (kind === 'escalate') this.metrics.escalations.inc({ severity: await this.severityOf(id) });
+        if (kind === 'escalate') await this.countEscalation(id);
         await this.wakeForIncident(id);
       }
     }
     if (due.length) await this.metrics.refreshOpen(this.dataSource);
   }
 
-  private async severityOf(id: string): Promise<string> {
-    const rows: { severity: string }[] = await this.dataSource.query('SELECT severity FROM incidents WHERE id = $1', [id]);
-    return rows[0]?.severity ?? 'unknown';
+  /** Counts an escalation that paged a step (the chain running out fires too, and pages nobody). */
+  private async countEscalation(id: string): Promise<void> {
+    const rows: { severity: string; last: string | null }[] = await this.dataSource.query(
+      `SELECT i.severity, (SELECT e.type FROM incident_events e WHERE e.incident_id = i.id AND e.type IN ('escalated', 'chain_exhausted')
+         ORDER BY e.id DESC LIMIT 1) AS last FROM incidents i WHERE i.id = $1`,
+      [id],
+    );
+    if (rows[0]?.last === 'escalated') this.metrics.escalations.inc({ severity: rows[0].severity });
   }
 
   private async autoResolve(m: EntityManager, id: string, now: Date): Promise<boolean> {

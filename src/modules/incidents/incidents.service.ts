@@ -156,20 +156,24 @@ export class IncidentsService implements OnModuleInit {
     return this.get(incident.id);
   }
 
-  /** The change of one incident under its row lock, with the rights check on the locked row. */
+  /**
+   * The change of one incident under its row lock, with the rights check on the locked row.
+   * `work` may answer what to do once the change is committed (the metrics count only what happened).
+   */
   private async change(
     id: string,
     identity: Identity,
     verb: string,
-    work: (m: EntityManager, incident: IncidentRow, now: Date) => Promise<void>,
+    work: (m: EntityManager, incident: IncidentRow, now: Date) => Promise<(() => void) | void>,
   ): Promise<IncidentRow> {
     const now = this.clock.now();
-    await this.dataSource.transaction(async (m) => {
+    const committed = await this.dataSource.transaction(async (m) => {
       const incident = await lockIncident(m, id);
       if (!incident) throw new DomainError(ErrorCode.NotFound, `incident ${id} does not exist`, { incident: id });
       this.assertMayAct(identity, incident.severity, incident.component, verb);
-      await work(m, incident, now);
+      return work(m, incident, now);
     });
+    committed?.();
     await this.afterChange(id);
     return this.get(id);
   }
@@ -186,8 +190,8 @@ export class IncidentsService implements OnModuleInit {
         throw new DomainError(ErrorCode.Conflict, `incident ${id} is ${incident.status}: only a triggered incident can be acknowledged`, {
           status: incident.status,
         });
-      this.metrics.observeAcknowledged(incident, now);
       await this.lifecycle.acknowledge(m, incident, identity.username, now, via);
+      return () => this.metrics.observeAcknowledged(incident, now);
     });
   }
 
@@ -196,7 +200,7 @@ export class IncidentsService implements OnModuleInit {
       if (incident.status === 'resolved')
         throw new DomainError(ErrorCode.Conflict, `incident ${id} is already resolved`, { status: incident.status });
       await this.lifecycle.resolve(m, incident, identity.username, now, `Resolved by ${identity.username}${note ? `: ${note}` : ''}`);
-      this.metrics.observeResolved(incident, now);
+      return () => this.metrics.observeResolved(incident, now);
     });
   }
 
@@ -379,10 +383,10 @@ export class IncidentsService implements OnModuleInit {
           throw new DomainError(ErrorCode.Conflict, `incident ${locked.id} is ${locked.status}: nothing to acknowledge`, {
             status: locked.status,
           });
-        this.metrics.observeAcknowledged(locked, now);
         await this.lifecycle.acknowledge(m, locked, user.username, now, 'one-click link');
         incident = locked;
       });
+      this.metrics.observeAcknowledged(incident!, now);
       await this.audit.recordSafely({
         actor: identity,
         action: 'incidents.acknowledge',

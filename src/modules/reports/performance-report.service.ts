@@ -16,7 +16,15 @@ import { buildPrometheusSections, PrometheusSections } from './performance-repor
 import { PerformanceReportEntity, ReportKind } from './performance-report.entity';
 import { PromQueryRunner } from './prom-query-runner';
 import { round } from './report-math';
-import { buildPeriod, PerformanceRequest, PerformanceSection, ReportPeriod, validatePerformanceRequest } from './report-period';
+import {
+  buildPeriod,
+  DATABASE_SECTIONS,
+  PerformanceRequest,
+  PerformanceSection,
+  ReportPeriod,
+  validatePerformanceRequest,
+} from './report-period';
+import { buildIncidentsSection, IncidentReportRow } from './sections/incidents.section';
 
 /** The targets the report judges against: the fail thresholds of the inventory. */
 type ReportThresholds = { apiP95Seconds: number; errorRatePercent: number };
@@ -70,11 +78,14 @@ export class PerformanceReportService {
     };
     const checklistP = include.includes('availability') ? early(() => this.checklistAvailability(period)) : null;
     const backupsP = include.includes('backups') ? early(() => this.backupSummary(period)) : null;
-    const prom = include.some((s) => s !== 'backups') ? await this.prometheusSections(period, include, thresholds) : null;
+    const incidentsP = include.includes('incidents') ? early(() => this.incidentsSection(period, now)) : null;
+    const needsProm = include.some((s) => !DATABASE_SECTIONS.includes(s));
+    const prom = needsProm ? await this.prometheusSections(period, include, thresholds) : null;
     const sections: Partial<Record<PerformanceSection, unknown>> = {};
     for (const name of include) {
       if (name === 'availability') sections.availability = { ...(prom?.sections.availability as object), checklist: await checklistP };
       else if (name === 'backups') sections.backups = await backupsP;
+      else if (name === 'incidents') sections.incidents = await incidentsP;
       else sections[name] = prom?.sections[name];
     }
     const id = randomUUID();
@@ -243,6 +254,17 @@ export class PerformanceReportService {
     };
   }
 
+  /** The incidents opened in the period (judged against their response targets at `now`). */
+  private async incidentsSection(period: ReportPeriod, now: number) {
+    const rows: IncidentReportRow[] = await this.dataSource.query(
+      `SELECT id, title, severity, component, status, source, created_at, first_acknowledged_at, resolved_at, resolved_by,
+              (policy -> 'steps' -> 0 ->> 'waitSeconds')::int AS target_seconds
+         FROM incidents WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at, id`,
+      [new Date(period.start), new Date(period.end)],
+    );
+    return buildIncidentsSection(rows, period, now);
+  }
+
   private async backupSummary(period: ReportPeriod) {
     const rows: { day: string; kind: string; verify_status: string; deleted: boolean; size_bytes: string }[] = await this.dataSource.query(
       `SELECT to_char(created_at AT TIME ZONE $3, 'YYYY-MM-DD') AS day, kind, verify_status, deleted_at IS NOT NULL AS deleted, size_bytes
@@ -305,6 +327,7 @@ function summarize(sections: Partial<Record<PerformanceSection, any>>, prom: Pro
   const rt = sections.response_times;
   const er = sections.error_rates;
   const us = sections.usage_patterns;
+  const inc = sections.incidents;
   return {
     requests: us?.totalRequests ?? er?.overall.requests ?? null,
     p95Seconds: rt?.overall.p95Seconds ?? null,
@@ -313,6 +336,15 @@ function summarize(sections: Partial<Record<PerformanceSection, any>>, prom: Pro
     errorRateTargetMet: er?.target.met ?? null,
     dataCoverage: prom?.coverage.ratio ?? null,
     gaps: prom?.coverage.gaps.length ?? null,
+    ...(inc
+      ? {
+          incidents: inc.count,
+          mttaSeconds: inc.mttaSeconds,
+          mttrSeconds: inc.mttrSeconds,
+          responseTargetsMet: inc.responseTarget.met,
+          responseTargetsMissed: inc.responseTarget.missed,
+        }
+      : {}),
     notes,
   };
 }

@@ -5,8 +5,10 @@
  */
 import { FieldProblem } from '../../common/errors';
 
-export const PERFORMANCE_SECTIONS = ['response_times', 'error_rates', 'usage_patterns', 'availability', 'backups'] as const;
+export const PERFORMANCE_SECTIONS = ['response_times', 'error_rates', 'usage_patterns', 'availability', 'backups', 'incidents'] as const;
 export type PerformanceSection = (typeof PERFORMANCE_SECTIONS)[number];
+/** Sections read from the control plane's own tables alone: a report of only these never asks Prometheus. */
+export const DATABASE_SECTIONS: readonly PerformanceSection[] = ['backups', 'incidents'];
 export const DEFAULT_SECTIONS: PerformanceSection[] = ['response_times', 'error_rates', 'usage_patterns'];
 export const MAX_PERIOD_DAYS = 92;
 

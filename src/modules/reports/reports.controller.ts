@@ -55,7 +55,7 @@ export class ReportsController {
   @RequireRight('reports.create', { action: 'report.performance.create' })
   @ApiOperation({
     summary:
-      "Generate a performance report (P3) for whole days in the inventory's time zone: response_times, error_rates, usage_patterns (default), availability, backups; stored, 201 with Location",
+      "Generate a performance report (P3) for whole days in the inventory's time zone: response_times, error_rates, usage_patterns (default), availability, backups, incidents; stored, 201 with Location",
   })
   @ApiProduces(...PRODUCES)
   @ApiCreatedResponse({

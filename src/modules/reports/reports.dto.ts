@@ -90,7 +90,7 @@ export class PerformanceReportFormatQuery {
 
   @ApiPropertyOptional({
     description:
-      'With section: which of its tables (default days): response_times: days, slowest_endpoints, hours_above_target; error_rates: days, endpoints, error_types; usage_patterns: days, weekday_hour, top_endpoints, methods; availability: days; backups: days, by_kind',
+      'With section: which of its tables (default days): response_times: days, slowest_endpoints, hours_above_target; error_rates: days, endpoints, error_types; usage_patterns: days, weekday_hour, top_endpoints, methods; availability: days; backups: days, by_kind; incidents: days, by_severity, incidents',
   })
   @Allow()
   table?: unknown;

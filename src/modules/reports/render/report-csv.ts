@@ -202,12 +202,68 @@ function backupsTables(s: any, t: TableOf): CsvTable[] {
   ];
 }
 
+function incidentsTables(s: any, t: TableOf): CsvTable[] {
+  return [
+    t(
+      'days',
+      ['date', 'P1', 'P2', 'P3', 'P4', 'total', 'response_target_met', 'response_target_missed'],
+      (s.days ?? []).map((d: any) => [d.date, d.P1, d.P2, d.P3, d.P4, d.total, d.met, d.missed]),
+    ),
+    t(
+      'by_severity',
+      ['severity', 'count', 'open', 'mtta_seconds', 'mttr_seconds', 'response_target_met', 'response_target_missed', 'pending'],
+      Object.entries(s.bySeverity ?? {}).map(([severity, f]: [string, any]) => [
+        severity,
+        f.count,
+        f.open,
+        f.mttaSeconds,
+        f.mttrSeconds,
+        f.responseTarget?.met,
+        f.responseTarget?.missed,
+        f.responseTarget?.pending,
+      ]),
+    ),
+    t(
+      'incidents',
+      [
+        'id',
+        'severity',
+        'component',
+        'status',
+        'opened_at',
+        'acknowledged_at',
+        'resolved_at',
+        'time_to_acknowledge_seconds',
+        'time_to_resolve_seconds',
+        'response_target_seconds',
+        'response_target',
+        'title',
+      ],
+      (s.incidents ?? []).map((i: any) => [
+        i.id,
+        i.severity,
+        i.component,
+        i.status,
+        i.openedAt,
+        i.acknowledgedAt,
+        i.resolvedAt,
+        i.timeToAcknowledgeSeconds,
+        i.timeToResolveSeconds,
+        i.responseTargetSeconds,
+        i.responseTarget,
+        i.title,
+      ]),
+    ),
+  ];
+}
+
 const SECTION_TABLES: Record<PerformanceSection, (s: any, t: TableOf) => CsvTable[]> = {
   response_times: responseTimesTables,
   error_rates: errorRatesTables,
   usage_patterns: usagePatternsTables,
   availability: availabilityTables,
   backups: backupsTables,
+  incidents: incidentsTables,
 };
 
 /** Every table of one section, the main one (per day) first; [] when the report lacks the section. */
@@ -239,6 +295,15 @@ export function reportTables(report: ReportDocument): CsvTable[] {
     ['error_rate_target_met', s.errorRateTargetMet],
     ['data_coverage', s.dataCoverage],
     ['gaps', s.gaps],
+    ...(s.incidents === undefined
+      ? []
+      : ([
+          ['incidents', s.incidents],
+          ['mtta_seconds', s.mttaSeconds],
+          ['mttr_seconds', s.mttrSeconds],
+          ['response_targets_met', s.responseTargetsMet],
+          ['response_targets_missed', s.responseTargetsMissed],
+        ] as Cell[][])),
     ...((s.notes ?? []) as string[]).map((n): Cell[] => ['note', n]),
   ];
   return [

@@ -39,6 +39,7 @@ const SECTION_TITLES: Record<string, string> = {
   usage_patterns: 'Usage patterns',
   availability: 'Availability',
   backups: 'Backups',
+  incidents: 'Incidents',
 };
 
 const TABLE_TITLES: Record<string, string> = {
@@ -51,6 +52,8 @@ const TABLE_TITLES: Record<string, string> = {
   top_endpoints: 'Top endpoints by requests (top 10)',
   methods: 'HTTP methods',
   by_kind: 'Backups by kind',
+  by_severity: 'By severity (MTTA, MTTR, response targets)',
+  incidents: 'Incidents and their response-time target',
 };
 
 const CSS = `
@@ -106,6 +109,17 @@ function figure(chart: ReportChart, mode: 'inline-svg' | 'cid', cid: string): st
   return `<figure data-chart="${escapeHtml(chart.id)}">\n${body}\n<figcaption>${escapeHtml(chart.title)}: ${escapeHtml(chart.description)}</figcaption>\n</figure>`;
 }
 
+/** The incidents' headline rows, when the report has the section. */
+function incidentRows(s: Record<string, any>): string {
+  if (s.incidents === undefined) return '';
+  const judged = (s.responseTargetsMet ?? 0) + (s.responseTargetsMissed ?? 0);
+  return `<tr><td class="text">incidents</td><td>${fmt(s.incidents)}</td><td></td><td></td></tr>
+<tr><td class="text">MTTA (mean time to acknowledge)</td><td>${fmt(s.mttaSeconds, ' s')}</td><td></td><td></td></tr>
+<tr><td class="text">MTTR (mean time to resolve)</td><td>${fmt(s.mttrSeconds, ' s')}</td><td></td><td></td></tr>
+<tr><td class="text">response-time targets missed</td><td>${fmt(s.responseTargetsMissed)} of ${escapeHtml(judged)}</td><td>0</td><td class="text">${verdict(judged ? s.responseTargetsMissed === 0 : null)}</td></tr>
+`;
+}
+
 /** The title line and the summary table: headline numbers against their targets. */
 function summaryHtml(report: ReportDocument): string[] {
   const p = report.period ?? {};
@@ -122,7 +136,7 @@ function summaryHtml(report: ReportDocument): string[] {
 <tr><td class="text">requests</td><td>${fmt(s.requests)}</td><td></td><td></td></tr>
 <tr><td class="text">p95 response time</td><td>${fmt(s.p95Seconds, ' s')}</td><td>&lt; ${escapeHtml(targets.apiP95Seconds)} s</td><td class="text">${verdict(s.p95TargetMet)}</td></tr>
 <tr><td class="text">error rate (5xx)</td><td>${fmt(s.errorRatePercent, ' %')}</td><td>&lt; ${escapeHtml(targets.errorRatePercent)} %</td><td class="text">${verdict(s.errorRateTargetMet)}</td></tr>
-<tr><td class="text">data coverage</td><td>${covered === null ? fmt(null) : `${escapeHtml(Math.round(covered * 1000) / 10)} %`}</td><td>100 %</td><td class="text">${covered === null ? verdict(null) : verdict(covered >= 0.99)}</td></tr>
+${incidentRows(s)}<tr><td class="text">data coverage</td><td>${covered === null ? fmt(null) : `${escapeHtml(Math.round(covered * 1000) / 10)} %`}</td><td>100 %</td><td class="text">${covered === null ? verdict(null) : verdict(covered >= 0.99)}</td></tr>
 </tbody>
 </table>`,
   ];
