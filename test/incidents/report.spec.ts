@@ -4,6 +4,8 @@
  * step of its policy: P1 5 min, 5 s at this scale) was met or missed. Read from the control
  * plane's own tables: a report of this section alone never asks Prometheus (here unreachable).
  */
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import { Role } from '../../src/common/rights';
@@ -13,26 +15,49 @@ import { withClient } from '../helpers/db';
 import { incidentWorld, IncidentWorld, payload, waitUntil } from './helpers';
 
 const PATH = '/admin/reports/performance';
+
+/** A Prometheus that answers every query with 503, and counts them. */
+async function failingPrometheus() {
+  let requests = 0;
+  const server = http.createServer((req, res) => {
+    requests++;
+    req.resume();
+    res.writeHead(503, { 'content-type': 'text/plain' }).end('unavailable');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    get requests() {
+      return requests;
+    },
+    close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
+  };
+}
 const TZ = 'Asia/Jakarta';
 
 describe('performance report: the incidents section', () => {
   let w: IncidentWorld;
   let admin: string;
   let budi: string;
+  let prometheus: Awaited<ReturnType<typeof failingPrometheus>>;
   const ids: Record<string, string> = {};
   const today = () => localTime(Date.now(), TZ).date;
 
   before(async () => {
+    prometheus = await failingPrometheus();
     w = await incidentWorld({
       inventoryPatch: (doc) => {
         doc.timezone = TZ;
-        doc.urls.prometheus = 'http://127.0.0.1:9';
+        doc.urls.prometheus = prometheus.url;
       },
     });
     admin = await w.t.tokenFor(Role.Admin);
     budi = await w.t.login(w.users.budi);
   });
-  after(() => w.close());
+  after(async () => {
+    await w.close();
+    await prometheus.close();
+  });
 
   const deliver = (body: unknown) =>
     w.t
@@ -96,6 +121,7 @@ describe('performance report: the incidents section', () => {
 
     const res = await generate({ start_date: today(), end_date: today(), include: ['incidents'] });
     expect(res.status).toBe(201);
+    expect(prometheus.requests).toBe(0);
     const section = res.body.sections.incidents;
     expect(res.body.include).toEqual(['incidents']);
     expect(section.countBySeverity).toEqual({ P1: 3, P2: 1, P3: 1, P4: 1 });
@@ -162,9 +188,11 @@ describe('performance report: the incidents section', () => {
           '"outages" is not a known section: each must be one of response_times, error_rates, usage_patterns, availability, backups, incidents',
       },
     ]);
-    // Prometheus is unreachable here: a report that needs it is a 503, proving the incidents section did not.
+    // Prometheus fails here: a report that needs it asks it and is a 503; the incidents section alone never asked it.
+    expect(prometheus.requests).toBe(0);
     const withProm = await generate({ start_date: today(), end_date: today(), include: ['incidents', 'response_times'] });
     expect(withProm.status).toBe(503);
+    expect(prometheus.requests).toBeGreaterThan(0);
     expect(await stored()).toBe(before);
   });
 });

@@ -99,6 +99,30 @@ function toNotification(row: AlertNotificationEntity): AlertNotificationModel {
   };
 }
 
+/** One statement (no query builder: it is on the path of every delivery); a duplicate inserts nothing. */
+const INSERT_NOTIFICATION = `INSERT INTO alert_notifications (id, dedupe_key, group_key, status, receiver, group_labels, common_labels,
+    external_url, truncated_alerts, alert_count, alert_names, alerts, received_by, received_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`;
+
+function notificationValues(row: AlertNotificationEntity): unknown[] {
+  return [
+    row.id,
+    row.dedupeKey,
+    row.groupKey,
+    row.status,
+    row.receiver,
+    JSON.stringify(row.groupLabels),
+    JSON.stringify(row.commonLabels),
+    row.externalUrl,
+    row.truncatedAlerts,
+    row.alertCount,
+    JSON.stringify(row.alertNames),
+    JSON.stringify(row.alerts),
+    row.receivedBy,
+    row.receivedAt,
+  ];
+}
+
 /** Alerts: what Alertmanager holds now, and what its webhook delivered. */
 @Injectable()
 export class AlertsService {
@@ -206,23 +230,23 @@ export class AlertsService {
     // means both are in the database. A duplicate (a retry, an HA peer's copy) changes nothing.
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.dataSource.transaction(async (m) => {
-          const result = await m
-            .createQueryBuilder()
-            .insert()
-            .into(AlertNotificationEntity)
-            .values(row as never)
-            .orIgnore()
-            .returning(['id'])
-            .execute();
-          const inserted = (result.raw as { id: string }[])[0];
-          if (!inserted) {
-            const existing = await m.getRepository(AlertNotificationEntity).findOne({ where: { dedupeKey: key }, select: { id: true } });
-            return { stored: false, id: existing?.id ?? row.id };
+        let afterCommit: (() => void) | undefined;
+        const receipt = await this.dataSource.transaction(async (m): Promise<WebhookReceipt> => {
+          const inserted: { id: string }[] = await m.query(INSERT_NOTIFICATION, notificationValues(row));
+          if (!inserted[0]) {
+            const existing: { id: string }[] = await m.query('SELECT id FROM alert_notifications WHERE dedupe_key = $1', [key]);
+            return { stored: false, id: existing[0]?.id ?? row.id };
           }
           const effects = this.onDelivery ? await this.onDelivery(m, payload, row.receivedAt, identity.username) : undefined;
-          return { stored: true, id: inserted.id, ...(effects ? { incidents: effects } : {}) };
+          afterCommit = effects?.afterCommit;
+          return {
+            stored: true,
+            id: inserted[0].id,
+            ...(effects ? { incidents: { opened: effects.opened, updated: effects.updated } } : {}),
+          };
         });
+        afterCommit?.();
+        return receipt;
       } catch (error) {
         // Two deliveries storing the same alert occurrence at once (different group keys):
         // the loser starts over and finds it stored.
@@ -232,13 +256,16 @@ export class AlertsService {
     }
   }
 
-  /** Called with every new (not duplicate) delivery inside its transaction; set by the incidents module. */
+  /**
+   * Called with every new (not duplicate) delivery inside its transaction; set by the incidents
+   * module. Its afterCommit runs once the delivery is committed.
+   */
   onDelivery?: (
     m: EntityManager,
     payload: WebhookPayload,
     receivedAt: Date,
     receivedBy: string,
-  ) => Promise<{ opened: string[]; updated: string[] }>;
+  ) => Promise<{ opened: string[]; updated: string[]; afterCommit?: () => void }>;
 
   /** The received notifications, newest first. */
   async notifications(filter: {

@@ -22,6 +22,8 @@ interface KnownAlert {
 export interface IntakeResult {
   opened: string[];
   updated: string[];
+  /** Incidents with new pages or timers (opened, reopened, auto-resolve scheduled): the engine wakes for these only. */
+  timersChanged: string[];
 }
 
 interface IntakeEvent {
@@ -60,7 +62,7 @@ export class IncidentIntake {
         )) as KnownAlert[]
       ).map((row) => [key(row.fingerprint, row.starts_at), row]),
     );
-    const result: IntakeResult = { opened: [], updated: [] };
+    const result: IntakeResult = { opened: [], updated: [], timersChanged: [] };
     const touched = new Set<string>();
     const events: IntakeEvent[] = [];
 
@@ -76,6 +78,7 @@ export class IncidentIntake {
         result.opened.push(incident.id);
       } else if (incident.status === 'resolved') {
         await this.lifecycle.reopen(m, incident, receivedBy, now, `Reopened: ${fresh.length} alert(s) of its group fire again`);
+        result.timersChanged.push(incident.id);
       }
       await m.query(
         `INSERT INTO incident_alerts (fingerprint, starts_at, incident_id, alertname, labels, annotations, status, ends_at, updated_at)
@@ -111,9 +114,10 @@ export class IncidentIntake {
         [JSON.stringify(events), now, receivedBy],
       );
     for (const id of touched) {
-      await this.scheduleAutoResolve(m, id, now);
+      if (await this.scheduleAutoResolve(m, id, now)) result.timersChanged.push(id);
       if (!result.opened.includes(id)) result.updated.push(id);
     }
+    result.timersChanged.unshift(...result.opened);
     return result;
   }
 
@@ -192,9 +196,9 @@ export class IncidentIntake {
 
   /**
    * All alerts of the incident resolved → it resolves itself after the grace (the timer
-   * does it); one fires again → that is cancelled.
+   * does it); one fires again → that is cancelled. Answers whether a resolution was scheduled.
    */
-  async scheduleAutoResolve(m: EntityManager, id: string, now: Date): Promise<void> {
+  async scheduleAutoResolve(m: EntityManager, id: string, now: Date): Promise<boolean> {
     const rows: { firing: number; total: number; status: string; resolve_at: Date | null; grace: number }[] = await m.query(
       `SELECT count(*) FILTER (WHERE a.status = 'firing')::int AS firing, count(a.*)::int AS total, i.status, i.resolve_at,
               (i.policy ->> 'resolveGraceSeconds')::int AS grace
@@ -202,7 +206,7 @@ export class IncidentIntake {
       [id],
     );
     const row = rows[0];
-    if (!row || row.status === 'resolved' || row.total === 0) return;
+    if (!row || row.status === 'resolved' || row.total === 0) return false;
     if (row.firing === 0 && !row.resolve_at) {
       const at = new Date(now.getTime() + row.grace * 1000);
       await m.query('UPDATE incidents SET resolve_at = $2 WHERE id = $1', [id, at]);
@@ -212,9 +216,10 @@ export class IncidentIntake {
         `All alerts resolved; the incident resolves itself at ${at.toISOString()} unless one fires again`,
         JSON.stringify({ resolveAt: at }),
       ]);
-    } else if (row.firing > 0 && row.resolve_at) {
-      await m.query('UPDATE incidents SET resolve_at = NULL WHERE id = $1', [id]);
+      return true;
     }
+    if (row.firing > 0 && row.resolve_at) await m.query('UPDATE incidents SET resolve_at = NULL WHERE id = $1', [id]);
+    return false;
   }
 }
 

@@ -55,15 +55,17 @@ export class IncidentsService implements OnModuleInit {
 
   onModuleInit(): void {
     this.alerts.onDelivery = async (m, payload, receivedAt, receivedBy) => {
-      const result = await this.intake.intake(m, payload, receivedAt, receivedBy);
-      if (result.opened.length || result.updated.length)
-        // After the commit: send the pages and queue the timers' wake-ups.
-        setImmediate(() => {
-          this.engine.kick();
-          for (const id of [...result.opened, ...result.updated]) void this.engine.wakeForIncident(id).catch(() => undefined);
-          void this.metrics.refreshOpen(this.dataSource).catch(() => undefined);
-        });
-      return result;
+      const { opened, updated, timersChanged } = await this.intake.intake(m, payload, receivedAt, receivedBy);
+      // Once the delivery is committed (not before: the engine would not see its pages yet), send
+      // the new pages and queue the wake-ups of the timers that changed. An alert joining an open
+      // incident changes neither (ops_incidents_open is read at each scrape).
+      const afterCommit = timersChanged.length
+        ? () => {
+            this.engine.kick();
+            for (const id of timersChanged) void this.engine.wakeForIncident(id).catch(() => undefined);
+          }
+        : undefined;
+      return { opened, updated, afterCommit };
     };
   }
 
