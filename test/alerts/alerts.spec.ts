@@ -570,7 +570,12 @@ describe('alerts on the stand-in stack', () => {
   it('webhook: an Alertmanager notification is stored once, however often it is delivered; resolved is a new one', async () => {
     const first = await hook(payload('firing'));
     expect(first.status).toBe(200);
-    expect(first.body).toEqual({ stored: true, id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    // A new alert group opens an incident in the same transaction (issue 14); a repeat opens nothing.
+    expect(first.body).toEqual({
+      stored: true,
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      incidents: { opened: [expect.stringMatching(/^INC-\d{8}-\d{3}$/)], updated: [] },
+    });
     firingId = first.body.id;
     const retried = await hook(payload('firing'));
     expect(retried.body).toEqual({ stored: false, id: firingId });
