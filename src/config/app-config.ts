@@ -100,7 +100,7 @@ const envSchema = z.object({
   OPS_AUDIT_SPOOL_DIR: z.string().min(1).default('.ops-audit-spool'),
   /** Divides every incident duration (response times, grace, reminders): tests run a 5-minute chain in seconds. 1 in production. */
   OPS_INCIDENT_TIME_SCALE: int(1, 1, 3600).default(1),
-  /** Whether this replica runs the incidents' timers (escalations, reminders, auto-resolve) and sends their pages. */
+  /** Whether this replica does the incidents' background work: timers (escalations, reminders, auto-resolve), pages, dry-run plans. */
   OPS_INCIDENT_TIMERS: bool(true).default(true),
   /** How often each replica checks the incidents' timers in PostgreSQL (besides the queue's wake-ups). */
   OPS_INCIDENT_CHECK_MS: int(5000, 100, 600000).default(5000),

@@ -110,7 +110,9 @@ export class EscalationEngine implements OnModuleInit, OnApplicationShutdown {
 
   /** Runs the timers and the outbox soon (in this process); overlapping kicks run once more, not twice at once. */
   kick(): void {
-    if (this.closing) return;
+    // A replica with OPS_INCIDENT_TIMERS=false does no incident work in the background at all
+    // (no pages, plans or timers): the replicas that run the timers pick it up.
+    if (this.closing || !this.config.OPS_INCIDENT_TIMERS) return;
     if (this.running) {
       this.again = true;
       return;
