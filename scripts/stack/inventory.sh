@@ -118,4 +118,29 @@ notifications:
 
 adminPanel:
   origins: ["http://127.0.0.1:3100"]
+
+# Incidents: the stand-in has no people; every level pages the team channels of
+# notifications (see ops.example.yaml for people and rotations).
+incidents:
+  people: []
+  rotations: []
+  levels: { P1: [team], P2: [team], P3: [team] }
+  policies:
+    P1: { steps: [P1], repeat: 2 }
+    P2: { steps: [P2, P1], repeat: 1 }
+    P3: { steps: [P3, P2, P1], repeat: 0 }
+  p4ResponseMinutes: 60
+  severityRules:
+    - { match: { alertname: HighAPILatency }, severity: P2 }
+    - { match: { alertname: HighErrorRate }, severity: P2 }
+    - { match: { severity: critical }, severity: P1 }
+    - { match: { severity: warning }, severity: P3 }
+    - { match: {}, severity: P4 }
+  statusUpdateMinutes: { P1: 5, P2: 10 }
+  reportDueHours: 24
+  ackTimeoutMinutes: 60
+  resolveGraceSeconds: 300
+  reopenWindowMinutes: 60
+  reconcileSeconds: 60
+  publicUrl: http://127.0.0.1:3100
 YAML
