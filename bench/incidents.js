@@ -173,6 +173,7 @@ async function startControlPlane(dir, smtpUrl) {
     OPS_RATE_LIMIT_PER_MINUTE: process.env.BENCH_RATE_LIMIT ?? '1000000',
     OPS_PORT: String(port),
     OPS_HOST: '127.0.0.1',
+    ...(process.env.PGOPTIONS ? { PGOPTIONS: process.env.PGOPTIONS } : {}),
     NODE_ENV: 'production',
   };
   execFileSync('node', [join(DIST, 'src/cli/migrate.js')], { env, stdio: 'ignore' });

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { Clock } from '../common/clock';
 import { decodeCursor, encodeCursor, Page, pageSize } from '../common/pagination';
 import { Identity, viaOf } from '../common/request-context';
@@ -11,6 +11,7 @@ import { MASTER_KEY, MasterKey } from '../config/master-key';
 import { Anchor, AnchorFile } from './audit-anchors';
 import { AuditEntryEntity, AuditOutcome } from './audit-entry.entity';
 import { AuditSpool, PendingEntry } from './audit-spool';
+import { AuditWriter } from './audit-writer';
 import { entryHash, entryMac, GENESIS_HASH } from './canonical';
 
 export interface AuditRecord {
@@ -57,7 +58,6 @@ export interface AuditVerification {
   problems: string[];
 }
 
-const CHAIN_LOCK = 7_340_002;
 const MAX_PARAMETERS_BYTES = 8192;
 const REPLAY_INTERVAL_MS = 5000;
 
@@ -107,6 +107,7 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(AuditService.name);
   readonly anchorFile: AnchorFile;
   private readonly spool: AuditSpool;
+  private readonly writer: AuditWriter;
   private replayTimer?: NodeJS.Timeout;
   private replaying?: Promise<void>;
 
@@ -118,6 +119,7 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
   ) {
     this.anchorFile = new AnchorFile(config.OPS_AUDIT_ANCHOR_FILE, masterKey);
     this.spool = new AuditSpool(config.OPS_AUDIT_SPOOL_DIR);
+    this.writer = new AuditWriter(dataSource, () => masterKey.key('audit-chain'));
   }
 
   onModuleInit(): void {
@@ -148,31 +150,9 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
     };
   }
 
-  /** Appends one entry to the chain (serialised by an advisory lock); `dedupe` skips one already there. */
-  private insert(pending: PendingEntry, dedupe = false): Promise<AuditEntryEntity | null> {
-    return this.dataSource.transaction(async (manager: EntityManager) => {
-      await manager.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
-      if (dedupe) {
-        const found = await manager.query(
-          'SELECT 1 FROM audit_entries WHERE at = $1 AND action = $2 AND actor = $3 AND request_id IS NOT DISTINCT FROM $4 AND outcome = $5 LIMIT 1',
-          [new Date(pending.at), pending.action, pending.actor, pending.requestId, pending.outcome],
-        );
-        if (found.length) return null;
-      }
-      const last: { hash: string }[] = await manager.query('SELECT hash FROM audit_entries ORDER BY id DESC LIMIT 1');
-      const [{ id }]: { id: string }[] = await manager.query("SELECT nextval('audit_entries_id_seq')::text AS id");
-      const entry = new AuditEntryEntity();
-      Object.assign(entry, pending, { id, at: new Date(pending.at), chainVersion: 2 });
-      entry.prevHash = last[0]?.hash ?? GENESIS_HASH;
-      entry.hash = entryMac(this.masterKey.key('audit-chain'), entry.prevHash, entry);
-      await manager.insert(AuditEntryEntity, entry as never);
-      return entry;
-    });
-  }
-
   /** Appends one entry; throws when the database cannot take it. */
   async record(record: AuditRecord): Promise<AuditEntryEntity> {
-    return (await this.insert(this.pending(record)))!;
+    return this.writer.append(this.pending(record));
   }
 
   /**
@@ -188,7 +168,7 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
       return;
     }
     try {
-      await this.insert(pending);
+      await this.writer.append(pending);
     } catch (error) {
       try {
         this.spool.add(pending);
@@ -214,7 +194,7 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
         let appended = 0;
         for (const entry of this.spool.read(file)) {
           try {
-            if (await this.insert(entry, true)) appended++;
+            if (await this.writer.appendOnce(entry)) appended++;
           } catch (error) {
             this.logger.warn({ err: (error as Error).message, file }, 'audit spool: the database does not take entries yet');
             return;

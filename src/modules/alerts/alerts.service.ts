@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, In } from 'typeorm';
+import { DataSource, In } from 'typeorm';
 import { Clock } from '../../common/clock';
 import { DomainError, ErrorCode } from '../../common/errors';
 import { decodeCursor, encodeCursor, Page, pageSize } from '../../common/pagination';
@@ -16,7 +16,8 @@ import { ALERTMANAGER } from '../../integrations/integrations.module';
 import { remediationForAlert } from '../../procedures/suggestions';
 import { AlertNotificationEntity, AlertSilenceEntity, StoredAlert } from './alert.entities';
 import { AlertGroupModel, AlertNotificationModel, AlertsOverviewModel, FiringAlertModel, SilenceModel, WebhookReceipt } from './alerts.dto';
-import { dedupeKey, payloadProblems, WebhookPayload, webhookPayload } from './webhook.schema';
+import { dedupeKey, payloadProblems, webhookPayload } from './webhook.schema';
+import { DeliveriesHook, WebhookStore } from './webhook-store';
 
 /** Each Alertmanager call of a request answers within this. */
 const CALL_TIMEOUT_MS = 5000;
@@ -99,34 +100,11 @@ function toNotification(row: AlertNotificationEntity): AlertNotificationModel {
   };
 }
 
-/** One statement (no query builder: it is on the path of every delivery); a duplicate inserts nothing. */
-const INSERT_NOTIFICATION = `INSERT INTO alert_notifications (id, dedupe_key, group_key, status, receiver, group_labels, common_labels,
-    external_url, truncated_alerts, alert_count, alert_names, alerts, received_by, received_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`;
-
-function notificationValues(row: AlertNotificationEntity): unknown[] {
-  return [
-    row.id,
-    row.dedupeKey,
-    row.groupKey,
-    row.status,
-    row.receiver,
-    JSON.stringify(row.groupLabels),
-    JSON.stringify(row.commonLabels),
-    row.externalUrl,
-    row.truncatedAlerts,
-    row.alertCount,
-    JSON.stringify(row.alertNames),
-    JSON.stringify(row.alerts),
-    row.receivedBy,
-    row.receivedAt,
-  ];
-}
-
 /** Alerts: what Alertmanager holds now, and what its webhook delivered. */
 @Injectable()
 export class AlertsService {
   private readonly shownUrl: string;
+  private readonly webhooks: WebhookStore;
 
   constructor(
     @Inject(ALERTMANAGER) private readonly alertmanager: AlertmanagerPort,
@@ -135,6 +113,7 @@ export class AlertsService {
     private readonly clock: Clock,
   ) {
     this.shownUrl = maskUrl(inventory.urls.alertmanager);
+    this.webhooks = new WebhookStore(dataSource, () => this.onDeliveries);
   }
 
   /** Firing alerts grouped by alertname with their procedures, and the silences (ours marked). */
@@ -226,46 +205,11 @@ export class AlertsService {
       receivedBy: identity.username,
       receivedAt: this.clock.now(),
     };
-    // Stored, and handed to the delivery hook (incidents), in one transaction: the 2xx
-    // means both are in the database. A duplicate (a retry, an HA peer's copy) changes nothing.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        let afterCommit: (() => void) | undefined;
-        const receipt = await this.dataSource.transaction(async (m): Promise<WebhookReceipt> => {
-          const inserted: { id: string }[] = await m.query(INSERT_NOTIFICATION, notificationValues(row));
-          if (!inserted[0]) {
-            const existing: { id: string }[] = await m.query('SELECT id FROM alert_notifications WHERE dedupe_key = $1', [key]);
-            return { stored: false, id: existing[0]?.id ?? row.id };
-          }
-          const effects = this.onDelivery ? await this.onDelivery(m, payload, row.receivedAt, identity.username) : undefined;
-          afterCommit = effects?.afterCommit;
-          return {
-            stored: true,
-            id: inserted[0].id,
-            ...(effects ? { incidents: { opened: effects.opened, updated: effects.updated } } : {}),
-          };
-        });
-        afterCommit?.();
-        return receipt;
-      } catch (error) {
-        // Two deliveries storing the same alert occurrence at once (different group keys):
-        // the loser starts over and finds it stored.
-        if ((error as { code?: string }).code === '23505' && attempt < 3) continue;
-        throw error;
-      }
-    }
+    return this.webhooks.store({ row, payload });
   }
 
-  /**
-   * Called with every new (not duplicate) delivery inside its transaction; set by the incidents
-   * module. Its afterCommit runs once the delivery is committed.
-   */
-  onDelivery?: (
-    m: EntityManager,
-    payload: WebhookPayload,
-    receivedAt: Date,
-    receivedBy: string,
-  ) => Promise<{ opened: string[]; updated: string[]; afterCommit?: () => void }>;
+  /** Set by the incidents module: what new deliveries do to incidents, in their transaction. */
+  onDeliveries?: DeliveriesHook;
 
   /** The received notifications, newest first. */
   async notifications(filter: {

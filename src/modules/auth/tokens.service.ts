@@ -256,7 +256,12 @@ export class TokensService {
   /** The principal behind a presented API token, or the reason it is refused. */
   async authenticate(raw: string): Promise<Identity | { refused: string }> {
     if (!TOKEN_PATTERN.test(raw)) return { refused: 'malformed API token' };
-    const token = await this.repo.findOne({ where: { tokenHash: hashApiToken(raw) }, relations: { owner: true } });
+    // One statement on the path of every request (findOne with a relation makes two).
+    const token = await this.repo
+      .createQueryBuilder('t')
+      .leftJoinAndSelect('t.owner', 'owner')
+      .where('t.tokenHash = :hash', { hash: hashApiToken(raw) })
+      .getOne();
     if (!token) return { refused: 'unknown API token' };
     const now = this.clock.now();
     if (token.revokedAt) return { refused: 'API token revoked' };

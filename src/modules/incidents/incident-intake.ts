@@ -7,33 +7,10 @@ import { remediationForAlert } from '../../procedures/suggestions';
 import { WebhookPayload } from '../alerts/public';
 import { IncidentLifecycle } from './incident-lifecycle';
 import { IncidentRow } from './incident-store';
+import { alertKey, IntakeBatch, IntakeDelivery, IntakeEvent, IntakeResult } from './intake-batch';
 import { higher, severityOf } from './oncall';
 
 type Alert = WebhookPayload['alerts'][number];
-
-interface KnownAlert {
-  fingerprint: string;
-  starts_at: Date;
-  incident_id: string;
-  status: 'firing' | 'resolved';
-}
-
-/** What one delivery did to the incidents. */
-export interface IntakeResult {
-  opened: string[];
-  updated: string[];
-  /** Incidents with new pages or timers (opened, reopened, auto-resolve scheduled): the engine wakes for these only. */
-  timersChanged: string[];
-}
-
-interface IntakeEvent {
-  incident: string;
-  type: string;
-  message: string;
-  data: Record<string, unknown>;
-}
-
-const key = (fingerprint: string, startsAt: Date | string) => `${fingerprint}@${new Date(startsAt).getTime()}`;
 
 /**
  * Alertmanager's notifications → incidents, inside the transaction that stores the
@@ -50,126 +27,109 @@ export class IncidentIntake {
     private readonly lifecycle: IncidentLifecycle,
   ) {}
 
-  async intake(m: EntityManager, payload: WebhookPayload, now: Date, receivedBy: string): Promise<IntakeResult> {
-    await m.query('SELECT pg_advisory_xact_lock(7340002, hashtext($1))', [payload.groupKey]);
-    const alerts = payload.alerts.map((a) => ({ ...a, fingerprint: a.fingerprint.toLowerCase() }));
-    const known = new Map<string, KnownAlert>(
-      (
-        (await m.query(
-          `SELECT a.fingerprint, a.starts_at, a.incident_id, a.status FROM incident_alerts a
-           JOIN unnest($1::text[], $2::timestamptz[]) AS k(fp, st) ON a.fingerprint = k.fp AND a.starts_at = k.st`,
-          [alerts.map((a) => a.fingerprint), alerts.map((a) => a.startsAt)],
-        )) as KnownAlert[]
-      ).map((row) => [key(row.fingerprint, row.starts_at), row]),
-    );
+  /** Turns a batch of new deliveries, in arrival order, into incidents: one result per delivery. */
+  async intakeMany(m: EntityManager, deliveries: IntakeDelivery[]): Promise<IntakeResult[]> {
+    const window = this.lifecycle.policy('P1').reopenWindowSeconds;
+    const batch = new IntakeBatch(m);
+    await batch.load(deliveries, window);
+    const results: IntakeResult[] = [];
+    for (const delivery of deliveries) results.push(await this.intakeOne(batch, delivery, window));
+    await batch.flush();
+    return results;
+  }
+
+  private async intakeOne(batch: IntakeBatch, delivery: IntakeDelivery, window: number): Promise<IntakeResult> {
+    const { payload, receivedAt: now, receivedBy } = delivery;
+    const alerts = uniqueAlerts(payload.alerts);
     const result: IntakeResult = { opened: [], updated: [], timersChanged: [] };
     const touched = new Set<string>();
-    const events: IntakeEvent[] = [];
 
     // Alerts already stored: only a change of status matters (a retry changes nothing).
-    await this.storeChanges(m, alerts, known, now, touched, events);
+    for (const a of alerts) {
+      const state = batch.alerts.get(alertKey(a.fingerprint, a.startsAt));
+      if (!state || state.status === a.status) continue;
+      Object.assign(state, {
+        status: a.status,
+        endsAt: endOf(a),
+        resolvedAt: a.status === 'resolved' ? now : null,
+        updatedAt: now,
+        changed: true,
+      });
+      const candidate = batch.candidates.get(state.incidentId);
+      if (candidate) candidate.firing += a.status === 'firing' ? 1 : -1;
+      touched.add(state.incidentId);
+      batch.events.push(event(state.incidentId, now, receivedBy, a));
+    }
 
     // New firing occurrences join the group's incident (open, or resolved within the reopen window) or open one.
-    const fresh = alerts.filter((a) => a.status === 'firing' && !known.has(key(a.fingerprint, a.startsAt)));
+    const fresh = alerts.filter((a) => a.status === 'firing' && !batch.alerts.has(alertKey(a.fingerprint, a.startsAt)));
     if (fresh.length) {
-      let incident = await this.incidentOf(m, payload.groupKey, fresh, now);
+      let incident = batch.incidentFor(payload.groupKey, fresh, now, window);
       if (!incident) {
-        incident = await this.lifecycle.open(m, this.openInput(payload, fresh, receivedBy), now);
-        result.opened.push(incident.id);
-      } else if (incident.status === 'resolved') {
-        await this.lifecycle.reopen(m, incident, receivedBy, now, `Reopened: ${fresh.length} alert(s) of its group fire again`);
-        result.timersChanged.push(incident.id);
+        await batch.flush(); // the timeline stays in order: what came before, then the incident's opening
+        const row = await this.lifecycle.open(batch.m, this.openInput(payload, fresh, receivedBy), now);
+        incident = batch.addCandidate(row, { groups: [], fingerprints: [], firing: 0, total: 0 });
+        result.opened.push(row.id);
+      } else if (incident.row.status === 'resolved') {
+        await batch.flush();
+        await this.lifecycle.reopen(batch.m, incident.row, receivedBy, now, `Reopened: ${fresh.length} alert(s) of its group fire again`);
+        incident.row = ((await batch.m.query('SELECT * FROM incidents WHERE id = $1', [incident.row.id])) as IncidentRow[])[0];
+        result.timersChanged.push(incident.row.id);
       }
-      await m.query(
-        `INSERT INTO incident_alerts (fingerprint, starts_at, incident_id, alertname, labels, annotations, status, ends_at, updated_at)
-         SELECT x.fingerprint, x.starts_at, $2, x.alertname, x.labels, x.annotations, 'firing', NULL, $3
-         FROM jsonb_to_recordset($1::jsonb) AS x(fingerprint text, starts_at timestamptz, alertname text, labels jsonb, annotations jsonb)`,
-        [
-          JSON.stringify(
-            fresh.map((a) => ({
-              fingerprint: a.fingerprint,
-              starts_at: a.startsAt,
-              alertname: a.labels.alertname ?? null,
-              labels: a.labels,
-              annotations: a.annotations,
-            })),
-          ),
-          incident.id,
-          now,
-        ],
-      );
-      touched.add(incident.id);
-      for (const a of fresh) events.push({ incident: incident.id, type: 'alert_fired', message: describe(a), data: alertData(a) });
+      for (const a of fresh) {
+        batch.alerts.set(alertKey(a.fingerprint, a.startsAt), {
+          fingerprint: a.fingerprint,
+          startsAt: a.startsAt,
+          incidentId: incident.row.id,
+          status: 'firing',
+          alertname: a.labels.alertname ?? null,
+          labels: a.labels,
+          annotations: a.annotations,
+          endsAt: null,
+          resolvedAt: null,
+          updatedAt: now,
+          isNew: true,
+          changed: false,
+        });
+        incident.fingerprints.add(a.fingerprint);
+        incident.firing++;
+        incident.total++;
+        batch.events.push(event(incident.row.id, now, receivedBy, a));
+      }
+      touched.add(incident.row.id);
     }
-    for (const id of touched)
-      await m.query('INSERT INTO incident_alert_groups (group_key, incident_id, linked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
-        payload.groupKey,
-        id,
-        now,
-      ]);
-    if (events.length)
-      await m.query(
-        `INSERT INTO incident_events (incident_id, at, type, actor, message, data)
-         SELECT x.incident, $2, x.type, $3, x.message, x.data FROM jsonb_to_recordset($1::jsonb) AS x(incident text, type text, message text, data jsonb)`,
-        [JSON.stringify(events), now, receivedBy],
-      );
+    for (const id of touched) batch.link(payload.groupKey, id, now);
     for (const id of touched) {
-      if (await this.scheduleAutoResolve(m, id, now)) result.timersChanged.push(id);
+      if (this.autoResolve(batch, id, now)) result.timersChanged.push(id);
       if (!result.opened.includes(id)) result.updated.push(id);
     }
     result.timersChanged.unshift(...result.opened);
     return result;
   }
 
-  private async storeChanges(
-    m: EntityManager,
-    alerts: Alert[],
-    known: Map<string, KnownAlert>,
-    now: Date,
-    touched: Set<string>,
-    events: IntakeEvent[],
-  ): Promise<void> {
-    const changed = alerts.filter((a) => {
-      const row = known.get(key(a.fingerprint, a.startsAt));
-      return row && row.status !== a.status;
-    });
-    if (changed.length) {
-      await m.query(
-        `UPDATE incident_alerts a SET status = c.status, ends_at = c.ends_at, updated_at = $4,
-           resolved_at = CASE WHEN c.status = 'resolved' THEN $4::timestamptz ELSE NULL END
-         FROM unnest($1::text[], $2::timestamptz[], $3::text[], $5::timestamptz[]) AS c(fp, st, status, ends_at)
-         WHERE a.fingerprint = c.fp AND a.starts_at = c.st`,
-        [
-          changed.map((a) => a.fingerprint),
-          changed.map((a) => a.startsAt),
-          changed.map((a) => a.status),
-          now,
-          changed.map((a) => endOf(a)),
-        ],
-      );
-      for (const a of changed) {
-        const incident = known.get(key(a.fingerprint, a.startsAt))!.incident_id;
-        touched.add(incident);
-        events.push({
-          incident,
-          type: a.status === 'resolved' ? 'alert_resolved' : 'alert_fired',
-          message: describe(a),
-          data: alertData(a),
-        });
-      }
+  /** scheduleAutoResolve on the batch's state: answers whether a resolution was scheduled. */
+  private autoResolve(batch: IntakeBatch, id: string, now: Date): boolean {
+    const c = batch.candidates.get(id);
+    if (!c || c.row.status === 'resolved' || c.total === 0) return false;
+    if (c.firing === 0 && !c.row.resolve_at) {
+      const at = new Date(now.getTime() + c.row.policy.resolveGraceSeconds * 1000);
+      c.row.resolve_at = at;
+      c.resolveAtChanged = true;
+      batch.events.push({
+        incident: id,
+        at: now,
+        type: 'resolve_scheduled',
+        actor: null,
+        message: resolveMessage(at),
+        data: { resolveAt: at },
+      });
+      return true;
     }
-  }
-
-  private async incidentOf(m: EntityManager, groupKey: string, fresh: Alert[], now: Date): Promise<IncidentRow | undefined> {
-    const window = this.lifecycle.policy('P1').reopenWindowSeconds;
-    const rows: IncidentRow[] = await m.query(
-      `SELECT i.* FROM incidents i WHERE (i.status <> 'resolved' OR i.resolved_at > $3::timestamptz - make_interval(secs => $4))
-         AND (i.id IN (SELECT incident_id FROM incident_alert_groups WHERE group_key = $1)
-              OR i.id IN (SELECT incident_id FROM incident_alerts WHERE fingerprint = ANY($2::text[])))
-       ORDER BY (i.status <> 'resolved') DESC, i.created_at DESC LIMIT 1 FOR UPDATE OF i`,
-      [groupKey, fresh.map((a) => a.fingerprint), now, window],
-    );
-    return rows[0];
+    if (c.firing > 0 && c.row.resolve_at) {
+      c.row.resolve_at = null;
+      c.resolveAtChanged = true;
+    }
+    return false;
   }
 
   private openInput(payload: WebhookPayload, fresh: Alert[], receivedBy: string) {
@@ -213,7 +173,7 @@ export class IncidentIntake {
       await m.query("INSERT INTO incident_events (incident_id, at, type, message, data) VALUES ($1, $2, 'resolve_scheduled', $3, $4)", [
         id,
         now,
-        `All alerts resolved; the incident resolves itself at ${at.toISOString()} unless one fires again`,
+        resolveMessage(at),
         JSON.stringify({ resolveAt: at }),
       ]);
       return true;
@@ -225,6 +185,31 @@ export class IncidentIntake {
 
 function endOf(a: Alert): string | null {
   return a.endsAt.startsWith('0001-') ? null : a.endsAt;
+}
+
+function resolveMessage(at: Date): string {
+  return `All alerts resolved; the incident resolves itself at ${at.toISOString()} unless one fires again`;
+}
+
+/** The payload's alerts, fingerprints in lower case, each occurrence once. */
+function uniqueAlerts(alerts: Alert[]): Alert[] {
+  const seen = new Map<string, Alert>();
+  for (const a of alerts) {
+    const alert = { ...a, fingerprint: a.fingerprint.toLowerCase() };
+    seen.set(alertKey(alert.fingerprint, alert.startsAt), alert);
+  }
+  return [...seen.values()];
+}
+
+function event(incident: string, at: Date, actor: string, a: Alert): IntakeEvent {
+  return {
+    incident,
+    at,
+    type: a.status === 'resolved' ? 'alert_resolved' : 'alert_fired',
+    actor,
+    message: describe(a),
+    data: alertData(a),
+  };
 }
 
 function describe(a: Alert): string {

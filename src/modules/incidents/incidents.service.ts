@@ -54,18 +54,19 @@ export class IncidentsService implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.alerts.onDelivery = async (m, payload, receivedAt, receivedBy) => {
-      const { opened, updated, timersChanged } = await this.intake.intake(m, payload, receivedAt, receivedBy);
-      // Once the delivery is committed (not before: the engine would not see its pages yet), send
-      // the new pages and queue the wake-ups of the timers that changed. An alert joining an open
-      // incident changes neither (ops_incidents_open is read at each scrape).
+    this.alerts.onDeliveries = async (m, deliveries) => {
+      const results = await this.intake.intakeMany(m, deliveries);
+      const timersChanged = [...new Set(results.flatMap((r) => r.timersChanged))];
+      // Once the deliveries are committed (not before: the engine would not see their pages yet),
+      // send the new pages and queue the wake-ups of the timers that changed. An alert joining an
+      // open incident changes neither (ops_incidents_open is read at each scrape).
       const afterCommit = timersChanged.length
         ? () => {
             this.engine.kick();
             for (const id of timersChanged) void this.engine.wakeForIncident(id).catch(() => undefined);
           }
         : undefined;
-      return { opened, updated, afterCommit };
+      return { results, afterCommit };
     };
   }
 
