@@ -38,6 +38,12 @@ export class AuditWriter {
     return this.batcher.submit(pending);
   }
 
+  /** Appends entries in the caller's transaction (the chain's lock is held until it ends). */
+  async appendWithin(manager: EntityManager, pending: PendingEntry[]): Promise<AuditEntryEntity[]> {
+    await manager.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
+    return this.insert(manager, pending);
+  }
+
   /** Appends one entry unless one with the same time, action, actor, request and outcome is there (the spool's replay). */
   async appendOnce(pending: PendingEntry): Promise<AuditEntryEntity | null> {
     return this.dataSource.transaction(async (manager) => {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { Clock } from '../common/clock';
 import { decodeCursor, encodeCursor, Page, pageSize } from '../common/pagination';
 import { Identity, viaOf } from '../common/request-context';
@@ -148,6 +148,19 @@ export class AuditService implements OnModuleInit, OnApplicationShutdown {
       requestId: record.requestId ? storable(record.requestId, 64) : null,
       clientAddress: record.clientAddress ? storable(record.clientAddress, 64) : null,
     };
+  }
+
+  /** An entry ready to append (secrets masked, parameters bounded), for appendWithin. */
+  prepare(record: AuditRecord): PendingEntry {
+    return this.pending(record);
+  }
+
+  /**
+   * Appends entries inside the caller's transaction, so that they commit (or not) with the
+   * change they record. Takes the chain's lock until that transaction ends: call it last.
+   */
+  appendWithin(manager: EntityManager, entries: PendingEntry[]): Promise<AuditEntryEntity[]> {
+    return this.writer.appendWithin(manager, entries);
   }
 
   /** Appends one entry; throws when the database cannot take it. */

@@ -48,6 +48,8 @@ export interface OpsRequest {
   identity?: Identity;
   /** Set by a handler to name what a mutation acted on, for the audit trail. */
   auditTarget?: string;
+  /** The handler wrote the success entry itself, in the transaction of its change (the interceptor writes none). */
+  auditWritten?: boolean;
   routeOptions?: { url?: string };
   route?: { path?: string };
   raw?: unknown;

@@ -48,7 +48,7 @@ export class AuditInterceptor implements NestInterceptor {
     // The entry is written before the response leaves: a client never sees a change
     // that the audit trail does not hold.
     return next.handle().pipe(
-      concatMap((value) => from(write('success').then(() => value))),
+      concatMap((value) => from((req.auditWritten ? Promise.resolve() : write('success')).then(() => value))),
       catchError((error: unknown) => {
         const domain = toDomainError(error);
         // A refusal inside the handler (two-person rule, cancel rights, a token above its

@@ -3,6 +3,7 @@ import { expect } from 'expect';
 import { Client } from 'pg';
 import Redis from 'ioredis';
 import { Role } from '../../src/common/rights';
+import { startAlertReceiver } from '../helpers/alert-receiver';
 import { startTestApp, TestApp } from '../helpers/test-app';
 import { DATABASE_URL, PORTS, docker, request, restoreService, setFaultFile, sleep, waitFor } from '../stack/stack-helpers';
 
@@ -77,12 +78,18 @@ describe('daily checklist against the stand-in stack', { concurrency: false }, (
     expect(notPassing(r)).toEqual({});
   };
 
+  let receiver: Awaited<ReturnType<typeof startAlertReceiver>>;
+
   before(async () => {
+    receiver = await startAlertReceiver();
     t = await startTestApp({ inventoryFile: STACK_INVENTORY, inventoryPatch: fastLogs });
     operator = await t.tokenFor(Role.Operator);
     viewer = await t.tokenFor(Role.Viewer);
   });
-  after(() => t.close());
+  after(async () => {
+    await t.close();
+    await receiver.close();
+  });
 
   it('is all green on a healthy stack, with every item and check stored and readable', async () => {
     await green();

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -88,6 +88,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const sink = new Writable({
     write(chunk, _enc, done) {
       logs.push(chunk.toString());
+      // TEST_LOG_FILE=path keeps every test app's log lines (to read a failure's cause).
+      if (process.env.TEST_LOG_FILE) appendFileSync(process.env.TEST_LOG_FILE, chunk);
       done();
     },
   });

@@ -17,7 +17,10 @@ describe('incidents API: filters, pages, bad input and rights (REST and GraphQL)
   const component = `c${suffix}`;
 
   before(async () => {
-    w = await incidentWorld();
+    // Real minutes: no chain step falls due while this file runs, however slow the machine (the
+    // row counts of the bad-input test and the timelines compared between REST and GraphQL
+    // would otherwise move with an escalation; escalation.spec tests the timers).
+    w = await incidentWorld({ env: { OPS_INCIDENT_TIME_SCALE: '1' } });
     for (const [who, role] of [
       ['admin', Role.Admin],
       ['viewer', Role.Viewer],
@@ -112,6 +115,10 @@ describe('incidents API: filters, pages, bad input and rights (REST and GraphQL)
   it('reads one incident, its timeline and who is on call in GraphQL as REST shows them', async () => {
     const made = await create({ severity: 'P3', component, assignee: w.users.sari });
     expect((await post(`${made.id}/notes`, { text: 'looking at the queue' }, 'operator')).status).toBe(200);
+    // Its first pages are sent (each adds a timeline event) before REST and GraphQL read it.
+    await waitUntil('every page sent', () =>
+      withClient(w.t.database, async (c) => (await c.query("SELECT 1 FROM incident_pages WHERE status = 'pending'")).rowCount === 0),
+    );
     const rest = (await http().get(`/api/v1/incidents/${made.id}`).set('authorization', `Bearer ${tokens.viewer}`)).body;
     const res = await w.t.gql(
       tokens.viewer,

@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { CurrentIdentity, CurrentRequest } from '../../common/current-identity.decorator';
-import { Identity, OpsRequest } from '../../common/request-context';
+import { clientAddress, Identity, OpsRequest, requestId } from '../../common/request-context';
 import { RequireRight } from '../../guards/right.decorator';
 import { AlertNotificationPage, AlertsOverviewModel, AlertsQuery, NotificationsQuery, WebhookReceipt } from './alerts.dto';
 import { AlertsService } from './alerts.service';
@@ -48,8 +48,13 @@ export class AlertsController {
   @ApiBody({ schema: payloadSchema() })
   @ApiOkResponse({ type: WebhookReceipt })
   async receive(@Body() body: unknown, @CurrentIdentity() identity: Identity, @CurrentRequest() req: OpsRequest): Promise<WebhookReceipt> {
-    const receipt = await this.alerts.receive(body, identity);
+    const receipt = await this.alerts.receive(body, identity, {
+      action: 'alerts.webhook',
+      requestId: requestId(req) ?? null,
+      clientAddress: clientAddress(req) ?? null,
+    });
     req.auditTarget = `alert-notification:${receipt.id}`;
+    req.auditWritten = true;
     return receipt;
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In } from 'typeorm';
+import { AuditService } from '../../audit/audit.service';
 import { Clock } from '../../common/clock';
 import { DomainError, ErrorCode } from '../../common/errors';
 import { decodeCursor, encodeCursor, Page, pageSize } from '../../common/pagination';
@@ -111,9 +112,14 @@ export class AlertsService {
     @Inject(INVENTORY) inventory: Inventory,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly clock: Clock,
+    private readonly audit: AuditService,
   ) {
     this.shownUrl = maskUrl(inventory.urls.alertmanager);
-    this.webhooks = new WebhookStore(dataSource, () => this.onDeliveries);
+    this.webhooks = new WebhookStore(
+      dataSource,
+      () => this.onDeliveries,
+      (m, entries) => audit.appendWithin(m, entries),
+    );
   }
 
   /** Firing alerts grouped by alertname with their procedures, and the silences (ours marked). */
@@ -168,7 +174,15 @@ export class AlertsService {
   }
 
   /** Stores a webhook notification once (Alertmanager retries on 5xx and repeats): stored false for a duplicate. */
-  async receive(body: unknown, identity: Identity): Promise<WebhookReceipt> {
+  /**
+   * `request` (the webhook route): the delivery's audit entry is written in the transaction
+   * that stores it, so a 2xx always has its entry and a failed store has none of success.
+   */
+  async receive(
+    body: unknown,
+    identity: Identity,
+    request?: { action: string; requestId: string | null; clientAddress: string | null },
+  ): Promise<WebhookReceipt> {
     const parsed = webhookPayload.safeParse(body);
     if (!parsed.success) throw DomainError.validation(payloadProblems(parsed.error));
     const payload = parsed.data;
@@ -205,7 +219,8 @@ export class AlertsService {
       receivedBy: identity.username,
       receivedAt: this.clock.now(),
     };
-    return this.webhooks.store({ row, payload });
+    const audit = request ? this.audit.prepare({ ...request, actor: identity, parameters: body, outcome: 'success' }) : undefined;
+    return this.webhooks.store({ row, payload, audit });
   }
 
   /** Set by the incidents module: what new deliveries do to incidents, in their transaction. */

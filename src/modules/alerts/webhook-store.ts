@@ -1,4 +1,5 @@
 import { DataSource, EntityManager } from 'typeorm';
+import { PendingEntry } from '../../audit/audit-spool';
 import { Batcher } from '../../common/batcher';
 import { AlertNotificationEntity } from './alert.entities';
 import { WebhookReceipt } from './alerts.dto';
@@ -8,7 +9,12 @@ import { WebhookPayload } from './webhook.schema';
 export interface Delivery {
   row: AlertNotificationEntity;
   payload: WebhookPayload;
+  /** Its audit entry (target filled in once the notification's id is known), written in the same transaction. */
+  audit?: PendingEntry;
 }
+
+/** Appends audit entries inside a transaction (AuditService.appendWithin). */
+export type AuditWithin = (m: EntityManager, entries: PendingEntry[]) => Promise<unknown>;
 
 /**
  * What stored deliveries do elsewhere (the incidents), inside the transaction that stores them:
@@ -65,6 +71,7 @@ export class WebhookStore {
   constructor(
     private readonly dataSource: DataSource,
     private readonly hook: () => DeliveriesHook | undefined,
+    private readonly auditWithin: AuditWithin,
   ) {}
 
   store(delivery: Delivery): Promise<WebhookReceipt> {
@@ -117,6 +124,13 @@ export class WebhookStore {
             )
           : undefined;
       afterCommit = effects?.afterCommit;
+      // Last: the chain's lock is held from here to the commit.
+      const audited = items.filter((d) => d.audit);
+      if (audited.length)
+        await this.auditWithin(
+          m,
+          audited.map((d) => ({ ...d.audit!, target: `alert-notification:${ids.get(d.row.dedupeKey) ?? d.row.id}` })),
+        );
       return items.map((d) => {
         const index = fresh.indexOf(d);
         if (index < 0) return { stored: false, id: ids.get(d.row.dedupeKey) ?? d.row.id };
