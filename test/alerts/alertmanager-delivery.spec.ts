@@ -422,7 +422,44 @@ describe("Alertmanager's deliveries reach the control plane with its token", () 
     expect(chats[0].text).toContain('@budi');
     expect(chats[0].text).toMatch(link);
 
-    expect((await docker('POST', '/containers/erp-backend/start')).status).toBe(204);
+    // The fix, started from the incident: its suggested procedure (backend.crash-loop: stop,
+    // start, watch until healthy), a real run by the senior dev on call. Its request and its
+    // end go into the incident's timeline.
+    const budi = await t.login(people.budi);
+    const started = await t
+      .http()
+      .post(`/api/v1/incidents/${id}/runs`)
+      .set('Authorization', `Bearer ${budi}`)
+      .send({ parameters: { pauseSeconds: 1 } });
+    expect([started.status, started.body.message]).toEqual([202, undefined]);
+    const runId = started.body.run.id as string;
+    expect(started.body).toEqual({
+      incident: id,
+      run: { id: runId, procedureId: 'backend.crash-loop', status: 'queued', dryRun: false },
+    });
+    const fixed = await waitFor(
+      'the run to end in the timeline',
+      async () => {
+        const i = await incidentOf();
+        return i.timeline.some((e: any) => e.type === 'run_ended') && i;
+      },
+      3 * MINUTE,
+      500,
+    );
+    const runEvents = (fixed.timeline as any[]).filter((e) => e.type === 'run_requested' || e.type === 'run_ended');
+    expect(runEvents.map((e) => [e.type, e.actor, e.data])).toEqual([
+      ['run_requested', people.budi, { runId, procedureId: 'backend.crash-loop', dryRun: false, status: 'queued' }],
+      ['run_ended', null, { runId, procedureId: 'backend.crash-loop', status: 'succeeded', error: null }],
+    ]);
+    expect(runEvents[1].message).toBe(`Run ${runId} of backend.crash-loop ended succeeded`);
+    expect(fixed.runs).toEqual([
+      expect.objectContaining({ run_id: runId, procedure_id: 'backend.crash-loop', requested_by: people.budi, ended_status: 'succeeded' }),
+    ]);
+    const ran = (await t.http().get(`/api/v1/runs/${runId}`).set('Authorization', `Bearer ${viewer}`)).body;
+    expect(ran).toMatchObject({ status: 'succeeded', requestedBy: people.budi, error: null });
+    expect(ran.steps.find((s: any) => s.stepId === 'watch').output).toEqual(
+      expect.objectContaining({ state: 'running', health: 'healthy', healthUrlStatus: 200 }),
+    );
     await restoreService('backend', PORTS.backend, '/health');
     backendStopped = false;
     const resolved = await waitFor(
@@ -460,6 +497,8 @@ describe("Alertmanager's deliveries reach the control plane with its token", () 
         'alert_fired',
         'notification_sent',
         'plan_computed',
+        'run_requested',
+        'run_ended',
         'alert_resolved',
         'resolve_scheduled',
         'resolved',

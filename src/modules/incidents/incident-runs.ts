@@ -104,7 +104,7 @@ export class IncidentRuns implements OnModuleInit {
           'run_ended',
           `Run ${row.run_id} of ${row.procedure_id} ended ${run.status}${run.error ? `: ${run.error}` : ''}`,
           null,
-          { runId: row.run_id, procedureId: row.procedure_id, status: run.status },
+          { runId: row.run_id, procedureId: row.procedure_id, status: run.status, error: run.error },
         );
       });
     }

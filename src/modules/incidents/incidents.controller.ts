@@ -194,6 +194,8 @@ export class IncidentsController {
     @CurrentIdentity() identity: Identity,
     @CurrentRequest() req: OpsRequest,
   ) {
+    // A refusal is audited against the incident; a requested run, against the run.
+    req.auditTarget = `incident:${id}`;
     const incident = await this.incidents.get(id);
     const procedureId = body.procedureId ?? incident.suggested_procedure;
     if (!procedureId)
