@@ -128,6 +128,30 @@ describe('on-call hours: who is paged when', () => {
     expect(problemsOf(hours, 'P3', '2026-12-07T10:00:00Z')).toHaveLength(1); // the weekly gap, no dated one
   });
 
+  it('a dated gap runs from the end of the hours before it to the start of the hours after it, across a change of clocks', () => {
+    const jakarta = inventory((doc) => {
+      doc.notifications.smtpUrl = '';
+      rotation(doc, 'support').hours = [{ days: WEEKDAYS, from: '08:00', to: '17:00' }];
+      rotation(doc, 'support').overrides = [{ person: 'dewi', from: '2026-12-24T00:00:00+07:00', to: '2026-12-27T00:00:00+07:00' }];
+    });
+    expect(problemsOf(jakarta, 'P3', '2026-12-07T10:00:00Z')).toContain(
+      'level P3 has nobody on call 2026-12-23 17:00–2026-12-28 08:00 (Asia/Jakarta): rotation support is handed to dewi by an override (2026-12-24 00:00–2026-12-27 00:00), and dewi has no reachable channel',
+    );
+    // New York: joko's turn (Saturday noon to Saturday noon) spans the change to summer time on Sunday 2026-03-08.
+    const york = inventory((doc) => {
+      doc.timezone = 'America/New_York';
+      doc.incidents.people.push({ id: 'joko', name: 'Joko', phone: '+62 811 000 0009' });
+      Object.assign(rotation(doc, 'support'), {
+        members: ['sari', 'joko'],
+        start: '2026-02-21T12:00:00-05:00',
+        hours: [{ days: WEEKDAYS, from: '09:00', to: '17:00' }],
+      });
+    });
+    expect(problemsOf(york, 'P3', '2026-02-23T00:00:00Z')).toContain(
+      "level P3 has nobody on call 2026-02-27 17:00–2026-03-09 09:00 (America/New_York): it is joko's turn on rotation support, and joko has no reachable channel",
+    );
+  });
+
   it('a member without a channel leaves their weeks uncovered: each turn is reported with its dates', () => {
     const inv = inventory((doc) => {
       doc.incidents.people.push({ id: 'joko', name: 'Joko', phone: '+62 811 000 0009' });
