@@ -31,7 +31,10 @@ describe('on-call hours: gaps warned at start, served, and recorded when an inci
     w = await incidentWorld({
       inventoryPatch: (doc) => {
         doc.timezone = ZONE;
-        doc.escalation.P3.responseMinutes = 2;
+        // P3 answers within 10 min (10 s at scale 60); a P1 starts at P3 and wants a status update every minute (1 s).
+        doc.escalation.P3.responseMinutes = 10;
+        doc.incidents.policies = { P1: { steps: ['P3', 'P1'], repeat: 0 } };
+        doc.incidents.statusUpdateMinutes = { P1: 1, P2: 10 };
         doc.incidents.rotations.find((r: { id: string }) => r.id === 'support').hours = [
           { days: [weekday.toLowerCase()], from: '10:00', to: '12:00' },
         ];
@@ -88,13 +91,32 @@ describe('on-call hours: gaps warned at start, served, and recorded when an inci
         ),
       }),
     ]);
-    // The chain goes on: P3's response time (2 min at scale 60: 2 s) later, P2 (budi) is paged.
+    // The chain goes on: P3's response time (10 min at scale 60: 10 s) later, P2 (budi) is paged.
     const escalated = await waitUntil('the escalation to P2', async () =>
       (await detail(id)).timeline.find((e: Event) => e.type === 'escalated' && e.data.level === 'P2'),
     );
     expect(escalated.data.contacts).toEqual(['budi']);
     const pages = (await detail(id)).notifications as { person: string; reason: string }[];
     expect([...new Set(pages.map((p) => `${p.person} ${p.reason}`))]).toEqual(['budi page:1']);
+  });
+
+  it('a P1 starting in the gap: its status reminder, due while the chain is still at P3, reaches nobody and says so', async () => {
+    const id = await open('P1');
+    const due = await waitUntil('the status update reminder', async () =>
+      (await detail(id)).timeline.find((e: Event) => e.type === 'status_update_due'),
+    );
+    const incident = await detail(id);
+    expect(incident.escalation).toMatchObject({ level: 'P3', step: 0 });
+    expect(incident.notifications).toEqual([]);
+    const nobody = incident.timeline.filter((e: Event) => e.type === 'nobody_on_call').map((e: Event) => e.data);
+    expect(nobody).toEqual([
+      { level: 'P3', round: 0, step: 0, contacts: ['rotation:support'], reached: [] },
+      { level: 'P3', reminder: expect.stringMatching(/^status:\d+$/), contacts: ['rotation:support'], reached: [] },
+    ]);
+    expect(incident.timeline.find((e: Event) => e.data.reminder).message).toMatch(
+      new RegExp(`^Nobody to remind at .* ${ZONE}: nobody is on call at level P3$`),
+    );
+    expect(due.message).toMatch(/^A status update was due at/);
   });
 
   it('a P2 opened at the same time pages budi and records no gap', async () => {

@@ -314,5 +314,18 @@ export class IncidentLifecycle {
       subject: `[${incident.severity}] ${incident.id}: reminder`,
       body: text,
     }));
+    if (!contacts.some((c) => c.chat || c.email)) {
+      const level = policy.steps[incident.escalation_step].level;
+      const who = holder ? `the assignee ${holder.id} has no chat handle or e-mail` : `nobody is on call at level ${level}`;
+      await addEvent(
+        m,
+        incident.id,
+        now,
+        'nobody_on_call',
+        `Nobody to remind at ${localLabel(now, this.inventory.timezone)} ${this.inventory.timezone}: ${who}`,
+        null,
+        { level, reminder: reason, contacts: holder ? [holder.id] : policy.levels[level], reached: [] },
+      );
+    }
   }
 }
