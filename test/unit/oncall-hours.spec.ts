@@ -170,12 +170,39 @@ describe('on-call hours: who is paged when', () => {
     ]);
   });
 
+  it('hands over on the weekday and wall-clock time of start, across changes of clocks, in turns that meet', () => {
+    const inv = inventory((doc) => {
+      doc.timezone = 'America/New_York';
+      Object.assign(rotation(doc, 'senior-dev'), { members: ['budi', 'rina'], start: '2026-03-02T09:00:00-05:00' });
+      doc.incidents.rotations.push({ id: 'late', members: ['budi', 'rina'], start: '2026-10-25T01:30:00-04:00' });
+    });
+    const senior = inv.incidents.rotations.find((r) => r.id === 'senior-dev')!;
+    const turn = (r: typeof senior, at: string) => onCallAt(r, new Date(at), inv.timezone);
+    // Summer time from Sunday 2026-03-08: Monday 09:00 is 13:00 UTC, no longer 14:00.
+    expect(turn(senior, '2026-03-09T12:59:00Z')).toMatchObject({ person: 'budi', to: new Date('2026-03-09T13:00:00Z') });
+    expect(turn(senior, '2026-03-09T13:00:00Z')).toMatchObject({ person: 'rina', from: new Date('2026-03-09T13:00:00Z') });
+    // Every instant lies in its own turn, and turns meet, through both changes (01:30 happens twice on 2026-11-01).
+    const late = inv.incidents.rotations.find((r) => r.id === 'late')!;
+    for (const [r, from, to] of [
+      [senior, '2026-03-01T00:00:00Z', '2026-03-24T00:00:00Z'],
+      [late, '2026-10-25T06:00:00Z', '2026-11-16T00:00:00Z'],
+    ] as const) {
+      for (let t = Date.parse(from); t < Date.parse(to); t += 15 * 60_000) {
+        const now = onCallAt(r, new Date(t), inv.timezone);
+        expect([now.from.getTime() <= t, t < now.to.getTime()]).toEqual([true, true]);
+        expect(onCallAt(r, now.to, inv.timezone).from).toEqual(now.to);
+        expect(onCallAt(r, now.to, inv.timezone).person).not.toBe(now.person);
+      }
+    }
+  });
+
   it('a rotation that starts later has nobody on call before its start, reported from now', () => {
     const inv = inventory((doc) => (rotation(doc, 'support').start = '2026-12-14T09:00:00+07:00'));
     expect(
       onCallAt(
         inv.incidents.rotations.find((r) => r.id === 'support')!,
         new Date('2026-12-10T00:00:00Z'),
+        inv.timezone,
       ).person,
     ).toBeNull();
     expect(paged(inv, 'P3', '2026-12-14T08:59:00+07:00')).toEqual([]);

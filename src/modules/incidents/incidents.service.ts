@@ -437,8 +437,8 @@ export class IncidentsService implements OnModuleInit {
  * whether the rotation is on call now (within its hours, or an override).
  */
 function rotationNowNext(rotation: IncidentRotation, at: Date, timeZone: string) {
-  const now = onCallAt(rotation, at);
-  const next = onCallAt(rotation, new Date(now.to.getTime() + 1));
+  const now = onCallAt(rotation, at, timeZone);
+  const next = onCallAt(rotation, new Date(now.to.getTime() + 1), timeZone);
   return {
     now: now.person,
     until: now.to,

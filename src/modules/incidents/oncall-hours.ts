@@ -64,15 +64,31 @@ function offsetAt(t: number, timeZone: string): number {
   return Date.UTC(l.year, l.month - 1, l.day, 0, l.minute) - Math.floor(t / 60000) * 60000;
 }
 
+/** `t` as the wall clock of `timeZone` reads it, counted as if that reading were UTC (ms). */
+export function wallClock(t: number, timeZone: string): number {
+  return t + offsetAt(t, timeZone);
+}
+
 /**
- * The instants a local date and minute of day may be (two guesses around a change of offset;
- * both are returned so a caller looking for the moments coverage may change misses none).
+ * The instants a wall-clock reading (as `wallClock` counts it) may be: two guesses around a
+ * change of offset, both returned so a caller looking for the moments coverage may change misses
+ * none; the last is the one to use.
  */
-export function localInstants(year: number, month: number, day: number, minute: number, timeZone: string): number[] {
-  const wall = Date.UTC(year, month - 1, day, 0, minute);
+function wallInstants(wall: number, timeZone: string): number[] {
   const first = wall - offsetAt(wall, timeZone);
   const second = wall - offsetAt(first, timeZone);
   return first === second ? [first] : [first, second];
+}
+
+/** The instant a wall-clock reading of `timeZone` is (after a change of offset, the later guess). */
+export function instantOfWall(wall: number, timeZone: string): number {
+  const guesses = wallInstants(wall, timeZone);
+  return guesses[guesses.length - 1];
+}
+
+/** The instants a local date and minute of day may be (see `wallInstants`). */
+export function localInstants(year: number, month: number, day: number, minute: number, timeZone: string): number[] {
+  return wallInstants(Date.UTC(year, month - 1, day, 0, minute), timeZone);
 }
 
 const minutesOf = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));

@@ -11,10 +11,12 @@ import {
   DAY_MINUTES,
   hoursBoundaries,
   inHours,
+  instantOfWall,
   localInstants,
   localLabel,
   localTime,
   markHours,
+  wallClock,
   WEEK_MINUTES,
   weekMinute,
   weekMinuteLabel,
@@ -116,8 +118,15 @@ function breakpoints(section: Section, level: Level, from: number, to: number, t
     .filter((e) => e.startsWith('rotation:'))
     .map((e) => section.rotations.find((r) => r.id === e.slice('rotation:'.length))!);
   for (const rotation of rotations) {
+    // Hand-overs: weeks of the wall clock from start (see onCallAt).
     const start = Date.parse(rotation.start);
-    for (let t = start + Math.max(0, Math.floor((from - start) / WEEK_MS)) * WEEK_MS; t <= to; t += WEEK_MS) points.add(t);
+    const wallStart = wallClock(start, timeZone);
+    points.add(start);
+    for (let k = Math.max(0, Math.floor((wallClock(from, timeZone) - wallStart) / WEEK_MS)); ; k++) {
+      const t = instantOfWall(wallStart + k * WEEK_MS, timeZone);
+      if (t > to) break;
+      points.add(t);
+    }
     for (const o of rotation.overrides) [Date.parse(o.from), Date.parse(o.to)].forEach((t) => points.add(t));
   }
   const minutes = [...new Set(rotations.flatMap((r) => (r.hours ? hoursBoundaries(r.hours) : [])))];
@@ -137,7 +146,7 @@ function causesAt(section: Section, level: Level, at: Date, reach: Reach, timeZo
   const causes: string[] = [];
   for (const entry of section.levels[level].filter((e) => e.startsWith('rotation:'))) {
     const rotation = section.rotations.find((r) => r.id === entry.slice('rotation:'.length))!;
-    const turn = onCallAt(rotation, at);
+    const turn = onCallAt(rotation, at, timeZone);
     if (turn.override)
       causes.push(
         `rotation ${rotation.id} is handed to ${turn.person} by an override (${localLabel(turn.from, timeZone)}–${localLabel(turn.to, timeZone)}), and ${turn.person} has no reachable channel`,

@@ -4,7 +4,7 @@
  */
 import { IncidentPerson, IncidentRotation, IncidentSeverity, IncidentsSection } from '../../config/incidents.schema';
 import { Inventory } from '../../config/inventory.schema';
-import { inHours } from './oncall-hours';
+import { inHours, instantOfWall, wallClock } from './oncall-hours';
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
 
@@ -48,10 +48,16 @@ export interface IncidentPolicy {
 
 /**
  * The member of a rotation whose turn `at` falls in (an override covering `at` wins), with that
- * turn's bounds. Before the rotation's `start` nobody has a turn: `person` is null until then.
- * Hours are not considered here (see `rotationOnCall`).
+ * turn's bounds. Turns are weeks of the wall clock of `timeZone` from `start`: the hand-over keeps
+ * its weekday and time of day across a change to or from summer time. Before the rotation's
+ * `start` nobody has a turn: `person` is null until then. Hours are not considered here (see
+ * `rotationOnCall`).
  */
-export function onCallAt(rotation: IncidentRotation, at: Date): { person: string | null; from: Date; to: Date; override: boolean } {
+export function onCallAt(
+  rotation: IncidentRotation,
+  at: Date,
+  timeZone: string,
+): { person: string | null; from: Date; to: Date; override: boolean } {
   const t = at.getTime();
   const override = rotation.overrides.find((o) => Date.parse(o.from) <= t && t < Date.parse(o.to));
   if (override) return { person: override.person, from: new Date(override.from), to: new Date(override.to), override: true };
@@ -60,9 +66,14 @@ export function onCallAt(rotation: IncidentRotation, at: Date): { person: string
     const next = rotation.overrides.filter((o) => Date.parse(o.from) > t).map((o) => Date.parse(o.from));
     return { person: null, from: new Date(t), to: new Date(Math.min(start, ...next)), override: false };
   }
-  const week = Math.floor((t - start) / WEEK_MS);
-  const from = new Date(start + week * WEEK_MS);
-  const to = new Date(start + (week + 1) * WEEK_MS);
+  const wallStart = wallClock(start, timeZone);
+  const handOver = (k: number) => (k === 0 ? start : instantOfWall(wallStart + k * WEEK_MS, timeZone));
+  let week = Math.max(0, Math.floor((wallClock(t, timeZone) - wallStart) / WEEK_MS));
+  // Around a change of clocks a wall reading repeats or never happens: the hand-over instants decide.
+  if (week > 0 && handOver(week) > t) week -= 1;
+  else if (handOver(week + 1) <= t) week += 1;
+  const from = new Date(handOver(week));
+  const to = new Date(handOver(week + 1));
   return { person: rotation.members[week % rotation.members.length], from, to, override: false };
 }
 
@@ -71,7 +82,7 @@ export function onCallAt(rotation: IncidentRotation, at: Date): { person: string
  * rotation's hours (in `timeZone`) and once it has started, the member whose turn it is; else nobody.
  */
 export function rotationOnCall(rotation: IncidentRotation, at: Date, timeZone: string): string | null {
-  const turn = onCallAt(rotation, at);
+  const turn = onCallAt(rotation, at, timeZone);
   if (turn.override) return turn.person;
   return turn.person !== null && inHours(rotation.hours, at, timeZone) ? turn.person : null;
 }
