@@ -73,7 +73,8 @@ const rotation = z
     members: z.array(id).min(1, { error: 'must name at least one person' }),
     /**
      * The first hand-over: the first member is on call for the week from this time, the next
-     * member the week after, and so on (the weekly hand-over is this weekday and time).
+     * member the week after, and so on (the weekly hand-over is this weekday and time of day on the
+     * wall clock of the inventory's `timezone`, summer time or not).
      */
     start: instant.default('2026-01-05T09:00:00+07:00'),
     overrides: z
