@@ -90,6 +90,21 @@ describe('inventory: served with secrets masked, validated at boot', () => {
       expect(res.stderr).not.toContain(SECRET);
     });
 
+    it('stops on bad on-call hours, naming the path of each problem', () => {
+      const broken = example.replace(
+        '      overrides: []   #',
+        '      hours: [{ days: [monday, fri], from: "8:00", to: "17:00" }, { days: [sat], from: "09:00", to: "09:00" }]\n      overrides: []   #',
+      );
+      expect(broken).not.toBe(example);
+      const res = boot(broken);
+      expect(res.status).toBe(78);
+      expect(res.stderr).toContain(
+        'incidents.rotations.1.hours.0.days.0: must be a day: mon, tue, wed, thu, fri, sat or sun (got "monday")',
+      );
+      expect(res.stderr).toContain('incidents.rotations.1.hours.0.from: must be a time of day HH:MM, for example 08:00 (got "8:00")');
+      expect(res.stderr).toContain('incidents.rotations.1.hours.1.to: must not equal from: a window 22:00 to 06:00 runs overnight');
+    });
+
     it('stops on a bad environment variable, naming it', () => {
       const res = boot(example, { OPS_PORT: 'eighty' });
       expect(res.status).toBe(78);

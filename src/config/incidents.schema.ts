@@ -34,6 +34,38 @@ const person = z
   })
   .strict();
 
+export const WEEK_DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type WeekDay = (typeof WEEK_DAYS)[number];
+
+const timeOfDay = (allowMidnightEnd: boolean) =>
+  z
+    .string({ error: `must be a time of day HH:MM, for example ${allowMidnightEnd ? '17:00 (or 24:00 for the end of the day)' : '08:00'}` })
+    .regex(allowMidnightEnd ? /^(([01]\d|2[0-3]):[0-5]\d|24:00)$/ : /^([01]\d|2[0-3]):[0-5]\d$/, {
+      error: `must be a time of day HH:MM, for example ${allowMidnightEnd ? '17:00 (or 24:00 for the end of the day)' : '08:00'}`,
+    });
+
+/**
+ * A window of a rotation's hours, in the inventory's time zone: on each of `days`, from `from`
+ * until `to`. A `to` at or before `from` runs overnight and ends on the next day (fri 22:00–06:00
+ * ends Saturday 06:00); a whole day is 00:00–24:00.
+ */
+const hoursWindow = z
+  .object({
+    days: z
+      .array(z.enum(WEEK_DAYS, { error: 'must be a day: mon, tue, wed, thu, fri, sat or sun' }), {
+        error: 'must be a list of days, for example [mon, tue, wed, thu, fri]',
+      })
+      .min(1, { error: 'must name at least one day, for example [mon, tue, wed, thu, fri]' })
+      .refine((days) => new Set(days).size === days.length, { error: 'each day must be listed once' }),
+    from: timeOfDay(false),
+    to: timeOfDay(true),
+  })
+  .strict()
+  .refine((w) => w.from !== w.to, {
+    error: 'must not equal from: a window 22:00 to 06:00 runs overnight into the next day; a whole day is 00:00 to 24:00',
+    path: ['to'],
+  });
+
 /** An on-call rotation: members take turns, a week each; an override names who covers a period instead. */
 const rotation = z
   .object({
@@ -41,13 +73,24 @@ const rotation = z
     members: z.array(id).min(1, { error: 'must name at least one person' }),
     /**
      * The first hand-over: the first member is on call for the week from this time, the next
-     * member the week after, and so on (the weekly hand-over is this weekday and time).
+     * member the week after, and so on (the weekly hand-over is this weekday and time of day on the
+     * wall clock of the inventory's `timezone`, summer time or not).
      */
     start: instant.default('2026-01-05T09:00:00+07:00'),
     overrides: z
       .array(z.object({ person: id, from: instant, to: instant }).strict())
       .default([])
       .refine((list) => list.every((o) => Date.parse(o.from) < Date.parse(o.to)), { error: 'each override must end after it starts' }),
+    /**
+     * When the rotation is on call, in the inventory's time zone (default: at all hours). Outside
+     * them it pages nobody; an override covers its whole period, inside the hours or not.
+     */
+    hours: z
+      .array(hoursWindow, {
+        error: 'must be a list of windows, for example [{ days: [mon, tue, wed, thu, fri], from: "08:00", to: "17:00" }]',
+      })
+      .min(1, { error: 'must list at least one window; leave hours out for a rotation on call at all hours' })
+      .optional(),
   })
   .strict();
 

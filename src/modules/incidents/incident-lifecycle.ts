@@ -7,6 +7,7 @@ import { Inventory } from '../../config/inventory.schema';
 import { MASTER_KEY, MasterKey } from '../../config/master-key';
 import { addEvent, addPages, cancelPendingPages, IncidentRow, nextIncidentId } from './incident-store';
 import { Contact, contactsOf, IncidentPolicy, nextStep, policyFor } from './oncall';
+import { localLabel } from './oncall-hours';
 
 export interface OpenInput {
   title: string;
@@ -87,15 +88,30 @@ export class IncidentLifecycle {
     return incident;
   }
 
-  /** Pages step `step` of round `round` of the incident's chain (its level's contacts as on call now). */
+  /**
+   * Pages step `step` of round `round` of the incident's chain (its level's contacts as on call
+   * now). When nobody is on call with a channel (rotations outside their hours or not started,
+   * people without a chat handle or e-mail), the timeline says so; the chain goes on at the
+   * step's response time.
+   */
   async pageStep(m: EntityManager, incident: IncidentRow, round: number, step: number, reason: string, now: Date): Promise<Contact[]> {
     const policy = incident.policy;
     const { level, waitSeconds } = policy.steps[step];
-    const contacts = contactsOf(policy, level, now, this.inventory.notifications);
+    const contacts = contactsOf(policy, level, now, this.inventory.notifications, this.inventory.timezone);
     const expires = addSeconds(now, waitSeconds);
     await addPages(m, incident.id, reason, contacts, now, expires, (contact, linkId) =>
       this.content(incident, level, contact, linkId, expires),
     );
+    if (!contacts.some((c) => c.chat || c.email))
+      await addEvent(
+        m,
+        incident.id,
+        now,
+        'nobody_on_call',
+        `Nobody on call at level ${level} (${policy.levels[level].join(', ')}) at ${localLabel(now, this.inventory.timezone)} ${this.inventory.timezone}: nobody was paged at this step${policy.escalates ? `; the chain moves on after its response time (${waitSeconds} s)` : ''}`,
+        null,
+        { level, round, step, contacts: policy.levels[level], reached: contacts.map((c) => c.id) },
+      );
     return contacts;
   }
 
@@ -288,13 +304,28 @@ export class IncidentLifecycle {
       : undefined;
     const contacts = holder
       ? [{ ...holder, username: undefined, via: 'assignee' }]
-      : contactsOf(policy, policy.steps[incident.escalation_step].level, now, this.inventory.notifications).map((c) => ({
-          ...c,
-          username: undefined,
-        }));
+      : contactsOf(policy, policy.steps[incident.escalation_step].level, now, this.inventory.notifications, this.inventory.timezone).map(
+          (c) => ({
+            ...c,
+            username: undefined,
+          }),
+        );
     await addPages(m, incident.id, reason, contacts, now, now, () => ({
       subject: `[${incident.severity}] ${incident.id}: reminder`,
       body: text,
     }));
+    if (!contacts.some((c) => c.chat || c.email)) {
+      const level = policy.steps[incident.escalation_step].level;
+      const who = holder ? `the assignee ${holder.id} has no chat handle or e-mail` : `nobody is on call at level ${level}`;
+      await addEvent(
+        m,
+        incident.id,
+        now,
+        'nobody_on_call',
+        `Nobody to remind at ${localLabel(now, this.inventory.timezone)} ${this.inventory.timezone}: ${who}`,
+        null,
+        { level, reminder: reason, contacts: holder ? [holder.id] : policy.levels[level], reached: [] },
+      );
+    }
   }
 }

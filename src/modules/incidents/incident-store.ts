@@ -54,6 +54,7 @@ export type EventType =
   | 'notification_cancelled'
   | 'escalated'
   | 'chain_exhausted'
+  | 'nobody_on_call'
   | 'acknowledged'
   | 'ack_expired'
   | 'assigned'

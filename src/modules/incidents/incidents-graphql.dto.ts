@@ -175,7 +175,8 @@ export class IncidentEventGqlModel {
   @Field({ description: 'Its id in the timeline (pass it as `after` to resume a subscription)' }) id: string;
   @Field() incidentId: string;
   @Field() at: Date;
-  @Field({ description: 'opened, note, status_update, acknowledged, escalated, notification_sent, resolved, …' }) type: string;
+  @Field({ description: 'opened, note, status_update, acknowledged, escalated, nobody_on_call, notification_sent, resolved, …' })
+  type: string;
   @Field(() => String, { nullable: true }) actor: string | null;
   @Field() message: string;
   @Field(() => GraphQLJSON) data: Record<string, unknown>;
@@ -196,5 +197,9 @@ export class OnCallGqlModel {
   @Field() at: Date;
   @Field() timezone: string;
   @Field(() => [GraphQLJSON], { description: 'Per level: who is on call now and next' }) levels: Record<string, unknown>[];
-  @Field(() => [String], { description: 'What is wrong with the on-call set-up (also warned at start)' }) problems: string[];
+  @Field(() => [String], {
+    description:
+      'What is wrong with the on-call set-up (also warned at start): contacts nobody can reach, the hours of every week and the dated periods ahead when a level has nobody on call, in the inventory time zone',
+  })
+  problems: string[];
 }

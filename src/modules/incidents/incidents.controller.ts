@@ -1,12 +1,10 @@
-import { Body, Controller, Get, Header, HttpCode, Inject, Param, PipeTransform, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, Header, HttpCode, Param, PipeTransform, Post, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { CurrentIdentity, CurrentRequest } from '../../common/current-identity.decorator';
 import { DomainError } from '../../common/errors';
 import { Identity, OpsRequest } from '../../common/request-context';
 import { Public, RequireRight } from '../../guards/right.decorator';
 import { RunnerService } from '../../procedures/runner.service';
-import { INVENTORY } from '../../config/config.module';
-import { Inventory } from '../../config/inventory.schema';
 import {
   AssignDto,
   CreateIncidentDto,
@@ -22,7 +20,6 @@ import {
 } from './incidents.dto';
 import { IncidentsService } from './incidents.service';
 import { toDetail, toModel } from './incident-views';
-import { oncallProblems } from './oncall';
 
 export class IncidentIdPipe implements PipeTransform<string, string> {
   transform(value: string): string {
@@ -41,7 +38,6 @@ export class IncidentsController {
   constructor(
     private readonly incidents: IncidentsService,
     private readonly runner: RunnerService,
-    @Inject(INVENTORY) private readonly inventory: Inventory,
   ) {}
 
   @Get('incidents')
@@ -247,6 +243,6 @@ export class IncidentsController {
   @ApiOperation({ summary: 'Who is on call now and next, per level, and what is wrong with the on-call set-up' })
   @ApiOkResponse({ type: OnCallModel })
   oncall(): OnCallModel {
-    return { ...this.incidents.oncall(), problems: oncallProblems(this.inventory) } as OnCallModel;
+    return this.incidents.oncall() as OnCallModel;
   }
 }

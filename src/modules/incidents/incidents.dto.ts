@@ -205,5 +205,10 @@ export class OnCallModel {
   @ApiProperty() at: Date;
   @ApiProperty() timezone: string;
   @ApiProperty({ type: 'array', items: { type: 'object', additionalProperties: true } }) levels: Record<string, unknown>[];
-  @ApiProperty({ type: [String], description: 'What is wrong with the on-call set-up (also warned at start)' }) problems: string[];
+  @ApiProperty({
+    type: [String],
+    description:
+      'What is wrong with the on-call set-up (also warned at start): contacts nobody can reach, the hours of every week and the dated periods ahead when a level has nobody on call, in the inventory time zone',
+  })
+  problems: string[];
 }

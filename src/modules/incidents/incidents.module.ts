@@ -1,6 +1,4 @@
-import { Inject, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
-import { INVENTORY } from '../../config/config.module';
-import { Inventory } from '../../config/inventory.schema';
+import { Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
 import { IntegrationsModule } from '../../integrations/integrations.module';
 import { AuditModule } from '../../audit/audit.module';
 import { AlertsModule } from '../alerts/alerts.module';
@@ -15,7 +13,6 @@ import { IncidentEventsController } from './incident-events.controller';
 import { IncidentEventStreams } from './incident-events';
 import { IncidentsResolver } from './incidents.resolver';
 import { IncidentsService } from './incidents.service';
-import { oncallProblems } from './oncall';
 
 /**
  * Incidents: opened from Alertmanager's deliveries (or by hand), paged along the inventory's
@@ -39,10 +36,10 @@ import { oncallProblems } from './oncall';
   exports: [IncidentsService],
 })
 export class IncidentsModule implements OnApplicationBootstrap {
-  constructor(@Inject(INVENTORY) private readonly inventory: Inventory) {}
+  constructor(private readonly incidents: IncidentsService) {}
 
   onApplicationBootstrap(): void {
     const logger = new Logger('OnCall');
-    for (const problem of oncallProblems(this.inventory)) logger.warn(`on-call set-up: ${problem}`);
+    for (const problem of this.incidents.oncall().problems) logger.warn(`on-call set-up: ${problem}`);
   }
 }

@@ -1,12 +1,9 @@
-import { Inject } from '@nestjs/common';
 import { Args, Mutation, ObjectType, Query, Resolver, Subscription } from '@nestjs/graphql';
 import { GraphQLError } from 'graphql';
 import { CurrentIdentity, CurrentRequest } from '../../common/current-identity.decorator';
 import { DomainError, GRAPHQL_CODE } from '../../common/errors';
 import { PageOf } from '../../common/graphql-page';
 import { Identity, OpsRequest } from '../../common/request-context';
-import { INVENTORY } from '../../config/config.module';
-import { Inventory } from '../../config/inventory.schema';
 import { RequireRight } from '../../guards/right.decorator';
 import { IncidentEventFeed, IncidentEventView, IncidentStreamEvent, IncidentEventStreams, toEventView } from './incident-events';
 import { EventRow, IncidentRow } from './incident-store';
@@ -25,7 +22,6 @@ import {
   OnCallGqlModel,
 } from './incidents-graphql.dto';
 import { IncidentsService } from './incidents.service';
-import { oncallProblems } from './oncall';
 
 @ObjectType('IncidentPage')
 class IncidentPageModel extends PageOf(IncidentGqlModel, 'IncidentPageBase') {}
@@ -51,7 +47,6 @@ export class IncidentsResolver {
   constructor(
     private readonly service: IncidentsService,
     private readonly streams: IncidentEventStreams,
-    @Inject(INVENTORY) private readonly inventory: Inventory,
   ) {}
 
   @Query(() => IncidentPageModel, { description: 'Incidents, newest first (filters: status, severity, component, assignee, from, to)' })
@@ -75,7 +70,7 @@ export class IncidentsResolver {
   @Query(() => OnCallGqlModel, { description: 'Who is on call now and next, per level, and what is wrong with the on-call set-up' })
   @RequireRight('incidents.read')
   oncall() {
-    return { ...this.service.oncall(), problems: oncallProblems(this.inventory) };
+    return this.service.oncall();
   }
 
   @Mutation(() => IncidentGqlModel, {

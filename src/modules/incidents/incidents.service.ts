@@ -17,7 +17,8 @@ import { IncidentIntake } from './incident-intake';
 import { IncidentLifecycle } from './incident-lifecycle';
 import { addEvent, EventRow, IncidentRow, lockIncident, updated } from './incident-store';
 import { IncidentMetrics } from './incident.metrics';
-import { contactsOf, Level, levelOf, onCallAt } from './oncall';
+import { contactsOf, Level, levelOf, onCallAt, rotationOnCall } from './oncall';
+import { oncallProblems } from './oncall-problems';
 
 export interface IncidentFilter {
   status?: string[];
@@ -307,7 +308,7 @@ export class IncidentsService implements OnModuleInit {
     if (identity.role !== 'service' && roleHasLevel(identity.role, level, domain)) return;
     const escalation = this.inventory.escalation[level];
     const now = this.clock.now();
-    const onCall = contactsOf(this.inventory.incidents, level, now, this.inventory.notifications).map(
+    const onCall = contactsOf(this.inventory.incidents, level, now, this.inventory.notifications, this.inventory.timezone).map(
       (c) => `${c.name}${c.phone ? ` (${c.phone})` : ''}`,
     );
     const call = [...onCall, ...escalation.contacts];
@@ -413,26 +414,39 @@ export class IncidentsService implements OnModuleInit {
     return this.get(incident!.id);
   }
 
-  /** On call now and next, per level; and what is wrong with the set-up. */
+  /** On call now and next, per level; and what is wrong with the set-up (contacts nobody can reach, hours nobody is on call). */
   oncall(at = this.clock.now()) {
     const section = this.inventory.incidents;
+    const timeZone = this.inventory.timezone;
     const levels = (['P1', 'P2', 'P3'] as Level[]).map((level) => ({
       level,
       responseMinutes: this.inventory.escalation[level].responseMinutes,
-      now: contactsOf(section, level, at, this.inventory.notifications),
+      now: contactsOf(section, level, at, this.inventory.notifications, timeZone),
       rotations: section.levels[level]
         .filter((c) => c.startsWith('rotation:'))
         .map((c) => {
           const rotation = section.rotations.find((r) => r.id === c.slice('rotation:'.length))!;
-          return { id: rotation.id, ...rotationNowNext(rotation, at) };
+          return { id: rotation.id, ...rotationNowNext(rotation, at, timeZone) };
         }),
     }));
-    return { at, timezone: this.inventory.timezone, levels };
+    return { at, timezone: timeZone, levels, problems: oncallProblems(this.inventory, at) };
   }
 }
 
-function rotationNowNext(rotation: IncidentRotation, at: Date) {
-  const now = onCallAt(rotation, at);
-  const next = onCallAt(rotation, new Date(now.to.getTime() + 1));
-  return { now: now.person, until: now.to, next: next.person, nextUntil: next.to, override: now.override };
+/**
+ * Whose turn it is on the rotation and whose is next (null before the rotation starts), and
+ * whether the rotation is on call now (within its hours, or an override).
+ */
+function rotationNowNext(rotation: IncidentRotation, at: Date, timeZone: string) {
+  const now = onCallAt(rotation, at, timeZone);
+  const next = onCallAt(rotation, new Date(now.to.getTime() + 1), timeZone);
+  return {
+    now: now.person,
+    until: now.to,
+    next: next.person,
+    nextUntil: next.to,
+    override: now.override,
+    onCallNow: rotationOnCall(rotation, at, timeZone) !== null,
+    hours: rotation.hours ?? null,
+  };
 }

@@ -4,6 +4,7 @@
  */
 import { IncidentPerson, IncidentRotation, IncidentSeverity, IncidentsSection } from '../../config/incidents.schema';
 import { Inventory } from '../../config/inventory.schema';
+import { inHours, instantOfWall, wallClock } from './oncall-hours';
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
 
@@ -45,25 +46,57 @@ export interface IncidentPolicy {
   levels: Record<Level, string[]>;
 }
 
-/** The member of a rotation on call at `at` (an override covering `at` wins). */
-export function onCallAt(rotation: IncidentRotation, at: Date): { person: string; from: Date; to: Date; override: boolean } {
+/**
+ * The member of a rotation whose turn `at` falls in (an override covering `at` wins), with that
+ * turn's bounds. Turns are weeks of the wall clock of `timeZone` from `start`: the hand-over keeps
+ * its weekday and time of day across a change to or from summer time. Before the rotation's
+ * `start` nobody has a turn: `person` is null until then. Hours are not considered here (see
+ * `rotationOnCall`).
+ */
+export function onCallAt(
+  rotation: IncidentRotation,
+  at: Date,
+  timeZone: string,
+): { person: string | null; from: Date; to: Date; override: boolean } {
   const t = at.getTime();
   const override = rotation.overrides.find((o) => Date.parse(o.from) <= t && t < Date.parse(o.to));
-  const start = Date.parse(rotation.start);
-  const week = Math.floor((t - start) / WEEK_MS);
-  const from = new Date(start + week * WEEK_MS);
-  const to = new Date(start + (week + 1) * WEEK_MS);
   if (override) return { person: override.person, from: new Date(override.from), to: new Date(override.to), override: true };
-  const n = rotation.members.length;
-  return { person: rotation.members[((week % n) + n) % n], from, to, override: false };
+  const start = Date.parse(rotation.start);
+  if (t < start) {
+    const next = rotation.overrides.filter((o) => Date.parse(o.from) > t).map((o) => Date.parse(o.from));
+    return { person: null, from: new Date(t), to: new Date(Math.min(start, ...next)), override: false };
+  }
+  const wallStart = wallClock(start, timeZone);
+  const handOver = (k: number) => (k === 0 ? start : instantOfWall(wallStart + k * WEEK_MS, timeZone));
+  let week = Math.max(0, Math.floor((wallClock(t, timeZone) - wallStart) / WEEK_MS));
+  // Around a change of clocks a wall reading repeats or never happens: the hand-over instants decide.
+  if (week > 0 && handOver(week) > t) week -= 1;
+  else if (handOver(week + 1) <= t) week += 1;
+  const from = new Date(handOver(week));
+  const to = new Date(handOver(week + 1));
+  return { person: rotation.members[week % rotation.members.length], from, to, override: false };
 }
 
-/** The contacts a level pages at `at`, each once, in the order the inventory lists them. */
+/**
+ * Who a rotation pages at `at`: the override's person for its whole period; otherwise, inside the
+ * rotation's hours (in `timeZone`) and once it has started, the member whose turn it is; else nobody.
+ */
+export function rotationOnCall(rotation: IncidentRotation, at: Date, timeZone: string): string | null {
+  const turn = onCallAt(rotation, at, timeZone);
+  if (turn.override) return turn.person;
+  return turn.person !== null && inHours(rotation.hours, at, timeZone) ? turn.person : null;
+}
+
+/**
+ * The contacts a level pages at `at`, each once, in the order the inventory lists them. A
+ * rotation outside its hours (in `timeZone`, the inventory's) or not yet started adds nobody.
+ */
 export function contactsOf(
   section: Pick<IncidentsSection, 'people' | 'rotations' | 'levels'>,
   level: Level,
   at: Date,
   notifications: Inventory['notifications'],
+  timeZone: string,
 ): Contact[] {
   const out: Contact[] = [];
   const seen = new Set<string>();
@@ -86,10 +119,11 @@ export function contactsOf(
     const [kind, ref] = entry.split(':');
     const personId =
       kind === 'rotation'
-        ? onCallAt(
+        ? rotationOnCall(
             section.rotations.find((r) => r.id === ref)!,
             at,
-          ).person
+            timeZone,
+          )
         : ref;
     const person = section.people.find((p) => p.id === personId);
     if (person) add({ ...person, via: entry });
@@ -151,43 +185,4 @@ export function nextStep(policy: IncidentPolicy, round: number, step: number): {
   if (step + 1 < policy.steps.length) return { round, step: step + 1 };
   if (round < policy.repeat) return { round: round + 1, step: 0 };
   return null;
-}
-
-/** What is wrong with the inventory's on-call set-up: steps nobody can be reached at, rotations without reachable members. */
-export function oncallProblems(inventory: Inventory): string[] {
-  const section = inventory.incidents;
-  const chat = inventory.notifications.chatWebhookUrl !== '';
-  const mail = inventory.notifications.smtpUrl !== '';
-  const reachable = (p: { chat?: string; email?: string }) => (chat && !!p.chat) || (mail && !!p.email);
-  const problems: string[] = [];
-  for (const level of ['P1', 'P2', 'P3'] as Level[]) {
-    const entries = section.levels[level];
-    const someone = entries.some((entry) => {
-      if (entry === 'team') return chat || mail;
-      const [kind, ref] = entry.split(':');
-      if (kind === 'person') return reachable(section.people.find((p) => p.id === ref) ?? {});
-      const rotation = section.rotations.find((r) => r.id === ref);
-      return !!rotation && rotation.members.every((m) => reachable(section.people.find((p) => p.id === m) ?? {}));
-    });
-    if (!someone)
-      problems.push(
-        `level ${level} (${entries.join(', ')}) has nobody reachable at every hour: no chat webhook or e-mail server configured for its people, or a rotation member without a reachable channel`,
-      );
-    for (const entry of entries) {
-      const [kind, ref] = entry.split(':');
-      if (kind === 'person' && !reachable(section.people.find((p) => p.id === ref) ?? {}))
-        problems.push(
-          `level ${level}: person ${ref} has no reachable channel (chat handle with a chat webhook, or e-mail with an SMTP server)`,
-        );
-      if (kind === 'rotation') {
-        const rotation = section.rotations.find((r) => r.id === ref)!;
-        for (const m of rotation.members)
-          if (!reachable(section.people.find((p) => p.id === m) ?? {}))
-            problems.push(
-              `level ${level}: rotation ${ref} member ${m} has no reachable channel, so nobody is reachable during their weeks`,
-            );
-      }
-    }
-  }
-  return [...new Set(problems)];
 }
