@@ -176,7 +176,7 @@ export class EscalationEngine implements OnModuleInit, OnApplicationShutdown {
   private async autoResolve(m: EntityManager, id: string, now: Date): Promise<boolean> {
     const rows: (IncidentRow & { firing: number })[] = await m.query(
       `SELECT i.*, (SELECT count(*)::int FROM incident_alerts a WHERE a.incident_id = i.id AND a.status = 'firing') AS firing
-       FROM incidents i WHERE i.id = $1 AND i.status <> 'resolved' AND i.resolve_at <= $2 FOR UPDATE OF i`,
+       FROM incidents i WHERE i.id = $1 AND i.status <> 'resolved' AND i.resolve_at <= $2 FOR NO KEY UPDATE OF i`,
       [id, now],
     );
     const incident = rows[0];

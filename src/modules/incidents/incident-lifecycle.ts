@@ -135,7 +135,7 @@ export class IncidentLifecycle {
    */
   async escalate(m: EntityManager, id: string, now: Date, force = false, actor: string | null = null): Promise<boolean> {
     const rows: IncidentRow[] = await m.query(
-      `SELECT * FROM incidents WHERE id = $1 AND status = 'triggered' ${force ? '' : 'AND next_escalation_at <= $2'} FOR UPDATE`,
+      `SELECT * FROM incidents WHERE id = $1 AND status = 'triggered' ${force ? '' : 'AND next_escalation_at <= $2'} FOR NO KEY UPDATE`,
       force ? [id] : [id, now],
     );
     const incident = rows[0];
@@ -193,7 +193,7 @@ export class IncidentLifecycle {
   /** An acknowledgement that lapsed: triggered again, the chain starts over from its first step. */
   async ackExpired(m: EntityManager, id: string, now: Date): Promise<boolean> {
     const rows: IncidentRow[] = await m.query(
-      "SELECT * FROM incidents WHERE id = $1 AND status = 'acknowledged' AND ack_expires_at <= $2 FOR UPDATE",
+      "SELECT * FROM incidents WHERE id = $1 AND status = 'acknowledged' AND ack_expires_at <= $2 FOR NO KEY UPDATE",
       [id, now],
     );
     const incident = rows[0];
@@ -249,7 +249,7 @@ export class IncidentLifecycle {
   /** A P1/P2 status update is due: remind whoever holds the incident (the assignee, else the current step's contacts). */
   async statusUpdateDue(m: EntityManager, id: string, now: Date): Promise<boolean> {
     const rows: IncidentRow[] = await m.query(
-      "SELECT * FROM incidents WHERE id = $1 AND status <> 'resolved' AND next_status_update_at <= $2 FOR UPDATE",
+      "SELECT * FROM incidents WHERE id = $1 AND status <> 'resolved' AND next_status_update_at <= $2 FOR NO KEY UPDATE",
       [id, now],
     );
     const incident = rows[0];
@@ -280,7 +280,7 @@ export class IncidentLifecycle {
   async reportLate(m: EntityManager, id: string, now: Date): Promise<boolean> {
     const rows: IncidentRow[] = await m.query(
       `SELECT * FROM incidents WHERE id = $1 AND status = 'resolved' AND report_due_at <= $2 AND report_submitted_at IS NULL
-         AND report_reminded_at IS NULL FOR UPDATE`,
+         AND report_reminded_at IS NULL FOR NO KEY UPDATE`,
       [id, now],
     );
     const incident = rows[0];

@@ -39,7 +39,7 @@ export class IncidentRuns implements OnModuleInit {
       const claimed: { id: string; suggested_procedure: string; suggested_parameters: Record<string, unknown> | null }[] = await updated(
         this.dataSource,
         `UPDATE incidents SET plan = '{"status": "computing"}'::jsonb
-           WHERE id = (SELECT id FROM incidents WHERE suggested_procedure IS NOT NULL AND plan IS NULL ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+           WHERE id = (SELECT id FROM incidents WHERE suggested_procedure IS NOT NULL AND plan IS NULL ORDER BY created_at LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED)
            RETURNING id, suggested_procedure, suggested_parameters`,
       );
       const incident = claimed[0];

@@ -193,6 +193,6 @@ export async function updated<T = Record<string, unknown>>(
 }
 
 export async function lockIncident(m: EntityManager, id: string): Promise<IncidentRow | undefined> {
-  const rows: IncidentRow[] = await m.query('SELECT * FROM incidents WHERE id = $1 FOR UPDATE', [id]);
+  const rows: IncidentRow[] = await m.query('SELECT * FROM incidents WHERE id = $1 FOR NO KEY UPDATE', [id]);
   return rows[0];
 }

@@ -138,7 +138,7 @@ export class IntakeBatch {
          FROM incidents i WHERE (i.status <> 'resolved' OR i.resolved_at > $3::timestamptz - make_interval(secs => $4))
            AND (i.id IN (SELECT incident_id FROM incident_alert_groups WHERE group_key = ANY($1::text[]))
                 OR i.id IN (SELECT incident_id FROM incident_alerts WHERE fingerprint = ANY($2::text[])))
-         ORDER BY i.id FOR UPDATE OF i`,
+         ORDER BY i.id FOR NO KEY UPDATE OF i`,
         [groupKeys, [...new Set(all.map((a) => a.fingerprint))], earliest, reopenWindowSeconds],
       );
     for (const { matched_groups, matched_fingerprints, n_firing, n_total, ...row } of rows)
