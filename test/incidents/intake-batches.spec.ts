@@ -133,6 +133,14 @@ describe('webhook deliveries written in batches', () => {
     expect(rows.audit).toEqual(
       [a1, a2, a3, a4, a5, again].map((a) => ({ target: `alert-notification:${a.id}`, outcome: 'success', actor: service })),
     );
+    // The entry names the notification (which holds the payload) and summarises the delivery.
+    const parameters = await withClient(
+      w.t.database,
+      async (c) =>
+        (await c.query('SELECT parameters FROM audit_entries WHERE target = $1 ORDER BY id LIMIT 1', [`alert-notification:${a3.id}`]))
+          .rows[0].parameters,
+    );
+    expect(parameters).toEqual({ groupKey: g, status: 'resolved', receiver: 'on-call', alerts: 2, alertNames: { BatchDiskFull: 2 } });
     const verify = await w.t.http().get('/api/v1/audit/verify').set('authorization', `Bearer ${admin}`);
     expect(verify.body.valid).toBe(true);
   });

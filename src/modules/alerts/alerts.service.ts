@@ -219,7 +219,21 @@ export class AlertsService {
       receivedBy: identity.username,
       receivedAt: this.clock.now(),
     };
-    const audit = request ? this.audit.prepare({ ...request, actor: identity, parameters: body, outcome: 'success' }) : undefined;
+    const audit = request
+      ? this.audit.prepare({
+          ...request,
+          actor: identity,
+          // The payload itself is stored once, in the notification the entry names (its target).
+          parameters: {
+            groupKey: payload.groupKey,
+            status: payload.status,
+            receiver: payload.receiver,
+            alerts: alerts.length,
+            alertNames: names,
+          },
+          outcome: 'success',
+        })
+      : undefined;
     return this.webhooks.store({ row, payload, audit });
   }
 

@@ -63,6 +63,22 @@ export function looksLikeApiToken(value: string): boolean {
  * creation and at every use (an owner disabled or demoted ends it). A service identity is
  * a token of its own kind with explicit scopes, made by an admin, that can never approve.
  */
+/** What authenticate reads of a presented token and its owner. */
+interface PresentedToken {
+  id: string;
+  name: string;
+  kind: 'user' | 'service';
+  role: Role | null;
+  scopes: string[];
+  expiresAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+  ownerId: string | null;
+  ownerUsername: string | null;
+  ownerRole: Role | null;
+  ownerDisabled: boolean | null;
+}
+
 @Injectable()
 export class TokensService {
   constructor(
@@ -256,12 +272,20 @@ export class TokensService {
   /** The principal behind a presented API token, or the reason it is refused. */
   async authenticate(raw: string): Promise<Identity | { refused: string }> {
     if (!TOKEN_PATTERN.test(raw)) return { refused: 'malformed API token' };
-    // One statement on the path of every request (findOne with a relation makes two).
-    const token = await this.repo
-      .createQueryBuilder('t')
-      .leftJoinAndSelect('t.owner', 'owner')
-      .where('t.tokenHash = :hash', { hash: hashApiToken(raw) })
-      .getOne();
+    // One plain statement on the path of every request (findOne with a relation makes two,
+    // and a query builder costs more than the query).
+    const rows: PresentedToken[] = await this.repo.manager.query(
+      `SELECT t.id, t.name, t.kind, t.role, t.scopes, t.expires_at AS "expiresAt", t.last_used_at AS "lastUsedAt",
+              t.revoked_at AS "revokedAt", u.id AS "ownerId", u.username AS "ownerUsername", u.role AS "ownerRole",
+              u.disabled AS "ownerDisabled"
+       FROM api_tokens t LEFT JOIN users u ON u.id = t.owner_id WHERE t.token_hash = $1`,
+      [hashApiToken(raw)],
+    );
+    const row = rows[0];
+    const token = row && {
+      ...row,
+      owner: row.ownerId ? { id: row.ownerId, username: row.ownerUsername!, role: row.ownerRole!, disabled: row.ownerDisabled! } : null,
+    };
     if (!token) return { refused: 'unknown API token' };
     const now = this.clock.now();
     if (token.revokedAt) return { refused: 'API token revoked' };
