@@ -2,14 +2,20 @@
  * Group commit: items submitted while a batch is being written wait in a queue and are
  * written together by the next one (one transaction and a few statements for many items
  * instead of several statements each). Each submit resolves only once its batch has been
- * written. A batch the database refused (an error with a SQLSTATE) is retried item by item, so
- * that one item it refuses does not take the others with it; each item then gets its own answer
- * or error. Any other failure (the database unreachable) fails the whole batch at once: retrying
- * each item would only make every caller wait for the connection timeout again.
+ * written. A batch that fails is retried item by item, so that one item that cannot be written
+ * (refused by the database, or breaking the code that writes it) does not take the others with
+ * it; each item then gets its own answer or error. Except when the database cannot be reached:
+ * then the whole batch fails at once, since retrying each item would only make every caller
+ * wait for the connection timeout again.
  */
-export function refusedByDatabase(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+export function databaseUnreachable(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === 'string') {
+    // Node's socket errors (ECONNREFUSED, ETIMEDOUT, …); SQLSTATE class 08 (connection
+    // exception) and 57P01–57P03 (the server shutting down or not yet accepting connections).
+    if (/^E[A-Z]+$/.test(code) || /^08/.test(code) || /^57P0[1-3]$/.test(code)) return true;
+  }
+  return typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED/i.test(message);
 }
 
 export class Batcher<I, O> {
@@ -39,7 +45,7 @@ export class Batcher<I, O> {
           const out = await this.write(batch.map((w) => w.item));
           batch.forEach((w, i) => w.resolve(out[i]));
         } catch (error) {
-          if (batch.length === 1 || !refusedByDatabase(error)) {
+          if (batch.length === 1 || databaseUnreachable(error)) {
             for (const w of batch) w.reject(error);
             continue;
           }

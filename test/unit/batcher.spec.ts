@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import { expect } from 'expect';
-import { Batcher, refusedByDatabase } from '../../src/common/batcher';
+import { Batcher, databaseUnreachable } from '../../src/common/batcher';
 
 /** A write that the test releases by hand, recording each batch it was given. */
 function gatedWrite(fail: (items: number[]) => unknown = () => undefined) {
@@ -63,12 +63,25 @@ describe('Batcher (group commit)', () => {
     expect(await later).toBe(70);
   });
 
-  it('tells a refusal of the database (SQLSTATE) from a failure to reach it', () => {
-    expect(refusedByDatabase({ code: '23505' })).toBe(true);
-    expect(refusedByDatabase({ code: '40P01' })).toBe(true);
-    expect(refusedByDatabase({ code: 'ECONNREFUSED' })).toBe(false);
-    expect(refusedByDatabase({ code: 'ETIMEDOUT' })).toBe(false);
-    expect(refusedByDatabase(new Error('Connection terminated unexpectedly'))).toBe(false);
-    expect(refusedByDatabase(null)).toBe(false);
+  it('a batch whose writing code breaks on one item is written item by item too', async () => {
+    const broken = new TypeError("Cannot read properties of undefined (reading 'labels')");
+    const w = gatedWrite((items) => (items.includes(2) ? broken : undefined));
+    const b = new Batcher<number, number>(w.write, 10);
+    const answers = [1, 2, 3].map((i) => settle(b.submit(i)));
+    for (let i = 0; i < 4; i++) await w.release(); // [1], [2, 3] broken, then [2], [3]
+    expect(await Promise.all(answers)).toEqual([{ value: 10 }, { error: broken.message }, { value: 30 }]);
+  });
+
+  it('tells a database it cannot reach from one that refuses or code that breaks', () => {
+    expect(databaseUnreachable({ code: 'ECONNREFUSED' })).toBe(true);
+    expect(databaseUnreachable({ code: 'ETIMEDOUT' })).toBe(true);
+    expect(databaseUnreachable({ code: '57P01' })).toBe(true);
+    expect(databaseUnreachable({ code: '08006' })).toBe(true);
+    expect(databaseUnreachable(new Error('Connection terminated unexpectedly'))).toBe(true);
+    expect(databaseUnreachable(new Error('timeout exceeded when trying to connect'))).toBe(true);
+    expect(databaseUnreachable({ code: '23505' })).toBe(false);
+    expect(databaseUnreachable({ code: '40P01' })).toBe(false);
+    expect(databaseUnreachable(new TypeError('x is undefined'))).toBe(false);
+    expect(databaseUnreachable(null)).toBe(false);
   });
 });
