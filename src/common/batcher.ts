@@ -4,9 +4,9 @@
  * instead of several statements each). Each submit resolves only once its batch has been
  * written. A batch that fails is retried item by item, so that one item that cannot be written
  * (refused by the database, or breaking the code that writes it) does not take the others with
- * it; each item then gets its own answer or error. Except when the database cannot be reached:
- * then the whole batch fails at once, since retrying each item would only make every caller
- * wait for the connection timeout again.
+ * it; each item then gets its own answer or error. Except when the database cannot be reached,
+ * or a statement timed out: then the whole batch fails at once, since retrying each item would
+ * only make every caller wait as long again, one after another.
  */
 export function databaseUnreachable(error: unknown): boolean {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
@@ -16,6 +16,12 @@ export function databaseUnreachable(error: unknown): boolean {
     if (/^E[A-Z]+$/.test(code) || /^08/.test(code) || /^57P0[1-3]$/.test(code)) return true;
   }
   return typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED/i.test(message);
+}
+
+/** A statement that timed out or a lock not granted: retrying each item would only wait as long again, item after item. */
+function timedOut(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '57014' || code === '55P03';
 }
 
 export class Batcher<I, O> {
@@ -45,7 +51,7 @@ export class Batcher<I, O> {
           const out = await this.write(batch.map((w) => w.item));
           batch.forEach((w, i) => w.resolve(out[i]));
         } catch (error) {
-          if (batch.length === 1 || databaseUnreachable(error)) {
+          if (batch.length === 1 || databaseUnreachable(error) || timedOut(error)) {
             for (const w of batch) w.reject(error);
             continue;
           }

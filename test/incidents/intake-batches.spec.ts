@@ -189,4 +189,56 @@ describe('webhook deliveries written in batches', () => {
       withClient(w.t.database, async (c) => (await c.query("SELECT 1 FROM incident_pages WHERE status = 'pending'")).rowCount === 0),
     );
   });
+  it('an alert whose startsAt has nanoseconds (as Alertmanager sends it) resolves: stored resolved, the incident schedules its resolution', async () => {
+    const g = '{}:{alertname="NanoStart"}';
+    const a = {
+      alertname: 'NanoStart',
+      severity: 'warning',
+      component: 'api',
+      fingerprint: 'dd0000000000000a',
+      startsAt: '2026-12-07T04:05:06.123456789Z',
+    };
+    const fired = await deliver(payload({ groupKey: g, alerts: [a] }));
+    const id = fired.body.incidents.opened[0] as string;
+    const resolved = await deliver(payload({ groupKey: g, status: 'resolved', alerts: [{ ...a, status: 'resolved' }] }));
+    expect(resolved.body).toMatchObject({ stored: true, incidents: { updated: [id] } });
+    const row = await withClient(
+      w.t.database,
+      async (c) => (await c.query('SELECT status FROM incident_alerts WHERE fingerprint = $1', [a.fingerprint])).rows,
+    );
+    expect(row).toEqual([{ status: 'resolved' }]);
+    expect((await get(id)).resolveAt).not.toBeNull();
+  });
+
+  it('the last firing alert resolved while another replica resolves the other one: the count is read after the lock, the resolution is scheduled', async () => {
+    const g = '{}:{alertname="TwoReplicas"}';
+    const alert = (fingerprint: string, status: 'firing' | 'resolved' = 'firing') => ({
+      alertname: 'TwoReplicas',
+      severity: 'warning',
+      component: 'api',
+      fingerprint,
+      startsAt: '2026-12-07T05:00:00Z',
+      status,
+    });
+    const fired = await deliver(payload({ groupKey: g, alerts: [alert('ee0000000000000a'), alert('ee0000000000000b')] }));
+    const id = fired.body.incidents.opened[0] as string;
+    // The other replica: holds the incident (as a batch of another group does) and resolves alert a.
+    const other = new Client({ connectionString: dbUrl(w.t.database) });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query('SELECT id FROM incidents WHERE id = $1 FOR NO KEY UPDATE', [id]);
+      await other.query("UPDATE incident_alerts SET status = 'resolved', resolved_at = now() WHERE fingerprint = 'ee0000000000000a'");
+      // This replica: alert b resolved; its batch waits for the incident.
+      const answer = deliver(payload({ groupKey: g, status: 'resolved', alerts: [alert('ee0000000000000b', 'resolved')] }));
+      await sleep(500);
+      await other.query('COMMIT');
+      expect((await answer).status).toBe(200);
+    } finally {
+      await other.end();
+    }
+    const incident = await get(id);
+    expect(incident.resolveAt).not.toBeNull();
+    expect(incident.timeline.filter((e: { type: string }) => e.type === 'resolve_scheduled')).toHaveLength(1);
+  });
 });

@@ -142,7 +142,12 @@ export class WebhookStore {
         };
       });
     });
-    afterCommit?.();
+    // Committed: nothing after this may fail the deliveries (a retry would store them again as duplicates).
+    try {
+      afterCommit?.();
+    } catch {
+      // the engine's periodic check picks up what a wake-up missed
+    }
     return receipts;
   }
 }

@@ -57,12 +57,6 @@ export function looksLikeApiToken(value: string): boolean {
   return value.startsWith(API_TOKEN_PREFIX);
 }
 
-/**
- * API tokens. A person's token belongs to the person who made it and counts as them (the
- * two-person rule, the audit trail); it never carries more rights than its owner, at
- * creation and at every use (an owner disabled or demoted ends it). A service identity is
- * a token of its own kind with explicit scopes, made by an admin, that can never approve.
- */
 /** What authenticate reads of a presented token and its owner. */
 interface PresentedToken {
   id: string;
@@ -79,6 +73,12 @@ interface PresentedToken {
   ownerDisabled: boolean | null;
 }
 
+/**
+ * API tokens. A person's token belongs to the person who made it and counts as them (the
+ * two-person rule, the audit trail); it never carries more rights than its owner, at
+ * creation and at every use (an owner disabled or demoted ends it). A service identity is
+ * a token of its own kind with explicit scopes, made by an admin, that can never approve.
+ */
 @Injectable()
 export class TokensService {
   constructor(

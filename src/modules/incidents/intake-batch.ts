@@ -97,25 +97,50 @@ export class IntakeBatch {
 
   constructor(readonly m: EntityManager) {}
 
-  /** Locks the batch's groups (in key order, so that two batches never wait on each other in a cycle) and reads their state. */
+  /**
+   * Locks the batch's groups (by their lock's hash, in order, so that two batches never wait on
+   * each other in a cycle) and the incidents its alerts may touch, then reads their state: in
+   * statements that start after the locks are held, so they see what the batches before them
+   * committed (a count read in the statement that waited for a lock would predate it).
+   */
   async load(deliveries: IntakeDelivery[], reopenWindowSeconds: number): Promise<void> {
-    const groupKeys = [...new Set(deliveries.map((d) => d.payload.groupKey))].sort();
+    const groupKeys = [...new Set(deliveries.map((d) => d.payload.groupKey))];
     await this.m.query(
-      `SELECT pg_advisory_xact_lock(${GROUP_LOCK}, hashtext(k)) FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) s`,
+      `SELECT pg_advisory_xact_lock(${GROUP_LOCK}, h) FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($1::text[]) AS k ORDER BY h) s`,
       [groupKeys],
     );
     const all = deliveries.flatMap((d) =>
       d.payload.alerts.map((a) => ({ fingerprint: a.fingerprint.toLowerCase(), startsAt: a.startsAt })),
     );
-    const known: { fingerprint: string; starts_at: Date; incident_id: string; status: 'firing' | 'resolved' }[] = await this.m.query(
-      `SELECT a.fingerprint, a.starts_at, a.incident_id, a.status FROM incident_alerts a
-       JOIN unnest($1::text[], $2::timestamptz[]) AS k(fp, st) ON a.fingerprint = k.fp AND a.starts_at = k.st`,
-      [all.map((a) => a.fingerprint), all.map((a) => a.startsAt)],
+    const fingerprints = [...new Set(all.map((a) => a.fingerprint))];
+    const earliest = new Date(Math.min(...deliveries.map((d) => d.receivedAt.getTime())));
+    const locked: { id: string }[] = await this.m.query(
+      `SELECT i.id FROM incidents i WHERE (i.status <> 'resolved' OR i.resolved_at > $3::timestamptz - make_interval(secs => $4))
+         AND (i.id IN (SELECT incident_id FROM incident_alert_groups WHERE group_key = ANY($1::text[]))
+              OR i.id IN (SELECT incident_id FROM incident_alerts WHERE fingerprint = ANY($2::text[])))
+       ORDER BY i.id FOR NO KEY UPDATE OF i`,
+      [groupKeys, fingerprints, earliest, reopenWindowSeconds],
     );
+    await this.loadAlerts(all);
+    await this.loadCandidates(
+      locked.map((r) => r.id),
+      groupKeys,
+      fingerprints,
+    );
+  }
+
+  /** The batch's alert occurrences already stored (startsAt as stored, to the microsecond). */
+  private async loadAlerts(all: { fingerprint: string; startsAt: string }[]): Promise<void> {
+    const known: { fingerprint: string; starts_at: Date; stored_starts_at: string; incident_id: string; status: 'firing' | 'resolved' }[] =
+      await this.m.query(
+        `SELECT a.fingerprint, a.starts_at, a.starts_at::text AS stored_starts_at, a.incident_id, a.status FROM incident_alerts a
+         JOIN unnest($1::text[], $2::timestamptz[]) AS k(fp, st) ON a.fingerprint = k.fp AND a.starts_at = k.st`,
+        [all.map((a) => a.fingerprint), all.map((a) => a.startsAt)],
+      );
     for (const row of known)
       this.alerts.set(alertKey(row.fingerprint, row.starts_at), {
         fingerprint: row.fingerprint,
-        startsAt: row.starts_at.toISOString(),
+        startsAt: row.stored_starts_at,
         incidentId: row.incident_id,
         status: row.status,
         alertname: null,
@@ -127,19 +152,20 @@ export class IntakeBatch {
         isNew: false,
         changed: false,
       });
-    const earliest = new Date(Math.min(...deliveries.map((d) => d.receivedAt.getTime())));
+  }
+
+  /** The locked incidents with their alert counts and what of the batch they already hold. */
+  private async loadCandidates(ids: string[], groupKeys: string[], fingerprints: string[]): Promise<void> {
+    if (!ids.length) return;
     const rows: (IncidentRow & { matched_groups: string[]; matched_fingerprints: string[]; n_firing: number; n_total: number })[] =
       await this.m.query(
         `SELECT i.*,
-           ARRAY(SELECT g.group_key FROM incident_alert_groups g WHERE g.incident_id = i.id AND g.group_key = ANY($1::text[])) AS matched_groups,
-           ARRAY(SELECT DISTINCT a.fingerprint FROM incident_alerts a WHERE a.incident_id = i.id AND a.fingerprint = ANY($2::text[])) AS matched_fingerprints,
+           ARRAY(SELECT g.group_key FROM incident_alert_groups g WHERE g.incident_id = i.id AND g.group_key = ANY($2::text[])) AS matched_groups,
+           ARRAY(SELECT DISTINCT a.fingerprint FROM incident_alerts a WHERE a.incident_id = i.id AND a.fingerprint = ANY($3::text[])) AS matched_fingerprints,
            (SELECT count(*) FILTER (WHERE a.status = 'firing') FROM incident_alerts a WHERE a.incident_id = i.id)::int AS n_firing,
            (SELECT count(*) FROM incident_alerts a WHERE a.incident_id = i.id)::int AS n_total
-         FROM incidents i WHERE (i.status <> 'resolved' OR i.resolved_at > $3::timestamptz - make_interval(secs => $4))
-           AND (i.id IN (SELECT incident_id FROM incident_alert_groups WHERE group_key = ANY($1::text[]))
-                OR i.id IN (SELECT incident_id FROM incident_alerts WHERE fingerprint = ANY($2::text[])))
-         ORDER BY i.id FOR NO KEY UPDATE OF i`,
-        [groupKeys, [...new Set(all.map((a) => a.fingerprint))], earliest, reopenWindowSeconds],
+         FROM incidents i WHERE i.id = ANY($1::text[]) ORDER BY i.id`,
+        [ids, groupKeys, fingerprints],
       );
     for (const { matched_groups, matched_fingerprints, n_firing, n_total, ...row } of rows)
       this.addCandidate(row, { groups: matched_groups, fingerprints: matched_fingerprints, firing: n_firing, total: n_total });
