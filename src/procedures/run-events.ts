@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleDestroy, OnM
 import { HttpAdapterHost } from '@nestjs/core';
 import Redis from 'ioredis';
 import { DomainError, ErrorCode } from '../common/errors';
+import { PushFeed } from '../common/push-feed';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { FINISHED, RunStatus } from './run.entity';
@@ -24,58 +25,20 @@ export const runEventsChannel = (runId: string) => `run-events:${runId}`;
  * A run's events as an async iterator: ends after a final status (or at once when the
  * snapshot shows the run already ended); return() stops it at once, also while waiting.
  */
-export class RunEventFeed implements AsyncIterableIterator<RunEvent> {
-  private readonly queue: RunEvent[] = [];
-  private waiting: ((result: IteratorResult<RunEvent>) => void) | null = null;
-  private ended = false;
+export class RunEventFeed extends PushFeed<RunEvent> {
   private sequence = 0;
 
   constructor(
     readonly runId: string,
-    private readonly onEnd: () => void,
-  ) {}
+    onEnd: () => void,
+  ) {
+    super(onEnd);
+  }
 
   push(type: string, data: Record<string, unknown>): void {
-    if (this.ended) return;
-    const event = { id: ++this.sequence, type, runId: this.runId, data };
-    const waiting = this.waiting;
-    this.waiting = null;
-    if (waiting) waiting({ value: event, done: false });
-    else this.queue.push(event);
+    if (this.isEnded) return;
+    this.deliver({ id: ++this.sequence, type, runId: this.runId, data });
     if (type === 'status' && FINISHED.includes(data.status as RunStatus)) this.end();
-  }
-
-  /** No more events; those queued are still delivered. */
-  end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.onEnd();
-    if (this.waiting && !this.queue.length) {
-      const waiting = this.waiting;
-      this.waiting = null;
-      waiting({ value: undefined, done: true });
-    }
-  }
-
-  next(): Promise<IteratorResult<RunEvent>> {
-    if (this.queue.length) return Promise.resolve({ value: this.queue.shift()!, done: false });
-    if (this.ended) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => (this.waiting = resolve));
-  }
-
-  return(): Promise<IteratorResult<RunEvent>> {
-    this.queue.length = 0;
-    this.end();
-    return Promise.resolve({ value: undefined, done: true });
-  }
-
-  throw(error?: unknown): Promise<IteratorResult<RunEvent>> {
-    void this.return();
-    return Promise.reject(error);
-  }
-
-  [Symbol.asyncIterator](): AsyncIterableIterator<RunEvent> {
-    return this;
   }
 }
 

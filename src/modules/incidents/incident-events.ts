@@ -2,6 +2,7 @@ import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/commo
 import { HttpAdapterHost } from '@nestjs/core';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { PushFeed } from '../../common/push-feed';
 import { EventRow } from './incident-store';
 import { IncidentsService } from './incidents.service';
 
@@ -37,62 +38,18 @@ export const toEventView = (row: EventRow): IncidentEventView => ({
   data: row.data,
 });
 
-/** An async iterator over pushed events; return() ends it at once, also while a consumer waits. */
-export class IncidentEventFeed implements AsyncIterableIterator<IncidentStreamEvent> {
-  private readonly queue: IncidentStreamEvent[] = [];
-  private waiting: ((result: IteratorResult<IncidentStreamEvent>) => void) | null = null;
-  private ended = false;
-
+/** An incident's timeline as an async iterator of pushed events. */
+export class IncidentEventFeed extends PushFeed<IncidentStreamEvent> {
   constructor(
     readonly incidentId: string,
-    private readonly onEnd: () => void,
-  ) {}
+    onEnd: () => void,
+  ) {
+    super(onEnd);
+  }
 
   /** `position`: where a client resumes after this event (the newest id it has been given). */
   push(row: EventRow, position: string): void {
-    if (this.ended) return;
-    const event = { id: position, type: row.type, data: toEventView(row) };
-    const waiting = this.waiting;
-    this.waiting = null;
-    if (waiting) waiting({ value: event, done: false });
-    else this.queue.push(event);
-  }
-
-  /** No more events; those queued are still delivered. */
-  end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.onEnd();
-    if (this.waiting && !this.queue.length) {
-      const waiting = this.waiting;
-      this.waiting = null;
-      waiting({ value: undefined, done: true });
-    }
-  }
-
-  get isEnded(): boolean {
-    return this.ended;
-  }
-
-  next(): Promise<IteratorResult<IncidentStreamEvent>> {
-    if (this.queue.length) return Promise.resolve({ value: this.queue.shift()!, done: false });
-    if (this.ended) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => (this.waiting = resolve));
-  }
-
-  return(): Promise<IteratorResult<IncidentStreamEvent>> {
-    this.queue.length = 0;
-    this.end();
-    return Promise.resolve({ value: undefined, done: true });
-  }
-
-  throw(error?: unknown): Promise<IteratorResult<IncidentStreamEvent>> {
-    void this.return();
-    return Promise.reject(error);
-  }
-
-  [Symbol.asyncIterator](): AsyncIterableIterator<IncidentStreamEvent> {
-    return this;
+    this.deliver({ id: position, type: row.type, data: toEventView(row) });
   }
 }
 
