@@ -68,6 +68,78 @@ describe('API tokens for scripts', () => {
     expect(again.status).toBe(409);
   });
 
+  it('answers each of many tokens presented at once (looked up together) for that token alone', async () => {
+    const viewer = (await create({ name: 'together-viewer', role: 'viewer' })).body;
+    const operator = (await create({ name: 'together-operator', role: 'operator' })).body;
+    const revoked = (await create({ name: 'together-revoked', role: 'operator' })).body;
+    const expired = (await create({ name: 'together-expired', role: 'operator' })).body;
+    expect((await t.http().delete(`/api/v1/tokens/${revoked.id}`).set('Authorization', `Bearer ${admin}`)).status).toBe(200);
+    await withClient(t.database, (c) =>
+      c.query("UPDATE api_tokens SET expires_at = now() - interval '1 minute' WHERE id = $1", [expired.id]),
+    );
+    const unknown = `opsk_${'B'.repeat(43)}`;
+    const expected: [string, number, RegExp | { role: string; via: string }][] = [
+      [viewer.token, 200, { role: 'viewer', via: 'token:together-viewer' }],
+      [operator.token, 200, { role: 'operator', via: 'token:together-operator' }],
+      [revoked.token, 401, /revoked/],
+      [expired.token, 401, /expired/],
+      [unknown, 401, /unknown API token/],
+    ];
+    // 50 requests in flight together, the five tokens interleaved: each lookup batch holds several of them.
+    const calls = Array.from({ length: 50 }, (_, i) => expected[i % expected.length]);
+    const answers = await Promise.all(
+      calls.map(([token]) =>
+        t
+          .http()
+          .get('/api/v1/auth/me')
+          .set('Authorization', `Bearer ${token}`)
+          .then((r) => r),
+      ),
+    );
+    answers.forEach((res, i) => {
+      const [, status, what] = calls[i];
+      expect(res.status).toBe(status);
+      if (what instanceof RegExp) expect(res.body.message).toMatch(what);
+      else expect(res.body).toMatchObject(what);
+    });
+  });
+
+  it('refuses a revoked token in every request made after the revocation, while lookups are under way', async () => {
+    const busy = (await create({ name: 'keeps-lookups-busy', role: 'viewer' })).body;
+    const victim = (await create({ name: 'revoked-under-load', role: 'operator' })).body;
+    let stop = false;
+    // Other requests keep the token lookups busy the whole time (bounded: 400 at most).
+    const load = (async () => {
+      for (let i = 0; i < 40 && !stop; i++)
+        await Promise.all(
+          Array.from({ length: 10 }, () =>
+            t
+              .http()
+              .get('/api/v1/auth/me')
+              .set('Authorization', `Bearer ${busy.token}`)
+              .then((r) => expect(r.status).toBe(200)),
+          ),
+        );
+    })();
+    try {
+      expect((await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${victim.token}`)).status).toBe(200);
+      expect((await t.http().delete(`/api/v1/tokens/${victim.id}`).set('Authorization', `Bearer ${admin}`)).status).toBe(200);
+      const after = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          t
+            .http()
+            .get('/api/v1/auth/me')
+            .set('Authorization', `Bearer ${victim.token}`)
+            .then((r) => r),
+        ),
+      );
+      expect(after.map((r) => r.status)).toEqual(Array(20).fill(401));
+    } finally {
+      stop = true;
+      await load;
+    }
+  });
+
   it('refuses an expired token and an unknown one', async () => {
     const { body } = await create({ name: 'short-lived', role: 'operator' });
     await withClient(t.database, (c) => c.query("UPDATE api_tokens SET expires_at = now() - interval '1 minute' WHERE id = $1", [body.id]));
