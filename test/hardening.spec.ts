@@ -142,6 +142,32 @@ describe('rate limit per client, counted in Redis', () => {
   });
 });
 
+describe('rate limit under concurrent requests (counted together in Redis)', () => {
+  it('lets exactly the limit through per identity when many requests arrive at once', async () => {
+    const t = await startTestApp({ env: { OPS_RATE_LIMIT_PER_MINUTE: '12' } });
+    try {
+      const [viewer, operator] = [await t.tokenFor(Role.Viewer), await t.tokenFor(Role.Operator)];
+      // The window must not turn over in the middle of the test.
+      const intoMinute = Date.now() % 60_000;
+      if (intoMinute > 45_000) await new Promise((r) => setTimeout(r, 60_500 - intoMinute));
+      const me = (token: string) =>
+        t
+          .http()
+          .get('/api/v1/auth/me')
+          .set('Authorization', `Bearer ${token}`)
+          .then((r) => r.status);
+      // 30 requests of each identity, interleaved, all in flight together.
+      const statuses = await Promise.all(Array.from({ length: 60 }, (_, i) => me(i % 2 ? operator : viewer).then((s) => [i % 2, s])));
+      const count = (who: number, status: number) => statuses.filter(([w, s]) => w === who && s === status).length;
+      expect([count(0, 200), count(0, 429)]).toEqual([12, 18]);
+      expect([count(1, 200), count(1, 429)]).toEqual([12, 18]);
+      expect(await me(viewer)).toBe(429);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('graceful shutdown with a hung dependency', () => {
   it('finishes an in-flight request before closing', async () => {
     const hung = await hangingServer();

@@ -20,16 +20,18 @@ export class RateLimiter {
     @Inject(OPS_REDIS) private readonly redis: Redis,
   ) {}
 
+  /** Counts waiting for the next round trip, by key; and whether one is under way. */
+  private waiting = new Map<string, { resolve: (count: number) => void; reject: (error: unknown) => void }[]>();
+  private counting = false;
+
   async consume(client: string): Promise<void> {
     const limit = this.config.OPS_RATE_LIMIT_PER_MINUTE;
     if (limit === 0) return;
     const now = Date.now();
     const window = Math.floor(now / 60_000);
-    const key = `rl:${client}:${window}`;
     let count: number;
     try {
-      const result = await this.redis.multi().incr(key).pexpire(key, 61_000).exec();
-      count = Number(result?.[0]?.[1] ?? 0);
+      count = await this.count(`rl:${client}:${window}`);
     } catch (error) {
       if (now - this.warnedAt > 60_000) {
         this.warnedAt = now;
@@ -45,6 +47,48 @@ export class RateLimiter {
         { limit },
         retryAfter,
       );
+    }
+  }
+
+  /**
+   * Adds one to the key's count and answers the count including this request. Requests that
+   * arrive while a round trip is under way are counted by the next one together (one
+   * INCRBY per key for all of them, in one MULTI): the same counts, one round trip.
+   */
+  private count(key: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const list = this.waiting.get(key);
+      if (list) list.push({ resolve, reject });
+      else this.waiting.set(key, [{ resolve, reject }]);
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.counting) return;
+    this.counting = true;
+    try {
+      while (this.waiting.size) {
+        const batch = this.waiting;
+        this.waiting = new Map();
+        const keys = [...batch.keys()];
+        try {
+          const multi = this.redis.multi();
+          for (const key of keys) multi.incrby(key, batch.get(key)!.length).pexpire(key, 61_000);
+          const result = await multi.exec();
+          keys.forEach((key, i) => {
+            const [error, total] = result?.[2 * i] ?? [new Error('no answer from Redis'), 0];
+            const waiters = batch.get(key)!;
+            if (error) for (const w of waiters) w.reject(error);
+            // This round trip added waiters.length: the first of them is the (total - length + 1)th request.
+            else waiters.forEach((w, k) => w.resolve(Number(total) - waiters.length + k + 1));
+          });
+        } catch (error) {
+          for (const waiters of batch.values()) for (const w of waiters) w.reject(error);
+        }
+      }
+    } finally {
+      this.counting = false;
     }
   }
 }
