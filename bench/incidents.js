@@ -15,7 +15,11 @@
  *   bare Fastify route (bench/bare-webhook-server.js: the same zod schema, one INSERT per
  *   delivery into a table of its own) storming the same payloads in the same run
  *   (target >= 0.5). BENCH_ROUNDS rounds (default 3, fresh groups each), alternating which
- *   goes first, after a warm-up of both; medians.
+ *   goes first, after a warm-up of both with a whole storm of its own; medians. Each round also
+ *   prints when every alert of the storm was in an incident, and the CPU time per delivery of
+ *   each server, of PostgreSQL and of Redis (from /proc: the machine's processes of that name)
+ *   for the storm, the re-delivery (no incident work: authentication, validation, dedupe and
+ *   the audit entry only) and the bare route.
  *
  *   Mail: BENCH_MAIL_SAMPLES (default 30) single-alert deliveries one after another, each a
  *   new P1 incident whose contact has only e-mail: time from the start of the delivery to
@@ -196,6 +200,7 @@ async function startControlPlane(dir, smtpUrl) {
   return {
     call,
     token: made.body.token,
+    pid: child.pid,
     stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))),
   };
 }
@@ -209,12 +214,52 @@ function startBare() {
     child.stdout.once('data', (chunk) =>
       resolve({
         call: client(`http://127.0.0.1:${String(chunk).trim()}`),
+        pid: child.pid,
         stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))),
       }),
     );
     child.once('error', reject);
   });
 }
+
+/** CPU time (ms) used so far by process `pid`, and by every PostgreSQL and Redis process of this machine. */
+function cpuTimes(pid) {
+  const tick = 10; // USER_HZ is 100 on Linux
+  const of = (p) => {
+    try {
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      return {
+        comm: f.slice(f.indexOf('(') + 1, f.lastIndexOf(')')),
+        ms: (Number(rest[11]) + Number(rest[12])) * tick,
+        sys: Number(rest[12]) * tick,
+      };
+    } catch {
+      return { comm: '', ms: 0 };
+    }
+  };
+  const all = require('node:fs')
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(of);
+  return {
+    server: of(pid).ms,
+    serverSys: of(pid).sys,
+    postgres: all.filter((p) => p.comm === 'postgres').reduce((s, p) => s + p.ms, 0),
+    redis: all.filter((p) => p.comm.startsWith('redis-server')).reduce((s, p) => s + p.ms, 0),
+  };
+}
+const cpuSince = (before, pid) => {
+  const now = cpuTimes(pid);
+  return {
+    server: now.server - before.server,
+    serverSys: now.serverSys - before.serverSys,
+    postgres: now.postgres - before.postgres,
+    redis: now.redis - before.redis,
+  };
+};
+const perDelivery = (cpu, n) =>
+  `CPU per delivery: server ${(cpu.server / n).toFixed(2)} ms (system ${(cpu.serverSys / n).toFixed(2)}), PostgreSQL ${(cpu.postgres / n).toFixed(2)} ms, Redis ${(cpu.redis / n).toFixed(2)} ms`;
 
 const hex = (n, width) => n.toString(16).padStart(width, '0');
 
@@ -279,7 +324,7 @@ async function deliverAll(call, token, deliveries, onStart) {
     }),
   );
   const wall = performance.now() - started;
-  return { wall, rps: (deliveries.length * 1000) / wall, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), statuses };
+  return { started, wall, rps: (deliveries.length * 1000) / wall, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), statuses };
 }
 
 /** Duplicates of one round's storm, counted in the control plane's database. */
@@ -369,8 +414,8 @@ async function main() {
   const stormMail = [];
   let mailResults;
   try {
-    // Warm-up: a smaller storm of its own into both.
-    const warm = storm('w0').deliveries.slice(0, 200);
+    // Warm-up: a whole storm of its own into both (payloads of every size, so that both are compiled for all of them).
+    const warm = storm('w0').deliveries;
     await deliverAll(bare.call, null, warm);
     await deliverAll(cp.call, cp.token, warm);
     for (let round = 1; round <= ROUNDS; round++) {
@@ -379,13 +424,30 @@ async function main() {
       const order = round % 2 ? ['bare', 'cp'] : ['cp', 'bare'];
       const r = { round };
       for (const which of order) {
+        const before = cpuTimes(which === 'bare' ? bare.pid : cp.pid);
         if (which === 'bare') r.bare = await deliverAll(bare.call, null, run.deliveries);
         else
           r.cp = await deliverAll(cp.call, cp.token, run.deliveries, (d, t0) => {
             if (d.first && !firstSent.has(d.group)) firstSent.set(d.group, t0);
           });
+        if (which === 'cp') {
+          // Until every alert of the storm is in an incident (whether the answer waited for it or not).
+          const fingerprints = run.groups.flatMap((g) => g.alerts.map((a) => a.fingerprint));
+          await waitUntil(
+            'every alert of the storm in an incident',
+            async () =>
+              (await db.query('SELECT count(*)::int AS n FROM incident_alerts WHERE fingerprint = ANY($1)', [fingerprints])).rows[0].n ===
+              fingerprints.length,
+            120_000,
+          );
+          r.cp.processed = performance.now() - r.cp.started;
+          r.cp.processedRps = (run.deliveries.length * 1000) / r.cp.processed;
+        }
+        r[which].cpu = cpuSince(before, which === 'bare' ? bare.pid : cp.pid);
       }
+      const beforeRetry = cpuTimes(cp.pid);
       r.retry = await deliverAll(cp.call, cp.token, run.deliveries);
+      r.retry.cpu = cpuSince(beforeRetry, cp.pid);
       r.dup = await duplicates(db, run);
       // Every group's first mail: when it was accepted, after its first delivery started.
       await waitUntil(
@@ -400,6 +462,12 @@ async function main() {
       rounds.push(r);
       console.log(
         `round ${round}: control plane ${r.cp.rps.toFixed(0)} deliveries/s (p50 ${ms(r.cp.p50)}, p99 ${ms(r.cp.p99)}, statuses ${JSON.stringify(r.cp.statuses)}) | bare ${r.bare.rps.toFixed(0)}/s (p99 ${ms(r.bare.p99)}) | ratio ${(r.cp.rps / r.bare.rps).toFixed(2)} | re-delivery ${r.retry.rps.toFixed(0)}/s p99 ${ms(r.retry.p99)} ${JSON.stringify(r.retry.statuses)} | duplicates ${r.dup.total} (${r.dup.incidents} incidents for ${r.dup.groupsWithIncident} groups, ${r.dup.alerts} alerts, ${r.dup.notifications} notifications, ${r.dup.firstPages} first pages)`,
+      );
+      console.log(
+        `  control plane: all alerts in incidents ${r.cp.processed.toFixed(0)} ms after the first delivery (${r.cp.processedRps.toFixed(0)} deliveries/s, ratio ${(r.cp.processedRps / r.bare.rps).toFixed(2)})`,
+      );
+      console.log(
+        `  control plane ${perDelivery(r.cp.cpu, run.deliveries.length)} | re-delivery ${perDelivery(r.retry.cpu, run.deliveries.length)} | bare ${perDelivery(r.bare.cpu, run.deliveries.length)}`,
       );
     }
 
