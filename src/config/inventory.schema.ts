@@ -309,6 +309,8 @@ export const inventorySchema = z
     schedules: z
       .object({
         dailyChecklist: cron('0 6 * * *').default('0 6 * * *'),
+        /** The runbook's hourly health check during business hours (09:00, 10:00, ... 17:00): services and key metrics. */
+        hourlyHealthCheck: cron('0 9-17 * * *').default('0 9-17 * * *'),
         /** Daily backup; retention runs right after it. */
         backup: cron('0 2 * * *').default('0 2 * * *'),
         /** Weekly restore drill of the newest backup. */

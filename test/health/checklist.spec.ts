@@ -430,6 +430,71 @@ describe('daily checklist against the stand-in stack', { concurrency: false }, (
     }
   });
 
+  it('the hourly health check: services and key metrics only, failing on its fault, stored apart from the checklist', async () => {
+    await green();
+    const daily = await run();
+    const hourly = async (): Promise<Run & { kind: string }> => {
+      const res = await t.http().post('/api/v1/checklists?kind=hourly').set('Authorization', `Bearer ${operator}`);
+      if (res.status !== 201) throw new Error(`hourly: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body;
+    };
+    const ok = await hourly();
+    expect(ok).toMatchObject({ kind: 'hourly', trigger: 'manual', verdict: 'pass' });
+    expect(ok.items.map((i) => i.item)).toEqual(['services', 'metrics']);
+    await docker('POST', '/containers/erp-kibana/stop?t=1');
+    let failed: Run & { kind: string };
+    try {
+      const until = Date.now() + 40000;
+      failed = await hourly();
+      while (failed.verdict === 'pass' && Date.now() < until) {
+        await sleep(1000);
+        failed = await hourly();
+      }
+      expect(notPassing(failed)).toEqual({ services: 'fail' });
+      expect(check(failed, 'service:kibana')).toMatchObject({ verdict: 'fail', observed: expect.stringMatching(/^exited/) });
+      const metrics = await t.http().get('/metrics');
+      expect(metrics.text).toMatch(/ops_hourly_health_item_verdict\{item="services"\} 3/);
+      expect(metrics.text).toMatch(/ops_hourly_health_item_verdict\{item="metrics"\} 0/);
+      // The summary stays the daily checklist's.
+      const summary = await t.http().get('/api/v1/health/summary').set('Authorization', `Bearer ${viewer}`);
+      expect(summary.body.runId).toBe(daily.id);
+    } finally {
+      await docker('POST', '/containers/erp-kibana/start');
+    }
+    const again = await (async () => {
+      const until = Date.now() + 60000;
+      let r = await hourly();
+      while (r.verdict !== 'pass' && Date.now() < until) {
+        await sleep(1000);
+        r = await hourly();
+      }
+      return r;
+    })();
+    expect(notPassing(again)).toEqual({});
+    // History by kind; a kind that does not exist is a 400 naming it, on both transports.
+    const listed = await t.http().get('/api/v1/checklists').query({ kind: 'hourly', limit: 100 }).set('Authorization', `Bearer ${viewer}`);
+    expect(listed.status).toBe(200);
+    const ids = listed.body.items.map((i: { id: string }) => i.id);
+    expect(ids).toEqual(expect.arrayContaining([ok.id, failed.id, again.id]));
+    expect(ids).not.toContain(daily.id);
+    expect(listed.body.items.every((i: { kind: string }) => i.kind === 'hourly')).toBe(true);
+    const badList = await t.http().get('/api/v1/checklists').query({ kind: 'weekly' }).set('Authorization', `Bearer ${viewer}`);
+    expect(badList.status).toBe(400);
+    expect(badList.body.message).toMatch(/kind: must be one of checklist, hourly/);
+    const runsBefore = (await t.http().get('/api/v1/checklists').query({ limit: 100 }).set('Authorization', `Bearer ${viewer}`)).body.items
+      .length;
+    const badRun = await t.http().post('/api/v1/checklists?kind=weekly').set('Authorization', `Bearer ${operator}`);
+    expect(badRun.status).toBe(400);
+    expect(badRun.body.message).toMatch(/kind/);
+    const badGql = await t.gql(operator, 'mutation { runChecklist(kind: "weekly") { id } }');
+    expect(badGql.body.errors[0].message).toMatch(/kind: must be one of checklist, hourly/);
+    const runsAfter = (await t.http().get('/api/v1/checklists').query({ limit: 100 }).set('Authorization', `Bearer ${viewer}`)).body.items
+      .length;
+    expect(runsAfter).toBe(runsBefore);
+    const viaGql = await t.gql(operator, 'mutation { runChecklist(kind: "hourly") { kind items { item } } }');
+    expect(viaGql.body.data.runChecklist).toEqual({ kind: 'hourly', items: [{ item: 'services' }, { item: 'metrics' }] });
+  });
+
   it('serves the summary as text with ✓/✗ marks, history with filters, GraphQL, and its own metrics', async () => {
     const text = await t.http().get('/api/v1/health/summary?format=text').set('Authorization', `Bearer ${viewer}`);
     expect(text.headers['content-type']).toMatch(/text\/plain/);

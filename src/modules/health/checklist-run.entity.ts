@@ -1,12 +1,14 @@
 import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import type { ChecklistItemResult } from './checklist';
+import type { ChecklistItemResult, ChecklistKind } from './checklist';
 import type { Verdict } from './check';
 
 @Entity({ name: 'checklist_runs' })
 @Check('checklist_runs_trigger_check', `trigger IN ('manual', 'schedule')`)
 @Check('checklist_runs_verdict_check', `verdict IN ('pass', 'warn', 'unknown', 'fail')`)
 @Index('checklist_runs_started_at_idx', ['startedAt', 'id'])
-@Index('checklist_runs_scheduled_for_key', ['scheduledFor'], { unique: true, where: 'scheduled_for IS NOT NULL' })
+@Check('checklist_runs_kind_check', `kind IN ('checklist', 'hourly')`)
+@Index('checklist_runs_kind_started_at_idx', ['kind', 'startedAt', 'id'])
+@Index('checklist_runs_scheduled_for_key', ['kind', 'scheduledFor'], { unique: true, where: 'scheduled_for IS NOT NULL' })
 export class ChecklistRunEntity {
   @PrimaryColumn({ type: 'uuid' })
   id: string;
@@ -29,6 +31,10 @@ export class ChecklistRunEntity {
 
   @Column({ type: 'varchar', length: 20 })
   trigger: 'manual' | 'schedule';
+
+  /** The daily startup checklist (every item), or the hourly health check (its items only). */
+  @Column({ type: 'varchar', length: 16, default: 'checklist' })
+  kind: ChecklistKind;
 
   @Column({ name: 'requested_by', type: 'varchar', length: 128, nullable: true })
   requestedBy: string | null;

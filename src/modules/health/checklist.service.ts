@@ -29,7 +29,7 @@ import {
   TARGET_REDIS,
 } from '../../integrations/integrations.module';
 import { CheckDefinition, CheckResult, Verdict, worst } from './check';
-import { CHECKLIST_ITEMS, ChecklistItemResult } from './checklist';
+import { ChecklistItemResult, ChecklistKind, itemsOf } from './checklist';
 import { ChecklistRunEntity } from './checklist-run.entity';
 import { databaseChecks } from './checks/database-checks';
 import { apiChecks, grafanaChecks, logPipelineChecks, prometheusChecks } from './checks/endpoint-checks';
@@ -41,9 +41,11 @@ import { StatsSampler } from './stats-sampler';
 
 /** Time kept back from the deadline for assembling and storing the run. */
 const ASSEMBLY_MARGIN_MS = 60;
-const LATEST_KEY = 'health:latest';
+/** The latest run of each kind, shared by the replicas. */
+const LATEST_KEY: Record<ChecklistKind, string> = { checklist: 'health:latest', hourly: 'health:latest:hourly' };
 
 export interface ChecklistFilter {
+  kind?: ChecklistKind;
   from?: Date;
   to?: Date;
   verdict?: Verdict;
@@ -154,15 +156,16 @@ export class ChecklistService {
     trigger: 'manual' | 'schedule',
     requestedBy: string | null,
     scheduledFor: Date | null = null,
-    options: { since?: Date } = {},
+    options: { since?: Date; kind?: ChecklistKind } = {},
   ): Promise<ChecklistRunEntity> {
+    const kind = options.kind ?? 'checklist';
     const deadlineMs = this.inventory.schedules.checklistDeadlineMs;
     const startedAt = this.clock.now();
     const deadlineAt = Date.now() + deadlineMs;
     const definitions = this.definitions(options.since);
     const spent = { ms: 0 };
     const items = await Promise.all(
-      CHECKLIST_ITEMS.map(async (item): Promise<ChecklistItemResult> => {
+      itemsOf(kind).map(async (item): Promise<ChecklistItemResult> => {
         const checks = (await Promise.all((definitions[item.id] ?? []).map((def) => this.runCheck(def, deadlineAt, spent))))
           .flat()
           .map((c) => {
@@ -193,6 +196,7 @@ export class ChecklistService {
       deadlineMs,
       checksDurationMs: spent.ms,
       trigger,
+      kind,
       requestedBy,
       scheduledFor,
       verdict: worst(items.map((i) => i.verdict)),
@@ -200,24 +204,25 @@ export class ChecklistService {
     });
     await this.runs.insert(run as never);
     await this.redis
-      .set(LATEST_KEY, JSON.stringify(run))
+      .set(LATEST_KEY[kind], JSON.stringify(run))
       .catch((error: Error) => this.logger.warn(`latest checklist not cached: ${error.message}`));
     return run;
   }
 
-  /** The latest run: from Redis, else from the database. */
-  async latest(): Promise<ChecklistRunEntity | null> {
-    const cached = await this.redis.get(LATEST_KEY).catch(() => null);
+  /** The latest run of a kind (the daily checklist unless told): from Redis, else from the database. */
+  async latest(kind: ChecklistKind = 'checklist'): Promise<ChecklistRunEntity | null> {
+    const cached = await this.redis.get(LATEST_KEY[kind]).catch(() => null);
     if (cached) {
       const run = JSON.parse(cached) as ChecklistRunEntity;
       return {
         ...run,
+        kind: run.kind ?? kind,
         startedAt: new Date(run.startedAt),
         finishedAt: new Date(run.finishedAt),
         scheduledFor: run.scheduledFor ? new Date(run.scheduledFor) : null,
       };
     }
-    return this.runs.findOne({ where: {}, order: { startedAt: 'DESC' } });
+    return this.runs.findOne({ where: { kind }, order: { startedAt: 'DESC' } });
   }
 
   async get(id: string): Promise<ChecklistRunEntity> {
@@ -236,6 +241,7 @@ export class ChecklistService {
     if (filter.from) qb.andWhere('r.started_at >= :from', { from: filter.from });
     if (filter.to) qb.andWhere('r.started_at < :to', { to: filter.to });
     if (filter.verdict) qb.andWhere('r.verdict = :verdict', { verdict: filter.verdict });
+    if (filter.kind) qb.andWhere('r.kind = :kind', { kind: filter.kind });
     const after = decodeCursor(filter.cursor, ['date', 'uuid']);
     if (after) qb.andWhere('(r.started_at, r.id) < (:at, :id)', { at: new Date(String(after[0])), id: String(after[1]) });
     const rows = await qb.getMany();

@@ -21,6 +21,19 @@ export const CHECKLIST_ITEMS: ChecklistItemDefinition[] = [
   { id: 'metrics', title: 'Key metrics within thresholds (Service Health Monitoring)', severity: 'P2' },
 ];
 
+/**
+ * The runbook's two rounds: the daily startup checklist (every item) and the hourly health
+ * check during business hours ("Service Health Monitoring": the services and the key metrics).
+ */
+export type ChecklistKind = 'checklist' | 'hourly';
+export const CHECKLIST_KINDS: ChecklistKind[] = ['checklist', 'hourly'];
+export const HOURLY_ITEMS = ['services', 'metrics'];
+
+/** The items a run of this kind checks, in the checklist's order. */
+export function itemsOf(kind: ChecklistKind): ChecklistItemDefinition[] {
+  return kind === 'hourly' ? CHECKLIST_ITEMS.filter((i) => HOURLY_ITEMS.includes(i.id)) : CHECKLIST_ITEMS;
+}
+
 export interface Escalation {
   severity: Severity;
   contacts: string[];

@@ -7,7 +7,7 @@ import { Identity } from '../../common/request-context';
 import { RequireRight } from '../../guards/right.decorator';
 import { ChecklistService } from './checklist.service';
 import { HealthSummaryService } from './health-summary.service';
-import { ChecklistQuery, ChecklistRunModel, ChecklistRunPage, HealthSummaryModel, SummaryQuery } from './health.dto';
+import { ChecklistKindQuery, ChecklistQuery, ChecklistRunModel, ChecklistRunPage, HealthSummaryModel, SummaryQuery } from './health.dto';
 
 @ApiTags('health')
 @Controller('api/v1')
@@ -36,15 +36,17 @@ export class HealthController {
 
   @Post('checklists')
   @RequireRight('checklist.run', { action: 'checklist.run' })
-  @ApiOperation({ summary: "Run the daily startup checklist now (answers within the inventory's deadline)" })
+  @ApiOperation({
+    summary: "Run the daily startup checklist now, or the hourly health check with ?kind=hourly (answers within the inventory's deadline)",
+  })
   @ApiCreatedResponse({ type: ChecklistRunModel })
-  run(@CurrentIdentity() identity: Identity): Promise<ChecklistRunModel> {
-    return this.checklist.run('manual', identity.username);
+  run(@CurrentIdentity() identity: Identity, @Query() query: ChecklistKindQuery): Promise<ChecklistRunModel> {
+    return this.checklist.run('manual', identity.username, null, { kind: query.kind });
   }
 
   @Get('checklists')
   @RequireRight('health.read')
-  @ApiOperation({ summary: 'Checklist history, newest first; filter by date and verdict' })
+  @ApiOperation({ summary: 'Checklist history (daily and hourly runs), newest first; filter by kind, date and verdict' })
   @ApiOkResponse({ type: ChecklistRunPage })
   list(@Query() query: ChecklistQuery): Promise<ChecklistRunPage> {
     return this.checklist.list({

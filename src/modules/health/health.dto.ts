@@ -6,8 +6,11 @@ import { PageQuery } from '../../common/pagination';
 import { IsIsoDateTime } from '../../common/validation';
 import { GraphQLJSON } from '../../graphql/json.scalar';
 import { Verdict, VERDICTS } from './check';
+import { CHECKLIST_KINDS, ChecklistKind } from './checklist';
 
 const VERDICT_MESSAGE = `must be one of ${VERDICTS.join(', ')}`;
+const KIND_MESSAGE = `must be one of ${CHECKLIST_KINDS.join(', ')}`;
+const KIND_DESCRIPTION = 'checklist: the daily startup checklist (every item); hourly: the hourly health check (services and key metrics)';
 
 @ObjectType('CheckResult')
 export class CheckResultModel {
@@ -59,6 +62,7 @@ export class ChecklistRunModel {
   @ApiProperty() @Field(() => Int) deadlineMs: number;
   @ApiProperty({ description: "Sum of the checks' own durations (they run concurrently)" }) @Field(() => Int) checksDurationMs: number;
   @ApiProperty({ enum: ['manual', 'schedule'] }) @Field() trigger: string;
+  @ApiProperty({ enum: CHECKLIST_KINDS, description: KIND_DESCRIPTION }) @Field({ description: KIND_DESCRIPTION }) kind: string;
   @ApiProperty({ nullable: true, type: String }) @Field(() => String, { nullable: true }) requestedBy: string | null;
   @ApiProperty({ nullable: true, type: Date }) @Field(() => Date, { nullable: true }) scheduledFor: Date | null;
   @ApiProperty({ enum: VERDICTS }) @Field() verdict: string;
@@ -96,7 +100,27 @@ export class HealthSummaryModel {
   lines: HealthLineModel[];
 }
 
+export class ChecklistKindQuery {
+  @ApiPropertyOptional({ enum: CHECKLIST_KINDS, description: `${KIND_DESCRIPTION} (default checklist)` })
+  @IsOptional()
+  @IsIn(CHECKLIST_KINDS, { message: KIND_MESSAGE })
+  kind?: ChecklistKind;
+}
+
+@ArgsType()
+export class RunChecklistArgs {
+  @Field(() => String, { nullable: true, description: `${KIND_DESCRIPTION} (default checklist)` })
+  @IsOptional()
+  @IsIn(CHECKLIST_KINDS, { message: KIND_MESSAGE })
+  kind?: ChecklistKind;
+}
+
 export class ChecklistQuery extends PageQuery {
+  @ApiPropertyOptional({ enum: CHECKLIST_KINDS, description: 'Only runs of this kind' })
+  @IsOptional()
+  @IsIn(CHECKLIST_KINDS, { message: KIND_MESSAGE })
+  kind?: ChecklistKind;
+
   @ApiPropertyOptional({ description: 'Runs started at or after (ISO 8601)', example: '2026-01-19T00:00:00Z' })
   @IsOptional()
   @IsIsoDateTime({ message: 'must be an ISO 8601 date-time, for example 2026-01-19T00:00:00Z' })
@@ -118,6 +142,10 @@ export class ChecklistArgs extends PageArgs {
   @Field(() => String, { nullable: true }) @IsOptional() @IsIsoDateTime({ message: 'must be an ISO 8601 date-time' }) from?: string;
   @Field(() => String, { nullable: true }) @IsOptional() @IsIsoDateTime({ message: 'must be an ISO 8601 date-time' }) to?: string;
   @Field(() => String, { nullable: true }) @IsOptional() @IsIn(VERDICTS, { message: VERDICT_MESSAGE }) verdict?: Verdict;
+  @Field(() => String, { nullable: true, description: 'Only runs of this kind (checklist or hourly)' })
+  @IsOptional()
+  @IsIn(CHECKLIST_KINDS, { message: KIND_MESSAGE })
+  kind?: ChecklistKind;
 }
 
 export class SummaryQuery {

@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { IntegrationsModule } from '../../integrations/integrations.module';
 import { ChecklistRunEntity } from './checklist-run.entity';
-import { ChecklistScheduler } from './checklist.scheduler';
+import { ChecklistScheduler, HourlyHealthScheduler } from './checklist.scheduler';
 import { ChecklistService } from './checklist.service';
 import { HealthSummaryService } from './health-summary.service';
 import { HealthController } from './health.controller';
@@ -15,7 +15,16 @@ import { StatsSampler } from './stats-sampler';
 @Module({
   imports: [TypeOrmModule.forFeature([ChecklistRunEntity]), IntegrationsModule],
   controllers: [HealthController],
-  providers: [StatsSampler, ChecklistService, HealthSummaryService, LogsFlowStore, ChecklistScheduler, HealthMetrics, HealthResolver],
+  providers: [
+    StatsSampler,
+    ChecklistService,
+    HealthSummaryService,
+    LogsFlowStore,
+    ChecklistScheduler,
+    HourlyHealthScheduler,
+    HealthMetrics,
+    HealthResolver,
+  ],
   exports: [ChecklistService],
 })
 export class HealthModule {}

@@ -6,7 +6,7 @@ import { Identity } from '../../common/request-context';
 import { RequireRight } from '../../guards/right.decorator';
 import { ChecklistService } from './checklist.service';
 import { HealthSummaryService } from './health-summary.service';
-import { ChecklistArgs, ChecklistRunModel, HealthSummaryModel } from './health.dto';
+import { ChecklistArgs, ChecklistRunModel, HealthSummaryModel, RunChecklistArgs } from './health.dto';
 
 @ObjectType('ChecklistRunPage')
 class ChecklistRunPageModel extends PageOf(ChecklistRunModel, 'ChecklistRunPageBase') {}
@@ -24,7 +24,7 @@ export class HealthResolver {
     return this.summaries.summary();
   }
 
-  @Query(() => ChecklistRunPageModel, { description: 'Checklist history, newest first' })
+  @Query(() => ChecklistRunPageModel, { description: 'Checklist history (daily and hourly runs), newest first' })
   @RequireRight('health.read')
   checklistRuns(@Args() args: ChecklistArgs) {
     return this.checklistService.list({
@@ -40,9 +40,9 @@ export class HealthResolver {
     return this.checklistService.get(id);
   }
 
-  @Mutation(() => ChecklistRunModel, { description: 'Run the daily startup checklist now' })
+  @Mutation(() => ChecklistRunModel, { description: 'Run the daily startup checklist now (or the hourly health check: kind "hourly")' })
   @RequireRight('checklist.run', { action: 'checklist.run' })
-  runChecklist(@CurrentIdentity() identity: Identity) {
-    return this.checklistService.run('manual', identity.username);
+  runChecklist(@CurrentIdentity() identity: Identity, @Args() args: RunChecklistArgs) {
+    return this.checklistService.run('manual', identity.username, null, { kind: args.kind });
   }
 }

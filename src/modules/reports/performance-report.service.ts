@@ -226,7 +226,7 @@ export class PerformanceReportService {
   private async checklistAvailability(period: ReportPeriod) {
     const rows: { day: string; verdict: string; n: string }[] = await this.dataSource.query(
       `SELECT to_char(started_at AT TIME ZONE $3, 'YYYY-MM-DD') AS day, verdict, count(*) AS n
-         FROM checklist_runs WHERE started_at >= $1 AND started_at < $2 GROUP BY 1, 2`,
+         FROM checklist_runs WHERE kind = 'checklist' AND started_at >= $1 AND started_at < $2 GROUP BY 1, 2`,
       [new Date(period.start), new Date(period.end), period.timeZone],
     );
     const byVerdict: Record<string, number> = { pass: 0, warn: 0, fail: 0, unknown: 0 };
