@@ -137,6 +137,13 @@ export const inventorySchema = z
          * Docker host when that is remote (tcp/http), else of this machine.
          */
         nodeExporterUrl: httpUrl('http://127.0.0.1:9100').optional(),
+        /**
+         * The ERP host as its Docker engine names itself (docker info: Name, the host's hostname;
+         * runbook step 1 "check hostname"), and optionally the engine's ID: the checklist fails when
+         * the engine it reaches (stack.dockerHost, DOCKER_HOST) is another one.
+         */
+        hostName: z.string({ error: 'must be the host name the Docker engine reports, for example erp-prod' }).min(1).max(253).optional(),
+        engineId: z.string({ error: "must be the Docker engine's ID (docker info: ID)" }).min(1).max(200).optional(),
       })
       .strict()
       .transform((stack) => ({ ...stack, nodeExporterUrl: stack.nodeExporterUrl ?? defaultNodeExporterUrl(stack.dockerHost) })),
@@ -298,6 +305,8 @@ export const inventorySchema = z
         memoryPercent: band(70, 80),
         diskPercent: band(80, 85),
         redisMemoryMb: band(450, 512),
+        /** The ERP Redis's answer to PING (redis-cli ping), in ms. */
+        redisPingMs: band(100, 1000).default({ warn: 100, fail: 1000 }),
         errorRatePercent: band(0.5, 1),
         cacheHitPercentMin: z.number().min(0).max(100).default(95),
         qcPassPercentMin: z.number().min(0).max(100).default(98),

@@ -430,6 +430,63 @@ describe('daily checklist against the stand-in stack', { concurrency: false }, (
     }
   });
 
+  it('the ERP Redis refusing PING (a password set and every client dropped) fails "database" at "redis:ping"', async () => {
+    await green();
+    expect(check(await run(), 'redis:ping')).toMatchObject({ verdict: 'pass', observed: expect.stringMatching(/^PONG in \d+(\.\d)? ms$/) });
+    const redis = new Redis(`redis://127.0.0.1:${PORTS.redis}/0`);
+    try {
+      await redis.config('SET', 'requirepass', 'checklist-test-password');
+      // As after a restart with a password: every client connects again, without it.
+      await redis.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      const r = await run();
+      expect(check(r, 'redis:ping')).toMatchObject({ verdict: 'fail', observed: expect.stringMatching(/^Redis: .*NOAUTH/) });
+      // INFO memory is refused as well.
+      expect(notPassing(r)).toEqual({ database: 'fail', metrics: 'fail' });
+      expect(JSON.stringify(r)).not.toContain('checklist-test-password');
+    } finally {
+      await redis.config('SET', 'requirepass', '');
+      await redis.quit();
+    }
+    await green();
+  });
+
+  it('the Docker engine reached is checked against the ERP host named in the inventory (runbook: check hostname)', async () => {
+    const info = (await docker('GET', '/info')).body as { Name: string; ID: string };
+    const withHost = (pin: Record<string, string>) =>
+      startTestApp({
+        inventoryFile: STACK_INVENTORY,
+        inventoryPatch: (doc) => {
+          fastLogs(doc);
+          Object.assign(doc.stack, pin);
+        },
+        shareWith: t,
+      });
+    const runOn = async (app: TestApp): Promise<Run> => {
+      const res = await app.http().post('/api/v1/checklists?kind=hourly').set('Authorization', `Bearer ${operator}`);
+      expect(res.status).toBe(201);
+      return res.body;
+    };
+    // Not pinned (this suite's inventory): passes, saying what it reached.
+    expect(check(await run(), 'host:identity')).toMatchObject({
+      verdict: 'pass',
+      observed: `host ${info.Name}, engine ${info.ID} (not pinned: set stack.hostName to check it)`,
+    });
+    for (const [pin, verdict, observed] of [
+      [{ hostName: info.Name, engineId: info.ID }, 'pass', `host ${info.Name}, engine ${info.ID}`],
+      [{ hostName: 'erp-prod-01' }, 'fail', `another host: host name ${info.Name}, not erp-prod-01`],
+      [{ hostName: info.Name, engineId: 'AAAA:BBBB' }, 'fail', `another host: engine ${info.ID}, not AAAA:BBBB`],
+    ] as const) {
+      const app = await withHost(pin);
+      try {
+        const r = await runOn(app);
+        expect(check(r, 'host:identity')).toMatchObject({ verdict, observed });
+        expect(notPassing(r)).toEqual(verdict === 'pass' ? {} : { services: 'fail' });
+      } finally {
+        await app.close();
+      }
+    }
+  });
+
   it('the hourly health check: services and key metrics only, failing on its fault, stored apart from the checklist', async () => {
     await green();
     const daily = await run();

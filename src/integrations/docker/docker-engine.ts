@@ -80,6 +80,8 @@ export class DockerEngine implements DockerPort {
       if (!info || typeof info.DockerRootDir !== 'string')
         throw this.client.bad('reading the engine information (docker info)', 'answered without a DockerRootDir');
       return {
+        name: String(info.Name ?? ''),
+        id: String(info.ID ?? ''),
         serverVersion: String(info.ServerVersion ?? ''),
         dockerRootDir: info.DockerRootDir,
         cpus: num(info.NCPU),

@@ -92,6 +92,10 @@ export interface ImageSummary {
 
 /** What the engine says about itself (GET /info). */
 export interface DockerEngineInfo {
+  /** The engine's host name (docker info: Name, the host's hostname). */
+  name: string;
+  /** The engine's own id (docker info: ID), stable across restarts of that engine. */
+  id: string;
   serverVersion: string;
   /** Where the engine keeps images, containers and volumes on its host, e.g. /var/lib/docker. */
   dockerRootDir: string;

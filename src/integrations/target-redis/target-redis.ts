@@ -62,6 +62,9 @@ export class TargetRedis implements TargetRedisPort {
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
       autoResubscribe: false,
+      // No INFO before the first command: a refused ready check surfaces only as "Connection is
+      // closed.", hiding NOAUTH; the command itself names it (and LOADING is mapped below).
+      enableReadyCheck: false,
       connectionName: 'erp-ops-control-plane',
     });
     // Errors reach the caller through the command's promise; the event would only log.

@@ -33,8 +33,10 @@ import { ChecklistItemResult, ChecklistKind, itemsOf } from './checklist';
 import { ChecklistRunEntity } from './checklist-run.entity';
 import { databaseChecks } from './checks/database-checks';
 import { apiChecks, grafanaChecks, logPipelineChecks, prometheusChecks } from './checks/endpoint-checks';
+import { hostIdentityCheck } from './checks/host-identity-check';
 import { logChecks } from './checks/log-checks';
 import { metricChecks } from './checks/metric-checks';
+import { redisPingCheck } from './checks/redis-ping-check';
 import { serviceChecks } from './checks/service-checks';
 import { LogsFlowStore } from './logs-flow.store';
 import { StatsSampler } from './stats-sampler';
@@ -83,9 +85,9 @@ export class ChecklistService {
     const inv = this.inventory;
     const now = () => this.clock.now();
     return {
-      services: [serviceChecks(inv, this.docker)],
+      services: [hostIdentityCheck(inv, this.docker), serviceChecks(inv, this.docker)],
       logs: logChecks(inv, this.docker, now, since),
-      database: databaseChecks(inv, this.db),
+      database: [...databaseChecks(inv, this.db), redisPingCheck(inv, this.erpRedis)],
       api: apiChecks(inv, this.http),
       prometheus: prometheusChecks(inv, this.prometheus, this.http, since),
       grafana: grafanaChecks(inv, this.http),
