@@ -217,6 +217,14 @@ export const inventorySchema = z
           }),
         retentionDays: z.number({ error: 'must be a number of days, for example 7' }).int().positive().default(7),
         keepLastOnCleanup: z.number({ error: 'must be a number of backups, for example 3' }).int().positive().default(3),
+        /** The checklist's "backups" item: the newest verified backup may be this old (hours)... */
+        maxAgeHours: z
+          .number({ error: 'must be a number of hours, for example 24' })
+          .positive()
+          .max(24 * 365)
+          .default(24),
+        /** ...and the newest backup not smaller than this fraction of the one before it (0 turns the size check off). */
+        minSizeRatio: z.number({ error: 'must be a fraction, for example 0.5' }).min(0).max(1).default(0.5),
         /** Where pg_dump and psql run: in the database's container (docker exec, as the runbook does) or here over TCP. */
         dumpVia: z.enum(['docker-exec', 'tcp'], { error: 'must be docker-exec or tcp' }).default('docker-exec'),
         /** The compose service of the database container (docker-exec). */

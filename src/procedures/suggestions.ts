@@ -39,6 +39,8 @@ const CHECK_REMEDIATIONS: [string, string][] = [
   ['metric:disk', 'disk.cleanup'],
   ['elasticsearch:health', 'logs.elasticsearch-ingest'],
   ['logs:flowing', 'logs.elasticsearch-ingest'],
+  ['backup:fresh', 'backup.create'],
+  ['backup:size', 'backup.verify'],
 ];
 
 export function remediationForAlert(alertName: string | undefined): string | undefined {

@@ -1,9 +1,13 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import { Client } from 'pg';
 import Redis from 'ioredis';
 import { Role } from '../../src/common/rights';
 import { startAlertReceiver } from '../helpers/alert-receiver';
+import { withClient } from '../helpers/db';
 import { startTestApp, TestApp } from '../helpers/test-app';
 import { DATABASE_URL, PORTS, docker, request, restoreService, setFaultFile, sleep, waitFor } from '../stack/stack-helpers';
 
@@ -26,7 +30,10 @@ type Run = {
 };
 
 const STACK_INVENTORY = 'stack/ops.stack.yaml';
+const BACKUP_DIR = mkdtempSync(join(tmpdir(), 'erp-checklist-backups-'));
 const fastLogs = (doc: Record<string, any>) => {
+  doc.backups.directory = BACKUP_DIR;
+  doc.backups.naming = 'erp_backup_{YYYY}{MM}{DD}_{HH}{mm}{ss}.sql.gz';
   doc.logs = { tail: 50, pattern: 'error', windowSeconds: 8, flowWindowSeconds: 6, indexPattern: 'erp-*' };
   doc.stack.dataPaths = ['/'];
   // The suites before this one inject 5xx and delays into the backend; their traces stay in
@@ -85,22 +92,48 @@ describe('daily checklist against the stand-in stack', { concurrency: false }, (
     t = await startTestApp({ inventoryFile: STACK_INVENTORY, inventoryPatch: fastLogs });
     operator = await t.tokenFor(Role.Operator);
     viewer = await t.tokenFor(Role.Viewer);
+    // The backups item wants a verified backup of the last day: a real one, proven by a restore drill.
+    await verifiedBackup();
   });
   after(async () => {
     await t.close();
     await receiver.close();
+    rmSync(BACKUP_DIR, { recursive: true, force: true });
   });
+
+  const backup = async (): Promise<{ id: string; sizeBytes: number }> => {
+    const res = await t.http().post('/api/v1/backups?wait=true').set('Authorization', `Bearer ${operator}`).send({});
+    if (res.status !== 200 || res.body.run.status !== 'succeeded') throw new Error(`backup: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body.backup;
+  };
+  const verifiedBackup = async () => {
+    const made = await backup();
+    const res = await t.http().post(`/api/v1/backups/${made.id}/verify?wait=true`).set('Authorization', `Bearer ${operator}`).send({});
+    if (res.body.backup?.verifyStatus !== 'verified') throw new Error(`verify: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body.backup as { id: string; fileName: string; sizeBytes: number };
+  };
 
   it('is all green on a healthy stack, with every item and check stored and readable', async () => {
     await green();
     const r = await run();
-    expect(r.items.map((i) => i.item)).toEqual(['services', 'logs', 'database', 'api', 'prometheus', 'grafana', 'kibana', 'metrics']);
+    expect(r.items.map((i) => i.item)).toEqual([
+      'services',
+      'logs',
+      'database',
+      'api',
+      'prometheus',
+      'grafana',
+      'kibana',
+      'metrics',
+      'backups',
+    ]);
+    expect(check(r, 'backup:fresh').observed).toMatch(/^erp_backup_\d{8}_\d{6}\.sql\.gz, made 0\.\d h ago, verified$/);
     expect(check(r, 'service:nginx').observed).toBe('running, no healthcheck');
     expect(check(r, 'service:postgres').observed).toMatch(/^running \(healthy/);
     expect(check(r, 'db:count:products').observed).toMatch(/^\d+ rows$/);
     const stored = await t.http().get(`/api/v1/checklists/${r.id}`).set('Authorization', `Bearer ${viewer}`);
     expect(stored.status).toBe(200);
-    expect(stored.body.items).toHaveLength(8);
+    expect(stored.body.items).toHaveLength(9);
     const summary = await t.http().get('/api/v1/health/summary').set('Authorization', `Bearer ${viewer}`);
     expect(summary.body).toMatchObject({ runId: r.id, verdict: 'pass', stale: false });
     expect(summary.body.lines.length).toBeGreaterThan(25);
@@ -403,7 +436,7 @@ describe('daily checklist against the stand-in stack', { concurrency: false }, (
       const started = Date.now();
       const r = await run();
       const elapsed = Date.now() - started;
-      expect(r.items).toHaveLength(8);
+      expect(r.items).toHaveLength(9);
       expect(check(r, 'api:health')).toMatchObject({ verdict: 'unknown', observed: expect.stringMatching(/timed out after|no answer/) });
       expect(r.durationMs).toBeLessThanOrEqual(5000 + 250);
       expect(elapsed).toBeLessThan(5000 + 1500);
@@ -427,6 +460,54 @@ describe('daily checklist against the stand-in stack', { concurrency: false }, (
       expect(r.items.find((i) => i.item === 'services')!.checks[0].observed).toMatch(/^Docker engine: /);
     } finally {
       await blind.close();
+    }
+  });
+
+  it('backups: a verified backup older than a day fails "backup:fresh"; a much smaller newest backup fails "backup:size"', async () => {
+    await green();
+    // A day passes without a backup: the newest verified one is 25 h old.
+    const before = await withClient(t.database, (c) => c.query("SELECT id, created_at FROM backups WHERE verify_status = 'verified'"));
+    expect(before.rows).toHaveLength(1);
+    await withClient(t.database, (c) =>
+      c.query("UPDATE backups SET created_at = created_at - interval '25 hours' WHERE id = $1", [before.rows[0].id]),
+    );
+    try {
+      const old = await run();
+      expect(notPassing(old)).toEqual({ backups: 'fail' });
+      expect(check(old, 'backup:fresh')).toMatchObject({
+        verdict: 'fail',
+        observed: expect.stringMatching(/, made 25\.\d h ago, verified$/),
+      });
+      expect(old.items.find((i) => i.item === 'backups')).toMatchObject({ escalation: { severity: 'P2' }, remediation: 'backup.create' });
+    } finally {
+      await withClient(t.database, (c) =>
+        c.query('UPDATE backups SET created_at = $2 WHERE id = $1', [before.rows[0].id, before.rows[0].created_at]),
+      );
+    }
+    // The ERP database loses most of its data between two backups: the second is much smaller.
+    const erp = new Client({ connectionString: DATABASE_URL });
+    await erp.connect();
+    try {
+      await erp.query(
+        'CREATE TABLE checklist_test_ballast AS SELECT g, md5(g::text) || md5((g * 7)::text) AS filler FROM generate_series(1, 400000) g',
+      );
+      const big = await backup();
+      await erp.query('DROP TABLE checklist_test_ballast');
+      const small = await backup();
+      expect(small.sizeBytes / big.sizeBytes).toBeLessThan(0.5);
+      const shrunk = await run();
+      expect(notPassing(shrunk)).toEqual({ backups: 'fail' });
+      expect(check(shrunk, 'backup:size')).toMatchObject({
+        verdict: 'fail',
+        observed: expect.stringMatching(/^erp_backup_\d{8}_\d{6}\.sql\.gz [\d.]+ MB, \d+ % of erp_backup_\d{8}_\d{6}\.sql\.gz [\d.]+ MB$/),
+      });
+      expect(check(shrunk, 'backup:fresh').verdict).toBe('pass');
+      // The next backup is the same size as the one before it: the item passes again.
+      await backup();
+      expect(notPassing(await run())).toEqual({});
+    } finally {
+      await erp.query('DROP TABLE IF EXISTS checklist_test_ballast');
+      await erp.end();
     }
   });
 

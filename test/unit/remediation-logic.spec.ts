@@ -52,6 +52,9 @@ describe('remediations: pure logic', () => {
   it('links failing checks and known alerts to their procedures', () => {
     expect(remediationForCheck('db:connections')).toBe('db.connection-pool-exhausted');
     expect(remediationForCheck('service:backend')).toBe('backend.crash-loop');
+    expect(remediationForCheck('backup:fresh')).toBe('backup.create');
+    expect(remediationForCheck('backup:size')).toBe('backup.verify');
+    expect(remediationForCheck('host:identity')).toBeUndefined();
     expect(remediationForCheck('service:redis')).toBe('emergency.outage');
     expect(remediationForCheck('metric:disk:/var/lib/docker')).toBe('disk.cleanup');
     expect(remediationForCheck('logs:flowing')).toBe('logs.elasticsearch-ingest');

@@ -21,6 +21,13 @@ import { restoreStream } from './restore-stream';
 import { SQL_CALL, Work } from './work';
 
 export type { CatalogItem, RetentionPlan } from './backup-catalog';
+
+/** The checklist's view of the catalog (BackupService.freshness). */
+export interface BackupFreshness {
+  newestVerified: BackupEntity | null;
+  newest: BackupEntity | null;
+  previous: BackupEntity | null;
+}
 export type { Work } from './work';
 
 /**
@@ -304,6 +311,16 @@ export class BackupService {
   }
 
   /** For metrics: the newest successful backup (deleted or not) and the newest verification. */
+  /** What the checklist's backups item reads: the newest verified backup, and the newest two (not deleted). */
+  async freshness(): Promise<BackupFreshness> {
+    const live = { deletedAt: IsNull() };
+    const [newestVerified, newest] = await Promise.all([
+      this.catalog.findOne({ where: { ...live, verifyStatus: 'verified' }, order: { createdAt: 'DESC', id: 'DESC' } }),
+      this.catalog.find({ where: live, order: { createdAt: 'DESC', id: 'DESC' }, take: 2 }),
+    ]);
+    return { newestVerified, newest: newest[0] ?? null, previous: newest[1] ?? null };
+  }
+
   async metricsSnapshot(): Promise<{ lastSuccessful: BackupEntity | null; lastVerifiedAt: Date | null }> {
     const lastSuccessful = await this.catalog.findOne({ where: {}, order: { createdAt: 'DESC' } });
     const verified = await this.catalog.findOne({ where: { verifyStatus: 'verified' }, order: { verifiedAt: 'DESC' } });

@@ -10,6 +10,7 @@ import { decodeCursor, encodeCursor, Page, pageSize } from '../../common/paginat
 import { INVENTORY } from '../../config/config.module';
 import { Inventory } from '../../config/inventory.schema';
 import { OPS_REDIS } from '../../infra/redis/redis.module';
+import { BackupService } from '../backups/backup.service';
 import {
   DockerPort,
   ElasticsearchPort,
@@ -31,6 +32,7 @@ import {
 import { CheckDefinition, CheckResult, Verdict, worst } from './check';
 import { ChecklistItemResult, ChecklistKind, itemsOf } from './checklist';
 import { ChecklistRunEntity } from './checklist-run.entity';
+import { backupChecks } from './checks/backup-checks';
 import { databaseChecks } from './checks/database-checks';
 import { apiChecks, grafanaChecks, logPipelineChecks, prometheusChecks } from './checks/endpoint-checks';
 import { hostIdentityCheck } from './checks/host-identity-check';
@@ -78,6 +80,7 @@ export class ChecklistService {
     private readonly flow: LogsFlowStore,
     private readonly sampler: StatsSampler,
     private readonly clock: Clock,
+    private readonly backups: BackupService,
   ) {}
 
   /** The checks behind each checklist item. */
@@ -92,6 +95,7 @@ export class ChecklistService {
       prometheus: prometheusChecks(inv, this.prometheus, this.http, since),
       grafana: grafanaChecks(inv, this.http),
       kibana: logPipelineChecks(inv, this.http, this.es, this.flow),
+      backups: backupChecks(inv, () => this.backups.freshness(), now),
       metrics: metricChecks(inv, {
         prometheus: this.prometheus,
         docker: this.docker,
@@ -152,13 +156,14 @@ export class ChecklistService {
 
   /**
    * `options.since` (a smoke test after a recovery): log lines from before it do not count, and a
-   * Prometheus target not scraped since then is pending (warn), not down.
+   * Prometheus target not scraped since then is pending (warn), not down. `options.skip`: items
+   * left out of this run (a recovery's smoke test is about the stack, not the backups).
    */
   async run(
     trigger: 'manual' | 'schedule',
     requestedBy: string | null,
     scheduledFor: Date | null = null,
-    options: { since?: Date; kind?: ChecklistKind } = {},
+    options: { since?: Date; kind?: ChecklistKind; skip?: string[] } = {},
   ): Promise<ChecklistRunEntity> {
     const kind = options.kind ?? 'checklist';
     const deadlineMs = this.inventory.schedules.checklistDeadlineMs;
@@ -167,27 +172,29 @@ export class ChecklistService {
     const definitions = this.definitions(options.since);
     const spent = { ms: 0 };
     const items = await Promise.all(
-      itemsOf(kind).map(async (item): Promise<ChecklistItemResult> => {
-        const checks = (await Promise.all((definitions[item.id] ?? []).map((def) => this.runCheck(def, deadlineAt, spent))))
-          .flat()
-          .map((c) => {
-            const remediation = c.verdict === 'pass' ? undefined : remediationForCheck(c.check);
-            return remediation ? { ...c, remediation } : c;
-          });
-        const verdict = worst(checks.map((c) => c.verdict));
-        if (verdict === 'pass') return { item: item.id, title: item.title, verdict, checks };
-        const level = this.inventory.escalation[item.severity];
-        const remediation = checks.find((c) => c.verdict !== 'pass' && c.remediation)?.remediation;
-        return {
-          item: item.id,
-          title: item.title,
-          verdict,
-          checks,
-          nextStep: checks.find((c) => c.verdict !== 'pass' && c.nextStep)?.nextStep ?? 'see Common Issues & Resolution',
-          ...(remediation ? { remediation } : {}),
-          escalation: { severity: item.severity, contacts: level.contacts, responseMinutes: level.responseMinutes },
-        };
-      }),
+      itemsOf(kind)
+        .filter((item) => !options.skip?.includes(item.id))
+        .map(async (item): Promise<ChecklistItemResult> => {
+          const checks = (await Promise.all((definitions[item.id] ?? []).map((def) => this.runCheck(def, deadlineAt, spent))))
+            .flat()
+            .map((c) => {
+              const remediation = c.verdict === 'pass' ? undefined : remediationForCheck(c.check);
+              return remediation ? { ...c, remediation } : c;
+            });
+          const verdict = worst(checks.map((c) => c.verdict));
+          if (verdict === 'pass') return { item: item.id, title: item.title, verdict, checks };
+          const level = this.inventory.escalation[item.severity];
+          const remediation = checks.find((c) => c.verdict !== 'pass' && c.remediation)?.remediation;
+          return {
+            item: item.id,
+            title: item.title,
+            verdict,
+            checks,
+            nextStep: checks.find((c) => c.verdict !== 'pass' && c.nextStep)?.nextStep ?? 'see Common Issues & Resolution',
+            ...(remediation ? { remediation } : {}),
+            escalation: { severity: item.severity, contacts: level.contacts, responseMinutes: level.responseMinutes },
+          };
+        }),
     );
     const finishedAt = this.clock.now();
     const run = this.runs.create({

@@ -1,7 +1,7 @@
 import { Severity } from '../../config/inventory.schema';
 import { CheckResult, Verdict } from './check';
 
-/** The runbook's "Daily Startup Checklist", plus the hourly key metrics. */
+/** The runbook's "Daily Startup Checklist", plus the hourly key metrics and the backups. */
 export interface ChecklistItemDefinition {
   id: string;
   /** The runbook's wording. */
@@ -19,6 +19,7 @@ export const CHECKLIST_ITEMS: ChecklistItemDefinition[] = [
   { id: 'grafana', title: 'Grafana dashboards updating', severity: 'P3' },
   { id: 'kibana', title: 'Kibana receiving logs', severity: 'P3' },
   { id: 'metrics', title: 'Key metrics within thresholds (Service Health Monitoring)', severity: 'P2' },
+  { id: 'backups', title: 'Newest verified backup within a day, not much smaller than the one before', severity: 'P2' },
 ];
 
 /**

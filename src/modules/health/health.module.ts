@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { IntegrationsModule } from '../../integrations/integrations.module';
+import { BackupsModule } from '../backups/backups.module';
 import { ChecklistRunEntity } from './checklist-run.entity';
 import { ChecklistScheduler, HourlyHealthScheduler } from './checklist.scheduler';
 import { ChecklistService } from './checklist.service';
@@ -13,7 +14,7 @@ import { StatsSampler } from './stats-sampler';
 
 /** The ERP stack's health: checks, the daily checklist, its history and schedule. */
 @Module({
-  imports: [TypeOrmModule.forFeature([ChecklistRunEntity]), IntegrationsModule],
+  imports: [TypeOrmModule.forFeature([ChecklistRunEntity]), IntegrationsModule, BackupsModule],
   controllers: [HealthController],
   providers: [
     StatsSampler,

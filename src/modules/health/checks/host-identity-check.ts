@@ -1,6 +1,6 @@
 import { Inventory } from '../../../config/inventory.schema';
 import { DockerPort } from '../../../integrations/contracts';
-import { CheckDefinition, singleCheck } from '../check';
+import { CheckDefinition, describeFailure, singleCheck } from '../check';
 
 const WRONG_HOST_NEXT =
   'the control plane reaches another Docker engine than the ERP host: check stack.dockerHost (or DOCKER_HOST) and the inventory before acting on any other item';
@@ -19,7 +19,13 @@ export function hostIdentityCheck(inventory: Inventory, docker: DockerPort): Che
       system: 'Docker engine',
     },
     async (ctx) => {
-      const info = await docker.engineInfo(ctx);
+      let info: Awaited<ReturnType<DockerPort['engineInfo']>>;
+      try {
+        info = await docker.engineInfo(ctx);
+      } catch (error) {
+        // No engine to ask: which host it would be cannot be told (the services item says why it is unreachable).
+        return { verdict: 'unknown', observed: `Docker engine: cannot tell which host: ${describeFailure(error).observed}` };
+      }
       const observed = `host ${info.name}, engine ${info.id}`;
       const wrong = [
         hostName && info.name.toLowerCase() !== hostName.toLowerCase() ? `host name ${info.name}, not ${hostName}` : null,
