@@ -21,6 +21,7 @@ describe('inventory: served with secrets masked, validated at boot', () => {
         OPS_SMTP_URL: `smtp://mailer:${SECRET}@127.0.0.1:2525`,
         OPS_CHAT_WEBHOOK_URL: `https://hooks.example.com/services/T0/B0/${SECRET}`,
         OPS_URL_PROMETHEUS: 'http://127.0.0.1:19090',
+        ERP_API_TOKEN: `erp-api-${SECRET}`,
       },
     });
     viewer = await t.tokenFor(Role.Viewer);
@@ -37,6 +38,7 @@ describe('inventory: served with secrets masked, validated at boot', () => {
     expect(doc.notifications.smtpUrl).toBe('smtp://mailer:****@127.0.0.1:2525');
     expect(doc.notifications.chatWebhookUrl).toBe('https://hooks.example.com/****');
     expect(doc.urls.prometheus).toBe('http://127.0.0.1:19090');
+    expect(doc.apiCheck).toEqual({ path: '/api/v1/auth/me', token: '****' });
     expect(res.body.services).toHaveLength(10);
     expect(res.body.services.find((s: { name: string }) => s.name === 'nginx')).toEqual({
       name: 'nginx',

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { load as parseYaml } from 'js-yaml';
 import { z } from 'zod';
-import { maskUrl } from '../common/secrets';
+import { MASK, maskUrl } from '../common/secrets';
 import { Inventory, inventorySchema } from './inventory.schema';
 
 export class InventoryError extends Error {
@@ -56,6 +56,7 @@ export function applyEnvOverrides(raw: Record<string, any>, env: NodeJS.ProcessE
   };
   set(['erpDatabase', 'url'], env.ERP_DATABASE_URL);
   set(['erpRedis', 'url'], env.ERP_REDIS_URL);
+  set(['apiCheck', 'token'], env.ERP_API_TOKEN);
   set(['stack', 'dockerHost'], env.DOCKER_HOST);
   set(['notifications', 'smtpUrl'], env.OPS_SMTP_URL);
   set(['notifications', 'chatWebhookUrl'], env.OPS_CHAT_WEBHOOK_URL);
@@ -125,6 +126,7 @@ export function maskInventory(inventory: Inventory): Inventory {
   const copy = structuredClone(inventory);
   copy.erpDatabase.url = maskUrl(copy.erpDatabase.url);
   copy.erpRedis.url = maskUrl(copy.erpRedis.url);
+  if (copy.apiCheck.token) copy.apiCheck.token = MASK;
   copy.notifications.smtpUrl = maskUrl(copy.notifications.smtpUrl);
   if (copy.notifications.chatWebhookUrl) copy.notifications.chatWebhookUrl = maskUrl(copy.notifications.chatWebhookUrl, { maskPath: true });
   for (const key of URL_KEYS) copy.urls[key] = maskUrl(copy.urls[key]);

@@ -192,6 +192,22 @@ export const inventorySchema = z
         outageRecoverySeconds: 300,
       }),
     erpRedis: z.object({ url: url('redis://localhost:6379/0', ['redis', 'rediss']) }).strict(),
+    /**
+     * The runbook's `time curl …/api/v1/auth/me -H "Authorization: Bearer …"`: one authenticated
+     * request to the backend (urls.backend + path), timed against thresholds.apiSlowSeconds (the
+     * escalation table's P2 "API slow (> 5 s)"). The token is a secret (env ERP_API_TOKEN
+     * overrides); without one the request goes out unauthenticated and a 401 is the expected answer.
+     */
+    apiCheck: z
+      .object({
+        path: z
+          .string()
+          .regex(/^\/[^\s]*$/, { error: 'must be a path on urls.backend, for example /api/v1/auth/me' })
+          .default('/api/v1/auth/me'),
+        token: z.string().max(4096).default(''),
+      })
+      .strict()
+      .default({ path: '/api/v1/auth/me', token: '' }),
     urls: z
       .object({
         backendHealth: httpUrl('http://localhost/health'),
@@ -315,6 +331,8 @@ export const inventorySchema = z
         redisMemoryMb: band(450, 512),
         /** The ERP Redis's answer to PING (redis-cli ping), in ms. */
         redisPingMs: band(100, 1000).default({ warn: 100, fail: 1000 }),
+        /** One authenticated request to the backend (apiCheck), in seconds: the escalation table's P2 "API slow (> 5 s)". */
+        apiSlowSeconds: band(1, 5).default({ warn: 1, fail: 5 }),
         errorRatePercent: band(0.5, 1),
         cacheHitPercentMin: z.number().min(0).max(100).default(95),
         qcPassPercentMin: z.number().min(0).max(100).default(98),

@@ -34,6 +34,7 @@ const CHECK_REMEDIATIONS: [string, string][] = [
   ['db:tables', 'emergency.data-corruption'],
   ['db:count:', 'emergency.data-corruption'],
   ['metric:api-p95', 'api.high-latency'],
+  ['metric:api-request', 'api.high-latency'],
   ['metric:redis-memory', 'api.high-latency'],
   ['metric:error-rate', 'backend.crash-loop'],
   ['metric:disk', 'disk.cleanup'],

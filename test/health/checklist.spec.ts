@@ -30,6 +30,8 @@ type Run = {
 };
 
 const STACK_INVENTORY = 'stack/ops.stack.yaml';
+/** The ERP API token the checklist's authenticated request uses (the stand-in accepts any bearer). */
+const API_TOKEN = 'erp-api-token-checklist-test-5c1e';
 const BACKUP_DIR = mkdtempSync(join(tmpdir(), 'erp-checklist-backups-'));
 const fastLogs = (doc: Record<string, any>) => {
   doc.backups.directory = BACKUP_DIR;
@@ -89,7 +91,7 @@ describe('daily checklist against the stand-in stack', { concurrency: false }, (
 
   before(async () => {
     receiver = await startAlertReceiver();
-    t = await startTestApp({ inventoryFile: STACK_INVENTORY, inventoryPatch: fastLogs });
+    t = await startTestApp({ inventoryFile: STACK_INVENTORY, inventoryPatch: fastLogs, env: { ERP_API_TOKEN: API_TOKEN } });
     operator = await t.tokenFor(Role.Operator);
     viewer = await t.tokenFor(Role.Viewer);
     // The backups item wants a verified backup of the last day: a real one, proven by a restore drill.
@@ -509,6 +511,48 @@ describe('daily checklist against the stand-in stack', { concurrency: false }, (
       await erp.query('DROP TABLE IF EXISTS checklist_test_ballast');
       await erp.end();
     }
+  });
+
+  it('a slow authenticated API request warns past 1 s and fails past the P2 "API slow" 5 s, in "metrics"', async () => {
+    await green();
+    expect(check(await run(), 'metric:api-request')).toMatchObject({
+      verdict: 'pass',
+      observed: expect.stringMatching(/^200 in 0\.\d\d s$/),
+    });
+    // The backend answers /api/v1/auth/me 1.5 s late (its health endpoint stays fast).
+    await fault(PORTS.backend, { delayMs: 1500, match: '/api/v1/auth/me' });
+    try {
+      const slow = await run();
+      expect(check(slow, 'metric:api-request')).toMatchObject({ verdict: 'warn', observed: expect.stringMatching(/^200 in 1\.\d\d s$/) });
+      expect(notPassing(slow)).toEqual({ metrics: 'warn' });
+      // 5.6 s late: past the P2 threshold (a checklist deadline long enough to see it).
+      await fault(PORTS.backend, { delayMs: 5600, match: '/api/v1/auth/me' });
+      const patient = await startTestApp({
+        inventoryFile: STACK_INVENTORY,
+        inventoryPatch: (doc) => {
+          fastLogs(doc);
+          doc.schedules.checklistDeadlineMs = 9000;
+        },
+        env: { ERP_API_TOKEN: API_TOKEN },
+        shareWith: t,
+      });
+      try {
+        const res = await patient.http().post('/api/v1/checklists?kind=hourly').set('Authorization', `Bearer ${operator}`);
+        expect(res.status).toBe(201);
+        const r = res.body as Run;
+        expect(check(r, 'metric:api-request')).toMatchObject({ verdict: 'fail', observed: expect.stringMatching(/^200 in 5\.\d\d s$/) });
+        expect(notPassing(r)).toEqual({ metrics: 'fail' });
+        const item = r.items.find((i) => i.item === 'metrics')!;
+        expect(item).toMatchObject({ escalation: { severity: 'P2' }, remediation: 'api.high-latency' });
+        expect(JSON.stringify(r)).not.toContain(API_TOKEN);
+        expect(patient.logs.join('')).not.toContain(API_TOKEN);
+      } finally {
+        await patient.close();
+      }
+    } finally {
+      await clearFault(PORTS.backend);
+    }
+    await green();
   });
 
   it('the ERP Redis refusing PING (a password set and every client dropped) fails "database" at "redis:ping"', async () => {

@@ -9,6 +9,6 @@ export interface HttpProbeResult {
 }
 
 export interface HttpProbePort {
-  /** GET a URL; any HTTP status is a result (not an error); no answer in time is a timeout. */
-  get(url: string, options: CallOptions): Promise<HttpProbeResult>;
+  /** GET a URL; any HTTP status is a result (not an error); no answer in time is a timeout. Header values are never logged. */
+  get(url: string, options: CallOptions & { headers?: Record<string, string> }): Promise<HttpProbeResult>;
 }

@@ -34,7 +34,7 @@ import { ChecklistItemResult, ChecklistKind, itemsOf } from './checklist';
 import { ChecklistRunEntity } from './checklist-run.entity';
 import { backupChecks } from './checks/backup-checks';
 import { databaseChecks } from './checks/database-checks';
-import { apiChecks, grafanaChecks, logPipelineChecks, prometheusChecks } from './checks/endpoint-checks';
+import { apiChecks, apiLatencyCheck, grafanaChecks, logPipelineChecks, prometheusChecks } from './checks/endpoint-checks';
 import { hostIdentityCheck } from './checks/host-identity-check';
 import { logChecks } from './checks/log-checks';
 import { metricChecks } from './checks/metric-checks';
@@ -96,13 +96,16 @@ export class ChecklistService {
       grafana: grafanaChecks(inv, this.http),
       kibana: logPipelineChecks(inv, this.http, this.es, this.flow),
       backups: backupChecks(inv, () => this.backups.freshness(), now),
-      metrics: metricChecks(inv, {
-        prometheus: this.prometheus,
-        docker: this.docker,
-        redis: this.erpRedis,
-        host: this.host,
-        cached: (c) => this.sampler.latest(c),
-      }),
+      metrics: [
+        ...metricChecks(inv, {
+          prometheus: this.prometheus,
+          docker: this.docker,
+          redis: this.erpRedis,
+          host: this.host,
+          cached: (c) => this.sampler.latest(c),
+        }),
+        apiLatencyCheck(inv, this.http),
+      ],
     };
   }
 

@@ -235,3 +235,39 @@ export function logPipelineChecks(inventory: Inventory, http: HttpProbePort, es:
     ),
   ];
 }
+
+/**
+ * The runbook's `time curl …/api/v1/auth/me -H "Authorization: Bearer …"`: one authenticated
+ * request to the backend, timed against the escalation table's P2 "API slow (> 5 s)"
+ * (thresholds.apiSlowSeconds). Without a token (apiCheck.token, env ERP_API_TOKEN) the request
+ * goes out unauthenticated, a 401 is the expected answer, and only its latency counts.
+ */
+export function apiLatencyCheck(inventory: Inventory, http: HttpProbePort): CheckDefinition {
+  const band = inventory.thresholds.apiSlowSeconds;
+  const { path, token } = inventory.apiCheck;
+  const url = `${inventory.urls.backend.replace(/\/+$/, '')}${path}`;
+  const expectedStatus = token ? 200 : 401;
+  return singleCheck(
+    {
+      id: 'metric:api-request',
+      title: `an ${token ? 'authenticated ' : ''}request to ${path} answers within ${band.fail} s (P2 "API slow")`,
+      // Long enough to see a request slower than the fail threshold (the checklist's deadline still caps it).
+      timeoutMs: Math.round(band.fail * 1000) + 1000,
+      expected: `${expectedStatus} in < ${band.fail} s (warn at ${band.warn} s)`,
+      nextStep: 'see Common Issues: Issue 2 (High API Response Time): procedure api.high-latency',
+      system: 'backend',
+    },
+    async (ctx) => {
+      const res = await http.get(url, { ...ctx, ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
+      const seconds = res.latencyMs / 1000;
+      const took = `${res.status} in ${seconds.toFixed(2)} s${token ? '' : ' (no apiCheck.token: unauthenticated)'}`;
+      if (res.status !== expectedStatus)
+        return {
+          verdict: 'fail',
+          observed: `${took}, expected ${expectedStatus}`,
+          nextStep: 'see Common Issues: Issue 6 (API Container Crashes)',
+        };
+      return { verdict: bandVerdict(seconds, band), observed: took };
+    },
+  );
+}
