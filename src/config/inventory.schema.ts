@@ -331,6 +331,14 @@ export const inventorySchema = z
         redisMemoryMb: band(450, 512),
         /** The ERP Redis's answer to PING (redis-cli ping), in ms. */
         redisPingMs: band(100, 1000).default({ warn: 100, fail: 1000 }),
+        /**
+         * The daily review's System Overview dashboard has targets of its own, stricter than the
+         * hourly check's: CPU < 50 % during normal hours, memory < 70 %, disk < 80 % (runbook
+         * "Daily Review Process", dashboard 1).
+         */
+        overviewCpuPercent: band(40, 50).default({ warn: 40, fail: 50 }),
+        overviewMemoryPercent: band(60, 70).default({ warn: 60, fail: 70 }),
+        overviewDiskPercent: band(75, 80).default({ warn: 75, fail: 80 }),
         /** One authenticated request to the backend (apiCheck), in seconds: the escalation table's P2 "API slow (> 5 s)". */
         apiSlowSeconds: band(1, 5).default({ warn: 1, fail: 5 }),
         errorRatePercent: band(0.5, 1),

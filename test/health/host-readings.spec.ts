@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import { Role } from '../../src/common/rights';
 import { startTestApp, TestApp } from '../helpers/test-app';
-import { docker, inspect } from '../stack/stack-helpers';
+import { docker, inspect, sh } from '../stack/stack-helpers';
 
 const STACK_INVENTORY = 'stack/ops.stack.yaml';
 const DATA_PATH = '/srv/erp-data';
@@ -83,5 +83,45 @@ describe('host readings from the ERP host (node exporter), not the control plane
     expect(free.value).toBeCloseTo(volumeBytes / 1e9, 3);
     const disk = metrics.find((m: { metric: string }) => m.metric === 'disk');
     expect(disk.details.paths).toEqual([{ path: DATA_PATH, mountpoint: '/srv', usedPercent: 0, freeGb: 0.1 }]);
+  });
+
+  it("the System Overview judges the ERP host's disk against its own target (< 80 %), the hourly check against 85 %", async () => {
+    const FILL = '/host/srv/erp-data-fill';
+    // Really fill the ERP host's data volume (the exporter's tmpfs) to a share of its size.
+    const fill = (share: number) =>
+      sh('docker', ['exec', 'erp-node-exporter', 'sh', '-c', `head -c ${Math.round(volumeBytes * share)} /dev/zero > ${FILL}`]);
+    const judged = async () => {
+      const review = await t.http().post('/api/v1/reviews/daily').set('Authorization', `Bearer ${operator}`).send({});
+      expect(review.status).toBe(201);
+      const overview = review.body.dashboards.find((d: { dashboard: string }) => d.dashboard === 'system-overview');
+      const hourly = await t.http().post('/api/v1/checklists?kind=hourly').set('Authorization', `Bearer ${operator}`);
+      expect(hourly.status).toBe(201);
+      const checks: Check[] = hourly.body.items.flatMap((i: { checks: Check[] }) => i.checks);
+      return {
+        overview: overview.metrics.find((m: { metric: string }) => m.metric === 'disk'),
+        overviewTargets: Object.fromEntries(overview.metrics.map((m: { metric: string; target: string }) => [m.metric, m.target])),
+        hourly: checks.find((c) => c.check === `metric:disk:${DATA_PATH}`)!,
+      };
+    };
+    try {
+      fill(0.77);
+      const at77 = await judged();
+      expect(at77.overviewTargets).toMatchObject({
+        cpu: '< 50 % (warn at 40 %)',
+        memory: '< 70 % (warn at 60 %)',
+        disk: '< 80 % used (warn at 75 %)',
+      });
+      expect(at77.overview).toMatchObject({ verdict: 'warn', observed: `77 % used on ${DATA_PATH}` });
+      expect(at77.hourly.verdict).toBe('pass');
+      fill(0.83);
+      const at83 = await judged();
+      expect(at83.overview).toMatchObject({ verdict: 'fail', observed: `83 % used on ${DATA_PATH}` });
+      expect(at83.hourly.verdict).toBe('warn');
+    } finally {
+      sh('docker', ['exec', 'erp-node-exporter', 'rm', '-f', FILL]);
+    }
+    const emptied = await judged();
+    expect(emptied.overview).toMatchObject({ verdict: 'pass', observed: `0 % used on ${DATA_PATH}` });
+    expect(emptied.hourly.verdict).toBe('pass');
   });
 });

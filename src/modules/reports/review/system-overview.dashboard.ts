@@ -1,5 +1,6 @@
 /**
  * Dashboard 1, System Overview: CPU and memory of the stack's containers (docker stats),
+ * against the dashboard's own targets (thresholds.overview*: < 50 / 70 / 80 %, not the hourly 70 / 80 / 85),
  * disk usage of the data paths on the ERP host (its node exporter), network I/O and load
  * (Prometheus's node-exporter series over the window).
  */
@@ -33,13 +34,13 @@ function bases(input: ReviewInputs) {
   const loadQuery = `avg(avg_over_time(node_load1[${w}]))`;
   const percent = (band: { warn: number; fail: number }, used = '') => `< ${band.fail} %${used} (warn at ${band.warn} %)`;
   return {
-    cpu: { metric: 'cpu', title: 'CPU usage', unit: '%', target: percent(t.cpuPercent), source } as Base,
-    memory: { metric: 'memory', title: 'Memory usage', unit: '%', target: percent(t.memoryPercent), source } as Base,
+    cpu: { metric: 'cpu', title: 'CPU usage', unit: '%', target: percent(t.overviewCpuPercent), source } as Base,
+    memory: { metric: 'memory', title: 'Memory usage', unit: '%', target: percent(t.overviewMemoryPercent), source } as Base,
     disk: {
       metric: 'disk',
       title: 'Disk usage',
       unit: '%',
-      target: percent(t.diskPercent, ' used'),
+      target: percent(t.overviewDiskPercent, ' used'),
       source: `the ERP host's node exporter (${input.inventory.stack.nodeExporterUrl}) for stack.dataPaths (${input.inventory.stack.dataPaths.join(', ')})`,
     } as Base,
     network: {
@@ -82,8 +83,8 @@ async function containerMetrics(input: ReviewInputs, b: Bases): Promise<ReviewMe
   const memPercent = limit > 0 ? (memory / limit) * 100 : 0;
   const memObserved = `${round(memPercent, 1)} % (${Math.round(memory / 2 ** 20)} MiB of ${Math.round(limit / 2 ** 20)} MiB)${partial}`;
   return [
-    metric(b.cpu, bandVerdict(cpu, t.cpuPercent), cpu, `${round(cpu, 1)} % of the machine${partial}`),
-    metric(b.memory, bandVerdict(memPercent, t.memoryPercent), memPercent, memObserved),
+    metric(b.cpu, bandVerdict(cpu, t.overviewCpuPercent), cpu, `${round(cpu, 1)} % of the machine${partial}`),
+    metric(b.memory, bandVerdict(memPercent, t.overviewMemoryPercent), memPercent, memObserved),
   ];
 }
 
@@ -101,7 +102,7 @@ async function diskMetric(input: ReviewInputs, base: Base): Promise<ReviewMetric
     }));
     return metric(
       base,
-      bandVerdict(fullest.usedPercent, input.inventory.thresholds.diskPercent),
+      bandVerdict(fullest.usedPercent, input.inventory.thresholds.overviewDiskPercent),
       fullest.usedPercent,
       `${round(fullest.usedPercent, 1)} % used on ${fullest.path}`,
       { paths },
