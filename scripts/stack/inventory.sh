@@ -16,12 +16,12 @@ stack:
     - { name: redis,         container: erp-redis,         healthcheck: true, tier: 0 }
     - { name: backend,       container: erp-backend,       healthcheck: true, tier: 1 }
     - { name: nginx,         container: erp-nginx,         healthcheck: false, tier: 2 }
-    - { name: prometheus,    container: erp-prometheus,    healthcheck: false, tier: 1 }
-    - { name: grafana,       container: erp-grafana,       healthcheck: false, tier: 1 }
-    - { name: alertmanager,  container: erp-alertmanager,  healthcheck: false, tier: 1 }
-    - { name: elasticsearch, container: erp-elasticsearch, healthcheck: true, tier: 0 }
-    - { name: logstash,      container: erp-logstash,      healthcheck: false, tier: 1 }
-    - { name: kibana,        container: erp-kibana,        healthcheck: false, tier: 1 }
+    - { name: prometheus,    container: erp-prometheus,    healthcheck: false, tier: 1, critical: false }
+    - { name: grafana,       container: erp-grafana,       healthcheck: false, tier: 1, critical: false }
+    - { name: alertmanager,  container: erp-alertmanager,  healthcheck: false, tier: 1, critical: false }
+    - { name: elasticsearch, container: erp-elasticsearch, healthcheck: true, tier: 0, critical: false }
+    - { name: logstash,      container: erp-logstash,      healthcheck: false, tier: 1, critical: false }
+    - { name: kibana,        container: erp-kibana,        healthcheck: false, tier: 1, critical: false }
   dockerHost: unix:///var/run/docker.sock
   dataPaths: ["/var/lib/docker"]
   # The stand-in's node exporter (scripts/stack/common.sh), which reads the host's root at /host.
@@ -48,6 +48,10 @@ erpDatabase:
 erpRedis:
   url: redis://127.0.0.1:$PORT_REDIS/0
 
+# The checklist's timed request to the backend (token: env ERP_API_TOKEN; the stand-in accepts any bearer).
+apiCheck:
+  path: /api/v1/auth/me
+
 urls:
   backendHealth: http://127.0.0.1:$PORT_NGINX/health
   backend: http://127.0.0.1:$PORT_BACKEND
@@ -63,6 +67,8 @@ backups:
   naming: "erp_backup_{YYYY}-{MM}-{DD}_{HH}00.sql.gz"
   retentionDays: 7
   keepLastOnCleanup: 3
+  maxAgeHours: 24
+  minSizeRatio: 0.5
   dumpVia: docker-exec
   service: postgres
   pgBinDir: ""
@@ -77,6 +83,11 @@ thresholds:
   memoryPercent:      { warn: 70, fail: 80 }
   diskPercent:        { warn: 80, fail: 85 }
   redisMemoryMb:      { warn: 450, fail: 512 }
+  redisPingMs:        { warn: 100, fail: 1000 }
+  apiSlowSeconds:     { warn: 1, fail: 5 }
+  overviewCpuPercent:    { warn: 40, fail: 50 }
+  overviewMemoryPercent: { warn: 60, fail: 70 }
+  overviewDiskPercent:   { warn: 75, fail: 80 }
   errorRatePercent:   { warn: 0.5, fail: 1 }
   cacheHitPercentMin: 95
   qcPassPercentMin: 98
@@ -85,6 +96,7 @@ thresholds:
 
 schedules:
   dailyChecklist: "0 6 * * *"
+  hourlyHealthCheck: "0 9-17 * * *"
   backup: "0 2 * * *"
   restoreDrill: "0 3 * * 0"
   dailyReview: "0 8 * * *"
