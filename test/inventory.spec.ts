@@ -45,7 +45,16 @@ describe('inventory: served with secrets masked, validated at boot', () => {
       container: 'erp-nginx',
       healthcheck: false,
       tier: 2,
+      critical: true,
     });
+    expect(res.body.services.filter((s: { critical: boolean }) => !s.critical).map((s: { name: string }) => s.name)).toEqual([
+      'prometheus',
+      'grafana',
+      'alertmanager',
+      'elasticsearch',
+      'logstash',
+      'kibana',
+    ]);
     expect(doc.escalation.P1.responseMinutes).toBe(5);
     const gql = await t.gql(viewer, '{ inventory { composeProject document } }');
     expect(gql.body.data.inventory.composeProject).toBe('erp');

@@ -97,6 +97,12 @@ const serviceSchema = z
       .min(0)
       .max(9)
       .default(1),
+    /**
+     * A service the ERP cannot work without (default true). One service down is restarted alone
+     * (service.restart: P3 when not critical, P2 when critical); more than one critical service
+     * down is an outage (emergency.outage).
+     */
+    critical: z.boolean({ error: 'must be true or false (can the ERP work without it?), for example true' }).default(true),
   })
   .strict();
 

@@ -1,4 +1,3 @@
-import { remediationForCheck } from '../../procedures/suggestions';
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -41,6 +40,7 @@ import { metricChecks } from './checks/metric-checks';
 import { redisPingCheck } from './checks/redis-ping-check';
 import { serviceChecks } from './checks/service-checks';
 import { LogsFlowStore } from './logs-flow.store';
+import { suggestionFor } from './service-suggestion';
 import { StatsSampler } from './stats-sampler';
 
 /** Time kept back from the deadline for assembling and storing the run. */
@@ -178,12 +178,12 @@ export class ChecklistService {
       itemsOf(kind)
         .filter((item) => !options.skip?.includes(item.id))
         .map(async (item): Promise<ChecklistItemResult> => {
-          const checks = (await Promise.all((definitions[item.id] ?? []).map((def) => this.runCheck(def, deadlineAt, spent))))
-            .flat()
-            .map((c) => {
-              const remediation = c.verdict === 'pass' ? undefined : remediationForCheck(c.check);
-              return remediation ? { ...c, remediation } : c;
-            });
+          const results = (await Promise.all((definitions[item.id] ?? []).map((def) => this.runCheck(def, deadlineAt, spent)))).flat();
+          const failing = results.filter((c) => c.verdict !== 'pass');
+          const checks = results.map((c) => {
+            const remediation = c.verdict === 'pass' ? undefined : suggestionFor(c, failing, this.inventory);
+            return remediation ? { ...c, remediation } : c;
+          });
           const verdict = worst(checks.map((c) => c.verdict));
           if (verdict === 'pass') return { item: item.id, title: item.title, verdict, checks };
           const level = this.inventory.escalation[item.severity];

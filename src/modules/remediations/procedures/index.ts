@@ -8,6 +8,7 @@ import { diskCleanupProcedure } from './disk-cleanup';
 import { dataCorruptionProcedure } from './emergency-data-corruption';
 import { outageProcedure } from './emergency-outage';
 import { logsElasticsearchIngestProcedure } from './logs-elasticsearch-ingest';
+import { serviceRestartProcedure } from './service-restart';
 
 /** The runbook's common issues and emergency procedures (one file each). */
 export function remediationProcedures(deps: RemediationDeps): ProcedureDefinition[] {
@@ -21,6 +22,7 @@ export function remediationProcedures(deps: RemediationDeps): ProcedureDefinitio
     alertsStormProcedures,
     diskCleanupProcedure,
     logsElasticsearchIngestProcedure,
+    serviceRestartProcedure,
   ];
   return factories.flatMap((make) => make(deps));
 }
