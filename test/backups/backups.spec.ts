@@ -449,6 +449,14 @@ describe('backups on the stand-in stack', () => {
     expect(removed.body.run.status).toBe('succeeded');
     expect(removed.body.backup.verifyStatus).toBe('deleted');
     expect(existsSync(path.join(dir, other.fileName))).toBe(false);
+    // It was the newest backup: the ERP's BackupFailed rule now sees the newest one still there.
+    expect(other.id).toBe(listed.body.items[0].id);
+    const live = await withClient(t.database, (c) =>
+      c.query('SELECT created_at FROM backups WHERE deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1'),
+    );
+    const scraped = /^backup_last_successful_timestamp (\S+)$/m.exec((await t.http().get('/metrics')).text);
+    expect(Number(scraped![1])).toBeCloseTo(live.rows[0].created_at.getTime() / 1000, 2);
+    expect(Number(scraped![1])).toBeLessThan(Date.parse(other.createdAt) / 1000);
   });
 
   it('GraphQL: the catalog and a dry-run backup', async () => {

@@ -321,9 +321,11 @@ export class BackupService {
     return { newestVerified, newest: newest[0] ?? null, previous: newest[1] ?? null };
   }
 
+  /** For the ERP's backup rules: the newest backup still there (a deleted one cannot be restored) and the last verification of one. */
   async metricsSnapshot(): Promise<{ lastSuccessful: BackupEntity | null; lastVerifiedAt: Date | null }> {
-    const lastSuccessful = await this.catalog.findOne({ where: {}, order: { createdAt: 'DESC' } });
-    const verified = await this.catalog.findOne({ where: { verifyStatus: 'verified' }, order: { verifiedAt: 'DESC' } });
+    const live = { deletedAt: IsNull() };
+    const lastSuccessful = await this.catalog.findOne({ where: live, order: { createdAt: 'DESC', id: 'DESC' } });
+    const verified = await this.catalog.findOne({ where: { ...live, verifyStatus: 'verified' }, order: { verifiedAt: 'DESC' } });
     return { lastSuccessful, lastVerifiedAt: verified?.verifiedAt ?? null };
   }
 }
