@@ -191,24 +191,32 @@ describe('incident metrics on /metrics', () => {
     );
     for (const id of [ids.escalating, ids.p1, ids.linked]) expect((await act(id, 'resolve', admin)).status).toBe(200);
     expect((await eventsOf('escalated', ids.escalating)).P1).toBe(2);
-    // The counter equals the escalations in the timelines, per severity (it lags them by a query at most).
+    // The counters equal the escalations in the timelines, per severity (they lag them by a query
+    // at most). Both replicas run the engine and each counts the escalations it fired.
     const escalated = await eventsOf('escalated');
-    const counted = (s: Samples) =>
-      Object.fromEntries(SEVERITIES.map((sev) => [sev, s.get(`ops_incident_escalations_total{severity="${sev}"}`) ?? 0]));
+    const scrapeBoth = async () => [await scrape(), await scrape(replica!)];
+    const counted = (both: Samples[]) =>
+      Object.fromEntries(
+        SEVERITIES.map((sev) => [sev, both.reduce((n, s) => n + (s.get(`ops_incident_escalations_total{severity="${sev}"}`) ?? 0), 0)]),
+      );
     const expected = Object.fromEntries(SEVERITIES.map((sev) => [sev, escalated[sev] ?? 0]));
-    await waitUntil('the escalation counter', async () => JSON.stringify(counted(await scrape())) === JSON.stringify(expected));
+    await waitUntil('the escalation counters', async () => JSON.stringify(counted(await scrapeBoth())) === JSON.stringify(expected));
     // Every page has left the outbox (sent, or cancelled by the resolutions).
     await waitUntil('no page pending', () =>
       withClient(w.t.database, async (c) => (await c.query("SELECT 1 FROM incident_pages WHERE status = 'pending'")).rowCount === 0),
     );
-    const s = await scrape();
-    expect(counted(s)).toEqual(expected);
-    expect(s.get('ops_incident_pages_total{channel="email",outcome="sent"}')).toBe(w.mail.messages.length);
-    expect(s.get('ops_incident_pages_total{channel="chat",outcome="sent"}')).toBe(w.chat.bodies.length);
+    // Pages too: whichever replica claims a page from the outbox sends and counts it.
+    const both = await scrapeBoth();
+    const [s] = both;
+    expect(counted(both)).toEqual(expected);
+    const sent = (channel: string) =>
+      both.reduce((n, samples) => n + (samples.get(`ops_incident_pages_total{channel="${channel}",outcome="sent"}`) ?? 0), 0);
+    expect(sent('email')).toBe(w.mail.messages.length);
+    expect(sent('chat')).toBe(w.chat.bodies.length);
     // (Compared with the sinks, not the outbox rows: a page sent while a resolution cancels it
     // stays "cancelled" in the outbox, though the mail went out and is counted.)
     expect(w.mail.messages.length).toBeGreaterThan(0);
-    expect(s.get('ops_incident_pages_total{channel="email",outcome="failed"}') ?? 0).toBe(0);
+    expect(both.map((samples) => samples.get('ops_incident_pages_total{channel="email",outcome="failed"}') ?? 0)).toEqual([0, 0]);
     expect(open(s)).toEqual({ P1: 0, P2: 0, P3: 0, P4: 0 });
     expect(countOf(s, 'resolve', 'P1')).toBe(3);
   });

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
+import { PostgresQueryRunner } from 'typeorm/driver/postgres/PostgresQueryRunner';
 import { z } from 'zod';
 import { Role } from '../../src/common/rights';
 import { IncidentRuns } from '../../src/modules/incidents/incident-runs';
@@ -371,5 +372,50 @@ describe('the end of a run from an incident, with two replicas racing to record 
       c.query('SELECT ended_status, ended_at FROM incident_runs WHERE run_id = $1', [runId]),
     );
     expect(links.rows).toEqual([{ ended_status: 'succeeded', ended_at: expect.any(Date) }]);
+  });
+
+  // A run's end is written in one transaction (ended_at and the run_ended event). A detail read
+  // while that commits must not show one without the other: the CI run of 356145b read `runs`
+  // before the commit and the timeline after it. Here the detail's timeline query is held until
+  // the end has been recorded (by the product's own pass), the worst moment for the reader.
+  it('a detail whose timeline is read after a run end committed shows the incident as of one moment: ended_at and run_ended both absent, then both present', async () => {
+    const id = await r.open('test.incident-fix');
+    const res = await r.post(id, { parameters: { waitMs: 0 } });
+    expect([res.status, res.body.message]).toEqual([202, undefined]);
+    const runId = res.body.run.id as string;
+    await waitUntil('the run to succeed', async () => (await r.runOf(runId)).status === 'succeeded');
+
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let reached!: () => void;
+    const timelineAsked = new Promise<void>((resolve) => (reached = resolve));
+    const original = PostgresQueryRunner.prototype.query;
+    PostgresQueryRunner.prototype.query = async function (this: PostgresQueryRunner, sql: string, ...rest: any[]) {
+      if (sql.startsWith('SELECT * FROM incident_events WHERE incident_id')) {
+        reached();
+        await gate;
+      }
+      return (original as any).call(this, sql, ...rest);
+    } as typeof original;
+    try {
+      const reading = r.detail(id);
+      await timelineAsked;
+      await r.w.t.app.get(IncidentRuns).trackRuns();
+      const recorded = await withClient(r.w.t.database, (c) =>
+        c.query('SELECT ended_status FROM incident_runs WHERE run_id = $1', [runId]),
+      );
+      expect(recorded.rows).toEqual([{ ended_status: 'succeeded' }]);
+      release();
+      const before = await reading;
+      expect([before.runs.map((run) => run.ended_at), before.timeline.filter((e) => e.type === 'run_ended').length]).toEqual([[null], 0]);
+    } finally {
+      PostgresQueryRunner.prototype.query = original;
+      release();
+    }
+    const after = await r.detail(id);
+    expect([
+      after.runs.map((run) => run.ended_status),
+      after.timeline.filter((e) => e.type === 'run_ended').map((e) => e.data.runId),
+    ]).toEqual([['succeeded'], [runId]]);
   });
 });

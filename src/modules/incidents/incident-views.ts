@@ -36,13 +36,7 @@ export function toModel(row: IncidentRow): IncidentModel {
   };
 }
 
-export async function toDetail(incidents: IncidentsService, row: IncidentRow): Promise<IncidentDetailModel> {
-  const [groupKeys, alerts, runs, notifications, timeline] = await Promise.all([
-    incidents.groupsOf(row.id),
-    incidents.alertsOf(row.id),
-    incidents.runsOf(row.id),
-    incidents.pagesOf(row.id),
-    incidents.timeline(row.id),
-  ]);
+export async function toDetail(incidents: IncidentsService, id: string): Promise<IncidentDetailModel> {
+  const { row, groupKeys, alerts, runs, notifications, timeline } = await incidents.snapshot(id);
   return { ...toModel(row), groupKeys, alerts, runs, notifications, timeline, report: row.report };
 }

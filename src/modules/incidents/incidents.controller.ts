@@ -69,7 +69,7 @@ export class IncidentsController {
   @ApiOperation({ summary: 'One incident with its alerts, alert groups, runs, notifications and timeline' })
   @ApiOkResponse({ type: IncidentDetailModel })
   async get(@Param('id', ID) id: string): Promise<IncidentDetailModel> {
-    return toDetail(this.incidents, await this.incidents.get(id));
+    return toDetail(this.incidents, id);
   }
 
   @Post('incidents/:id/acknowledge')

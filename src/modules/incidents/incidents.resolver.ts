@@ -63,7 +63,7 @@ export class IncidentsResolver {
   @Query(() => IncidentDetailGqlModel, { description: 'One incident with its alerts, alert groups, runs, notifications and timeline' })
   @RequireRight('incidents.read')
   async incident(@Args() { id }: IncidentIdArgs) {
-    const detail = await toDetail(this.service, await this.service.get(id));
+    const detail = await toDetail(this.service, id);
     return { ...detail, timeline: (detail.timeline as unknown as EventRow[]).map(toEventView) };
   }
 

@@ -15,6 +15,7 @@ import { AlertsService } from '../alerts/alerts.service';
 import { EscalationEngine } from './escalation.engine';
 import { IncidentIntake } from './incident-intake';
 import { IncidentLifecycle } from './incident-lifecycle';
+import { IncidentSnapshot, readIncident, readSnapshot, readTimeline } from './incident-reads';
 import { addEvent, EventRow, IncidentRow, lockIncident, updated } from './incident-store';
 import { IncidentMetrics } from './incident.metrics';
 import { contactsOf, Level, levelOf, onCallAt, rotationOnCall } from './oncall';
@@ -100,36 +101,18 @@ export class IncidentsService implements OnModuleInit {
     return { items, nextCursor: rows.length > size ? encodeCursor([last.created_at.toISOString(), last.id]) : null };
   }
 
-  async get(id: string): Promise<IncidentRow> {
-    const rows: IncidentRow[] = await this.dataSource.query('SELECT * FROM incidents WHERE id = $1', [id]);
-    if (!rows[0]) throw new DomainError(ErrorCode.NotFound, `incident ${id} does not exist`, { incident: id });
-    return rows[0];
+  get(id: string): Promise<IncidentRow> {
+    return readIncident(this.dataSource, id);
+  }
+
+  /** An incident with everything attached to it, as of one moment: a run's end and its timeline event are seen together. */
+  snapshot(id: string): Promise<IncidentSnapshot> {
+    return this.dataSource.transaction('REPEATABLE READ', (m) => readSnapshot(m, id));
   }
 
   async timeline(id: string, afterId = 0): Promise<EventRow[]> {
     await this.get(id);
-    return this.dataSource.query('SELECT * FROM incident_events WHERE incident_id = $1 AND id > $2 ORDER BY id LIMIT 1000', [id, afterId]);
-  }
-
-  async alertsOf(id: string): Promise<Record<string, unknown>[]> {
-    return this.dataSource.query('SELECT * FROM incident_alerts WHERE incident_id = $1 ORDER BY starts_at, fingerprint', [id]);
-  }
-
-  async groupsOf(id: string): Promise<string[]> {
-    return (await this.dataSource.query('SELECT group_key FROM incident_alert_groups WHERE incident_id = $1 ORDER BY linked_at', [id])).map(
-      (r: { group_key: string }) => r.group_key,
-    );
-  }
-
-  async runsOf(id: string): Promise<Record<string, unknown>[]> {
-    return this.dataSource.query('SELECT * FROM incident_runs WHERE incident_id = $1 ORDER BY requested_at', [id]);
-  }
-
-  async pagesOf(id: string): Promise<Record<string, unknown>[]> {
-    return this.dataSource.query(
-      'SELECT id, reason, person, channel, target, status, attempts, created_at, sent_at, error FROM incident_pages WHERE incident_id = $1 ORDER BY created_at, person, channel',
-      [id],
-    );
+    return readTimeline(this.dataSource, id, afterId);
   }
 
   /** Opens an incident by hand (P3 right at least; a Pn incident needs the right to act at Pn). */
