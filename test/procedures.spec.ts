@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import { z } from 'zod';
 import { Role } from '../src/common/rights';
-import { ProcedureDefinition } from '../src/procedures/procedure';
+import { EscalationError, ProcedureDefinition } from '../src/procedures/procedure';
 import { ProcedureRegistry } from '../src/procedures/procedure-registry';
 import { RunnerService } from '../src/procedures/runner.service';
 import { withClient } from './helpers/db';
@@ -15,7 +15,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const touched: string[] = [];
 function fixture(
   id: string,
-  options: Partial<ProcedureDefinition> & { stepMs?: number; failAt?: string } = {},
+  options: Partial<ProcedureDefinition> & {
+    stepMs?: number;
+    failAt?: string;
+    escalate?: { level: 'P1' | 'P2' | 'P3'; situation?: string };
+  } = {},
 ): ProcedureDefinition<{ label?: string; waitMs?: number }> {
   const step = (stepId: string) => ({
     id: stepId,
@@ -25,6 +29,8 @@ function fixture(
     run: async (ctx: { runId: string; parameters: { waitMs?: number } }) => {
       await sleep(ctx.parameters.waitMs ?? options.stepMs ?? 10);
       if (options.failAt === stepId) throw new Error(`${stepId} broke`);
+      if (options.escalate && stepId === 'two')
+        throw new EscalationError('the line is still down', { seen: 1 }, options.escalate.level, options.escalate.situation);
       touched.push(`${ctx.runId}:${stepId}`);
       return { did: stepId };
     },
@@ -54,6 +60,13 @@ describe('the procedure runner', () => {
     registry.register(fixture('test.slow', { stepMs: 800 }));
     registry.register(fixture('test.broken', { failAt: 'one' }));
     registry.register(fixture('test.p2', { severity: 'P2' }));
+    // Procedures answering a row of the escalation table, and escalating to one.
+    registry.register(
+      fixture('test.data-at-risk', { severity: 'P1', domain: 'database', situation: 'data-at-risk', requiresApproval: true }),
+    );
+    registry.register(fixture('test.high-error-rate', { severity: 'P2', situation: 'high-error-rate' }));
+    registry.register(fixture('test.error-rate', { escalate: { level: 'P2', situation: 'high-error-rate' } }));
+    registry.register(fixture('test.raised', { situation: 'single-user', escalate: { level: 'P1' } }));
     registry.register(
       fixture('test.restore', {
         severity: 'P1',
@@ -169,11 +182,46 @@ describe('the procedure runner', () => {
       procedure: 'test.p2',
       level: 'P2',
       yourRole: 'operator',
-      escalateTo: ['Support + Senior Dev', 'Senior Dev'],
+      escalateTo: ['Support', 'Senior Dev'],
       responseMinutes: 15,
     });
     expect((await request('test.simple', {}, 'viewer')).status).toBe(403);
     expect((await request('test.p2', {}, 'senior')).status).toBe(201);
+  });
+
+  it("names the escalation table's row, not the whole level: refusals and escalations of a procedure answering a situation", async () => {
+    // P1 "Data at risk" is Senior Dev + DBA; the P1 level also holds "System down" (On-Call Senior Dev).
+    const data = await request('test.data-at-risk', { confirm: 'x' }, 'operator');
+    expect([data.status, data.body.message]).toEqual([
+      403,
+      'operator may not run test.data-at-risk: it is a P1 database procedure; escalate to Senior Dev, DBA',
+    ]);
+    expect(data.body.details).toMatchObject({
+      level: 'P1',
+      escalateTo: ['Senior Dev', 'DBA'],
+      situation: 'Data at risk',
+      responseMinutes: 5,
+    });
+    // P2 "High error rate" is the Senior Dev alone; the P2 level also holds "API slow" (Support + Senior Dev).
+    const rate2 = await request('test.high-error-rate', {}, 'operator');
+    expect(rate2.status).toBe(403);
+    expect(rate2.body.details).toMatchObject({ escalateTo: ['Senior Dev'], situation: 'High error rate', responseMinutes: 15 });
+    // Escalated by a step to P2 "High error rate": the Senior Dev, not Support.
+    const rate = await request('test.error-rate', {});
+    expect(rate.status).toBe(201);
+    const escalated = await until(rate.body.id, ['escalated', 'failed', 'succeeded']);
+    expect([escalated.status, escalated.error]).toEqual([
+      'escalated',
+      'the line is still down; escalate to Senior Dev (P2, High error rate, 15 min)',
+    ]);
+    expect(escalated.steps[1].output).toEqual({ seen: 1, escalateTo: ['Senior Dev'], level: 'P2', situation: 'High error rate' });
+    // Escalated to a level without the procedure's situation: that level's contacts, every row's.
+    const raised = await until((await request('test.raised', {})).body.id, ['escalated', 'failed', 'succeeded']);
+    expect([raised.status, raised.error]).toEqual([
+      'escalated',
+      'the line is still down; escalate to On-Call Senior Dev, Senior Dev, DBA (P1, 5 min)',
+    ]);
+    expect(raised.steps[1].output).toEqual({ seen: 1, escalateTo: ['On-Call Senior Dev', 'Senior Dev', 'DBA'], level: 'P1' });
   });
 
   it('refuses bad parameters with 400 naming them, and writes nothing', async () => {

@@ -106,16 +106,19 @@ schedules:
 escalation:
   P1:
     responseMinutes: 5
-    situations: ["System down", "Data at risk"]
-    contacts: ["On-Call Senior Dev", "Senior Dev + DBA (data at risk)"]
+    situations:
+      - { id: system-down, situation: "System down", contacts: ["On-Call Senior Dev"] }
+      - { id: data-at-risk, situation: "Data at risk", contacts: ["Senior Dev", "DBA"] }
   P2:
     responseMinutes: 15
-    situations: ["API slow (>5s)", "High error rate"]
-    contacts: ["Support + Senior Dev", "Senior Dev"]
+    situations:
+      - { id: api-slow, situation: "API slow (> 5 s)", contacts: ["Support", "Senior Dev"] }
+      - { id: high-error-rate, situation: "High error rate", contacts: ["Senior Dev"] }
   P3:
     responseMinutes: 30
-    situations: ["Performance issue (30 min)", "Single user issue (1 hour)"]
-    contacts: ["Support"]
+    situations:
+      - { id: performance, situation: "Performance issue", contacts: ["Support"] }
+      - { id: single-user, situation: "Single user issue", contacts: ["Support"], responseMinutes: 60 }
 
 notifications:
   slackChannel: "#erp-support"

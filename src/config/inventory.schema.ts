@@ -64,6 +64,51 @@ export function defaultNodeExporterUrl(dockerHost: string): string {
 export const severitySchema = z.enum(['P1', 'P2', 'P3']);
 export type Severity = z.infer<typeof severitySchema>;
 
+/**
+ * One row of the runbook's escalation table, as written in the inventory: an object, or a
+ * plain string (the situation alone: its id made from it, the level's contacts and time).
+ */
+const situationRow = z.preprocess(
+  (row) => (typeof row === 'string' ? { situation: row } : row),
+  z
+    .object({
+      id: z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, { error: 'must be a short id (a-z, 0-9, -), for example system-down' })
+        .optional(),
+      situation: z
+        .string({ error: 'must name the situation, for example "System down"' })
+        .min(1, { error: 'must name the situation, for example "System down"' })
+        .max(200),
+      contacts: z
+        .array(z.string().min(1))
+        .min(1, { error: 'must name at least one contact, for example ["On-Call Senior Dev"]' })
+        .optional(),
+      responseMinutes: z.number({ error: 'must be a number of minutes, for example 60' }).int().positive().optional(),
+    })
+    .strict(),
+);
+
+/** A row of the escalation table: a situation of a level, whom to call and how fast they answer. */
+export interface EscalationRow {
+  id: string;
+  situation: string;
+  contacts: string[];
+  responseMinutes: number;
+}
+
+const slug = (text: string) =>
+  text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40) || 'situation';
+
+/**
+ * One level of the escalation table: its response time (paging timers), its rows (situation →
+ * contacts → response time, the runbook's table) and its contacts (for what matches no row;
+ * by default every row's contacts). A row written as a plain string takes the level's.
+ */
 const escalationLevel = (minutes: number, contact: string) =>
   z
     .object({
@@ -71,12 +116,39 @@ const escalationLevel = (minutes: number, contact: string) =>
         .number({ error: `must be a number of minutes, for example ${minutes}` })
         .int()
         .positive(),
-      situations: z.array(z.string()).default([]),
-      contacts: z.array(z.string().min(1), { error: `must be a list of contacts, for example ["${contact}"]` }).min(1, {
-        error: `must name at least one contact, for example ["${contact}"]`,
-      }),
+      situations: z.array(situationRow).default([]),
+      contacts: z
+        .array(z.string().min(1), { error: `must be a list of contacts, for example ["${contact}"]` })
+        .min(1, {
+          error: `must name at least one contact, for example ["${contact}"]`,
+        })
+        .optional(),
     })
-    .strict();
+    .strict()
+    .superRefine((level, ctx) => {
+      const fromRows = level.situations.flatMap((r) => r.contacts ?? []);
+      if (!level.contacts && !fromRows.length)
+        ctx.addIssue({ code: 'custom', path: ['contacts'], message: `must name at least one contact, for example ["${contact}"]` });
+      else if (!level.contacts && level.situations.some((r) => !r.contacts))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['contacts'],
+          message: "must be given when a situation names no contacts of its own (they take the level's)",
+        });
+      const ids = level.situations.map((r) => r.id ?? slug(r.situation));
+      const twice = ids.find((id, i) => ids.indexOf(id) !== i);
+      if (twice) ctx.addIssue({ code: 'custom', path: ['situations'], message: `has the situation id "${twice}" twice` });
+    })
+    .transform((level) => {
+      const contacts = level.contacts ?? [...new Set(level.situations.flatMap((r) => r.contacts ?? []))];
+      const situations: EscalationRow[] = level.situations.map((r) => ({
+        id: r.id ?? slug(r.situation),
+        situation: r.situation,
+        contacts: r.contacts ?? contacts,
+        responseMinutes: r.responseMinutes ?? level.responseMinutes,
+      }));
+      return { responseMinutes: level.responseMinutes, contacts, situations };
+    });
 
 const serviceSchema = z
   .object({

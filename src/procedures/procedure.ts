@@ -78,6 +78,8 @@ export class EscalationError extends Error {
     message: string,
     readonly details: StepOutput,
     readonly level: Severity = 'P1',
+    /** The escalation table's row at `level` (its id), when the problem is one of its situations. */
+    readonly situation?: string,
   ) {
     super(message);
     this.name = 'EscalationError';
@@ -94,6 +96,12 @@ export interface ProcedureDefinition<P = any> {
    * silence longer than 30 min is P2; the optional restart of a P3 diagnosis is P2).
    */
   severityFor?(parameters: P): Severity;
+  /**
+   * The runbook situation this procedure answers: the id of a row of the inventory's
+   * escalation table at its level (e.g. system-down). Refusals and escalations name that
+   * row's contacts; without it (or at a level without that row) the level's.
+   */
+  situation?: string;
   domain: Domain;
   /** Validated parameters (unknown keys refused). */
   parameters: z.ZodType<P>;

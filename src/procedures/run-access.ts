@@ -1,5 +1,6 @@
 import { DomainError, ErrorCode } from '../common/errors';
 import { Identity, RESERVED_USERNAMES } from '../common/request-context';
+import { escalationOf } from '../config/escalation';
 import { Inventory, Severity } from '../config/inventory.schema';
 import { Domain, mayApprove, roleHasLevel, ROLES } from '../common/rights';
 import { ProcedureDefinition } from './procedure';
@@ -13,7 +14,7 @@ import { RunEntity } from './run.entity';
 /** Refuses a role below the procedure's level with 403 naming whom to escalate to. */
 export function assertMayRun(definition: ProcedureDefinition, severity: Severity, identity: Identity, inventory: Inventory): void {
   if (roleHasLevel(identity.role, severity, definition.domain)) return;
-  const level = inventory.escalation[severity];
+  const level = escalationOf(inventory, severity, definition.situation);
   const roles = ROLES.filter((r) => roleHasLevel(r, severity, definition.domain));
   const why =
     severity === definition.severity
@@ -29,6 +30,7 @@ export function assertMayRun(definition: ProcedureDefinition, severity: Severity
       yourRole: identity.role,
       rolesWithRight: roles,
       escalateTo: level.contacts,
+      ...(level.situation ? { situation: level.situation } : {}),
       responseMinutes: level.responseMinutes,
     },
   );

@@ -6,6 +6,7 @@ import { AppConfig } from '../config/app-config';
 import { APP_CONFIG, INVENTORY } from '../config/config.module';
 import { Inventory } from '../config/inventory.schema';
 import { OPS_REDIS } from '../infra/redis/redis.module';
+import { escalationOf, escalationText } from '../config/escalation';
 import { EarlierStep, earlierSteps, EscalationError, ProcedureDefinition, StepContext, StepDefinition, StepOutput } from './procedure';
 import { ProcedureRegistry } from './procedure-registry';
 import { ResourceLocks } from './resource-locks';
@@ -272,9 +273,14 @@ export class RunExecutor implements OnModuleInit {
     let ending: RunEnding = { status: 'failed', error: `${step.id}: ${message}` };
     if (error instanceof EscalationError) {
       // The procedure could not fix it: whom to call, and what to hand them.
-      const level = this.inventory.escalation[error.level];
-      output = { ...error.details, escalateTo: level.contacts, level: error.level };
-      const why = `${message}; escalate to ${level.contacts.join(', ')} (${error.level}, ${level.responseMinutes} min)`;
+      const level = escalationOf(this.inventory, error.level, error.situation ?? definition.situation);
+      output = {
+        ...error.details,
+        escalateTo: level.contacts,
+        level: error.level,
+        ...(level.situation ? { situation: level.situation } : {}),
+      };
+      const why = `${message}; escalate to ${escalationText(level)}`;
       ending = { status: 'escalated', error: why.slice(0, 2000) };
     }
     await this.records.steps.update(here, {

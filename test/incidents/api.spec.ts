@@ -351,6 +351,75 @@ describe('incidents API: filters, pages, bad input and rights (REST and GraphQL)
     expect((await post(`${database.id}/resolve`, { note: 'done' }, 'dba')).status).toBe(200);
   });
 
+  it("opens an incident for a row of the escalation table: the row's response time paces its first step, its contacts are named; another level's row is refused", async () => {
+    const read = async (id: string) => (await http().get(`/api/v1/incidents/${id}`).set('authorization', `Bearer ${tokens.viewer}`)).body;
+    const single = await read((await create({ severity: 'P3', component, situation: 'single-user' })).id);
+    const plain = await read((await create({ severity: 'P3', component })).id);
+    expect([single.situation, plain.situation]).toEqual(['Single user issue', null]);
+    // The runbook's P3 "Single user issue: 1 hour", not the P3 level's 30 min; the later steps keep their levels' times.
+    expect([single.policy.steps[0], plain.policy.steps[0]]).toEqual([
+      { level: 'P3', waitSeconds: 3600 },
+      { level: 'P3', waitSeconds: 1800 },
+    ]);
+    expect(single.policy.steps.slice(1)).toEqual(plain.policy.steps.slice(1));
+    expect(single.policy.steps.length).toBeGreaterThan(1);
+    expect(Date.parse(single.escalation.nextAt) - Date.parse(single.createdAt)).toBe(3_600_000);
+    expect(Date.parse(plain.escalation.nextAt) - Date.parse(plain.createdAt)).toBe(1_800_000);
+
+    // P1 "Data at risk" is Senior Dev + DBA: a refusal names them, not "System down"'s On-Call Senior Dev.
+    const data = await create({ severity: 'P1', component: 'database', situation: 'data-at-risk' });
+    const refused = await post(`${data.id}/resolve`, { note: 'done' }, 'senior');
+    expect(refused.status).toBe(403);
+    expect(refused.body.message).toMatch(
+      /^senior_dev may not resolve a P1 database incident \(Data at risk\); call .*, Senior Dev, DBA \(response within 5 min\)$/,
+    );
+    expect(refused.body.details).toMatchObject({ situation: 'Data at risk', responseMinutes: 5 });
+    expect(refused.body.details.escalateTo.slice(-2)).toEqual(['Senior Dev', 'DBA']);
+    expect(refused.body.details.escalateTo).not.toContain('On-Call Senior Dev');
+    // Without a situation the level's contacts, every row's.
+    const level = await create({ severity: 'P1', component: 'database' });
+    expect((await post(`${level.id}/resolve`, { note: 'done' }, 'senior')).body.details.escalateTo.slice(-3)).toEqual([
+      'On-Call Senior Dev',
+      'Senior Dev',
+      'DBA',
+    ]);
+    for (const { id } of [data, level]) expect((await post(`${id}/resolve`, { note: 'done' }, 'dba')).status).toBe(200);
+
+    // GraphQL alike.
+    const gql = await w.t.gql(
+      tokens.admin,
+      'mutation { createIncident(input: { title: "x", severity: "P3", situation: "single-user" }) { situation } }',
+    );
+    expect(gql.body).toEqual({ data: { createIncident: { situation: 'Single user issue' } } });
+
+    // A row of another level, an unknown id, a malformed id, a P4 with a row: 400 naming the field, nothing written.
+    const before = await counts();
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [
+        { severity: 'P3', situation: 'system-down' },
+        /^situation: must be one of performance, single-user \(the P3 rows of the escalation table\)$/,
+      ],
+      [{ severity: 'P1', situation: 'nothing-like-it' }, /^situation: must be one of system-down, data-at-risk/],
+      [{ severity: 'P2', situation: 'API slow' }, /situation/],
+      [{ severity: 'P2', situation: 'x'.repeat(41) }, /situation/],
+      [{ severity: 'P4', situation: 'single-user' }, /^situation: a P4 incident has no row/],
+    ];
+    for (const [body, message] of bad) {
+      const res = await http()
+        .post('/api/v1/incidents')
+        .set('authorization', `Bearer ${tokens.admin}`)
+        .send({ title: 'x', ...body });
+      expect([res.status, res.body.message]).toEqual([400, expect.stringMatching(message)]);
+      const g = await w.t.gql(
+        tokens.admin,
+        `mutation { createIncident(input: { title: "x", severity: "${body.severity}", situation: ${JSON.stringify(body.situation)} }) { id } }`,
+      );
+      expect(g.body.errors[0].message).toMatch(/situation/);
+      expect(g.body.errors[0].extensions.code).not.toBe('INTERNAL_SERVER_ERROR');
+    }
+    expect(await counts()).toEqual(before);
+  });
+
   it('refuses a service identity (alerts.receive) every incident read: REST, the stream and GraphQL', async () => {
     const made = await create({ severity: 'P3', component });
     for (const path of ['/api/v1/incidents', `/api/v1/incidents/${made.id}`, `/api/v1/incidents/${made.id}/events`, '/api/v1/oncall']) {

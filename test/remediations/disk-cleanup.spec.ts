@@ -160,7 +160,7 @@ describe('disk.cleanup on the stand-in stack', () => {
       const res = await request({ parameters: {} }, who);
       expect(res.status).toBe(403);
       expect(res.body.message).toMatch(/P2 database procedure/);
-      expect(res.body.details.escalateTo).toEqual(['Support + Senior Dev', 'Senior Dev']);
+      expect(res.body.details.escalateTo).toEqual(['Support', 'Senior Dev']);
       expect(res.body.details.rolesWithRight).toEqual(expect.arrayContaining(['senior_dev', 'dba']));
     }
     const bad: [object, RegExp][] = [
@@ -383,10 +383,10 @@ describe('disk.cleanup on the stand-in stack', () => {
       expect(run.status).toBe('escalated');
       expect(run.error).toMatch(/free space is still below 1000000 GB after the cleanup/);
       expect(run.error).toMatch(/contact DevOps to expand the disk \(LVM\) or move backups to external storage/);
-      expect(run.error).toMatch(/escalate to Support \+ Senior Dev, Senior Dev \(P2, 15 min\)/);
+      expect(run.error).toMatch(/escalate to Support, Senior Dev \(P2, 15 min\)/);
       const verify = step(run, 'verify');
       expect(verify.status).toBe('failed');
-      expect(verify.output).toMatchObject({ meetsThreshold: false, level: 'P2', escalateTo: ['Support + Senior Dev', 'Senior Dev'] });
+      expect(verify.output).toMatchObject({ meetsThreshold: false, level: 'P2', escalateTo: ['Support', 'Senior Dev'] });
       expect(verify.output.fileSystems[0].meetsThreshold).toBe(false);
       // The archive went to a suffixed name; every pre-existing file is unchanged.
       const archived = step(run, 'archive-logs').output.fileName as string;

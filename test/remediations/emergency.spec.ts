@@ -77,7 +77,18 @@ describe('emergency procedures on the stand-in stack', () => {
       // P1 system: senior_dev and admin only.
       for (const who of ['operator', 'support', 'dba', 'viewer']) expect((await request('emergency.outage', {}, who)).status).toBe(403);
       const denied = await request('emergency.outage', {}, 'dba');
-      expect(denied.body.message).toMatch(/P1 system procedure; escalate to On-Call Senior Dev/);
+      // The escalation table's "System down" row names only the senior dev on call.
+      expect(denied.body.message).toMatch(/P1 system procedure; escalate to On-Call Senior Dev$/);
+      expect(denied.body.details).toMatchObject({ escalateTo: ['On-Call Senior Dev'], situation: 'System down', responseMinutes: 5 });
+      // The hourly check sees two critical services down: the outage procedure, and the P1
+      // "System down" row (the senior dev on call within 5 min).
+      const hourly = await t.http().post('/api/v1/checklists?kind=hourly').set('Authorization', as('operator'));
+      expect(hourly.status).toBe(201);
+      expect(hourly.body.items.find((i: any) => i.item === 'services')).toMatchObject({
+        verdict: 'fail',
+        remediation: 'emergency.outage',
+        escalation: { severity: 'P1', situation: 'System down', contacts: ['On-Call Senior Dev'], responseMinutes: 5 },
+      });
 
       const mailsBefore = mail.messages.length;
       const dry = await request('emergency.outage', { dryRun: true }, 'senior');
@@ -194,7 +205,7 @@ describe('emergency procedures on the stand-in stack', () => {
         10_000,
       );
       expect(run.error).toMatch(
-        /recreating did not bring backend up within 15 s: escalate to the Senior Developer and prepare a rollback; escalate to On-Call Senior Dev/,
+        /recreating did not bring backend up within 15 s: escalate to the Senior Developer and prepare a rollback; escalate to On-Call Senior Dev \(P1, System down, 5 min\)$/,
       );
       expect(step(run, 'restart').output.recovered).toBe(false);
       expect(step(run, 'restart').output.down.map((d: any) => d.service)).toContain('backend');

@@ -119,7 +119,7 @@ describe('remediations: connection pool, latency, crash loop', () => {
       for (const who of ['operator', 'support']) {
         const denied = await request('db.connection-pool-exhausted', { parameters: { idleMinutes: 0.05 } }, who);
         expect(denied.status).toBe(403);
-        expect(denied.body.message).toMatch(/P2 database procedure; escalate to Support \+ Senior Dev, Senior Dev/);
+        expect(denied.body.message).toMatch(/P2 database procedure; escalate to Support, Senior Dev$/);
       }
       expect((await request('db.connection-pool-exhausted', { parameters: { idleMinutes: 0.05 } }, 'viewer')).status).toBe(403);
       // Bad parameters: 400 naming them, nothing recorded.
@@ -252,12 +252,13 @@ describe('remediations: connection pool, latency, crash loop', () => {
       const stuck = await request('backend.crash-loop', { parameters: { deadlineSeconds: 8, pauseSeconds: 1 } }, 'senior');
       const escalated = await until(stuck.body.id, ['succeeded', 'failed', 'escalated']);
       expect(escalated.status).toBe('escalated');
-      expect(escalated.error).toMatch(/escalate to On-Call Senior Dev, Senior Dev \+ DBA \(data at risk\) \(P1, 5 min\)/);
+      expect(escalated.error).toMatch(/escalate to On-Call Senior Dev \(P1, System down, 5 min\)$/);
       const watch = step(escalated, 'watch').output;
       expect(watch.logs.length).toBeGreaterThan(1);
       expect(watch.logs.length).toBeLessThanOrEqual(200);
       expect(watch.logs.join('\n')).toMatch(/crash-on-start/);
-      expect(watch.escalateTo).toEqual(['On-Call Senior Dev', 'Senior Dev + DBA (data at risk)']);
+      // The escalation table's "System down" row: the senior dev on call, not the DBA of "Data at risk".
+      expect([watch.escalateTo, watch.situation]).toEqual([['On-Call Senior Dev'], 'System down']);
       expect(watch.notified.every((d: any) => d.delivered)).toBe(true);
       await waitFor('the escalation on chat', async () => chat.bodies.length > before, 10_000);
       expect(chat.bodies.at(-1)!.channel).toBe('#erp-emergency');

@@ -56,6 +56,8 @@ describe('service.restart: one service, alone', { concurrency: false }, () => {
     const checklist = await t.http().post('/api/v1/checklists?kind=hourly').set('Authorization', h.as('operator'));
     const services = checklist.body.items.find((i: any) => i.item === 'services');
     expect(services).toMatchObject({ verdict: 'fail', remediation: 'service.restart' });
+    // Kibana is non-critical: a P3 matter for Support, not the P1 "System down" of the item.
+    expect(services.escalation).toEqual({ severity: 'P3', contacts: ['Support'], responseMinutes: 30 });
     const dry = await h.request('service.restart', { dryRun: true, parameters: { service: 'kibana' } }, 'operator');
     expect(dry.body.status).toBe('succeeded');
     expect(h.step(dry.body, 'inspect').plan).toMatchObject({ container: 'erp-kibana', state: 'exited', critical: false });

@@ -5,7 +5,7 @@ import { expect } from 'expect';
 import { projectRoot } from '../../src/common/paths';
 import { parseInventory } from '../../src/config/inventory.loader';
 import { restartSeverity } from '../../src/modules/remediations/procedures/service-restart';
-import { suggestionFor } from '../../src/modules/health/service-suggestion';
+import { onlyNonCriticalDown, suggestionFor } from '../../src/modules/health/service-suggestion';
 
 const file = join(projectRoot(), 'ops.example.yaml');
 const inventory = parseInventory(readFileSync(file, 'utf8'), file, {});
@@ -44,5 +44,15 @@ describe('which procedure a service that is down suggests', () => {
       logstash: 'P3',
       kibana: 'P3',
     });
+  });
+
+  it('only non-critical services down make the "services" item a P3 matter; one critical service among them keeps it P1', () => {
+    expect(onlyNonCriticalDown(down('kibana'), inventory)).toBe(true);
+    expect(onlyNonCriticalDown(down('kibana', 'grafana', 'logstash'), inventory)).toBe(true);
+    expect(onlyNonCriticalDown(down('kibana', 'redis'), inventory)).toBe(false);
+    expect(onlyNonCriticalDown(down('nginx'), inventory)).toBe(false);
+    // A service the inventory does not know, or no failing check at all: not "only non-critical".
+    expect(onlyNonCriticalDown(down('mystery'), inventory)).toBe(false);
+    expect(onlyNonCriticalDown([], inventory)).toBe(false);
   });
 });

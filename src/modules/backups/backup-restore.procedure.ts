@@ -143,6 +143,7 @@ export function restoreProcedure(deps: RestoreDeps): ProcedureDefinition<Restore
     id: 'backup.restore',
     title: 'Restore the ERP database from a verified backup (runbook "Restore from Backup")',
     severity: 'P1',
+    situation: 'data-at-risk',
     domain: 'database',
     parameters: restoreParameters,
     locks: (p) => ['erp:postgres', 'erp:backend', `backup:${p.backupId}`],

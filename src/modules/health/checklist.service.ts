@@ -8,6 +8,7 @@ import { DomainError } from '../../common/errors';
 import { decodeCursor, encodeCursor, Page, pageSize } from '../../common/pagination';
 import { INVENTORY } from '../../config/config.module';
 import { Inventory } from '../../config/inventory.schema';
+import { escalationOf } from '../../config/escalation';
 import { OPS_REDIS } from '../../infra/redis/redis.module';
 import { BackupService } from '../backups/backup.service';
 import {
@@ -29,7 +30,7 @@ import {
   TARGET_REDIS,
 } from '../../integrations/integrations.module';
 import { CheckDefinition, CheckResult, Verdict, worst } from './check';
-import { ChecklistItemResult, ChecklistKind, itemsOf } from './checklist';
+import { CHECK_SITUATIONS, ChecklistItemResult, ChecklistKind, itemsOf } from './checklist';
 import { ChecklistRunEntity } from './checklist-run.entity';
 import { backupChecks } from './checks/backup-checks';
 import { databaseChecks } from './checks/database-checks';
@@ -40,7 +41,7 @@ import { metricChecks } from './checks/metric-checks';
 import { redisPingCheck } from './checks/redis-ping-check';
 import { serviceChecks } from './checks/service-checks';
 import { LogsFlowStore } from './logs-flow.store';
-import { suggestionFor } from './service-suggestion';
+import { onlyNonCriticalDown, suggestionFor } from './service-suggestion';
 import { StatsSampler } from './stats-sampler';
 
 /** Time kept back from the deadline for assembling and storing the run. */
@@ -186,7 +187,13 @@ export class ChecklistService {
           });
           const verdict = worst(checks.map((c) => c.verdict));
           if (verdict === 'pass') return { item: item.id, title: item.title, verdict, checks };
-          const level = this.inventory.escalation[item.severity];
+          // Only non-critical services down (say Kibana): P3, not the P1 "System down" of the item.
+          const minor = item.id === 'services' && onlyNonCriticalDown(failing, this.inventory);
+          const severity = minor ? 'P3' : item.severity;
+          const situation = minor
+            ? undefined
+            : (checks.map((c) => (c.verdict === 'fail' ? CHECK_SITUATIONS[c.check] : undefined)).find(Boolean) ?? item.situation);
+          const level = escalationOf(this.inventory, severity, situation);
           const remediation = checks.find((c) => c.verdict !== 'pass' && c.remediation)?.remediation;
           return {
             item: item.id,
@@ -195,7 +202,12 @@ export class ChecklistService {
             checks,
             nextStep: checks.find((c) => c.verdict !== 'pass' && c.nextStep)?.nextStep ?? 'see Common Issues & Resolution',
             ...(remediation ? { remediation } : {}),
-            escalation: { severity: item.severity, contacts: level.contacts, responseMinutes: level.responseMinutes },
+            escalation: {
+              severity,
+              ...(level.situation ? { situation: level.situation } : {}),
+              contacts: level.contacts,
+              responseMinutes: level.responseMinutes,
+            },
           };
         }),
     );

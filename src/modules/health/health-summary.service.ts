@@ -77,7 +77,7 @@ export class HealthSummaryService {
         if (item.nextStep) out.push(`      → ${item.nextStep}`);
         if (item.escalation)
           out.push(
-            `      → escalate ${item.escalation.severity} within ${item.escalation.responseMinutes} min: ${item.escalation.contacts.join(', ')}`,
+            `      → escalate ${item.escalation.severity}${item.escalation.situation ? ` (${item.escalation.situation})` : ''} within ${item.escalation.responseMinutes} min: ${item.escalation.contacts.join(', ')}`,
           );
       }
     }

@@ -36,6 +36,12 @@ export class CheckResultModel {
 @ObjectType('Escalation')
 export class EscalationModel {
   @ApiProperty({ enum: ['P1', 'P2', 'P3'] }) @Field() severity: string;
+  @ApiPropertyOptional({
+    description: "The escalation table's situation, when the failure is one of its rows",
+    example: 'API slow (> 5 s)',
+  })
+  @Field({ nullable: true })
+  situation?: string;
   @ApiProperty({ type: [String] }) @Field(() => [String]) contacts: string[];
   @ApiProperty() @Field(() => Int) responseMinutes: number;
 }

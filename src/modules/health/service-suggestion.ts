@@ -22,3 +22,17 @@ export function suggestionFor(
   }).length;
   return criticalDown > 1 ? 'emergency.outage' : 'service.restart';
 }
+
+/**
+ * Whether every failing check of the "services" item is a service the inventory marks
+ * non-critical: then it is a P3 matter (service.restart), not the item's P1 "System down".
+ */
+export function onlyNonCriticalDown(failing: Pick<CheckResult, 'check'>[], inventory: Inventory): boolean {
+  return (
+    failing.length > 0 &&
+    failing.every((c) => {
+      const name = /^service:(.+)$/.exec(c.check)?.[1];
+      return name !== undefined && inventory.stack.services.find((s) => s.name === name)?.critical === false;
+    })
+  );
+}

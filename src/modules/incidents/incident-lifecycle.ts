@@ -18,6 +18,8 @@ export interface OpenInput {
   assignee?: string | null;
   suggestedProcedure: string | null;
   suggestedParameters?: Record<string, unknown> | null;
+  /** The escalation table's row (its id at the incident's level) it is opened for. */
+  situation?: string | null;
   /** The opening event's text and data. */
   message: string;
   data?: Record<string, unknown>;
@@ -43,8 +45,8 @@ export class IncidentLifecycle {
     return this.inventory.timezone;
   }
 
-  policy(severity: IncidentSeverity): IncidentPolicy {
-    return policyFor(severity, this.inventory, this.config.OPS_INCIDENT_TIME_SCALE);
+  policy(severity: IncidentSeverity, situation?: string | null): IncidentPolicy {
+    return policyFor(severity, this.inventory, this.config.OPS_INCIDENT_TIME_SCALE, situation);
   }
 
   /** The one-click link's token: the link's id and its HMAC under the master key. */
@@ -60,7 +62,7 @@ export class IncidentLifecycle {
   /** Opens an incident and pages its chain's first step. */
   async open(m: EntityManager, input: OpenInput, now: Date): Promise<IncidentRow> {
     const id = await nextIncidentId(m, now, this.timeZone);
-    const policy = this.policy(input.severity);
+    const policy = this.policy(input.severity, input.situation);
     const first = policy.steps[0];
     const rows: IncidentRow[] = await m.query(
       `INSERT INTO incidents (id, title, severity, component, status, source, assignee, created_by, created_at, policy,

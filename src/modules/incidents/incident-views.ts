@@ -31,6 +31,7 @@ export function toModel(row: IncidentRow): IncidentModel {
     reportDueAt: row.report_due_at,
     reportSubmittedAt: row.report_submitted_at,
     suggestedProcedure: row.suggested_procedure,
+    situation: row.policy.situation?.situation ?? null,
     plan: row.plan,
     policy: row.policy as unknown as Record<string, unknown>,
   };

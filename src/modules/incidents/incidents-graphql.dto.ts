@@ -132,6 +132,15 @@ export class CreateIncidentInput {
   @IsString({ message: 'must be a string' })
   @Matches(PROCEDURE_ID, { message: 'must be a procedure id, for example backend.crash-loop' })
   procedureId?: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "The escalation table's situation it is opened for (a row id at the incident's level), e.g. single-user",
+  })
+  @IsOptional()
+  @IsString({ message: 'must be a string' })
+  @Matches(/^[a-z0-9][a-z0-9-]{0,39}$/, { message: 'must be a situation id of the escalation table, for example single-user' })
+  situation?: string;
 }
 
 // --- Results (the REST models' shapes) -------------------------------------------------------
@@ -166,6 +175,7 @@ export class IncidentGqlModel {
   @Field(() => Date, { nullable: true }) reportDueAt: Date | null;
   @Field(() => Date, { nullable: true }) reportSubmittedAt: Date | null;
   @Field(() => String, { nullable: true }) suggestedProcedure: string | null;
+  @Field(() => String, { nullable: true, description: "The escalation table's situation it was opened for" }) situation: string | null;
   @Field(() => GraphQLJSON, { nullable: true, description: "The suggested procedure's dry-run plan" }) plan: Record<string, unknown> | null;
   @Field(() => GraphQLJSON, { description: 'The escalation policy as it was when it opened' }) policy: Record<string, unknown>;
 }

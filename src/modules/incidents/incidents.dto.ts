@@ -95,6 +95,15 @@ export class CreateIncidentDto {
   @IsString()
   @Matches(/^[a-z0-9][a-z0-9.-]{0,63}$/, { message: 'must be a procedure id, for example backend.crash-loop' })
   procedureId?: string;
+  @ApiPropertyOptional({
+    description:
+      "The escalation table's situation it is opened for (a row id at the incident's level): its contacts are named and its response time paces the first step",
+    example: 'single-user',
+  })
+  @IsOptional()
+  @IsString({ message: 'must be a string' })
+  @Matches(/^[a-z0-9][a-z0-9-]{0,39}$/, { message: 'must be a situation id of the escalation table, for example single-user' })
+  situation?: string;
 }
 
 export class TextDto {
@@ -171,6 +180,8 @@ export class IncidentModel {
   @ApiProperty({ nullable: true, type: Date }) reportDueAt: Date | null;
   @ApiProperty({ nullable: true, type: Date }) reportSubmittedAt: Date | null;
   @ApiProperty({ nullable: true, type: String }) suggestedProcedure: string | null;
+  @ApiProperty({ nullable: true, type: String, description: "The escalation table's situation it was opened for" }) situation:
+    string | null;
   @ApiProperty({ nullable: true, type: 'object', additionalProperties: true, description: "The suggested procedure's dry-run plan" })
   plan: Record<string, unknown> | null;
   @ApiProperty({ type: 'object', additionalProperties: true, description: 'The escalation policy as it was when it opened' })

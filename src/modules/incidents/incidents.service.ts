@@ -8,6 +8,7 @@ import { decodeCursor, encodeCursor, Page, pageSize } from '../../common/paginat
 import { Identity } from '../../common/request-context';
 import { Role, roleHasLevel, ROLES } from '../../common/rights';
 import { INVENTORY } from '../../config/config.module';
+import { escalationOf } from '../../config/escalation';
 import { IncidentRotation, IncidentSeverity } from '../../config/incidents.schema';
 import { Inventory } from '../../config/inventory.schema';
 import { AuditService } from '../../audit/audit.service';
@@ -117,10 +118,24 @@ export class IncidentsService implements OnModuleInit {
 
   /** Opens an incident by hand (P3 right at least; a Pn incident needs the right to act at Pn). */
   async create(
-    input: { title: string; severity: IncidentSeverity; component?: string; assignee?: string; procedureId?: string },
+    input: { title: string; severity: IncidentSeverity; component?: string; assignee?: string; procedureId?: string; situation?: string },
     identity: Identity,
   ): Promise<IncidentRow> {
-    this.assertMayAct(identity, input.severity, input.component ?? null, 'open');
+    if (input.situation !== undefined) {
+      if (input.severity === 'P4')
+        throw new DomainError(ErrorCode.ValidationFailed, 'situation: a P4 incident has no row in the escalation table (P1 to P3 have)', {
+          field: 'situation',
+        });
+      const level = levelOf(input.severity);
+      const ids = this.inventory.escalation[level].situations.map((s) => s.id);
+      if (!ids.includes(input.situation))
+        throw new DomainError(
+          ErrorCode.ValidationFailed,
+          `situation: ${ids.length ? `must be one of ${ids.join(', ')} (the ${level} rows of the escalation table)` : `the escalation table has no ${level} rows`}`,
+          { field: 'situation', allowed: ids },
+        );
+    }
+    this.assertMayAct(identity, input.severity, input.component ?? null, 'open', input.situation);
     const now = this.clock.now();
     const incident = await this.dataSource.transaction((m) =>
       this.lifecycle.open(
@@ -134,6 +149,7 @@ export class IncidentsService implements OnModuleInit {
           assignee: input.assignee ?? null,
           suggestedProcedure: input.procedureId ?? null,
           suggestedParameters: input.procedureId ? {} : null,
+          situation: input.situation ?? null,
           message: `Opened by hand by ${identity.username}`,
         },
         now,
@@ -157,7 +173,7 @@ export class IncidentsService implements OnModuleInit {
     const committed = await this.dataSource.transaction(async (m) => {
       const incident = await lockIncident(m, id);
       if (!incident) throw new DomainError(ErrorCode.NotFound, `incident ${id} does not exist`, { incident: id });
-      this.assertMayAct(identity, incident.severity, incident.component, verb);
+      this.assertMayAct(identity, incident.severity, incident.component, verb, incident.policy.situation?.id);
       return work(m, incident, now);
     });
     committed?.();
@@ -285,11 +301,11 @@ export class IncidentsService implements OnModuleInit {
   }
 
   /** Refuses a principal without the right to act at the incident's level: 403 naming whom to call. */
-  assertMayAct(identity: Identity, severity: IncidentSeverity, component: string | null, verb: string): void {
+  assertMayAct(identity: Identity, severity: IncidentSeverity, component: string | null, verb: string, situation?: string): void {
     const level = levelOf(severity);
     const domain = component === 'database' ? 'database' : 'system';
     if (identity.role !== 'service' && roleHasLevel(identity.role, level, domain)) return;
-    const escalation = this.inventory.escalation[level];
+    const escalation = escalationOf(this.inventory, level, situation);
     const now = this.clock.now();
     const onCall = contactsOf(this.inventory.incidents, level, now, this.inventory.notifications, this.inventory.timezone).map(
       (c) => `${c.name}${c.phone ? ` (${c.phone})` : ''}`,
@@ -297,13 +313,14 @@ export class IncidentsService implements OnModuleInit {
     const call = [...onCall, ...escalation.contacts];
     throw new DomainError(
       ErrorCode.Forbidden,
-      `${identity.role} may not ${verb} a ${severity} ${domain} incident; call ${call.join(', ')} (response within ${escalation.responseMinutes} min)`,
+      `${identity.role} may not ${verb} a ${severity} ${domain} incident${escalation.situation ? ` (${escalation.situation})` : ''}; call ${call.join(', ')} (response within ${escalation.responseMinutes} min)`,
       {
         level,
         domain,
         yourRole: identity.role,
         rolesWithRight: ROLES.filter((r) => roleHasLevel(r, level, domain)),
         escalateTo: call,
+        ...(escalation.situation ? { situation: escalation.situation } : {}),
         responseMinutes: escalation.responseMinutes,
       },
     );
@@ -365,7 +382,7 @@ export class IncidentsService implements OnModuleInit {
         if (!used.length) throw linkRefused(link.used_at ? 'has already been used' : 'has expired');
         const locked = await lockIncident(m, link.incident_id);
         if (!locked) throw new DomainError(ErrorCode.NotFound, `incident ${link.incident_id} does not exist`, {});
-        this.assertMayAct(identity, locked.severity, locked.component, 'acknowledge');
+        this.assertMayAct(identity, locked.severity, locked.component, 'acknowledge', locked.policy.situation?.id);
         if (locked.status !== 'triggered')
           throw new DomainError(ErrorCode.Conflict, `incident ${locked.id} is ${locked.status}: nothing to acknowledge`, {
             status: locked.status,

@@ -40,6 +40,8 @@ export interface IncidentPolicy {
   reportDueSeconds: number | null;
   resolveGraceSeconds: number;
   reopenWindowSeconds: number;
+  /** The escalation table's row the incident was opened for (its contacts and response time). */
+  situation?: { id: string; situation: string; contacts: string[]; responseMinutes: number };
   /** The people, rotations and levels as they were (a chain pages these, not later edits). */
   people: IncidentPerson[];
   rotations: IncidentRotation[];
@@ -154,10 +156,14 @@ export function levelOf(severity: IncidentSeverity): Level {
  * (`escalation.Pn.responseMinutes`); `scale` divides every duration (tests run a 5-minute
  * chain in seconds with OPS_INCIDENT_TIME_SCALE).
  */
-export function policyFor(severity: IncidentSeverity, inventory: Inventory, scale = 1): IncidentPolicy {
+export function policyFor(severity: IncidentSeverity, inventory: Inventory, scale = 1, situationId?: string | null): IncidentPolicy {
   const section = inventory.incidents;
   const seconds = (minutes: number) => Math.max(1, Math.round((minutes * 60) / scale));
-  const response = (level: Level) => inventory.escalation[level].responseMinutes;
+  // A situation's row has its own response time at the incident's level (P3 "single user
+  // issue": 1 hour, not the level's 30 min); the other levels of the chain keep theirs.
+  const row = situationId ? inventory.escalation[levelOf(severity)].situations.find((s) => s.id === situationId) : undefined;
+  const response = (level: Level) =>
+    row && level === levelOf(severity) ? row.responseMinutes : inventory.escalation[level].responseMinutes;
   const steps: PolicyStep[] =
     severity === 'P4'
       ? [{ level: 'P3', waitSeconds: seconds(section.p4ResponseMinutes) }]
@@ -173,6 +179,7 @@ export function policyFor(severity: IncidentSeverity, inventory: Inventory, scal
     reportDueSeconds: severity === 'P1' || severity === 'P2' ? seconds(section.reportDueHours * 60) : null,
     resolveGraceSeconds: Math.round(section.resolveGraceSeconds / scale),
     reopenWindowSeconds: seconds(section.reopenWindowMinutes),
+    ...(row ? { situation: { id: row.id, situation: row.situation, contacts: row.contacts, responseMinutes: row.responseMinutes } } : {}),
     people: section.people,
     rotations: section.rotations,
     levels: section.levels,

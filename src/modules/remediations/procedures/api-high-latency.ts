@@ -170,6 +170,7 @@ export function highLatencyProcedure(deps: LatencyDeps & Pick<RemediationDeps, '
     id: 'api.high-latency',
     title: 'High API response time: slow queries, slowest endpoints, Redis memory; optional backend restart',
     severity: 'P3',
+    situation: 'performance',
     // The restart changes the stack: P2, like the runbook's "API slow (>5s)".
     severityFor: (p) => (p.restartBackend ? 'P2' : 'P3'),
     domain: 'system',

@@ -11,6 +11,7 @@ import { defineProcedure, defineStep, EscalationError, ProcedureDefinition, Step
 import { containerOf, waitBackendHealthy } from '../../../procedures/stack-steps';
 import { RemediationDeps } from '../remediation-deps';
 import { notifyRecorded } from './common';
+import { escalationOf } from '../../../config/escalation';
 
 const CALL = { timeoutMs: 10_000 };
 
@@ -110,18 +111,23 @@ async function escalation({ docker, notifier }: Pick<CrashLoopDeps, 'docker' | '
     docker.containerEnv(backend, CALL).catch(() => ({}) as Record<string, string>),
   ]);
   const logs = maskLogLines(raw, environmentSecrets(env));
-  const p1 = ctx.inventory.escalation.P1;
+  const p1 = escalationOf(ctx.inventory, 'P1', 'system-down');
   const notified = await notifyRecorded(notifier, {
     audience: 'emergency',
     subject: `ERP backend still crashing after a restart: escalated (P1) to ${p1.contacts.join(', ')}`,
     text: `The backend container ${backend} is ${info ? `${info.state}/${info.health}, ${info.restartCount} restarts` : 'in an unknown state'} after backend.crash-loop run ${ctx.runId}. ${error.message}. Last log lines:\n${logs.slice(-20).join('\n')}`,
   });
-  return new EscalationError(`the backend is still not healthy after ${deadlineOf(ctx)} s: ${error.message}`, {
-    container: backend,
-    state: info ? { state: info.state, health: info.health, restartCount: info.restartCount, exitCode: info.exitCode } : null,
-    logs,
-    ...notified,
-  });
+  return new EscalationError(
+    `the backend is still not healthy after ${deadlineOf(ctx)} s: ${error.message}`,
+    {
+      container: backend,
+      state: info ? { state: info.state, health: info.health, restartCount: info.restartCount, exitCode: info.exitCode } : null,
+      logs,
+      ...notified,
+    },
+    'P1',
+    'system-down',
+  );
 }
 
 export const watchStep = (deps: CrashLoopDeps) =>

@@ -282,6 +282,7 @@ export function dataCorruptionProcedure(deps: RemediationDeps): ProcedureDefinit
     id: 'emergency.data-corruption',
     title: 'Data corruption: stop writes, back up, check integrity, restore a verified backup, resume, smoke test',
     severity: 'P1',
+    situation: 'data-at-risk',
     domain: 'system',
     parameters: corruptionParameters,
     locks: (p) => ['erp:postgres', 'erp:backend', ...(p.restoreBackupId ? [`backup:${p.restoreBackupId}`] : [])],

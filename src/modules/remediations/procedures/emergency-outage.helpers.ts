@@ -10,6 +10,7 @@ import { EscalationError, StepContext } from '../../../procedures/procedure';
 import { flag, wholeNumber } from '../../../procedures/parameters';
 import { RemediationDeps } from '../remediation-deps';
 import { notifyRecorded } from './common';
+import { escalationOf } from '../../../config/escalation';
 
 export const CALL = { timeoutMs: 10_000 };
 
@@ -99,13 +100,13 @@ export async function escalate(
   message: string,
   details: Record<string, unknown>,
 ): Promise<never> {
-  const p1 = inventory.escalation.P1;
+  const p1 = escalationOf(inventory, 'P1', 'system-down');
   const notified = await notifyRecorded(notifier, {
     audience: 'emergency',
     subject: `ERP outage not recovered: escalated (P1) to ${p1.contacts.join(', ')}`,
     text: `emergency.outage run ${runId} could not recover the system: ${message}. Escalated to ${p1.contacts.join(', ')}.`,
   });
-  throw new EscalationError(message, { ...details, ...notified });
+  throw new EscalationError(message, { ...details, ...notified }, 'P1', 'system-down');
 }
 
 export const audienceOf = (inventory: Inventory) => ({

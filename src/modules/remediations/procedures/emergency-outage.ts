@@ -283,6 +283,7 @@ export function outageProcedure(deps: RemediationDeps): ProcedureDefinition<Outa
     id: 'emergency.outage',
     title: 'System complete outage: notify, diagnose, restart every service, recreate them in order if needed, verify',
     severity: 'P1',
+    situation: 'system-down',
     domain: 'system',
     parameters: outageParameters,
     locks: () => ['erp:stack', 'erp:backend', 'erp:postgres'],

@@ -14,6 +14,7 @@ import { defineProcedure, defineStep, EscalationError, ProcedureDefinition, Step
 import { waitBackendHealthy } from '../../../procedures/stack-steps';
 import { RemediationDeps } from '../remediation-deps';
 import { notifyRecorded } from './common';
+import { escalationOf } from '../../../config/escalation';
 
 const CALL = { timeoutMs: 10_000 };
 
@@ -144,7 +145,10 @@ async function escalation({ docker, notifier }: ServiceRestartDeps, ctx: Ctx, er
     await docker.tailLogs(service.container, 50, CALL).catch((e: Error) => [`(logs unavailable: ${e.message})`]),
     [],
   );
-  const contacts = ctx.inventory.escalation[level].contacts;
+  // A critical service that does not come back leaves the system down (P1's row); a
+  // non-critical one goes to the next level's contacts.
+  const situation = level === 'P1' ? 'system-down' : undefined;
+  const contacts = escalationOf(ctx.inventory, level, situation).contacts;
   const notified = await notifyRecorded(notifier, {
     audience: level === 'P1' ? 'emergency' : 'support',
     subject: `ERP service ${service.name} did not come back after a restart: escalated (${level}) to ${contacts.join(', ')}`,
@@ -154,6 +158,7 @@ async function escalation({ docker, notifier }: ServiceRestartDeps, ctx: Ctx, er
     `${service.container} did not come back: ${error.message}`,
     { container: service.container, logs, ...notified },
     level,
+    situation,
   );
 }
 
