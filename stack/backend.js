@@ -23,7 +23,6 @@ const business = {
   handshakeFailures: 0,
   qcDefects: 0,
   qcInspections: 0,
-  metalDetectorFailure: 0,
   moLastUpdate: Date.now() / 1000,
 };
 
@@ -89,7 +88,8 @@ function renderMetrics() {
     `qc_inspections_total ${b.qcInspections}`,
     '# HELP metal_detector_failure_alert 1 while the final metal detector reports a failure',
     '# TYPE metal_detector_failure_alert gauge',
-    `metal_detector_failure_alert ${b.metalDetectorFailure}`,
+    // 1 while the fault switch metalDetectorFailure is set (a healthy detector reports 0).
+    `metal_detector_failure_alert ${standin.faults.state.metalDetectorFailure ? 1 : 0}`,
     '# HELP process_start_time_seconds Start time of the process',
     '# TYPE process_start_time_seconds gauge',
     `process_start_time_seconds ${Math.floor(Date.now() / 1000 - process.uptime())}`,

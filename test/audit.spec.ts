@@ -161,6 +161,8 @@ describe("audit trail against the database's owner: a keyed chain and anchors ou
   before(async () => {
     t = await startTestApp({ env: { OPS_AUDIT_ANCHOR_SECONDS: '1' } });
     admin = await t.tokenFor(Role.Admin);
+    // The scraper's viewer is made now, not between reading the head and its anchor.
+    await t.scrape();
   });
   after(() => t.close());
 
@@ -171,7 +173,7 @@ describe("audit trail against the database's owner: a keyed chain and anchors ou
       hash: string;
     };
   const metric = async (name: string) => {
-    const text = (await t.http().get('/metrics')).text;
+    const text = (await t.scrape()).text;
     const line = text.split('\n').find((l) => l.startsWith(`${name} `));
     return line ? Number(line.split(' ')[1]) : null;
   };

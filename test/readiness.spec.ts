@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import { expect } from 'expect';
 import { OwnRedis } from './helpers/redis-server';
 import { startTestApp, TestApp } from './helpers/test-app';
+import { Role } from '../src/common/rights';
 
 async function eventually<T>(probe: () => Promise<T>, ok: (value: T) => boolean, ms = 15000): Promise<T> {
   const until = Date.now() + ms;
@@ -58,8 +59,26 @@ describe('own health: liveness and readiness against a real Redis that stops and
     expect(up.body.dependencies.redis.status).toBe('up');
   });
 
-  it('serves its own metrics in Prometheus format', async () => {
-    const res = await t.http().get('/metrics');
+  it('serves its own metrics in Prometheus format to a holder of metrics.read: a scraper token, not an alert sender or nobody', async () => {
+    const admin = await t.tokenFor(Role.Admin);
+    const token = async (name: string, scopes: string[]) => {
+      const made = await t.http().post('/api/v1/tokens').set('authorization', `Bearer ${admin}`).send({ name, kind: 'service', scopes });
+      expect([made.status, made.body.message]).toEqual([201, undefined]);
+      return made.body.token as string;
+    };
+    const prometheus = await token('prometheus', ['metrics.read']);
+    const alertmanager = await token('alertmanager', ['alerts.receive']);
+    const anonymous = await t.http().get('/metrics');
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.text).not.toContain('ops_http_requests_total');
+    const sender = await t.http().get('/metrics').set('authorization', `Bearer ${alertmanager}`);
+    expect([sender.status, sender.body.details?.requiredRight]).toEqual([403, 'metrics.read']);
+    expect(sender.text).not.toContain('ops_http_requests_total');
+    const scraped = await t.http().get('/metrics').set('authorization', `Bearer ${prometheus}`);
+    expect(scraped.status).toBe(200);
+    expect(scraped.text).toContain('ops_http_requests_total');
+
+    const res = await t.scrape();
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/text\/plain/);
     expect(res.text).toMatch(/ops_http_requests_total\{method="GET",route="\/health\/ready",status="200"\} \d+/);

@@ -41,7 +41,6 @@ describe('escalation rights: every endpoint, every role (REST and GraphQL)', () 
       'GET /api/v1/incidents/ack/:token',
       'GET /health',
       'GET /health/ready',
-      'GET /metrics',
       'POST /api/v1/auth/login',
       'POST /api/v1/incidents/ack/:token',
     ]);

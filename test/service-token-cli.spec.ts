@@ -90,10 +90,13 @@ describe('npm run user -- service-token', () => {
   it('refuses what is not a service identity, naming the problem; nothing is written', async () => {
     const out = join(dir, 'refused-token');
     const cases: [string[], RegExp][] = [
-      [['--scopes', 'users.manage'], /--scopes must name only alerts\.receive \(comma-separated\): users\.manage is not a service scope/],
+      [
+        ['--scopes', 'users.manage'],
+        /--scopes must name only alerts\.receive, metrics\.read \(comma-separated\): users\.manage is not a service scope/,
+      ],
       [['--scopes', 'alerts.receive,procedures.run'], /procedures\.run is not a service scope/],
-      [['--scopes', ''], /--scopes must name only alerts\.receive/],
-      [[], /--scopes must name only alerts\.receive/],
+      [['--scopes', ''], /--scopes must name only alerts\.receive, metrics\.read/],
+      [[], /--scopes must name only alerts\.receive, metrics\.read/],
       [['--scopes', 'alerts.receive', '--days', '0'], /--days must be a whole number from 1 to 365/],
       [['--scopes', 'alerts.receive', '--days', '1.5'], /--days must be a whole number from 1 to 365/],
     ];

@@ -20,6 +20,15 @@ INVENTORY="$STACK_DIR/ops.stack.yaml"
 AM_SECRETS="$STATE_DIR/alertmanager"
 AM_SECRETS_MOUNT=/run/secrets
 AM_TOKEN_FILE="$AM_SECRETS/controlplane-token"
+# Prometheus scrapes the control plane's /metrics (job erp-ops-control-plane) with a token of
+# the service identity "prometheus" (scope metrics.read) from a host directory (0700) mounted
+# read-only into erp-prometheus alone, at PROM_CP_MOUNT; the same directory holds the job's
+# targets (file_sd, read when it changes): none by default (no control plane is part of the
+# stand-in stack), 127.0.0.1:3100 while one runs there (a test writes it).
+PROM_CP="$STATE_DIR/prometheus-controlplane"
+PROM_CP_MOUNT=/run/controlplane
+PROM_TOKEN_FILE="$PROM_CP/token"
+PROM_TARGETS_FILE="$PROM_CP/targets.json"
 
 PROJECT=erp
 BASE_IMAGE=erp-stack-base:1

@@ -7,11 +7,14 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 if engine_answers && command -v prometheus-node-exporter >/dev/null && bash "$STACK_SCRIPTS/status.sh" >/dev/null 2>&1 \
    && [ "$(docker inspect -f '{{index .Config.Labels "erp-stack.root"}}' erp-backend 2>/dev/null)" = "$REPO_ROOT" ] \
-   && [ -f "$INVENTORY" ] && [ -f "$AM_TOKEN_FILE" ] \
-   && docker inspect -f '{{range .Mounts}}{{.Destination}} {{end}}' erp-alertmanager 2>/dev/null | grep -qw "$AM_SECRETS_MOUNT"; then
+   && [ -f "$INVENTORY" ] && [ -f "$AM_TOKEN_FILE" ] && [ -f "$PROM_TOKEN_FILE" ] \
+   && docker inspect -f '{{range .Mounts}}{{.Destination}} {{end}}' erp-alertmanager 2>/dev/null | grep -qw "$AM_SECRETS_MOUNT" \
+   && docker inspect -f '{{range .Mounts}}{{.Destination}} {{end}}' erp-prometheus 2>/dev/null | grep -qw "$PROM_CP_MOUNT"; then
   log "stack already up and healthy: reusing it"
   # Fault switches left set by an interrupted test run are cleared.
   for s in "${SERVICES[@]}"; do printf '{}\n' > "$FAULT_DIR/$s.json"; done
+  # And a control-plane target left by one (nothing runs on 3100 between tests).
+  printf '[]\n' > "$PROM_TARGETS_FILE"
   # The node exporter (added after the first stacks were made) and Prometheus's job for it.
   start_node_exporter
   prometheus_reload

@@ -89,6 +89,7 @@ thresholds:
   overviewMemoryPercent: { warn: 60, fail: 70 }
   overviewDiskPercent:   { warn: 75, fail: 80 }
   errorRatePercent:   { warn: 0.5, fail: 1 }
+  rateWindowMinutes: 5
   cacheHitPercentMin: 95
   qcPassPercentMin: 98
   qcResponseSecondsMax: 30

@@ -91,7 +91,8 @@ CREATE TABLE alert_logs (id serial PRIMARY KEY, alert_type varchar(40) NOT NULL,
   created_at timestamptz NOT NULL, acknowledged_at timestamptz, acknowledged_by int REFERENCES users(id), resolved_at timestamptz);
 CREATE TABLE qc_inspections (id serial PRIMARY KEY, work_order_id int NOT NULL REFERENCES work_orders(id),
   type varchar(30) NOT NULL, status varchar(10) NOT NULL, inspected_qty int NOT NULL, defect_qty int NOT NULL,
-  defect_type varchar(40), inspector_id int REFERENCES users(id), created_at timestamptz NOT NULL);
+  defect_type varchar(40), inspector_id int REFERENCES users(id), created_at timestamptz NOT NULL,
+  submitted_at timestamptz, inspected_at timestamptz);
 CREATE TABLE qc_checkpoints (id serial PRIMARY KEY, work_order_id int NOT NULL REFERENCES work_orders(id),
   checkpoint_name varchar(60) NOT NULL, dept varchar(20) NOT NULL, first_pass boolean NOT NULL,
   passed_qty int NOT NULL, failed_qty int NOT NULL, checked_at timestamptz NOT NULL);
@@ -159,12 +160,14 @@ const fill = (n) => [
      t, CASE WHEN s <> 'PENDING' THEN t + interval '3 minutes' END, CASE WHEN s <> 'PENDING' THEN 1 END, CASE WHEN s = 'RESOLVED' THEN t + interval '40 minutes' END
    FROM (SELECT i, pg_temp.pick(i, 1, ARRAY['LINE_CLEARANCE_BLOCK','SEGREGASI_ALARM','QC_FAIL','LOW_STOCK','MACHINE_DOWN']) AS a,
            pg_temp.pick(i, 3, ARRAY['RESOLVED','RESOLVED','RESOLVED','ACKNOWLEDGED','PENDING']) AS s, pg_temp.ts(i, 5) AS t FROM generate_series(1, ${n.alerts}) i) g`,
-  `INSERT INTO qc_inspections (work_order_id, type, status, inspected_qty, defect_qty, defect_type, inspector_id, created_at)
+  // Each inspection was submitted to QC 3 to 15 s before its result (the runbook's QC response
+  // target is under 30 s): submitted_at → inspected_at, the result written at inspected_at.
+  `INSERT INTO qc_inspections (work_order_id, type, status, inspected_qty, defect_qty, defect_type, inspector_id, created_at, submitted_at, inspected_at)
    SELECT wo, ty, CASE WHEN fail THEN 'FAIL' ELSE 'PASS' END, q, CASE WHEN fail THEN 1 + floor(q * 0.05 * pg_temp.r(i, 4))::int ELSE 0 END,
      CASE WHEN fail THEN pg_temp.pick(i, 5, CASE WHEN ty = 'FINAL_METAL_DETECTOR' THEN ARRAY['METAL_CONTAMINATION'] ELSE ARRAY['STITCHING','STAIN','SHAPE','LABEL'] END) END,
-     1 + floor(pg_temp.r(i, 6) * ${n.users})::int, pg_temp.ts(i, 7)
+     1 + floor(pg_temp.r(i, 6) * ${n.users})::int, t, t - make_interval(secs => 3 + pg_temp.r(i, 9) * 12), t
    FROM (SELECT i, 1 + floor(pg_temp.r(i, 1) * ${n.mos * 5})::int AS wo, pg_temp.pick(i, 2, ARRAY['INCOMING','INLINE','INLINE','FINAL','FINAL_METAL_DETECTOR']) AS ty,
-           pg_temp.r(i, 3) < 0.015 AS fail, 20 + floor(pg_temp.r(i, 8) * 480)::int AS q FROM generate_series(1, ${n.qc}) i) g`,
+           pg_temp.r(i, 3) < 0.015 AS fail, 20 + floor(pg_temp.r(i, 8) * 480)::int AS q, pg_temp.ts(i, 7) AS t FROM generate_series(1, ${n.qc}) i) g`,
   `INSERT INTO qc_checkpoints (work_order_id, checkpoint_name, dept, first_pass, passed_qty, failed_qty, checked_at)
    SELECT 1 + floor(pg_temp.r(i, 1) * ${n.mos * 5})::int, pg_temp.pick(i, 2, ARRAY['Cutting accuracy','Embroidery check','Seam strength','Stuffing weight','Final appearance']),
      (${DEPTS})[1 + floor(pg_temp.r(i, 3) * 5)::int], fp, 50 + floor(pg_temp.r(i, 4) * 200)::int, CASE WHEN fp THEN 0 ELSE 1 + floor(pg_temp.r(i, 5) * 10)::int END, pg_temp.ts(i, 6)

@@ -44,8 +44,9 @@ NODE_BIN="$(readlink -f "$(command -v node)")"
 T1=$(date +%s)
 
 # ---- 2. Docker engine ---------------------------------------------------------------------
-mkdir -p "$STATE_DIR" "$FAULT_DIR" "$PROM_DATA" "$BACKUP_DIR" "$AM_SECRETS"
-chmod 700 "$AM_SECRETS"
+mkdir -p "$STATE_DIR" "$FAULT_DIR" "$PROM_DATA" "$BACKUP_DIR" "$AM_SECRETS" "$PROM_CP"
+chmod 700 "$AM_SECRETS" "$PROM_CP"
+[ -f "$PROM_TARGETS_FILE" ] || printf '[]\n' > "$PROM_TARGETS_FILE"
 if engine_answers; then
   log "docker engine answers ($(docker version --format '{{.Server.Version}}'))"
 else
@@ -154,9 +155,9 @@ node_service backend "$PORT_BACKEND" backend.js \
   -e DATABASE_URL="postgresql://postgres:$DEV_PASSWORD@127.0.0.1:$PORT_POSTGRES/$DB_NAME" \
   --health-cmd "$NODE_BIN /stack/healthcheck.js http://127.0.0.1:$PORT_BACKEND/health" "${HC[@]}" --health-start-period 30s
 run_service nginx -- nginx -c /stack/nginx/nginx.conf -g 'daemon off;'
-run_service prometheus -v "$PROM_DATA:/prometheus" -- prometheus \
+run_service prometheus -v "$PROM_DATA:/prometheus" -v "$PROM_CP:$PROM_CP_MOUNT:ro" -- prometheus \
   --config.file=/stack/prometheus/prometheus.yml --storage.tsdb.path=/prometheus \
-  --storage.tsdb.retention.time=30d --web.listen-address=127.0.0.1:$PORT_PROMETHEUS --web.enable-lifecycle
+  --storage.tsdb.retention.time=30d --web.listen-address=127.0.0.1:$PORT_PROMETHEUS --web.enable-lifecycle --web.enable-admin-api
 node_service grafana "$PORT_GRAFANA" grafana.js
 run_service alertmanager -v erp-alertmanager-data:/alertmanager -v "$AM_SECRETS:$AM_SECRETS_MOUNT:ro" -- prometheus-alertmanager \
   --config.file=/stack/alertmanager/alertmanager.yml --storage.path=/alertmanager \
@@ -222,3 +223,7 @@ log "control plane: token of the service identity alertmanager (alerts.receive) 
   || die "the stack is up, but Alertmanager has no token for the control plane (its deliveries get 401): fix the above and run up.sh again"
 alertmanager_reload
 log "alertmanager token written ($(( $(date +%s) - T2 ))s)"
+log "control plane: token of the service identity prometheus (metrics.read) -> $PROM_TOKEN_FILE"
+( cd "$REPO_ROOT" && OPS_INVENTORY="${OPS_INVENTORY:-$INVENTORY}" node dist/src/cli/user.js service-token prometheus \
+      --scopes metrics.read --out "$PROM_TOKEN_FILE" ) 2>&1 | sed 's/^/    /' \
+  || die "the stack is up, but Prometheus has no token to scrape the control plane: fix the above and run up.sh again"

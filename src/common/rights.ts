@@ -65,6 +65,11 @@ export const RIGHTS = {
     description: 'Request a restore of the ERP database (backup.restore; a second person approves)',
   },
   'alerts.read': { level: 'read', domain: 'system', description: 'Read firing alerts, silences and received alert notifications' },
+  'metrics.read': {
+    level: 'read',
+    domain: 'system',
+    description: "Scrape the control plane's Prometheus metrics (GET /metrics; a Prometheus service token)",
+  },
   'alerts.receive': {
     level: 'P3',
     domain: 'system',
@@ -143,7 +148,7 @@ export function roleHasRight(role: PrincipalRole, right: RightName, matrix: Reco
 }
 
 /** The rights a service identity can be given (it can never approve, request runs or manage anything). */
-export const SERVICE_SCOPES = ['alerts.receive'] as const satisfies readonly RightName[];
+export const SERVICE_SCOPES = ['alerts.receive', 'metrics.read'] as const satisfies readonly RightName[];
 export type ServiceScope = (typeof SERVICE_SCOPES)[number];
 
 /** Whether a principal holds a right: its role's rights, or a service identity's scopes. */

@@ -420,6 +420,11 @@ export const inventorySchema = z
         /** One authenticated request to the backend (apiCheck), in seconds: the escalation table's P2 "API slow (> 5 s)". */
         apiSlowSeconds: band(1, 5).default({ warn: 1, fail: 5 }),
         errorRatePercent: band(0.5, 1),
+        /**
+         * The window, in minutes, of the checklist's API p95 and error rate (Prometheus rate()):
+         * 5, as the ERP's HighAPILatency and HighErrorRate rules judge them.
+         */
+        rateWindowMinutes: z.number({ error: 'must be a number of minutes, for example 5' }).int().min(1).max(60).default(5),
         cacheHitPercentMin: z.number().min(0).max(100).default(95),
         qcPassPercentMin: z.number().min(0).max(100).default(98),
         /** Runbook: QC response (inspection started to result) under 30 s. */

@@ -16,9 +16,14 @@
 //   hang: true          accept connections but never answer
 //   logErrors: true     write an ERROR log line every second
 //   match: "/prefix"    limit delayMs/status/hang to paths starting with this prefix
+//   burnCpuPercent: N   a real CPU load: one worker thread per CPU, each busy N ms of every
+//                       100 ms, so the machine is about N % busy; it stops by itself after
+//                       burnSeconds (default 60, at most 300) or when the switch changes
 const fs = require('node:fs');
 const http = require('node:http');
+const os = require('node:os');
 const path = require('node:path');
+const { Worker } = require('node:worker_threads');
 
 const ADMIN_PATH = '/__fault';
 
@@ -109,6 +114,45 @@ class FaultSwitches {
   }
 }
 
+// One burner thread: busy `duty` ms of every 100 ms until `seconds` have passed.
+const BURNER = `
+const { workerData } = require('node:worker_threads');
+const pause = new Int32Array(new SharedArrayBuffer(4));
+const until = Date.now() + workerData.seconds * 1000;
+while (Date.now() < until) {
+  const end = Date.now() + workerData.duty;
+  while (Date.now() < end) {}
+  if (workerData.duty < 100) Atomics.wait(pause, 0, 0, 100 - workerData.duty);
+}`;
+
+/** The burnCpuPercent switch: started when it is set or changed, stopped when it is cleared. */
+class CpuBurn {
+  constructor(name) {
+    this.name = name;
+    this.key = '';
+    this.workers = [];
+  }
+
+  apply(state) {
+    const key = JSON.stringify([state.burnCpuPercent ?? null, state.burnSeconds ?? null]);
+    if (key === this.key) return;
+    this.key = key;
+    this.stop();
+    const percent = Number(state.burnCpuPercent || 0);
+    if (!(percent > 0)) return;
+    const duty = Math.min(100, Math.max(1, Math.round(percent)));
+    const seconds = Math.min(300, Math.max(1, Number(state.burnSeconds || 60)));
+    this.workers = os.cpus().map(() => new Worker(BURNER, { eval: true, workerData: { duty, seconds } }));
+    for (const w of this.workers) w.on('error', () => undefined);
+    log(this.name, 'WARN', `burning CPU: ${this.workers.length} thread(s) busy ${duty} % for ${seconds} s (fault switch burnCpuPercent)`);
+  }
+
+  stop() {
+    for (const w of this.workers) w.terminate();
+    this.workers = [];
+  }
+}
+
 /**
  * Start a stand-in.
  * options: name, port, host (default 127.0.0.1), faultFile, health(req, res, faults) for the
@@ -177,7 +221,11 @@ function startStandin(options) {
     timers.push(t);
     return t;
   };
-  every(250, () => faults.reload());
+  const burn = new CpuBurn(name);
+  every(250, () => {
+    faults.reload();
+    burn.apply(faults.state);
+  });
   every(1000, () => {
     if (faults.state.logErrors) {
       log(name, 'ERROR', `simulated error: ${typeof faults.state.logErrors === 'string' ? faults.state.logErrors : 'connection to upstream failed (fault switch logErrors)'}`);
@@ -190,6 +238,7 @@ function startStandin(options) {
     stopping = true;
     log(name, 'INFO', `${signal} received, shutting down`);
     timers.forEach(clearInterval);
+    burn.stop();
     if (options.onStop) {
       try {
         options.onStop();

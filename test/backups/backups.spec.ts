@@ -114,7 +114,7 @@ describe('backups on the stand-in stack', () => {
     } finally {
       await sql('postgres', 'DROP DATABASE IF EXISTS runbook_check WITH (FORCE)');
     }
-    const metrics = await t.http().get('/metrics');
+    const metrics = await t.scrape();
     expect(metrics.text).toMatch(new RegExp(`backup_size_bytes ${first.sizeBytes}`));
     expect(metrics.text).toMatch(/backup_last_successful_timestamp \d+/);
   });
@@ -149,7 +149,7 @@ describe('backups on the stand-in stack', () => {
     expect(res.body.backup.drillDurationMs).toBeGreaterThan(0);
     const scratch = `erp_drill_${res.body.run.id.replace(/-/g, '').slice(0, 12)}`;
     expect(await sql('postgres', `SELECT datname FROM pg_database WHERE datname = '${scratch}'`)).toEqual([]);
-    expect((await t.http().get('/metrics')).text).toMatch(/backup_last_verified_timestamp \d+/);
+    expect((await t.scrape()).text).toMatch(/backup_last_verified_timestamp \d+/);
   });
 
   it('restores into an empty database with identical table contents', async () => {
@@ -454,7 +454,7 @@ describe('backups on the stand-in stack', () => {
     const live = await withClient(t.database, (c) =>
       c.query('SELECT created_at FROM backups WHERE deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1'),
     );
-    const scraped = /^backup_last_successful_timestamp (\S+)$/m.exec((await t.http().get('/metrics')).text);
+    const scraped = /^backup_last_successful_timestamp (\S+)$/m.exec((await t.scrape()).text);
     expect(Number(scraped![1])).toBeCloseTo(live.rows[0].created_at.getTime() / 1000, 2);
     expect(Number(scraped![1])).toBeLessThan(Date.parse(other.createdAt) / 1000);
   });

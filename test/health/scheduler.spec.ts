@@ -18,7 +18,7 @@ async function twoReplicas<R>(patch: (doc: Record<string, any>) => void, metric:
   try {
     await sleep(13000);
     for (const replica of [a, b]) {
-      const text = (await replica.http().get('/metrics')).text;
+      const text = (await replica.scrape()).text;
       const count = (outcome: string) =>
         Number(text.match(new RegExp(`ops_scheduled_${metric}_jobs_total\\{outcome="${outcome}"\\} (\\d+)`))?.[1] ?? 0);
       taken += count('ran');

@@ -45,6 +45,8 @@ export interface TestApp {
   /** Creates one signed-in user per name, of the role given, e.g. { admin: Role.Admin, dba: Role.Dba }. */
   people(roles: Record<string, Role>): Promise<Map<string, Person>>;
   gql(token: string | undefined, query: string, variables?: Record<string, unknown>): Promise<request.Response>;
+  /** GET /metrics as a viewer (metrics.read), the way Prometheus scrapes it with its token. */
+  scrape(): Promise<request.Response>;
   close(): Promise<void>;
 }
 
@@ -101,6 +103,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const http = () => request(url);
   const users = app.get(UsersService);
 
+  let scraper: { token: string; at: number } | undefined;
   const testApp: TestApp = {
     app,
     url,
@@ -130,6 +133,10 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
         people.set(who, { ...user, jwt: await testApp.login(user.username) });
       }
       return people;
+    },
+    async scrape() {
+      if (!scraper || Date.now() - scraper.at > 5 * 60_000) scraper = { token: await testApp.tokenFor(Role.Viewer), at: Date.now() };
+      return http().get('/metrics').set('Authorization', `Bearer ${scraper.token}`);
     },
     gql(token, query, variables) {
       const req = http().post('/graphql').set('Content-Type', 'application/json');

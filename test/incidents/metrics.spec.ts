@@ -52,7 +52,7 @@ describe('incident metrics on /metrics', () => {
   });
 
   const scrape = async (app: TestApp = w.t) => {
-    const res = await app.http().get('/metrics');
+    const res = await app.scrape();
     expect(res.status).toBe(200);
     return parseMetrics(res.text);
   };

@@ -318,7 +318,7 @@ describe('performance report on the stand-in stack', () => {
   });
 
   it('/metrics exports when the last performance report (requested, not weekly) was generated', async () => {
-    const res = await t.http().get('/metrics');
+    const res = await t.scrape();
     expect(res.status).toBe(200);
     const line = res.text.split('\n').find((l) => l.startsWith('ops_report_last_generated_timestamp{kind="performance"}'));
     expect(line).toBeDefined();

@@ -179,7 +179,7 @@ describe('the weekly report mailed to management', () => {
 
     // A weekly report is its own kind, in the document and in /metrics.
     expect(report.kind).toBe('weekly');
-    const metrics = (await t.http().get('/metrics')).text.split('\n');
+    const metrics = (await t.scrape()).text.split('\n');
     const at = (kind: string) => metrics.find((l) => l.startsWith(`ops_report_last_generated_timestamp{kind="${kind}"}`));
     expect(Number(at('weekly')!.split(' ')[1])).toBeCloseTo(Date.parse(report.generatedAt) / 1000, 2);
     // No performance report was made in this database: the weekly one does not count as one.

@@ -5,7 +5,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { OPS_REDIS } from '../../infra/redis/redis.module';
-import { Public } from '../../guards/right.decorator';
+import { Public, RequireRight } from '../../guards/right.decorator';
 import { MetricsService } from '../../infra/metrics/metrics.service';
 import { ShutdownState } from './shutdown-state';
 
@@ -76,9 +76,13 @@ export class SystemController {
   }
 
   @Get('metrics')
-  @Public({ rateLimit: false })
+  @RequireRight('metrics.read')
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
-  @ApiOperation({ summary: 'Prometheus metrics of the control plane' })
+  @ApiOperation({
+    summary: 'Prometheus metrics of the control plane',
+    description:
+      'Needs a bearer token with metrics.read: any signed-in role, or a service identity made for the scraper (npm run user -- service-token prometheus --scopes metrics.read --out FILE; Prometheus: authorization.credentials_file).',
+  })
   metricsText(): Promise<string> {
     return this.metrics.registry.metrics();
   }

@@ -97,11 +97,12 @@ export interface MetricSources {
 export function metricChecks(inventory: Inventory, sources: MetricSources): CheckDefinition[] {
   const t = inventory.thresholds;
   const { prometheus, docker } = sources;
+  const w = `${t.rateWindowMinutes}m`;
   return [
     promMetric(
       'metric:api-p95',
       'API response time p95',
-      'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))',
+      `histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[${w}])))`,
       t.apiP95Seconds,
       ' s',
       1,
@@ -111,7 +112,7 @@ export function metricChecks(inventory: Inventory, sources: MetricSources): Chec
     promMetric(
       'metric:error-rate',
       'API error rate (5xx)',
-      '(sum(rate(http_requests_total{status=~"5.."}[5m])) or vector(0)) / sum(rate(http_requests_total[5m]))',
+      `(sum(rate(http_requests_total{status=~"5.."}[${w}])) or vector(0)) / sum(rate(http_requests_total[${w}]))`,
       t.errorRatePercent,
       ' %',
       100,
