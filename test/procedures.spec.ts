@@ -190,6 +190,14 @@ describe('the procedure runner', () => {
   });
 
   it("names the escalation table's row, not the whole level: refusals and escalations of a procedure answering a situation", async () => {
+    // Listed with the row each answers.
+    const listed = (await t.http().get('/api/v1/procedures').set('Authorization', as('viewer'))).body;
+    const byId = Object.fromEntries(listed.map((p: any) => [p.id, p.situation]));
+    expect([byId['test.data-at-risk'], byId['test.high-error-rate'], byId['test.simple']]).toEqual([
+      'data-at-risk',
+      'high-error-rate',
+      null,
+    ]);
     // P1 "Data at risk" is Senior Dev + DBA; the P1 level also holds "System down" (On-Call Senior Dev).
     const data = await request('test.data-at-risk', { confirm: 'x' }, 'operator');
     expect([data.status, data.body.message]).toEqual([

@@ -27,6 +27,7 @@ export function describeProcedure(definition: ProcedureDefinition) {
     id: definition.id,
     title: definition.title,
     severity: definition.severity,
+    situation: definition.situation ?? null,
     domain: definition.domain,
     requiresApproval: definition.requiresApproval,
     confirmation: Boolean(definition.confirmation),

@@ -123,6 +123,14 @@ export class ProcedureModel {
   @ApiProperty({ enum: ['system', 'database'] }) @Field() domain: string;
   @ApiProperty() @Field() requiresApproval: boolean;
   @ApiProperty({ description: 'A real run needs `confirm`' }) @Field({ description: 'A real run needs `confirm`' }) confirmation: boolean;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description:
+      "The escalation table's row it answers (a situation id of its level, e.g. data-at-risk): refusals and escalations name that row's contacts",
+  })
+  @Field(() => String, { nullable: true, description: "The escalation table's row it answers (a situation id of its level)" })
+  situation: string | null;
   @ApiProperty({ type: [String], description: 'Roles that may request it' })
   @Field(() => [String], { description: 'Roles that may request it' })
   roles: string[];
