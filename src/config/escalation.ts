@@ -25,3 +25,13 @@ export function escalationOf(inventory: Pick<Inventory, 'escalation'>, level: Se
 export function escalationText(e: Escalation): string {
   return `${e.contacts.join(', ')} (${e.level}${e.situation ? `, ${e.situation}` : ''}, ${e.responseMinutes} min)`;
 }
+
+/** Why a situation id cannot be used at this level (null: a P4, which has no rows), or null when it can. */
+export function situationProblem(inventory: Pick<Inventory, 'escalation'>, level: Severity | null, situationId: string): string | null {
+  if (!level) return 'a P4 incident has no row in the escalation table (P1 to P3 have)';
+  const ids = inventory.escalation[level].situations.map((s) => s.id);
+  if (ids.includes(situationId)) return null;
+  return ids.length
+    ? `must be one of ${ids.join(', ')} (the ${level} rows of the escalation table)`
+    : `the escalation table has no ${level} rows`;
+}

@@ -142,7 +142,8 @@ class CpuBurn {
     if (!(percent > 0)) return;
     const duty = Math.min(100, Math.max(1, Math.round(percent)));
     const seconds = Math.min(300, Math.max(1, Number(state.burnSeconds || 60)));
-    this.workers = os.cpus().map(() => new Worker(BURNER, { eval: true, workerData: { duty, seconds } }));
+    const threads = Math.max(1, os.availableParallelism ? os.availableParallelism() : os.cpus().length);
+    this.workers = Array.from({ length: threads }, () => new Worker(BURNER, { eval: true, workerData: { duty, seconds } }));
     for (const w of this.workers) w.on('error', () => undefined);
     log(this.name, 'WARN', `burning CPU: ${this.workers.length} thread(s) busy ${duty} % for ${seconds} s (fault switch burnCpuPercent)`);
   }

@@ -392,6 +392,15 @@ describe('incidents API: filters, pages, bad input and rights (REST and GraphQL)
     );
     expect(gql.body).toEqual({ data: { createIncident: { situation: 'Single user issue' } } });
 
+    // null is no situation (REST JSON null, GraphQL null): the level's time.
+    const none = await read((await create({ severity: 'P3', component, situation: null })).id);
+    expect([none.situation, none.policy.steps[0]]).toEqual([null, { level: 'P3', waitSeconds: 1800 }]);
+    const gqlNone = await w.t.gql(
+      tokens.admin,
+      'mutation { createIncident(input: { title: "x", severity: "P3", situation: null }) { situation } }',
+    );
+    expect(gqlNone.body).toEqual({ data: { createIncident: { situation: null } } });
+
     // A row of another level, an unknown id, a malformed id, a P4 with a row: 400 naming the field, nothing written.
     const before = await counts();
     const bad: [Record<string, unknown>, RegExp][] = [

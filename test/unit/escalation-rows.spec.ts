@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { expect } from 'expect';
 import { dump as dumpYaml, load as loadYaml } from 'js-yaml';
 import { projectRoot } from '../../src/common/paths';
-import { escalationOf } from '../../src/config/escalation';
+import { escalationOf, situationProblem } from '../../src/config/escalation';
 import { parseInventory } from '../../src/config/inventory.loader';
 import { policyFor } from '../../src/modules/incidents/oncall';
 
@@ -47,6 +47,17 @@ describe("the runbook's escalation table in the inventory", () => {
     const level = { level: 'P1', situation: null, contacts: ['On-Call Senior Dev', 'Senior Dev', 'DBA'], responseMinutes: 5 };
     expect(escalationOf(example, 'P1')).toEqual(level);
     expect(escalationOf(example, 'P1', 'single-user')).toEqual(level);
+  });
+
+  it("says why a situation id cannot open an incident: another level's row, a level without rows, a P4", () => {
+    expect(situationProblem(example, 'P3', 'single-user')).toBeNull();
+    expect(situationProblem(example, 'P3', 'data-at-risk')).toBe(
+      'must be one of performance, single-user (the P3 rows of the escalation table)',
+    );
+    expect(situationProblem(withEscalation({ P3: { responseMinutes: 30, situations: [], contacts: ['Support'] } })(), 'P3', 'x')).toBe(
+      'the escalation table has no P3 rows',
+    );
+    expect(situationProblem(example, null, 'single-user')).toMatch(/^a P4 incident has no row/);
   });
 
   it("paces an incident's first step by its row (P3 single user: 1 hour) and the rest of the chain by the levels", () => {

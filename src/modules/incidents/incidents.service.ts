@@ -8,7 +8,7 @@ import { decodeCursor, encodeCursor, Page, pageSize } from '../../common/paginat
 import { Identity } from '../../common/request-context';
 import { Role, roleHasLevel, ROLES } from '../../common/rights';
 import { INVENTORY } from '../../config/config.module';
-import { escalationOf } from '../../config/escalation';
+import { escalationOf, situationProblem } from '../../config/escalation';
 import { IncidentRotation, IncidentSeverity } from '../../config/incidents.schema';
 import { Inventory } from '../../config/inventory.schema';
 import { AuditService } from '../../audit/audit.service';
@@ -118,24 +118,24 @@ export class IncidentsService implements OnModuleInit {
 
   /** Opens an incident by hand (P3 right at least; a Pn incident needs the right to act at Pn). */
   async create(
-    input: { title: string; severity: IncidentSeverity; component?: string; assignee?: string; procedureId?: string; situation?: string },
+    input: {
+      title: string;
+      severity: IncidentSeverity;
+      component?: string;
+      assignee?: string;
+      procedureId?: string;
+      situation?: string | null;
+    },
     identity: Identity,
   ): Promise<IncidentRow> {
-    if (input.situation !== undefined) {
-      if (input.severity === 'P4')
-        throw new DomainError(ErrorCode.ValidationFailed, 'situation: a P4 incident has no row in the escalation table (P1 to P3 have)', {
-          field: 'situation',
-        });
-      const level = levelOf(input.severity);
-      const ids = this.inventory.escalation[level].situations.map((s) => s.id);
-      if (!ids.includes(input.situation))
-        throw new DomainError(
-          ErrorCode.ValidationFailed,
-          `situation: ${ids.length ? `must be one of ${ids.join(', ')} (the ${level} rows of the escalation table)` : `the escalation table has no ${level} rows`}`,
-          { field: 'situation', allowed: ids },
-        );
-    }
-    this.assertMayAct(identity, input.severity, input.component ?? null, 'open', input.situation);
+    // A null situation (JSON null, a GraphQL null) is no situation.
+    const situation = input.situation ?? undefined;
+    const problem =
+      situation === undefined
+        ? null
+        : situationProblem(this.inventory, input.severity === 'P4' ? null : levelOf(input.severity), situation);
+    if (problem) throw DomainError.validation([{ field: 'situation', problem }]);
+    this.assertMayAct(identity, input.severity, input.component ?? null, 'open', situation);
     const now = this.clock.now();
     const incident = await this.dataSource.transaction((m) =>
       this.lifecycle.open(
@@ -149,7 +149,7 @@ export class IncidentsService implements OnModuleInit {
           assignee: input.assignee ?? null,
           suggestedProcedure: input.procedureId ?? null,
           suggestedParameters: input.procedureId ? {} : null,
-          situation: input.situation ?? null,
+          situation: situation ?? null,
           message: `Opened by hand by ${identity.username}`,
         },
         now,
